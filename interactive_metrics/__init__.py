@@ -1,0 +1,44 @@
+"""interactive_metrics: see what a metric computes, batch by batch and stream by stream.
+
+Metrics speak the Keras protocol (``update_state``, ``result``, ``reset_state``,
+``merge_state``), keep a polars history of every event, and run on numpy.
+Charts (altair) and widgets (ipywidgets) load only when asked for.
+
+Examples
+--------
+>>> import interactive_metrics as im
+>>> m = im.Sum()
+>>> m.update_state([1, 3, 5, 7])
+>>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+>>> m.result()
+20.0
+"""
+
+from interactive_metrics import core
+from interactive_metrics.core import reduce_sum
+from interactive_metrics.metric import Metric, StateField
+from interactive_metrics.metrics import (
+    Count,
+    Max,
+    Mean,
+    MeanMetricWrapper,
+    Min,
+    Sum,
+    SumMetricWrapper,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Count",
+    "Max",
+    "Mean",
+    "MeanMetricWrapper",
+    "Metric",
+    "Min",
+    "StateField",
+    "Sum",
+    "SumMetricWrapper",
+    "core",
+    "reduce_sum",
+]

@@ -1,0 +1,199 @@
+"""Reductions: ``reduce_sum`` with TensorFlow's rules, and the monoids state fields reduce with.
+
+A :class:`Reduction` is a monoid (an associative operation with an identity). Each
+metric state field names one; from it come the batch reduce, the exact merge of
+two states, the reduce per segment (per batch id or per stream key) and the
+cumulative scan used to replay a logged run.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["REDUCTIONS", "Reduction", "divide_no_nan", "reduce_sum"]
+
+
+def reduce_sum(
+    x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
+) -> np.ndarray | np.generic:
+    """Sum over axes with the shape and dtype rules of ``tf.math.reduce_sum``.
+
+    Parameters
+    ----------
+    x : array-like
+        Numbers to sum.
+    axis : int, sequence of int or None
+        The axes to reduce, each in ``[-rank, rank)``; ``None`` reduces all of them.
+    keepdims : bool
+        Keep the reduced axes with length 1.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        The sum, in the dtype of ``x``.
+
+    Raises
+    ------
+    ValueError
+        When an axis is outside ``[-rank, rank)``.
+    TypeError
+        For booleans, strings and objects (cast booleans to int first, as TensorFlow asks).
+
+    Notes
+    -----
+    Unlike :func:`numpy.sum`, the dtype is kept: numpy sums ``int8`` and ``int32``
+    in the platform integer (``int64``), TensorFlow (and this function) stays in
+    the input's dtype, so small integer types can wrap around.
+
+    Examples
+    --------
+    >>> x = [[1, 1, 1], [1, 1, 1]]
+    >>> reduce_sum(x)
+    np.int64(6)
+    >>> reduce_sum(x, axis=0)
+    array([2, 2, 2])
+    >>> reduce_sum(x, axis=1)
+    array([3, 3])
+    >>> reduce_sum(x, axis=1, keepdims=True)
+    array([[3],
+           [3]])
+
+    The dtype is kept where numpy would upcast:
+
+    >>> small = np.array([100, 100], dtype=np.int8)
+    >>> np.sum(small), reduce_sum(small)
+    (np.int64(200), np.int8(-56))
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"`x` must hold integers or floats, got dtype {array.dtype}; "
+            "cast it first (booleans: `x.astype(int)`)"
+        )
+    rank = array.ndim
+    axes = None if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if axes is not None:
+        for a in axes:
+            if not -max(rank, 1) <= a < max(rank, 1):
+                raise ValueError(
+                    f"`axis` must be in [{-rank}, {rank}) for an input of rank {rank}, "
+                    f"got {a!r}; pass an axis of the input or None for all"
+                )
+        axes = tuple(int(a) % max(rank, 1) for a in axes)
+    out = np.sum(array, axis=axes, keepdims=keepdims, dtype=array.dtype)
+    return out
+
+
+def divide_no_nan(numerator: Any, denominator: Any) -> Any:
+    """``numerator / denominator``, and 0 where the denominator is 0 (Keras' ``divide_no_nan``).
+
+    Examples
+    --------
+    >>> divide_no_nan(np.float64(3.0), np.float64(4.0)), divide_no_nan(np.float64(3.0), np.float64(0.0))
+    (np.float64(0.75), np.float64(0.0))
+    >>> divide_no_nan(np.array([1.0, 2.0]), np.array([2.0, 0.0]))
+    array([0.5, 0. ])
+    """
+    if isinstance(denominator, np.ndarray) and denominator.ndim:
+        out = np.zeros(np.broadcast_shapes(np.shape(numerator), denominator.shape), denominator.dtype)
+        return np.divide(numerator, denominator, out=out, where=denominator != 0)
+    if denominator == 0:
+        return type(denominator)(0) if isinstance(denominator, np.generic) else 0.0
+    return numerator / denominator
+
+
+def _fill(shape: tuple[int, ...], value: float, dtype: np.dtype[Any]) -> np.ndarray:
+    return np.full(shape, value, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A monoid a state field reduces with: ``sum``, ``min`` or ``max``.
+
+    Parameters
+    ----------
+    name : str
+        ``"sum"``, ``"min"`` or ``"max"``.
+    ufunc : numpy.ufunc
+        ``np.add``, ``np.minimum`` or ``np.maximum``.
+    identity : float
+        ``0``, ``+inf`` or ``-inf``: the value of an empty reduction (and of a reset state).
+    combine : callable
+        Merges two values (``operator.add`` for sums: fast on scalars and arrays).
+
+    Examples
+    --------
+    >>> total = REDUCTIONS["sum"]
+    >>> total.over_batch(np.array([1.0, 3.0, 5.0, 7.0]), 4, np.dtype("float64"))
+    np.float64(16.0)
+    >>> total.over_segments(np.array([1.0, 3.0, 5.0]), np.array([0, 1, 0]), 2, np.dtype("float64"))
+    array([6., 3.])
+    >>> REDUCTIONS["max"].scan(np.array([1.0, 3.0, 2.0]))
+    array([1., 3., 3.])
+    """
+
+    name: str
+    ufunc: np.ufunc
+    identity: float
+    combine: Callable[[Any, Any], Any]
+
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Any:
+        """Return the identity: a numpy scalar for ``shape == ()``, else a filled array."""
+        if shape == ():
+            return dtype.type(self.identity)
+        return _fill(shape, self.identity, dtype)
+
+    def over_batch(self, term: Any, n: int, dtype: np.dtype[Any]) -> Any:
+        """Reduce per-sample terms (shape ``(n, ...)``, or one scalar for all ``n``) over axis 0."""
+        if type(term) is np.ndarray and term.ndim:
+            # positional call: (array, axis, dtype, out, keepdims, initial) -- the hot path
+            out = self.ufunc.reduce(term, 0, None, None, False, self.identity)
+            if type(out) is dtype.type:
+                return out
+            return out.astype(dtype, copy=False) if out.ndim else dtype.type(out)
+        if self.name == "sum":
+            return dtype.type(term * n)
+        return dtype.type(term if n else self.identity)
+
+    def over_segments(
+        self, term: Any, segment_ids: np.ndarray, num_segments: int, dtype: np.dtype[Any]
+    ) -> np.ndarray:
+        """Reduce per-sample terms by segment id: shape ``(num_segments, ...)``.
+
+        Parameters
+        ----------
+        term : numpy.ndarray or scalar
+            Per-sample terms, or one value shared by every sample.
+        segment_ids : numpy.ndarray
+            Integer ids in ``[0, num_segments)``, one per sample.
+        num_segments : int
+            How many segments; empty ones hold the identity.
+        dtype : numpy.dtype
+            Output dtype.
+        """
+        if not (isinstance(term, np.ndarray) and term.ndim):
+            counts = np.bincount(segment_ids, minlength=num_segments)
+            if self.name == "sum":
+                return (counts * term).astype(dtype)
+            return np.where(counts > 0, term, self.identity).astype(dtype)
+        if self.name == "sum" and term.ndim == 1:
+            return np.bincount(segment_ids, weights=term, minlength=num_segments).astype(dtype)
+        out = _fill((num_segments, *term.shape[1:]), self.identity, dtype)
+        self.ufunc.at(out, segment_ids, term)
+        return out
+
+    def scan(self, x: np.ndarray) -> np.ndarray:
+        """Cumulative reduction along axis 0 (``cumsum``, running min, running max)."""
+        return self.ufunc.accumulate(x, axis=0)
+
+
+REDUCTIONS: dict[str, Reduction] = {
+    "sum": Reduction("sum", np.add, 0.0, operator.add),
+    "min": Reduction("min", np.minimum, np.inf, np.minimum),
+    "max": Reduction("max", np.maximum, -np.inf, np.maximum),
+}

@@ -1,0 +1,576 @@
+"""The :class:`Metric` base: a metric is declared once, everything else is derived.
+
+A metric declares three small things:
+
+``fields``
+    its state: named :class:`StateField` objects, each with an exact merge
+    (``sum``, ``min`` or ``max``) whose identity is the field's fresh value;
+``terms(inputs..., sample_weight=None)``
+    a pure, vectorised function from one batch to *per-sample* contributions for
+    each field (an array of shape ``(n, *field.shape)``, or one scalar shared by
+    every sample);
+``compute(state)``
+    a pure function from a state to the result.
+
+From these the base derives ``update_state``, ``result``, ``reset_state``,
+``merge_state``, ``__call__``, the history and ``state_at``/``result_at``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import polars as pl
+
+from interactive_metrics.core.coerce import as_array, as_sample_weight, resolve_dtype
+from interactive_metrics.core.reduce import REDUCTIONS, Reduction
+from interactive_metrics.history import HistoryBuffer
+
+__all__ = ["Metric", "StateField"]
+
+UPDATE, MERGE, RESET = 0, 1, 2
+NAN_STRATEGIES = ("propagate", "ignore", "error")
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StateField:
+    """One named piece of a metric's state, with the monoid it reduces and merges with.
+
+    Parameters
+    ----------
+    name : str
+        What the field holds (``total``, ``count``, ``true_positives``): it names the
+        history columns ``batch_<name>`` and ``running_<name>``.
+    reduce : {"sum", "min", "max"}
+        How per-sample terms combine within a batch and how two states merge.
+        The identity (``0``, ``+inf``, ``-inf``) is the field's fresh value.
+    shape : tuple of int
+        ``()`` for a number; e.g. ``(k, k)`` for a confusion matrix, summed
+        element-wise. A shape that depends on the metric's configuration is
+        declared by making ``fields`` a property (set the configuration before
+        calling ``super().__init__``).
+
+    Examples
+    --------
+    >>> StateField("total")
+    StateField(name='total', reduce='sum', shape=())
+    >>> StateField("smallest", reduce="min").reduction.identity
+    inf
+    """
+
+    name: str
+    reduce: Literal["sum", "min", "max"] = "sum"
+    shape: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.reduce not in REDUCTIONS:
+            raise ValueError(
+                f"`reduce` of field {self.name!r} must be one of {tuple(REDUCTIONS)}, "
+                f"got {self.reduce!r}; only these merge exactly"
+            )
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(
+                f"`name` of a state field must be a lowercase identifier, got {self.name!r}; "
+                "it names history columns"
+            )
+
+    @property
+    def reduction(self) -> Reduction:
+        """The :class:`~interactive_metrics.core.reduce.Reduction` this field uses."""
+        return REDUCTIONS[self.reduce]
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def _plain(value: Any) -> Any:
+    """A state value as users see it: a Python float, or an array copy."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value.copy()
+    return float(value)
+
+
+class Metric:
+    """Base class of every metric: declare ``fields``, ``terms`` and ``compute``.
+
+    Parameters
+    ----------
+    name : str, optional
+        Defaults to the class name in snake case (``Mean`` -> ``"mean"``).
+    dtype : str or numpy dtype, optional
+        The floating dtype state is accumulated in; default ``float64``.
+    nan_strategy : {"propagate", "ignore", "error"}
+        What a NaN input does: spread into the result (as Keras does), drop the
+        sample together with its weight, or raise :class:`ValueError`.
+    history : bool
+        Record a snapshot after every event (default). ``False`` records none.
+    history_every : int
+        Record one update in ``history_every`` (merge and reset events are always
+        recorded); the batch columns of a recorded update then hold everything
+        updated since the previous row.
+    history_last : int, optional
+        Keep only the last ``history_last`` rows.
+
+    Examples
+    --------
+    A user-defined metric is three declarations. This is the ``BinaryTruePositives``
+    example of the Keras documentation, written against this API:
+
+    >>> import interactive_metrics as im
+    >>> class BinaryTruePositives(im.Metric):
+    ...     fields = [im.StateField("true_positives")]
+    ...
+    ...     def terms(self, y_true, y_pred, sample_weight=None):
+    ...         hits = (y_true != 0) & (y_pred != 0)
+    ...         per_sample, _ = im.core.weighted_samples(hits, sample_weight, reduce="sum")
+    ...         return {"true_positives": per_sample}
+    ...
+    ...     def compute(self, state):
+    ...         return state["true_positives"]
+    >>> m = BinaryTruePositives()
+    >>> m.update_state([0, 1, 1, 1], [1, 0, 1, 1])
+    >>> m.result()
+    2.0
+    >>> m.update_state([1, 1], [1, 1], sample_weight=[0.5, 0])
+    >>> m
+    BinaryTruePositives(name='binary_true_positives', result=2.5, true_positives=2.5, step=2)
+    >>> m.history.select("step", "batch_true_positives", "running_true_positives", "result")
+    shape: (2, 4)
+    ┌──────┬──────────────────────┬────────────────────────┬────────┐
+    │ step ┆ batch_true_positives ┆ running_true_positives ┆ result │
+    │ ---  ┆ ---                  ┆ ---                    ┆ ---    │
+    │ i64  ┆ f64                  ┆ f64                    ┆ f64    │
+    ╞══════╪══════════════════════╪════════════════════════╪════════╡
+    │ 1    ┆ 2.0                  ┆ 2.0                    ┆ 2.0    │
+    │ 2    ┆ 0.5                  ┆ 2.5                    ┆ 2.5    │
+    └──────┴──────────────────────┴────────────────────────┴────────┘
+    """
+
+    fields: ClassVar[Sequence[StateField]] = ()
+    _input_names: ClassVar[tuple[str, ...]] = ()
+    _config_names: ClassVar[tuple[str, ...]] = ()
+    _BASE_CONFIG: ClassVar[tuple[str, ...]] = (
+        "name",
+        "dtype",
+        "nan_strategy",
+        "history",
+        "history_every",
+        "history_last",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        parameters = inspect.signature(cls.terms).parameters.values()
+        cls._input_names = tuple(
+            p.name
+            for p in parameters
+            if p.name not in ("self", "sample_weight")
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+        own = [
+            p.name
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        cls._config_names = tuple(dict.fromkeys([*own, *Metric._BASE_CONFIG]))
+
+    def __init__(
+        self,
+        name: str | None = None,
+        dtype: Any = None,
+        *,
+        nan_strategy: Literal["propagate", "ignore", "error"] = "propagate",
+        history: bool = True,
+        history_every: int = 1,
+        history_last: int | None = None,
+    ) -> None:
+        if nan_strategy not in NAN_STRATEGIES:
+            raise ValueError(
+                f"`nan_strategy` must be one of {NAN_STRATEGIES}, got {nan_strategy!r}"
+            )
+        if not (isinstance(history_every, int) and history_every >= 1):
+            raise ValueError(
+                f"`history_every` must be an integer >= 1, got {history_every!r}; "
+                "1 records every update"
+            )
+        if history_last is not None and not (isinstance(history_last, int) and history_last >= 1):
+            raise ValueError(
+                f"`history_last` must be None or an integer >= 1, got {history_last!r}"
+            )
+        self._dtype = resolve_dtype(dtype)
+        self.name = name if name is not None else _snake_case(type(self).__name__)
+        self.dtype = self._dtype.name
+        self.nan_strategy = nan_strategy
+        self.history_every = history_every
+        self.history_last = history_last
+        self._fields = tuple(self.fields)
+        if not self._fields:
+            raise TypeError(f"{type(self).__name__} declares no state `fields`")
+        self._plan = tuple((f.name, f.reduction) for f in self._fields)
+        self._scalar_only = all(f.shape == () for f in self._fields)
+        with np.errstate(all="ignore"):
+            self._result_shape = np.shape(self.compute(self._identity()))
+        self._scalar_only = self._scalar_only and self._result_shape == ()
+        self._state: State = self._identity()
+        self._step = 0
+        self._pending: State | None = None
+        self._pending_allowed = history_every > 1
+        self._updates_unrecorded = 0
+        self._history = self._new_history() if history else None
+
+    # -- the three declarations ------------------------------------------------------------
+
+    def terms(self, *inputs: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
+        """Per-sample contributions of one batch to each state field (override this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `terms`")
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The result of a state: a pure function (override this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `compute`")
+
+    # -- derived: state ---------------------------------------------------------------------
+
+    def _identity(self) -> State:
+        return {f.name: f.reduction.empty(f.shape, self._dtype) for f in self._fields}
+
+    @property
+    def history(self) -> pl.DataFrame:
+        """One row per recorded event, as a polars DataFrame.
+
+        Columns: ``step`` (events so far), ``event`` (``update``, ``merge`` or
+        ``reset``), ``batch_<field>`` for each state field (what this event added;
+        null on resets), ``batch_result`` (the batch's own result),
+        ``running_<field>`` (the state after the event) and ``result``.
+        """
+        if self._history is None:
+            return self._new_history().frame()
+        return self._history.frame()
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The current state: field name -> value (floats, or arrays for shaped fields)."""
+        return {name: _plain(value) for name, value in self._state.items()}
+
+    @property
+    def step(self) -> int:
+        """How many events (updates, merges, resets) this metric has seen."""
+        return self._step
+
+    def result(self) -> Any:
+        """The current result: a float, or an array for metrics with a vector result."""
+        return _plain(self.compute(self._state))
+
+    def _new_history(self) -> HistoryBuffer:
+        batch = [(f"batch_{f.name}", f.shape) for f in self._fields]
+        columns = [
+            *batch,
+            ("batch_result", self._result_shape),
+            *((f"running_{f.name}", f.shape) for f in self._fields),
+            ("result", self._result_shape),
+        ]
+        null_on_reset = [name for name, _ in batch] + ["batch_result"]
+        return HistoryBuffer(columns, self._dtype, null_on_reset, last=self.history_last)
+
+    # -- derived: update --------------------------------------------------------------------
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        names = self._input_names
+        unknown = set(kwargs) - set(names)
+        missing = [n for n in names[len(args) :] if n not in kwargs]
+        if len(args) > len(names) or unknown or missing:
+            expected = ", ".join(names)
+            got = f"{len(args)} positional argument(s)" + (
+                f" and keyword(s) {sorted(kwargs)}" if kwargs else ""
+            )
+            raise TypeError(
+                f"{type(self).__name__}.update_state() takes ({expected}, sample_weight=None), "
+                f"got {got}"
+            )
+        return (*args, *(kwargs[n] for n in names[len(args) :]))
+
+    def _batch_terms(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
+    ) -> tuple[State, int]:
+        """Coerce and validate one batch, then return its per-sample terms and sample count.
+
+        This is the whole input side of ``update_state``; per-stream and replay
+        code reduce the same terms by segment instead of over the batch.
+        """
+        names = self._input_names
+        if kwargs or len(args) != len(names):
+            args = self._bind(args, kwargs)
+        dtype = self._dtype
+        if len(args) == 1:
+            inputs = [as_array(args[0], names[0], dtype)]
+            n = inputs[0].shape[0]
+        else:
+            inputs = [as_array(x, name, dtype) for x, name in zip(args, names, strict=True)]
+            n = inputs[0].shape[0]
+            for x, name in zip(inputs[1:], names[1:], strict=False):
+                if x.shape[0] != n:
+                    raise ValueError(
+                        f"`{name}` must have as many samples as `{names[0]}` ({n}), got shape "
+                        f"{x.shape} against {inputs[0].shape}; pass one row per sample in each"
+                    )
+        weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype)
+        if self.nan_strategy != "propagate":
+            inputs, weight, n = self._handle_nan(inputs, weight, n)
+        return self.terms(*inputs, sample_weight=weight), n
+
+    def _handle_nan(
+        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
+    ) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+        bad = np.zeros(n, dtype=bool)
+        for x in inputs:
+            bad |= np.isnan(x).reshape(n, -1).any(axis=1) if x.size else bad
+        if not bad.any():
+            return inputs, weight, n
+        if self.nan_strategy == "error":
+            where = [name for x, name in zip(inputs, self._input_names, strict=True) if np.isnan(x).any()]
+            raise ValueError(
+                f"`{where[0]}` contains {int(bad.sum())} sample(s) with NaN and "
+                "nan_strategy='error'; clean the input, or pass nan_strategy='ignore' to drop "
+                "them or 'propagate' to let NaN reach the result"
+            )
+        keep = ~bad
+        if weight is not None and weight.ndim and weight.shape[0] == n:
+            weight = weight[keep]
+        return [x[keep] for x in inputs], weight, int(keep.sum())
+
+    def update_state(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> None:
+        """Add one batch: validate, compute terms, reduce, merge into the state, record.
+
+        Parameters
+        ----------
+        *inputs : array-like
+            The metric's inputs (``values``, or ``y_true, y_pred``), positionally or by name.
+        sample_weight : array-like, optional
+            How much each sample counts (0 masks it out); broadcast with the Keras 3
+            rank rules of :func:`interactive_metrics.core.weighted_samples`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For inputs that are not numeric arrays of compatible shapes, and weights
+            that are negative, NaN or do not broadcast. Nothing changes on error.
+        """
+        terms, n = self._batch_terms(inputs, named, sample_weight)
+        dtype = self._dtype
+        self._apply(
+            {name: reduction.over_batch(terms[name], n, dtype) for name, reduction in self._plan},
+            UPDATE,
+        )
+
+    def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
+        """Update with one batch, then return the running result (as Keras does)."""
+        self.update_state(*inputs, sample_weight=sample_weight, **named)
+        return self.result()
+
+    def _apply(self, batch: State, event: int) -> None:
+        """Merge ``batch`` into the state (or replace it, on reset) and record the event."""
+        if event == RESET:
+            new = batch
+        else:
+            old = self._state
+            new = {name: reduction.combine(old[name], batch[name]) for name, reduction in self._plan}
+        history = self._history
+        if history is not None:
+            if event == UPDATE and self._pending_allowed:
+                pending = self._pending
+                if pending is not None:
+                    batch = {name: r.combine(pending[name], batch[name]) for name, r in self._plan}
+                if self._updates_unrecorded + 1 < self.history_every:
+                    self._pending = batch
+                    self._updates_unrecorded += 1
+                    self._state = new
+                    self._step += 1
+                    return
+            self._record(history, batch, new, event)
+            if self._pending is not None:
+                self._pending = None
+                self._updates_unrecorded = 0
+        self._state = new
+        self._step += 1
+
+    def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
+        batch_result = self.compute(batch)
+        result = self.compute(new)
+        if self._scalar_only:
+            row: Any = (*batch.values(), batch_result, *new.values(), result)
+        else:
+            row = np.concatenate(
+                [np.ravel(v) for v in (*batch.values(), batch_result, *new.values(), result)]
+            )
+        history.append(self._step + 1, event, row)
+
+    # -- derived: reset and merge -----------------------------------------------------------
+
+    def reset_state(self) -> None:
+        """Return every field to its identity (0 for sums, +inf for minima, ...); recorded."""
+        self._apply(self._identity(), RESET)
+
+    def _merge_key(self) -> dict[str, Any]:
+        config = self.get_config()
+        for option in ("name", "history", "history_every", "history_last"):
+            config.pop(option, None)
+        return config
+
+    def merge_state(self, metrics: Metric | Iterable[Metric]) -> None:
+        """Merge the states of other metrics of the same kind into this one; recorded.
+
+        Parameters
+        ----------
+        metrics : Metric or iterable of Metric
+            Metrics of the same class and configuration (name and history options
+            may differ). Their states merge exactly; their histories are not copied.
+
+        Raises
+        ------
+        ValueError
+            For a metric of another class, configuration or state shape.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> a, b = im.Mean(), im.Mean()
+        >>> a.update_state([1, 2])
+        >>> b.update_state([3, 4, 5, 6])
+        >>> a.merge_state([b])
+        >>> a.result(), a.history["event"].to_list()
+        (3.5, ['update', 'merge'])
+        """
+        others = [metrics] if isinstance(metrics, Metric) else list(metrics)
+        mine = self._merge_key()
+        for other in others:
+            if type(other) is not type(self):
+                raise ValueError(
+                    f"cannot merge a {type(other).__name__} into a {type(self).__name__}; "
+                    "merge metrics of the same class"
+                )
+            theirs = other._merge_key()
+            if theirs != mine:
+                diff = {k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k)}
+                raise ValueError(
+                    f"cannot merge {other.name!r} into {self.name!r}: their configurations "
+                    f"differ in {diff} (this, other); create both with the same arguments"
+                )
+            for f in self._fields:
+                got = np.shape(other._state[f.name])
+                if got != f.shape:
+                    raise ValueError(
+                        f"cannot merge {other.name!r} into {self.name!r}: field {f.name!r} "
+                        f"has shape {got}, expected {f.shape}"
+                    )
+        combined = self._identity()
+        for other in others:
+            combined = {n: r.combine(combined[n], other._state[n]) for n, r in self._plan}
+        self._apply(combined, MERGE)
+
+    # -- derived: the past ------------------------------------------------------------------
+
+    def _row(self, step: int) -> int:
+        if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
+            raise TypeError(f"`step` must be an integer, got {step!r}")
+        if not 0 <= step <= self._step:
+            raise ValueError(
+                f"`step` must be in [0, {self._step}] (this metric has seen {self._step} "
+                f"event(s)), got {step!r}"
+            )
+        if self._history is None:
+            raise ValueError(
+                f"`step` {step} is not recorded: {self.name!r} was created with history=False"
+            )
+        row = self._history.row_index(step)
+        if row is None:
+            why = (
+                f"history_every={self.history_every}"
+                if self.history_every > 1
+                else f"history_last={self.history_last}"
+            )
+            raise ValueError(
+                f"`step` {step} is not recorded in the history of {self.name!r} ({why}); "
+                "pick a step from `history['step']`"
+            )
+        return row
+
+    def state_at(self, step: int) -> dict[str, Any]:
+        """The state after ``step`` events (``0``: the fresh state), read from the history.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Sum()
+        >>> m.update_state([1, 3, 5, 7])
+        >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+        >>> m.state_at(0), m.state_at(1), m.state_at(2)
+        ({'total': 0.0}, {'total': 16.0}, {'total': 20.0})
+        """
+        if step == 0 and isinstance(step, int):
+            return {name: _plain(value) for name, value in self._identity().items()}
+        row = self._row(step)
+        assert self._history is not None
+        return {
+            f.name: _plain(self._history.value(row, f"running_{f.name}", f.shape))
+            for f in self._fields
+        }
+
+    def result_at(self, step: int) -> Any:
+        """The result after ``step`` events, read from the history (never recomputed).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> m.update_state([1, 3])
+        >>> m.update_state([8])
+        >>> m.result_at(1), m.result_at(2)
+        (2.0, 4.0)
+        """
+        if step == 0 and isinstance(step, int):
+            return _plain(self.compute(self._identity()))
+        row = self._row(step)
+        assert self._history is not None
+        return _plain(self._history.value(row, "result", self._result_shape))
+
+    # -- derived: configuration and display -------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this metric (state not included).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> config = im.Mean(name="loss").get_config()
+        >>> config["name"], config["dtype"]
+        ('loss', 'float64')
+        >>> im.Mean.from_config(config).name
+        'loss'
+        """
+        config = {
+            name: self._history is not None if name == "history" else getattr(self, name)
+            for name in self._config_names
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Metric:
+        """Create a fresh metric from :meth:`get_config` output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        def fmt(value: Any) -> str:
+            if isinstance(value, np.ndarray) and value.ndim:
+                return np.array2string(value, separator=", ", threshold=8, precision=4)
+            return repr(float(value))
+
+        parts = [f"name={self.name!r}", f"result={fmt(self.compute(self._state))}"]
+        parts += [f"{name}={fmt(value)}" for name, value in self._state.items()]
+        parts.append(f"step={self._step}")
+        return f"{type(self).__name__}({', '.join(parts)})"
