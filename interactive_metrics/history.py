@@ -189,7 +189,8 @@ class HistoryBuffer:
         if self.null_on_reset:
             is_reset = pl.col("event") == "reset"
             frame = frame.with_columns(
-                pl.when(is_reset).then(None).otherwise(pl.col(c)).alias(c) for c in self.null_on_reset
+                pl.when(is_reset).then(None).otherwise(pl.col(c)).alias(c)
+                for c in self.null_on_reset
             )
         self._frame = frame
         return frame

@@ -227,12 +227,17 @@ class Metric:
 
     # -- the three declarations ------------------------------------------------------------
 
-    def terms(self, *inputs: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
-        """Per-sample contributions of one batch to each state field (override this)."""
+    def terms(self, *inputs: Any, **sample_weight: Any) -> State:
+        """Return each state field's per-sample contributions for one batch (override this).
+
+        A subclass names its inputs, e.g. ``terms(self, values, sample_weight=None)``
+        or ``terms(self, y_true, y_pred, sample_weight=None)``; those names are the
+        arguments of ``update_state`` and appear in error messages.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define `terms`")
 
     def compute(self, state: Mapping[str, Any]) -> Any:
-        """The result of a state: a pure function (override this)."""
+        """Return the result of a state: a pure function (override this)."""
         raise NotImplementedError(f"{type(self).__name__} must define `compute`")
 
     # -- derived: state ---------------------------------------------------------------------
@@ -333,7 +338,9 @@ class Metric:
         if not bad.any():
             return inputs, weight, n
         if self.nan_strategy == "error":
-            where = [name for x, name in zip(inputs, self._input_names, strict=True) if np.isnan(x).any()]
+            where = [
+                name for x, name in zip(inputs, self._input_names, strict=True) if np.isnan(x).any()
+            ]
             raise ValueError(
                 f"`{where[0]}` contains {int(bad.sum())} sample(s) with NaN and "
                 "nan_strategy='error'; clean the input, or pass nan_strategy='ignore' to drop "
@@ -379,7 +386,9 @@ class Metric:
             new = batch
         else:
             old = self._state
-            new = {name: reduction.combine(old[name], batch[name]) for name, reduction in self._plan}
+            new = {
+                name: reduction.combine(old[name], batch[name]) for name, reduction in self._plan
+            }
         history = self._history
         if history is not None:
             if event == UPDATE and self._pending_allowed:
@@ -456,7 +465,9 @@ class Metric:
                 )
             theirs = other._merge_key()
             if theirs != mine:
-                diff = {k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k)}
+                diff = {
+                    k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k)
+                }
                 raise ValueError(
                     f"cannot merge {other.name!r} into {self.name!r}: their configurations "
                     f"differ in {diff} (this, other); create both with the same arguments"

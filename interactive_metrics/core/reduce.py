@@ -94,13 +94,16 @@ def divide_no_nan(numerator: Any, denominator: Any) -> Any:
 
     Examples
     --------
-    >>> divide_no_nan(np.float64(3.0), np.float64(4.0)), divide_no_nan(np.float64(3.0), np.float64(0.0))
+    >>> three = np.float64(3.0)
+    >>> divide_no_nan(three, np.float64(4.0)), divide_no_nan(three, np.float64(0.0))
     (np.float64(0.75), np.float64(0.0))
     >>> divide_no_nan(np.array([1.0, 2.0]), np.array([2.0, 0.0]))
     array([0.5, 0. ])
     """
     if isinstance(denominator, np.ndarray) and denominator.ndim:
-        out = np.zeros(np.broadcast_shapes(np.shape(numerator), denominator.shape), denominator.dtype)
+        out = np.zeros(
+            np.broadcast_shapes(np.shape(numerator), denominator.shape), denominator.dtype
+        )
         return np.divide(numerator, denominator, out=out, where=denominator != 0)
     if denominator == 0:
         return type(denominator)(0) if isinstance(denominator, np.generic) else 0.0
@@ -151,8 +154,7 @@ class Reduction:
     def over_batch(self, term: Any, n: int, dtype: np.dtype[Any]) -> Any:
         """Reduce per-sample terms (shape ``(n, ...)``, or one scalar for all ``n``) over axis 0."""
         if type(term) is np.ndarray and term.ndim:
-            # positional call: (array, axis, dtype, out, keepdims, initial) -- the hot path
-            out = self.ufunc.reduce(term, 0, None, None, False, self.identity)
+            out = self.ufunc.reduce(term, axis=0, initial=self.identity)
             if type(out) is dtype.type:
                 return out
             return out.astype(dtype, copy=False) if out.ndim else dtype.type(out)
