@@ -195,7 +195,7 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any]) -> np.ndarray:
                 f"{weight.dtype}; pass numeric weights (0 masks a sample)"
             )
         weight = weight.astype(dtype, copy=False)
-    if weight.size and not _smallest(weight) >= 0:  # False for NaN too
+    if weight.size and not _smallest(weight, axis=None) >= 0:  # False for NaN too
         bad = weight[~(weight >= 0)]
         raise ValueError(
             f"`sample_weight` must be >= 0 and not NaN, got {bad.size} bad weight(s), "

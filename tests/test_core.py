@@ -1,0 +1,253 @@
+"""The numpy core: coercion, Keras weight rules, reduce_sum, segment reductions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from interactive_metrics.core import (
+    REDUCTIONS,
+    as_array,
+    as_sample_weight,
+    reduce_sum,
+    weighted_samples,
+)
+
+F64 = np.dtype("float64")
+
+# -- reduce_sum: tf.math.reduce_sum rules ------------------------------------------------
+
+
+def test_reduce_sum_documented_shapes():
+    x = [[1, 1, 1], [1, 1, 1]]
+    assert reduce_sum(x) == 6
+    np.testing.assert_array_equal(reduce_sum(x, axis=0), [2, 2, 2])
+    np.testing.assert_array_equal(reduce_sum(x, axis=1), [3, 3])
+    kept = reduce_sum(x, axis=1, keepdims=True)
+    assert kept.shape == (2, 1)
+    np.testing.assert_array_equal(kept, [[3], [3]])
+    assert reduce_sum(x, axis=-1).shape == (2,)
+    assert reduce_sum(x, axis=(0, 1)) == 6
+
+
+@pytest.mark.parametrize("axis", [2, -3, (0, 5)])
+def test_reduce_sum_axis_out_of_range(axis):
+    with pytest.raises(ValueError, match=r"`axis` must be in \[-2, 2\).*got"):
+        reduce_sum([[1, 1, 1], [1, 1, 1]], axis=axis)
+
+
+def test_reduce_sum_keeps_dtype_where_numpy_upcasts():
+    small = np.array([100, 100], dtype=np.int8)
+    assert np.sum(small).dtype == np.int64  # numpy upcasts ...
+    out = reduce_sum(small)
+    assert out.dtype == np.int8  # ... TensorFlow's rule keeps the dtype (and wraps)
+    assert int(out) == 200 - 256
+    assert reduce_sum(np.ones(3, dtype=np.float32)).dtype == np.float32
+
+
+def test_reduce_sum_rejects_booleans():
+    with pytest.raises(TypeError, match="`x` must hold integers or floats, got dtype bool"):
+        reduce_sum([True, False])
+
+
+# -- weighted_samples: Keras 3 rank rules, against explicit loops ------------------------
+
+VALUES = np.arange(15, dtype=float).reshape(5, 3) ** 1.5
+
+
+def _mean_oracle(values, weights):
+    """Σ total / Σ count written as loops, straight from the Keras 3 rules in DESIGN.md."""
+    total = count = 0.0
+    for i in range(values.shape[0]):
+        row = [float(v) for v in values[i]]
+        if weights is None:
+            total += sum(row) / len(row)
+            count += 1
+        elif np.ndim(weights) == 1:
+            total += weights[i] * sum(row) / len(row)
+            count += weights[i]
+        elif np.shape(weights)[1] == 1:
+            total += sum(v * weights[i][0] for v in row) / len(row)
+            count += weights[i][0]
+        else:
+            total += sum(v * w for v, w in zip(row, weights[i], strict=True)) / len(row)
+            count += sum(weights[i]) / len(row)
+    return total, count
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        None,
+        [1.0, 2.0, 0.0, 1.0, 3.0],
+        [[1.0], [2.0], [0.0], [1.0], [3.0]],
+        np.arange(15.0).reshape(5, 3),
+    ],
+    ids=["unweighted", "rank1", "rank2-column", "rank2-full"],
+)
+def test_weighted_samples_matches_keras_rules(weights):
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    weighted, weight = weighted_samples(VALUES, w, reduce="mean")
+    total, count = _mean_oracle(VALUES, None if weights is None else np.asarray(weights).tolist())
+    assert weighted.shape == (5,)
+    assert weighted.sum() == pytest.approx(total, rel=1e-12)
+    got_count = 5 if weight is None else weight.sum()
+    assert got_count == pytest.approx(count, rel=1e-12)
+
+
+def test_weighted_samples_hand_checked_numbers():
+    v = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    weighted, weight = weighted_samples(v, np.array([1.0, 3.0]))
+    np.testing.assert_array_equal(weighted, [2.0, 15.0])  # 1*mean(1,2,3), 3*mean(4,5,6)
+    np.testing.assert_array_equal(weight, [1.0, 3.0])
+    summed, _ = weighted_samples(v, np.array([1.0, 0.0]), reduce="sum")
+    np.testing.assert_array_equal(summed, [6.0, 0.0])
+
+
+def test_weighted_samples_scalar_weight_applies_to_every_sample():
+    weighted, weight = weighted_samples(np.array([1.0, 2.0, 3.0]), np.array(2.0))
+    np.testing.assert_array_equal(weighted, [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(weight, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("shape", [(3,), (5, 2), (4, 3)])
+def test_weighted_samples_unbroadcastable_names_both_shapes(shape):
+    with pytest.raises(ValueError, match=r"`sample_weight` of shape \(\d.*cannot broadcast.*\(5"):
+        weighted_samples(VALUES, np.ones(shape))
+
+
+# -- as_array: one place that coerces -----------------------------------------------------
+
+
+class OnlyArray:
+    def __init__(self, data):
+        self.data = np.asarray(data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+
+class OnlyDLPack:
+    """Like a tensor of a framework numpy does not know: only the DLPack protocol."""
+
+    def __init__(self, data):
+        self.data = np.asarray(data, dtype=np.float32)
+
+    def __dlpack__(self, **kwargs):
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        [1, 2, 3],
+        (1, 2, 3),
+        np.array([1, 2, 3], dtype=np.int16),
+        np.array([True, True, False]) * 1 + np.array([0, 1, 3]),
+        pl.Series([1, 2, 3]),
+        pd.Series([1.0, 2.0, 3.0]),
+        OnlyArray([1, 2, 3]),
+        OnlyDLPack([1, 2, 3]),
+    ],
+    ids=["list", "tuple", "int16", "computed", "polars", "pandas", "__array__", "__dlpack__"],
+)
+def test_as_array_accepts_array_likes(source):
+    out = as_array(source, "values", F64)
+    assert out.dtype == F64
+    np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
+
+
+def test_as_array_scalar_is_one_sample_and_bool_is_numeric():
+    np.testing.assert_array_equal(as_array(4, "values", F64), [4.0])
+    np.testing.assert_array_equal(as_array([True, False], "values", F64), [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "pattern"),
+    [
+        (None, TypeError, r"`values` must be array-like, got None"),
+        ("1,2,3", TypeError, r"`values` must be array-like of numbers, got the string '1,2,3'"),
+        (["a", "b"], TypeError, r"`values` must hold numbers or booleans, got an array of strings"),
+        ([object(), 1], TypeError, r"`values` must hold numbers.*Python objects"),
+        ([1 + 2j], TypeError, r"`values` must hold numbers.*complex"),
+        ([[1, 2], [3]], ValueError, r"`values` must be a rectangular array, got a ragged"),
+        (
+            pl.Series([1.0, None]),
+            ValueError,
+            r"`values` must not contain nulls, got a Series with 1",
+        ),
+        (pd.Series([1.0, None]), ValueError, r"`values` must not contain nulls"),
+    ],
+)
+def test_as_array_rejects_with_a_clear_message(bad, error, pattern):
+    with pytest.raises(error, match=pattern):
+        as_array(bad, "values", F64)
+
+
+@pytest.mark.parametrize("bad", [[1.0, -0.5], [1.0, np.nan]])
+def test_sample_weight_must_be_non_negative_and_not_nan(bad):
+    with pytest.raises(
+        ValueError, match=r"`sample_weight` must be >= 0 and not NaN.*use 0 to mask"
+    ):
+        as_sample_weight(bad, F64)
+
+
+# -- reductions: batch, segments, scans ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sum", "min", "max"])
+def test_segment_reduce_matches_a_loop(name):
+    rng = np.random.default_rng(0)
+    terms = rng.normal(size=200)
+    ids = rng.integers(0, 7, size=200)
+    out = REDUCTIONS[name].over_segments(terms, ids, 9, F64)
+    python = {"sum": sum, "min": min, "max": max}[name]
+    identity = REDUCTIONS[name].identity
+    for segment in range(9):
+        members = [float(t) for t, i in zip(terms, ids, strict=True) if i == segment]
+        expected = python(members) if members else identity
+        assert out[segment] == pytest.approx(expected, rel=1e-12)
+
+
+def test_segment_reduce_of_shared_scalar_and_of_array_terms():
+    ids = np.array([0, 2, 2, 0, 2])
+    np.testing.assert_array_equal(REDUCTIONS["sum"].over_segments(1.0, ids, 3, F64), [2, 0, 3])
+    np.testing.assert_array_equal(
+        REDUCTIONS["max"].over_segments(5.0, ids, 3, F64), [5, -np.inf, 5]
+    )
+    matrices = np.arange(20.0).reshape(5, 2, 2)
+    out = REDUCTIONS["sum"].over_segments(matrices, ids, 3, F64)
+    np.testing.assert_array_equal(out[0], matrices[0] + matrices[3])
+    np.testing.assert_array_equal(out[2], matrices[1] + matrices[2] + matrices[4])
+
+
+def test_batch_reduce_of_empty_batch_is_identity():
+    empty = np.zeros(0)
+    assert REDUCTIONS["sum"].over_batch(empty, 0, F64) == 0.0
+    assert REDUCTIONS["min"].over_batch(empty, 0, F64) == np.inf
+    assert REDUCTIONS["max"].over_batch(1.0, 0, F64) == -np.inf
+
+
+def test_scans_are_running_reductions():
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
+    np.testing.assert_array_equal(REDUCTIONS["sum"].scan(x), np.cumsum(x))
+    np.testing.assert_array_equal(REDUCTIONS["min"].scan(x), [3, 1, 1, 1, 1])
+    np.testing.assert_array_equal(REDUCTIONS["max"].scan(x), [3, 3, 4, 4, 5])
+
+
+def test_import_loads_no_renderer():
+    code = (
+        "import sys, interactive_metrics as im; im.Mean().update_state([1.0]); "
+        "print(sorted(m for m in ('altair', 'ipywidgets', 'vl_convert', 'anywidget') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
