@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_array", "as_sample_weight", "resolve_dtype"]
+__all__ = ["as_array", "as_sample_weight", "check_sample_weight", "resolve_dtype"]
 
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 _smallest = np.minimum.reduce
@@ -161,7 +161,7 @@ def _null_count(x: Any) -> int | None:
     return None
 
 
-def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any]) -> np.ndarray:
+def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = True) -> np.ndarray:
     """Coerce and check ``sample_weight``: numeric, non-negative and not NaN.
 
     Parameters
@@ -170,6 +170,9 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any]) -> np.ndarray:
         One weight per sample (or per value); 0 masks a sample out.
     dtype : numpy.dtype
         The floating dtype to cast to.
+    check : bool
+        Run :func:`check_sample_weight` (the Metric base defers it to each chunk
+        of a large batch, where the weights are already in cache).
 
     Returns
     -------
@@ -195,6 +198,22 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any]) -> np.ndarray:
                 f"{weight.dtype}; pass numeric weights (0 masks a sample)"
             )
         weight = weight.astype(dtype, copy=False)
+    if check:
+        check_sample_weight(weight)
+    return weight
+
+
+def check_sample_weight(weight: np.ndarray) -> None:
+    """Raise :class:`ValueError` unless every weight is >= 0 and not NaN.
+
+    Examples
+    --------
+    >>> check_sample_weight(np.array([0.0, 2.0]))
+    >>> check_sample_weight(np.array([1.0, np.nan]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. nan; ...
+    """
     if weight.size and not _smallest(weight, axis=None) >= 0:  # False for NaN too
         bad = weight[~(weight >= 0)]
         raise ValueError(
@@ -202,4 +221,3 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any]) -> np.ndarray:
             f"e.g. {float(bad[0])!r}; weights say how much a sample counts, "
             "use 0 to mask a sample out"
         )
-    return weight

@@ -1,0 +1,152 @@
+"""Foundation benchmarks (issue 2): per-update overhead, big-batch throughput, history memory.
+
+Run alone with ``python bench/bench_core.py``; ``./dev bench`` runs every benchmark.
+Every baseline is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import interactive_metrics as im  # noqa: E402
+
+
+def best(fn, number: int, repeat: int = 5) -> float:
+    """Seconds per call: the best of ``repeat`` timings of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def row(name: str, seconds: float, baseline: float, target: float) -> dict:
+    ratio = seconds / baseline
+    return {
+        "name": name,
+        "seconds": seconds,
+        "baseline_seconds": baseline,
+        "ratio": ratio,
+        "target": f"<= {target:g}x",
+        "ok": ratio <= target,
+    }
+
+
+def small_updates() -> list[dict]:
+    rng = np.random.default_rng(0)
+    v, w = rng.random(32), rng.random(32)
+    state = {"total": 0.0}
+
+    def bare() -> None:
+        state["total"] += float(np.sum(v))
+
+    number = 20_000
+    baseline = best(bare, number)
+    rows = []
+    for cls in (im.Sum, im.Mean):
+        for weighted in (False, True):
+            metric = cls()
+            call = (
+                (lambda m=metric: m.update_state(v, sample_weight=w))
+                if weighted
+                else (lambda m=metric: m.update_state(v))
+            )
+            label = f"{cls.__name__}.update_state(32 values{', weighted' if weighted else ''})"
+            rows.append(
+                row(label + " vs total += float(np.sum(v))", best(call, number), baseline, 2)
+            )
+    return rows
+
+
+def big_batch() -> list[dict]:
+    rng = np.random.default_rng(1)
+    v, w = rng.random(10_000_000), rng.random(10_000_000)
+    sum_time = best(lambda: np.sum(v), 3, 3)
+    dot_time = best(lambda: np.dot(v, w), 3, 3)
+    rows = []
+    for cls in (im.Sum, im.Mean):
+        m = cls()
+        rows.append(
+            row(
+                f"{cls.__name__}: one update of 1e7 values vs np.sum",
+                best(lambda m=m: m.update_state(v), 3, 3),
+                sum_time,
+                1.25,
+            )
+        )
+        m = cls()
+        rows.append(
+            row(
+                f"{cls.__name__}: one weighted update of 1e7 vs np.dot(v, w)",
+                best(lambda m=m: m.update_state(v, sample_weight=w), 3, 3),
+                dot_time,
+                1.25,
+            )
+        )
+    return rows
+
+
+def history_memory() -> list[dict]:
+    m = im.Mean()
+    v = np.ones(2)
+    start = time.perf_counter()
+    for _ in range(1_000_000):
+        m.update_state(v)
+    seconds = time.perf_counter() - start
+    buffer = m._history
+    numbers = buffer.length * (buffer.width + 2)  # the values, the step and the event of each row
+    per_number = buffer.nbytes / numbers
+    return [
+        {
+            "name": f"Mean history, 1e6 updates: bytes per stored number ({seconds:.1f} s)",
+            "seconds": None,
+            "baseline_seconds": None,
+            "ratio": per_number,
+            "target": "<= 8 bytes",
+            "ok": per_number <= 8,
+        }
+    ]
+
+
+def import_cost() -> list[dict]:
+    code = (
+        "import sys, time; t = time.perf_counter(); import interactive_metrics; "
+        "print(time.perf_counter() - t, any(m in sys.modules for m in ('altair', 'ipywidgets')))"
+    )
+    bare = (
+        "import time; t = time.perf_counter(); import numpy, polars; "
+        "print(time.perf_counter() - t, False)"
+    )
+    ours = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(3)
+    ]
+    base = [
+        subprocess.run(
+            [sys.executable, "-c", bare], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(3)
+    ]
+    seconds = min(float(o[0]) for o in ours)
+    baseline = min(float(b[0]) for b in base)
+    loads_renderer = any(o[1] == "True" for o in ours)
+    result = row("import interactive_metrics vs import numpy, polars", seconds, baseline, 1.5)
+    result["name"] += " (loads altair/ipywidgets: " + ("YES" if loads_renderer else "no") + ")"
+    result["ok"] = result["ok"] and not loads_renderer
+    return [result]
+
+
+def run() -> list[dict]:
+    return small_updates() + big_batch() + history_memory() + import_cost()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    from run import print_rows
+
+    print_rows("core", run())
