@@ -1,5 +1,25 @@
 """The metric families, each a small declaration on :class:`~interactive_metrics.Metric`."""
 
+from interactive_metrics.metrics.classification import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    SumBinaryAccuracy,
+    TopKCategoricalAccuracy,
+)
+from interactive_metrics.metrics.confusion import (
+    ConfusionMatrix,
+    F1Score,
+    FalseNegatives,
+    FalsePositives,
+    FBetaScore,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from interactive_metrics.metrics.reduction import (
     Count,
     Max,
@@ -9,5 +29,47 @@ from interactive_metrics.metrics.reduction import (
     Sum,
     SumMetricWrapper,
 )
+from interactive_metrics.metrics.regression import (
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+    SumAbsoluteError,
+    SumSquaredError,
+)
 
-__all__ = ["Count", "Max", "Mean", "MeanMetricWrapper", "Min", "Sum", "SumMetricWrapper"]
+__all__ = [
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "ConfusionMatrix",
+    "Count",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "LogCoshError",
+    "Max",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Min",
+    "Precision",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "Sum",
+    "SumAbsoluteError",
+    "SumBinaryAccuracy",
+    "SumMetricWrapper",
+    "SumSquaredError",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+]

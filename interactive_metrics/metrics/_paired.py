@@ -1,0 +1,208 @@
+"""Shared pieces of the ``(y_true, y_pred)`` metric families.
+
+Validation helpers (each raises from ``terms``, before any state changes) and two
+small bases: :class:`MeanOfSamples` (a weighted mean of a per-sample function,
+Keras' ``MeanMetricWrapper`` as a declaration) and :class:`SumOfSamples` (its
+weighted sum).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from interactive_metrics.core.reduce import divide_no_nan
+from interactive_metrics.core.weights import squeeze_or_expand, weighted_samples
+from interactive_metrics.metric import Metric, State
+
+__all__ = [
+    "MeanOfSamples",
+    "SumOfSamples",
+    "binary_labels",
+    "class_labels",
+    "element_weights",
+    "matched",
+    "probabilities",
+]
+
+
+def matched(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bring ``y_true`` and ``y_pred`` to the same rank (Keras rules) and require the same shape.
+
+    Examples
+    --------
+    >>> y_true, y_pred = matched(np.zeros((3, 1)), np.ones(3))
+    >>> y_true.shape, y_pred.shape
+    ((3, 1), (3, 1))
+    >>> matched(np.zeros((3, 2)), np.ones((3, 4)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_true` of shape (3, 2) and `y_pred` of shape (3, 4) must have the same shape; ...
+    """
+    if y_true.shape == y_pred.shape:
+        return y_true, y_pred
+    y_true, y_pred = squeeze_or_expand(y_true, y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"`y_true` of shape {y_true.shape} and `y_pred` of shape {y_pred.shape} must have "
+            "the same shape; pass one prediction per target"
+        )
+    return y_true, y_pred
+
+
+def binary_labels(y_true: np.ndarray) -> np.ndarray:
+    """Check that ``y_true`` holds only 0 and 1 and return it as booleans.
+
+    Examples
+    --------
+    >>> binary_labels(np.array([0.0, 1.0, 1.0]))
+    array([False,  True,  True])
+    >>> binary_labels(np.array([0.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_true` must hold binary labels (0 or 1), got 1 other value(s), e.g. 2.0; ...
+    """
+    labels = y_true != 0
+    if np.count_nonzero(labels) != np.count_nonzero(y_true == 1):
+        bad = y_true[(y_true != 0) & (y_true != 1)]
+        raise ValueError(
+            f"`y_true` must hold binary labels (0 or 1), got {bad.size} other value(s), "
+            f"e.g. {float(bad[0])!r}; threshold or encode the targets first "
+            "(NaN labels can be dropped with nan_strategy='ignore')"
+        )
+    return labels
+
+
+def probabilities(y_pred: np.ndarray) -> np.ndarray:
+    """Check that ``y_pred`` holds probabilities in ``[0, 1]`` (as Keras asserts) and return it.
+
+    Examples
+    --------
+    >>> probabilities(np.array([0.2, 1.4]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_pred` must hold probabilities in [0, 1], got values from 0.2 to 1.4; ...
+    """
+    if y_pred.size:
+        low, high = np.min(y_pred), np.max(y_pred)
+        if not (low >= 0 and high <= 1):
+            raise ValueError(
+                f"`y_pred` must hold probabilities in [0, 1], got values from {float(low)!r} "
+                f"to {float(high)!r}; apply a sigmoid or softmax to scores first "
+                "(NaN predictions can be dropped with nan_strategy='ignore')"
+            )
+    return y_pred
+
+
+def class_labels(labels: np.ndarray, num_classes: int, name: str = "y_true") -> np.ndarray:
+    """Check that ``labels`` are whole numbers in ``[0, num_classes)`` and return them as ints.
+
+    Examples
+    --------
+    >>> class_labels(np.array([0.0, 2.0]), 3)
+    array([0, 2])
+    >>> class_labels(np.array([0.0, 3.0]), 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_true` must hold class labels in [0, 3) (whole numbers), got 3.0; ...
+    """
+    as_int = labels.astype(np.intp)
+    if labels.size:
+        bad = (as_int != labels) | (as_int < 0) | (as_int >= num_classes)
+        if bad.any():
+            raise ValueError(
+                f"`{name}` must hold class labels in [0, {num_classes}) (whole numbers), "
+                f"got {float(labels[bad][0])!r}; encode the classes as 0 .. {num_classes - 1}"
+            )
+    return as_int
+
+
+def element_weights(sample_weight: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Broadcast weights to one weight per value of ``shape`` (Keras 3 rank rules).
+
+    A weight array of rank ``r`` weights the first ``r`` axes: one weight per sample
+    (shape ``(n,)``) applies to every value of that sample. A trailing axis of size 1
+    is squeezed or added as :func:`~interactive_metrics.core.squeeze_or_expand` does.
+
+    Examples
+    --------
+    >>> element_weights(np.array([1.0, 0.0]), (2, 3))
+    array([[1., 1., 1.],
+           [0., 0., 0.]])
+    >>> element_weights(np.array([1.0, 0.0, 2.0]), (2, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `sample_weight` of shape (3,) cannot broadcast to the values of shape (2, 3); ...
+    """
+    if sample_weight is None:
+        return None
+    weight = sample_weight
+    if weight.shape == shape:
+        return weight
+    if weight.ndim == len(shape) + 1 and weight.shape[-1] == 1:
+        weight = weight[..., 0]
+    if weight.ndim < len(shape):
+        weight = weight.reshape(weight.shape + (1,) * (len(shape) - weight.ndim))
+    try:
+        return np.broadcast_to(weight, shape)
+    except ValueError:
+        raise ValueError(
+            f"`sample_weight` of shape {sample_weight.shape} cannot broadcast to the values "
+            f"of shape {shape}; pass one weight per sample (shape {shape[:1]}) "
+            f"or one per value (shape {shape})"
+        ) from None
+
+
+class MeanOfSamples(Metric):
+    """The weighted mean of ``per_sample(y_true, y_pred)``: declare two fields and that function.
+
+    ``fields`` are ``(<what is summed>, count)``; values of rank > 1 are averaged
+    over their trailing axes per sample, as Keras' ``MeanMetricWrapper`` does.
+    """
+
+    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Values of shape ``(n, ...)`` for one batch (override this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
+
+    def terms(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State:
+        """Each sample's weighted value and its weight (1 when unweighted)."""
+        values = self.per_sample(y_true, y_pred)
+        if values.dtype != self._dtype:
+            values = values.astype(self._dtype)
+        weighted, weight = weighted_samples(values, sample_weight, reduce="mean")
+        total, count = self._plan
+        return {total[0]: weighted, count[0]: 1.0 if weight is None else weight}
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The weighted sum divided by the total weight; 0 when no weight was seen."""
+        total, count = self._plan
+        return divide_no_nan(state[total[0]], state[count[0]])
+
+
+class SumOfSamples(Metric):
+    """The weighted sum of ``per_sample(y_true, y_pred)``: declare one field and that function.
+
+    Values of rank > 1 are summed over their trailing axes per sample.
+    """
+
+    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Values of shape ``(n, ...)`` for one batch (override this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
+
+    def terms(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State:
+        """Each sample's weighted value."""
+        values = self.per_sample(y_true, y_pred)
+        if values.dtype != self._dtype:
+            values = values.astype(self._dtype)
+        weighted, _ = weighted_samples(values, sample_weight, reduce="sum")
+        return {self._plan[0][0]: weighted}
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The weighted sum."""
+        return state[self._plan[0][0]]

@@ -1,0 +1,607 @@
+"""Confusion-count metrics: thresholded counts, precision, recall, F-beta, the confusion matrix.
+
+Every one keeps raw weighted counts (``true_positives``, ``false_positives``, ...)
+as its state and computes its result from them, so merging two metrics is exact
+and the history shows the counts behind every result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from interactive_metrics.core.reduce import divide_no_nan
+from interactive_metrics.metric import Metric, State, StateField
+from interactive_metrics.metrics._paired import (
+    binary_labels,
+    class_labels,
+    element_weights,
+    matched,
+    probabilities,
+)
+
+__all__ = [
+    "ConfusionMatrix",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "Precision",
+    "Recall",
+    "TrueNegatives",
+    "TruePositives",
+]
+
+_Condition = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_CONDITIONS: dict[str, _Condition] = {
+    "true_positives": lambda actual, predicted: actual & predicted,
+    "false_positives": lambda actual, predicted: predicted & ~actual,
+    "true_negatives": lambda actual, predicted: ~(actual | predicted),
+    "false_negatives": lambda actual, predicted: actual & ~predicted,
+}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _parse_thresholds(thresholds: Any) -> float | list[float] | None:
+    """Validate ``thresholds`` (None, a number or a sequence of numbers in [0, 1])."""
+    if thresholds is None:
+        return None
+    values = [thresholds] if _is_number(thresholds) else thresholds
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"`thresholds` must be a number or a list of numbers in [0, 1], got {thresholds!r}"
+        )
+    bad = [t for t in values if not (_is_number(t) and 0 <= t <= 1)]
+    if bad or len(values) == 0:
+        raise ValueError(
+            f"`thresholds` must be a number or a non-empty list of numbers in [0, 1], got "
+            f"{thresholds!r}; a prediction above a threshold counts as positive"
+        )
+    return float(thresholds) if _is_number(thresholds) else [float(t) for t in values]
+
+
+def _check_optional_index(value: Any, name: str, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be None or an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _keep_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Keep the ``k`` highest scores per row (ties: lower index first); -inf elsewhere."""
+    top = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+    keep = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(keep, top, True, axis=-1)
+    return np.where(keep, scores, -np.inf)
+
+
+class _ThresholdedCounts(Metric):
+    """Weighted confusion counts of ``y_pred > threshold`` against binary ``y_true``.
+
+    A subclass lists the ``counts`` it keeps and computes its result from them.
+    One threshold gives number-valued fields; a list gives one count per threshold.
+    """
+
+    counts: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        thresholds: float | Sequence[float] | None = None,
+        top_k: int | None = None,
+        class_id: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
+        self.thresholds = _parse_thresholds(thresholds)
+        self.top_k = _check_optional_index(top_k, "top_k", 1)
+        self.class_id = _check_optional_index(class_id, "class_id", 0)
+        if self.thresholds is None:
+            # With top_k, every kept score counts (Keras' default threshold of -inf).
+            self._thresholds = np.array([0.5 if self.top_k is None else -np.inf])
+        else:
+            self._thresholds = np.atleast_1d(np.asarray(self.thresholds, dtype=np.float64))
+        self._scalar = self.thresholds is None or _is_number(self.thresholds)
+        self._conditions = [(c, _CONDITIONS[c]) for c in self.counts]
+        super().__init__(name=name, dtype=dtype, **options)
+
+    @property
+    def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
+        """One count per threshold (a number for a single threshold)."""
+        shape = () if self._scalar else self._thresholds.shape
+        return tuple(StateField(name, shape=shape) for name in self.counts)
+
+    def _select(
+        self, y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Apply ``top_k`` and ``class_id`` (in Keras' order) to labels, scores and weights."""
+        if y_pred.ndim < 2:
+            option = "top_k" if self.top_k is not None else "class_id"
+            raise ValueError(
+                f"`{option}` picks classes along the last axis, so `y_pred` must have shape "
+                f"(n, classes), got shape {y_pred.shape}; pass a 2-d array"
+            )
+        if self.top_k is not None:
+            y_pred = _keep_top_k(y_pred, self.top_k)
+        if self.class_id is not None:
+            classes = y_pred.shape[-1]
+            if self.class_id >= classes:
+                raise ValueError(
+                    f"`class_id` {self.class_id} is out of range for `y_pred` of shape "
+                    f"{y_pred.shape} ({classes} classes); pick a class in [0, {classes})"
+                )
+            y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
+            weight = None if weight is None else weight[..., self.class_id]
+        return y_true, y_pred, weight
+
+    def terms(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State:
+        """Each sample's weighted count of each confusion condition, per threshold."""
+        y_true, y_pred = matched(y_true, y_pred)
+        actual = binary_labels(y_true)
+        probabilities(y_pred)
+        weight = element_weights(sample_weight, y_pred.shape)
+        if self.top_k is not None or self.class_id is not None:
+            actual, y_pred, weight = self._select(actual, y_pred, weight)
+        dtype = self._dtype
+        if y_pred.ndim == 1 and self._scalar:  # the common case: one value per sample
+            predicted = y_pred > self._thresholds[0]
+            hits = {name: condition(actual, predicted) for name, condition in self._conditions}
+            if weight is None:
+                return {name: h.astype(dtype) for name, h in hits.items()}
+            return {name: h * weight for name, h in hits.items()}
+        n = y_pred.shape[0]
+        predicted = y_pred.reshape(n, -1, 1) > self._thresholds  # (n, values, thresholds)
+        actual = actual.reshape(n, -1, 1)
+        weight = None if weight is None else weight.reshape(n, -1, 1)
+        counts = {}
+        for name, condition in self._conditions:
+            hit = condition(actual, predicted)
+            per_sample = (
+                hit.sum(axis=1, dtype=dtype) if weight is None else (hit * weight).sum(axis=1)
+            )
+            counts[name] = per_sample[:, 0] if self._scalar else per_sample
+        return counts
+
+
+class TruePositives(_ThresholdedCounts):
+    """The weighted number of true positives: ``y_true == 1`` and ``y_pred > threshold``.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5. A list gives one count per threshold.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.TruePositives()
+    >>> m.update_state([0, 1, 1, 1], [1, 0, 1, 1])
+    >>> m.result()
+    2.0
+    >>> m = im.TruePositives(thresholds=[0.3, 0.6])
+    >>> m.update_state([1, 1, 0], [0.5, 0.9, 0.7])
+    >>> m.result()
+    array([2., 1.])
+    """
+
+    counts = ("true_positives",)
+
+    def __init__(
+        self,
+        thresholds: float | Sequence[float] | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(thresholds, name=name, dtype=dtype, **options)
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The count."""
+        return state["true_positives"]
+
+
+class FalsePositives(TruePositives):
+    """The weighted number of false positives: ``y_true == 0`` and ``y_pred > threshold``.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5. A list gives one count per threshold.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.FalsePositives()
+    >>> m.update_state([0, 1, 0, 0], [0, 0, 1, 1], sample_weight=[0, 0, 1, 0])
+    >>> m.result()
+    1.0
+    """
+
+    counts = ("false_positives",)
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The count."""
+        return state["false_positives"]
+
+
+class TrueNegatives(TruePositives):
+    """The weighted number of true negatives: ``y_true == 0`` and ``y_pred <= threshold``.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5. A list gives one count per threshold.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.TrueNegatives()
+    >>> m.update_state([0, 1, 0, 0], [1, 1, 0, 0])
+    >>> m.result()
+    2.0
+    """
+
+    counts = ("true_negatives",)
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The count."""
+        return state["true_negatives"]
+
+
+class FalseNegatives(TruePositives):
+    """The weighted number of false negatives: ``y_true == 1`` and ``y_pred <= threshold``.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5. A list gives one count per threshold.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.FalseNegatives()
+    >>> m.update_state([0, 1, 1, 1], [0, 1, 0, 0])
+    >>> m.result()
+    2.0
+    """
+
+    counts = ("false_negatives",)
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The count."""
+        return state["false_negatives"]
+
+
+class Precision(_ThresholdedCounts):
+    """``true_positives / (true_positives + false_positives)``, 0 before any positive prediction.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5 (with ``top_k``: every kept score counts).
+        A list gives one precision per threshold.
+    top_k : int, optional
+        Only the ``k`` highest scores of each sample (along the last axis of a
+        ``(n, classes)`` ``y_pred``) can be positive; ties go to the lower index.
+    class_id : int, optional
+        Only this class (column) of ``(n, classes)`` inputs is counted.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Precision()
+    >>> m.update_state([0, 1, 1, 1], [1, 0, 1, 1])
+    >>> round(m.result(), 4), m.state
+    (0.6667, {'true_positives': 2.0, 'false_positives': 1.0})
+    >>> m = im.Precision(top_k=2)
+    >>> m.update_state([[0, 0, 1, 1]], [[1, 1, 1, 1]])
+    >>> m.result()
+    0.0
+    """
+
+    counts = ("true_positives", "false_positives")
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The share of positive predictions that were right."""
+        positives = state["true_positives"]
+        return divide_no_nan(positives, positives + state["false_positives"])
+
+
+class Recall(_ThresholdedCounts):
+    """``true_positives / (true_positives + false_negatives)``, 0 before any positive label.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5 (with ``top_k``: every kept score counts).
+        A list gives one recall per threshold.
+    top_k : int, optional
+        Only the ``k`` highest scores of each sample (along the last axis of a
+        ``(n, classes)`` ``y_pred``) can be positive; ties go to the lower index.
+    class_id : int, optional
+        Only this class (column) of ``(n, classes)`` inputs is counted.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Recall()
+    >>> m.update_state([0, 1, 1, 1], [1, 0, 1, 1], sample_weight=[0, 0, 1, 0])
+    >>> m.result()
+    1.0
+    >>> m = im.Recall(top_k=4)
+    >>> m.update_state([[0, 0, 1, 1]], [[1, 1, 1, 1]])
+    >>> m.result()
+    1.0
+    """
+
+    counts = ("true_positives", "false_negatives")
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The share of positive labels that were found."""
+        positives = state["true_positives"]
+        return divide_no_nan(positives, positives + state["false_negatives"])
+
+
+_AVERAGES = (None, "micro", "macro", "weighted")
+
+
+class FBetaScore(Metric):
+    """The F-beta score per class of multi-label (or one-hot) targets, or averaged.
+
+    ``F = (1 + β²)·TP / ((1 + β²)·TP + β²·FN + FP)`` per class, 0 where that is 0/0.
+
+    Parameters
+    ----------
+    num_classes : int
+        The number of columns of ``y_true`` and ``y_pred`` (Keras reads it from the
+        first batch; here it fixes the shape of the state up front).
+    average : {None, "micro", "macro", "weighted"}
+        ``None``: one score per class; ``"micro"``: one score from the counts summed
+        over classes; ``"macro"``: the mean of the class scores; ``"weighted"``:
+        their mean weighted by each class's (weighted) number of true labels.
+    beta : float
+        How many times more recall counts than precision.
+    threshold : float, optional
+        A score above it is a positive prediction. ``None`` (default): each
+        sample's highest score (ties: all of them; an all-zero row: none), as Keras.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Notes
+    -----
+    Keras adds ``1e-7`` to each denominator; this class divides exactly (0 for
+    0/0), so it matches scikit-learn's ``fbeta_score(..., zero_division=0)``.
+    The state is the per-class ``true_positives``, ``false_positives`` and
+    ``false_negatives``; every average is computed from them, so merging is exact.
+
+    Examples
+    --------
+    The numbers of the Keras documentation:
+
+    >>> import interactive_metrics as im
+    >>> y_true = [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    >>> y_pred = [[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]]
+    >>> m = im.FBetaScore(3, beta=2.0, threshold=0.5)
+    >>> m.update_state(y_true, y_pred)
+    >>> m.result().round(4)
+    array([0.3846, 0.9091, 0.8333])
+    >>> m.state["false_negatives"]
+    array([2., 0., 0.])
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        average: Literal["micro", "macro", "weighted"] | None = None,
+        beta: float = 1.0,
+        threshold: float | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise TypeError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
+        if num_classes < 1:
+            raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
+        if average not in _AVERAGES:
+            raise ValueError(f"`average` must be one of {_AVERAGES}, got {average!r}")
+        if not (_is_number(beta) and beta > 0):
+            raise ValueError(f"`beta` must be a number > 0, got {beta!r}")
+        if threshold is not None and not _is_number(threshold):
+            raise TypeError(f"`threshold` must be None or a number, got {threshold!r}")
+        self.num_classes = int(num_classes)
+        self.average = average
+        self.beta = float(beta)
+        self.threshold = None if threshold is None else float(threshold)
+        default = "fbeta_score" if type(self) is FBetaScore else None
+        super().__init__(name=name if name is not None else default, dtype=dtype, **options)
+
+    @property
+    def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
+        """Per-class ``true_positives``, ``false_positives`` and ``false_negatives``."""
+        shape = (self.num_classes,)
+        return tuple(
+            StateField(c, shape=shape)
+            for c in ("true_positives", "false_positives", "false_negatives")
+        )
+
+    def terms(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State:
+        """Each sample's weighted true positives, false positives and false negatives per class."""
+        y_true, y_pred = matched(y_true, y_pred)
+        if y_pred.ndim != 2 or y_pred.shape[1] != self.num_classes:
+            raise ValueError(
+                f"`y_pred` must have shape (n, {self.num_classes}) (num_classes="
+                f"{self.num_classes}), got shape {y_pred.shape}; pass one score per class"
+            )
+        actual = binary_labels(y_true)
+        if self.threshold is None:
+            predicted = (y_pred >= y_pred.max(axis=1, initial=-np.inf, keepdims=True)) & (
+                np.abs(y_pred) > 1e-9
+            )
+        else:
+            predicted = y_pred > self.threshold
+        weight = element_weights(sample_weight, y_pred.shape)
+        dtype = self._dtype
+        out = {
+            "true_positives": actual & predicted,
+            "false_positives": predicted & ~actual,
+            "false_negatives": actual & ~predicted,
+        }
+        if weight is None:
+            return {name: hits.astype(dtype) for name, hits in out.items()}
+        return {name: hits * weight for name, hits in out.items()}
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The F-beta score(s) from the counts, averaged as configured."""
+        tp, fp, fn = state["true_positives"], state["false_positives"], state["false_negatives"]
+        if self.average == "micro":
+            tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+        scale = 1.0 + self.beta**2
+        score = divide_no_nan(scale * tp, scale * tp + (scale - 1.0) * fn + fp)
+        if self.average == "macro":
+            return score.mean()
+        if self.average == "weighted":
+            support = tp + fn
+            return divide_no_nan((score * support).sum(), support.sum())
+        return score
+
+
+class F1Score(FBetaScore):
+    """The F1 score (F-beta with ``beta=1``): the harmonic mean of precision and recall.
+
+    Parameters
+    ----------
+    num_classes : int
+        The number of columns of ``y_true`` and ``y_pred``.
+    average : {None, "micro", "macro", "weighted"}
+        As for :class:`FBetaScore`.
+    threshold : float, optional
+        As for :class:`FBetaScore`.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> y_true = [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    >>> y_pred = [[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]]
+    >>> m = im.F1Score(3, threshold=0.5)
+    >>> m.update_state(y_true, y_pred)
+    >>> m.result().round(4)
+    array([0.5   , 0.8   , 0.6667])
+    >>> round(im.F1Score(3, average="micro", threshold=0.5)(y_true, y_pred), 4)
+    0.6667
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        average: Literal["micro", "macro", "weighted"] | None = None,
+        threshold: float | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(num_classes, average, 1.0, threshold, name=name, dtype=dtype, **options)
+
+
+class ConfusionMatrix(Metric):
+    """The weighted confusion matrix: row = true class, column = predicted class.
+
+    Parameters
+    ----------
+    num_classes : int
+        Labels are whole numbers in ``[0, num_classes)``.
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Notes
+    -----
+    ``y_true`` holds labels, shape ``(n,)`` or ``(n, 1)``. ``y_pred`` holds labels
+    of the same shape, or one score per class, shape ``(n, num_classes)``, whose
+    highest score is the predicted class. The orientation is scikit-learn's and
+    ``tf.math.confusion_matrix``'s.
+
+    Each sample contributes a ``(num_classes, num_classes)`` one-hot matrix, so
+    one update holds ``n · num_classes²`` numbers while it runs (8 MB for
+    10,000 samples and 10 classes): fine for tens of classes, costly for thousands.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.ConfusionMatrix(3)
+    >>> m.update_state([0, 1, 2, 2], [0, 2, 2, 1])
+    >>> m.update_state([1], [[0.1, 0.7, 0.2]], sample_weight=[0.5])
+    >>> m.result()
+    array([[1. , 0. , 0. ],
+           [0. , 0.5, 1. ],
+           [0. , 1. , 1. ]])
+    """
+
+    def __init__(
+        self, num_classes: int, name: str | None = None, dtype: Any = None, **options: Any
+    ) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise TypeError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
+        if num_classes < 2:
+            raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
+        self.num_classes = int(num_classes)
+        super().__init__(name=name, dtype=dtype, **options)
+
+    @property
+    def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
+        """One ``confusion_matrix`` field of shape ``(num_classes, num_classes)``."""
+        return (StateField("confusion_matrix", shape=(self.num_classes, self.num_classes)),)
+
+    def _labels(self, labels: np.ndarray, name: str) -> np.ndarray:
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise ValueError(
+                f"`{name}` must hold one label per sample, shape (n,) or (n, 1)"
+                + (f" (or scores, shape (n, {self.num_classes}))" if name == "y_pred" else "")
+                + f", got shape {labels.shape}"
+            )
+        return class_labels(labels, self.num_classes, name)
+
+    def terms(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State:
+        """Each sample's weighted one-hot ``(true, predicted)`` matrix."""
+        k = self.num_classes
+        actual = self._labels(y_true, "y_true")
+        if y_pred.ndim == 2 and y_pred.shape[1] == k:
+            predicted = np.argmax(y_pred, axis=1)
+        else:
+            predicted = self._labels(y_pred, "y_pred")
+        n = actual.shape[0]
+        weight = element_weights(sample_weight, (n,))
+        term = np.zeros((n, k * k), dtype=self._dtype)
+        term[np.arange(n), actual * k + predicted] = 1.0 if weight is None else weight
+        return {"confusion_matrix": term.reshape(n, k, k)}
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The matrix."""
+        return state["confusion_matrix"]
