@@ -4,7 +4,13 @@ Nothing here imports a renderer; everything is a pure function of arrays.
 """
 
 from interactive_metrics.core.coerce import as_array, as_sample_weight, resolve_dtype
-from interactive_metrics.core.reduce import REDUCTIONS, Reduction, divide_no_nan, reduce_sum
+from interactive_metrics.core.reduce import (
+    REDUCTIONS,
+    Reduction,
+    compensated_add,
+    divide_no_nan,
+    reduce_sum,
+)
 from interactive_metrics.core.weights import masked_samples, squeeze_or_expand, weighted_samples
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "Reduction",
     "as_array",
     "as_sample_weight",
+    "compensated_add",
     "divide_no_nan",
     "masked_samples",
     "reduce_sum",
