@@ -14,7 +14,7 @@ Examples
 20.0
 """
 
-from interactive_metrics import core
+from interactive_metrics import charts, core
 from interactive_metrics.core import reduce_sum
 from interactive_metrics.metric import Metric, StateField
 from interactive_metrics.metrics import (
@@ -87,6 +87,7 @@ __all__ = [
     "TopKCategoricalAccuracy",
     "TrueNegatives",
     "TruePositives",
+    "charts",
     "core",
     "reduce_sum",
 ]

@@ -637,6 +637,32 @@ class Metric:
         """Create a fresh metric from :meth:`get_config` output."""
         return cls(**config)
 
+    def plot(
+        self, kind: Literal["history", "batch_sums", "sum_vs_mean"] = "history", **options: Any
+    ) -> Any:
+        """An altair chart of this metric's history (needs the ``charts`` extra).
+
+        Parameters
+        ----------
+        kind : {"history", "batch_sums", "sum_vs_mean"}
+            Which chart of :mod:`interactive_metrics.charts` to draw: the result
+            (or any column) over steps, what each batch adds to the running total,
+            or the running sum against the pooled mean and the mean of batch means.
+        **options
+            Passed to the chart function (e.g. ``field=`` for ``"history"``).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> m.update_state([1, 2, 3])
+        >>> type(m.plot("sum_vs_mean")).__name__
+        'VConcatChart'
+        """
+        from interactive_metrics import charts
+
+        return charts.plot(self, kind, charts.METRIC_KINDS, **options)
+
     def __repr__(self) -> str:
         def fmt(value: Any) -> str:
             if isinstance(value, np.ndarray) and value.ndim:

@@ -1,0 +1,66 @@
+"""Altair charts of a metric's history and of per-stream breakdowns.
+
+Every chart is a pure function of tidy polars tables (``metric.history``,
+``streams.breakdown()``, ``streams.history``) returning an altair chart. Importing
+this package does not import altair; the first chart does, and a missing altair
+raises an ImportError that says what to install. Long histories are downsampled
+(:func:`downsample`) before vega-lite sees them, keeping extremes, resets and merges.
+
+Examples
+--------
+>>> import interactive_metrics as im
+>>> m = im.Mean()
+>>> m.update_state([1, 2, 3])
+>>> m.update_state([10])
+>>> chart = im.charts.sum_vs_mean(m)
+>>> type(chart).__name__
+'VConcatChart'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interactive_metrics.charts.downsample import downsample
+from interactive_metrics.charts.export import to_png, to_svg
+from interactive_metrics.charts.metric_charts import batch_sums, history, sum_vs_mean
+from interactive_metrics.charts.stream_charts import stream_breakdown, stream_history
+
+__all__ = [
+    "METRIC_KINDS",
+    "STREAM_KINDS",
+    "batch_sums",
+    "downsample",
+    "history",
+    "plot",
+    "stream_breakdown",
+    "stream_history",
+    "sum_vs_mean",
+    "to_png",
+    "to_svg",
+]
+
+METRIC_KINDS = {"history": history, "batch_sums": batch_sums, "sum_vs_mean": sum_vs_mean}
+"""What ``metric.plot(kind=...)`` draws."""
+
+STREAM_KINDS = {"breakdown": stream_breakdown, "history": stream_history}
+"""What ``streams.plot(kind=...)`` draws."""
+
+
+def plot(source: Any, kind: str, kinds: dict[str, Any], **options: Any) -> Any:
+    """Draw ``kind`` (a key of ``kinds``) of ``source``: what the ``plot`` methods call.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Sum()
+    >>> m.update_state([1, 2])
+    >>> plot(m, "pie", METRIC_KINDS)
+    Traceback (most recent call last):
+    ...
+    ValueError: `kind` must be one of ['history', 'batch_sums', 'sum_vs_mean'], got 'pie'
+    """
+    chart = kinds.get(kind) if isinstance(kind, str) else None
+    if chart is None:
+        raise ValueError(f"`kind` must be one of {list(kinds)}, got {kind!r}")
+    return chart(source, **options)

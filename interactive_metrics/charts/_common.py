@@ -1,0 +1,118 @@
+"""What every chart shares: the lazy altair import, reading a history, JSON-safe data, looks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+INSTALL_HINT = 'pip install "interactive-metrics[charts]"'
+
+WIDTH = 560
+PANEL_HEIGHT = 170
+MAX_ROWS = 2000
+"""Rows sent to vega-lite per drawn table, at most (altair refuses more than 5000)."""
+
+BATCH_COLOR = "#4c78a8"
+RUNNING_COLOR = "#1f3b5c"
+MEAN_COLOR = "#e45756"
+MEAN_OF_MEANS_COLOR = "#f58518"
+EVENT_COLORS = {"reset": "#d62728", "merge": "#9467bd"}
+FEW_POINTS = 60
+"""Lines with at most this many points also draw their points."""
+
+
+def altair() -> ModuleType:
+    """Import altair, or raise an ImportError that says what to install."""
+    try:
+        import altair
+    except ImportError as error:
+        raise ImportError(
+            f"interactive_metrics charts need altair, which is not installed; "
+            f"install it with: {INSTALL_HINT}"
+        ) from error
+    return altair
+
+
+def history_of(source: Any, what: str) -> tuple[pl.DataFrame, str]:
+    """The history table of a metric (or a history DataFrame itself) and a name for titles."""
+    if isinstance(source, pl.DataFrame):
+        return source, "history"
+    frame = getattr(source, "history", None)
+    if not isinstance(frame, pl.DataFrame):
+        raise TypeError(
+            f"`{what}` must be a metric (anything with a `history` DataFrame) or a history "
+            f"polars DataFrame, got {type(source).__name__}; pass the metric itself"
+        )
+    return frame, str(getattr(source, "name", type(source).__name__))
+
+
+def require_columns(frame: pl.DataFrame, needed: Sequence[str], chart: str, remedy: str) -> None:
+    """Raise a ValueError naming the missing history columns."""
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"`{chart}` needs the history column(s) {missing}, got columns {frame.columns}; "
+            f"{remedy}"
+        )
+
+
+def require_scalar(frame: pl.DataFrame, columns: Sequence[str], chart: str) -> None:
+    """Raise a ValueError for array-valued columns, which these charts do not draw."""
+    for column in columns:
+        dtype = frame.schema[column]
+        if not dtype.is_numeric():
+            raise ValueError(
+                f"`{chart}` draws numbers, but history column {column!r} holds {dtype}; "
+                f"pick a scalar column, e.g. one element with "
+                f"`history.with_columns(pl.col({column!r}).arr.get(0))`"
+            )
+
+
+def json_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Floats with NaN or ±inf become null (JSON has neither); enums become strings."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            column = pl.col(name)
+            exprs.append(pl.when(column.is_finite()).then(column).otherwise(None).alias(name))
+        elif isinstance(dtype, (pl.Enum, pl.Categorical)):
+            exprs.append(pl.col(name).cast(pl.String))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def count_not_finite(frame: pl.DataFrame, column: str) -> int:
+    """How many values of a float column are NaN or ±inf (nulls not counted)."""
+    series = frame.get_column(column)
+    if not series.dtype.is_float():
+        return 0
+    return int((~series.drop_nulls().is_finite()).sum())
+
+
+def message_chart(message: str, title: str, height: int = PANEL_HEIGHT) -> Any:
+    """A chart that says why there is nothing to draw (an empty metric, no count, ...)."""
+    alt = altair()
+    return (
+        alt.Chart(pl.DataFrame({"message": [message]}))
+        .mark_text(fontSize=13, color="#666666")
+        .encode(text="message:N")
+        .properties(width=WIDTH, height=height, title=title)
+    )
+
+
+def step_zoom(alt: ModuleType, name: str) -> Any:
+    """An interval selection bound to the step scale: drag to pan, wheel to zoom."""
+    return alt.selection_interval(bind="scales", encodings=["x"], name=name)
+
+
+def panel_title(text: str) -> Any:
+    """The small left-aligned title of one panel of a concatenated chart."""
+    return altair().TitleParams(text, anchor="start", fontSize=12, fontWeight="normal")
+
+
+def note(parts: Sequence[str]) -> str | list[str]:
+    """A subtitle from the non-empty parts, or an empty string."""
+    kept = [p for p in parts if p]
+    return kept if kept else ""

@@ -1,0 +1,366 @@
+"""Charts of a per-stream metric: the breakdown (which stream fails) and per-stream history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from interactive_metrics.charts._common import (
+    WIDTH,
+    altair,
+    count_not_finite,
+    json_safe,
+    message_chart,
+    note,
+    require_columns,
+    require_scalar,
+    step_zoom,
+)
+from interactive_metrics.charts.downsample import downsample
+
+__all__ = ["stream_breakdown", "stream_history"]
+
+NUMBER = ",.6~g"
+WORSE_COLOR = "#d62728"
+BETTER_COLOR = "#4c78a8"
+ABOVE_COLOR = "#4c78a8"
+BELOW_COLOR = "#f58518"
+MERGED = "merged (micro)"
+MACRO = "macro (mean of streams)"
+EMPTY = "no streams yet: call update_state with a `stream`"
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`stream_breakdown` draws a scalar result, but {what} is {value!r}; "
+            "break down a metric with a single-number result"
+        ) from None
+    return number
+
+
+def _breakdown_of(
+    streams: Any, merged: float | None, macro: float | None
+) -> tuple[pl.DataFrame, float, float, str]:
+    if isinstance(streams, pl.DataFrame):
+        frame = streams
+        require_columns(frame, ["stream", "result"], "stream_breakdown", "pass streams.breakdown()")
+        require_scalar(frame, ["result"], "stream_breakdown")
+        if merged is None:
+            raise ValueError(
+                "`merged` is needed with a breakdown DataFrame (the merged, micro result); "
+                "pass merged=streams.result(), or pass the Streams object itself"
+            )
+        if macro is None:
+            macro = float(frame.get_column("result").mean() or math.nan)  # type: ignore[arg-type]
+        return frame, float(merged), float(macro), "streams"
+    breakdown = getattr(streams, "breakdown", None)
+    if breakdown is None:
+        raise TypeError(
+            f"`streams` must be a Streams object or its breakdown() DataFrame, got "
+            f"{type(streams).__name__}; wrap the metric: im.Streams(metric)"
+        )
+    frame = breakdown()
+    name = str(getattr(getattr(streams, "metric", None), "name", None) or "streams")
+    if frame.height:
+        require_scalar(frame, ["result"], "stream_breakdown")
+    merged_value = _number(streams.result() if merged is None else merged, "the merged result")
+    macro_value = _number(streams.macro_result() if macro is None else macro, "the macro result")
+    return frame, merged_value, macro_value, name
+
+
+def stream_breakdown(
+    streams: Any,
+    *,
+    higher_is_better: bool | None = None,
+    max_streams: int = 30,
+    merged: float | None = None,
+    macro: float | None = None,
+    width: int = 420,
+) -> Any:
+    """Each stream's result against the merged (micro) and macro results, and its share.
+
+    One row per stream: a dot at the stream's result joined to the merged result
+    (so the distance is what stands out), the merged result as a solid rule and
+    the macro result (the plain mean of the streams' results) as a dashed one;
+    beside it, the stream's share of the total weight. A stream far below the
+    merged result with a small share is the one an average hides.
+
+    Parameters
+    ----------
+    streams : Streams or polars.DataFrame
+        A ``Streams`` metric, or its ``breakdown()`` table (then pass ``merged``).
+    higher_is_better : bool, optional
+        When given, streams on the bad side of the merged result are red and the
+        worst come first; otherwise rows are sorted by result, highest first, and
+        colored by side.
+    max_streams : int
+        With more streams, only the ``max_streams`` farthest from the merged
+        result are drawn (the subtitle says so).
+    merged, macro : float, optional
+        Override the merged and macro results (defaults: ``streams.result()``
+        and ``streams.macro_result()``; for a DataFrame the macro defaults to the
+        mean of its ``result`` column).
+    width : int
+        Width of the result panel in pixels; the height grows with the streams.
+
+    Returns
+    -------
+    altair.HConcatChart
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> table = pl.DataFrame(
+    ...     {"stream": ["a", "b", "c"], "weight": [90.0, 5.0, 5.0], "result": [0.9, 0.2, 0.8]}
+    ... )
+    >>> table = table.with_columns(share=pl.col("weight") / 100)
+    >>> spec = stream_breakdown(table, merged=0.86, higher_is_better=True).to_dict()
+    >>> rules = spec["datasets"][spec["hconcat"][0]["layer"][2]["data"]["name"]]
+    >>> [(r["line"], round(r["value"], 4)) for r in rules]
+    [('merged (micro)', 0.86), ('macro (mean of streams)', 0.6333)]
+    >>> spec["hconcat"][0]["layer"][0]["encoding"]["y"]["sort"]
+    ['b', 'c', 'a']
+    """
+    alt = altair()
+    if not (isinstance(max_streams, int) and max_streams >= 1):
+        raise ValueError(f"`max_streams` must be a positive integer, got {max_streams!r}")
+    frame, merged_value, macro_value, name = _breakdown_of(streams, merged, macro)
+    title = f"{name}: result per stream against the merged result"
+    if frame.height == 0:
+        return message_chart(EMPTY, title)
+    if "share" not in frame.columns and "weight" in frame.columns:
+        total = frame.get_column("weight").sum()
+        frame = frame.with_columns(share=pl.col("weight") / total if total else pl.lit(0.0))
+    keep = [
+        c for c in ("stream", "weight", "share", "result", "contribution") if c in frame.columns
+    ]
+    data = frame.select(keep).with_columns(
+        pl.col("stream").cast(pl.String).fill_null("(null)"),
+        (pl.col("result") - merged_value).alias("difference"),
+        pl.lit(merged_value).alias("merged"),
+    )
+    notes: list[str] = []
+    if data.height > max_streams:
+        notes.append(
+            f"{max_streams} of {data.height:,} streams shown: those farthest from the merged result"
+        )
+        data = data.sort(pl.col("difference").abs(), descending=True, nulls_last=True).head(
+            max_streams
+        )
+    bad = count_not_finite(data, "result")
+    if bad:
+        notes.append(f"{bad} stream(s) with a NaN or infinite result are not drawn")
+    if higher_is_better is None:
+        data = data.sort("result", descending=True, nulls_last=True)
+        side = pl.when(pl.col("difference") >= 0).then(pl.lit("above merged"))
+        data = data.with_columns(side.otherwise(pl.lit("below merged")).alias("side"))
+        domain, colors = ["above merged", "below merged"], [ABOVE_COLOR, BELOW_COLOR]
+    else:
+        worse = pl.col("difference") < 0 if higher_is_better else pl.col("difference") > 0
+        data = data.sort("result", descending=not higher_is_better, nulls_last=True)
+        data = data.with_columns(
+            pl.when(worse)
+            .then(pl.lit("worse than merged"))
+            .otherwise(pl.lit("not worse"))
+            .alias("side")
+        )
+        domain, colors = ["worse than merged", "not worse"], [WORSE_COLOR, BETTER_COLOR]
+    order = data.get_column("stream").to_list()
+    data = json_safe(data)
+    row_step = 22 if len(order) <= 15 else 16
+    y = alt.Y("stream:N", sort=order, title="stream", axis=alt.Axis(labelLimit=160))
+    tooltip = [
+        alt.Tooltip("stream:N"),
+        alt.Tooltip("result:Q", format=NUMBER),
+        alt.Tooltip("difference:Q", title="result − merged", format="+.4~g"),
+        *([alt.Tooltip("weight:Q", format=NUMBER)] if "weight" in data.columns else []),
+        *(
+            [alt.Tooltip("share:Q", title="share of weight", format=".1%")]
+            if "share" in keep
+            else []
+        ),
+        *([alt.Tooltip("contribution:Q", format=NUMBER)] if "contribution" in data.columns else []),
+    ]
+    color = alt.Color(
+        "side:N",
+        scale=alt.Scale(domain=domain, range=colors),
+        legend=alt.Legend(title=None, orient="bottom"),
+    )
+    base = alt.Chart(data).encode(y=y, tooltip=tooltip)
+    sticks = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
+        x=alt.X("merged:Q", title="result", scale=alt.Scale(zero=False)),
+        x2="result:Q",
+        color=color,
+    )
+    dots = base.mark_circle(size=90, opacity=1).encode(x="result:Q", color=color)
+    lines = pl.DataFrame({"line": [MERGED, MACRO], "value": [merged_value, macro_value]})
+    rules = (
+        alt.Chart(json_safe(lines))
+        .mark_rule(strokeWidth=1.5)
+        .encode(
+            x="value:Q",
+            strokeDash=alt.StrokeDash(
+                "line:N",
+                scale=alt.Scale(domain=[MERGED, MACRO], range=[[1, 0], [5, 4]]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            tooltip=[alt.Tooltip("line:N", title="rule"), alt.Tooltip("value:Q", format=NUMBER)],
+        )
+    )
+    result_panel = alt.layer(sticks, dots, rules).properties(width=width, height=alt.Step(row_step))
+    panels = [result_panel]
+    if "share" in data.columns:
+        share_panel = (
+            alt.Chart(data)
+            .mark_bar(color="#9aa7b5")
+            .encode(
+                y=alt.Y("stream:N", sort=order, axis=None),
+                x=alt.X("share:Q", title="share of weight", axis=alt.Axis(format="%", tickCount=3)),
+                tooltip=tooltip,
+            )
+            .properties(width=max(100, width // 3), height=alt.Step(row_step))
+        )
+        panels.append(share_panel)
+    subtitle = note([f"merged {merged_value:.4g} · macro {macro_value:.4g}", *notes])
+    return (
+        alt.hconcat(*panels, spacing=8)
+        .resolve_scale(y="shared")
+        .properties(title=alt.TitleParams(title, subtitle=subtitle, anchor="start"))
+        .configure_legend(symbolStrokeWidth=2)
+    )
+
+
+def stream_history(
+    streams: Any,
+    field: str = "result",
+    *,
+    max_streams: int = 12,
+    max_rows: int = 4000,
+    width: int = WIDTH,
+    height: int = 280,
+) -> Any:
+    """Each stream's history as a line; click a legend entry to highlight one stream.
+
+    Parameters
+    ----------
+    streams : Streams or polars.DataFrame
+        A ``Streams`` metric, or its long ``history`` (``step``, ``stream``, columns).
+    field : str
+        A history column (``result``, ``batch_result``, ``running_count``, ...) or a
+        state field name (``total`` means ``running_total``).
+    max_streams : int
+        With more streams, only the ``max_streams`` whose last value is farthest
+        from the median of the streams' last values are drawn.
+    max_rows : int
+        Longer histories are downsampled to about this many rows in all.
+    width, height : int
+        Size in pixels.
+
+    Returns
+    -------
+    altair.LayerChart
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> long = pl.DataFrame(
+    ...     {
+    ...         "step": [1, 1, 2, 3],
+    ...         "event": ["update"] * 4,
+    ...         "stream": ["a", "b", "a", "b"],
+    ...         "result": [0.5, 0.9, 0.6, 0.2],
+    ...     }
+    ... )
+    >>> spec = stream_history(long).to_dict()
+    >>> rows = spec["datasets"][spec["data"]["name"]]
+    >>> [(r["stream"], r["step"], r["result"]) for r in rows]
+    [('a', 1, 0.5), ('a', 2, 0.6), ('b', 1, 0.9), ('b', 3, 0.2)]
+    """
+    alt = altair()
+    if isinstance(streams, pl.DataFrame):
+        frame, name = streams, "streams"
+    else:
+        found = getattr(streams, "history", None)
+        if not isinstance(found, pl.DataFrame):
+            raise TypeError(
+                f"`streams` must be a Streams object or its history DataFrame, got "
+                f"{type(streams).__name__}; wrap the metric: im.Streams(metric)"
+            )
+        frame = found
+        name = str(getattr(getattr(streams, "metric", None), "name", None) or "streams")
+    column = field
+    if column not in frame.columns and f"running_{field}" in frame.columns:
+        column = f"running_{field}"
+    if column not in frame.columns or column in ("step", "stream", "event"):
+        options = [c for c in frame.columns if c not in ("step", "stream", "event")]
+        raise ValueError(
+            f"`field` must name a history column or a state field, got {field!r}; "
+            f"choose from {options}"
+        )
+    require_columns(frame, ["step", "stream"], "stream_history", "pass streams.history")
+    require_scalar(frame, [column], "stream_history")
+    title = f"{name}: {field} per stream"
+    if frame.height == 0:
+        return message_chart(EMPTY, title, height=height)
+    has_event = "event" in frame.columns
+    data = frame.select(
+        "step",
+        *([pl.col("event").cast(pl.String)] if has_event else []),
+        pl.col("stream").cast(pl.String).fill_null("(null)"),
+        column,
+    ).sort("stream", "step")
+    notes: list[str] = []
+    last = data.group_by("stream").agg(pl.col(column).drop_nans().last().alias("last"))
+    count = last.height
+    if count > max_streams:
+        median = last.get_column("last").median()
+        chosen = last.sort(
+            (pl.col("last") - (median if median is not None else 0.0)).abs(),
+            descending=True,
+            nulls_last=True,
+        ).head(max_streams)
+        data = data.filter(pl.col("stream").is_in(chosen.get_column("stream").implode()))
+        notes.append(
+            f"{max_streams} of {count:,} streams shown: those whose last {field} is farthest "
+            "from the median"
+        )
+    before = data.height
+    always = (pl.col("event") != "update") if has_event else None
+    data = downsample(data, [column], max_rows, by="stream", always=always)
+    if data.height < before:
+        notes.append(f"{data.height:,} of {before:,} rows drawn (extremes kept)")
+    bad = count_not_finite(data, column)
+    if bad:
+        notes.append(f"{bad:,} NaN or infinite value(s) are not drawn")
+    data = json_safe(data)
+    streams_shown = sorted(set(data.get_column("stream").to_list()))
+    pick = alt.selection_point(fields=["stream"], bind="legend", name="pick_stream")
+    zoom = step_zoom(alt, "zoom_steps")
+    legend = alt.Legend(title="stream", symbolLimit=max_streams, labelLimit=140)
+    scheme = "tableau10" if len(streams_shown) <= 10 else "tableau20"
+    line = (
+        alt.Chart(data)
+        .mark_line(strokeWidth=2, point=data.height <= 80)
+        .encode(
+            x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1)),
+            y=alt.Y(f"{column}:Q", title=field, scale=alt.Scale(zero=False)),
+            color=alt.Color("stream:N", legend=legend, scale=alt.Scale(scheme=scheme)),
+            opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.12)),
+            tooltip=[
+                alt.Tooltip("stream:N"),
+                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip(f"{column}:Q", title=field, format=NUMBER),
+            ],
+        )
+        .add_params(pick, zoom)
+    )
+    return line.properties(
+        width=width,
+        height=height,
+        title=alt.TitleParams(title, subtitle=note(notes), anchor="start"),
+    )
