@@ -14,7 +14,7 @@ Examples
 20.0
 """
 
-from interactive_metrics import charts, core
+from interactive_metrics import charts, core, data
 from interactive_metrics.core import reduce_sum
 from interactive_metrics.metric import Metric, StateField
 from interactive_metrics.metrics import (
@@ -89,5 +89,6 @@ __all__ = [
     "TruePositives",
     "charts",
     "core",
+    "data",
     "reduce_sum",
 ]

@@ -164,6 +164,13 @@ class HistoryBuffer:
         flat = self._values[row, self.slices[column]]
         return flat[0] if shape == () else flat.reshape(shape).copy()
 
+    def column(self, name: str) -> np.ndarray:
+        """The kept rows of one column, as a read-only view (shaped columns: one row each)."""
+        block = self._values[self._start() : self.length, self.slices[name]]
+        view = block[:, 0] if block.shape[1] == 1 else block
+        view.flags.writeable = False
+        return view
+
     def event(self, row: int) -> str:
         """The event name of a row."""
         return EVENTS[self._events[row]]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -248,6 +248,7 @@ class Metric:
                 for f in self._fields
                 if f.reduce == "sum"
             }
+        self._listeners: list[Callable[[Metric, int], None]] = []
 
     # -- the three declarations ------------------------------------------------------------
 
@@ -435,6 +436,8 @@ class Metric:
                     if low is not None:
                         self._compensation = low
                     self._step += 1
+                    if self._listeners:
+                        self._notify(event)
                     return
             self._record(history, batch, new, event)
             if self._pending is not None:
@@ -444,6 +447,13 @@ class Metric:
         if low is not None:
             self._compensation = low
         self._step += 1
+        if self._listeners:
+            self._notify(event)
+
+    def _notify(self, event: int) -> None:
+        """Call each listener (e.g. a live widget) with ``(self, event)`` after an event."""
+        for listener in tuple(self._listeners):
+            listener(self, event)
 
     def _zero_compensation(self) -> State:
         identity = self._identity()
@@ -673,3 +683,25 @@ class Metric:
         parts += [f"{name}={fmt(value)}" for name, value in self._state.items()]
         parts.append(f"step={self._step}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """A compact HTML card for Jupyter: name, result, state, steps and a sparkline."""
+        from interactive_metrics.widgets.card import metric_card
+
+        return metric_card(self)
+
+    def widget(self, kind: Literal["live", "scrubber"] = "live", **options: Any) -> Any:
+        """An ipywidgets view of this metric (needs the ``widgets`` extra).
+
+        Parameters
+        ----------
+        kind : {"live", "scrubber"}
+            ``"live"`` follows ``update_state`` calls as they happen (redrawing at
+            most ~10 times a second); ``"scrubber"`` steps through the stored history.
+        **options
+            Passed to :class:`~interactive_metrics.widgets.LiveView` or
+            :class:`~interactive_metrics.widgets.HistoryScrubber`.
+        """
+        from interactive_metrics import widgets
+
+        return widgets.metric_widget(self, kind, **options)

@@ -1,0 +1,74 @@
+"""ipywidgets views of metrics: live view, history scrubber, stream explorer, playground.
+
+The widget classes import ipywidgets and altair when first used; the pure logic
+behind them (:mod:`.throttle`, :mod:`.card`, :mod:`.teaching`, :mod:`.panels`)
+imports neither and is tested without a browser.
+
+Examples
+--------
+>>> import interactive_metrics as im
+>>> m = im.Mean()
+>>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+>>> view = m.widget()  # follows update_state as it happens
+>>> view.summary.value.count("im-live-result")
+1
+>>> view.close()
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from interactive_metrics.widgets.card import metric_card
+from interactive_metrics.widgets.teaching import Batch, sum_mean_lesson
+from interactive_metrics.widgets.throttle import Throttle
+
+if TYPE_CHECKING:
+    from interactive_metrics.metric import Metric
+    from interactive_metrics.widgets.live import LiveView
+    from interactive_metrics.widgets.playground import Playground
+    from interactive_metrics.widgets.scrubber import HistoryScrubber
+
+__all__ = [
+    "Batch",
+    "HistoryScrubber",
+    "LiveView",
+    "Playground",
+    "Throttle",
+    "metric_card",
+    "metric_widget",
+    "sum_mean_lesson",
+]
+
+_LAZY = {
+    "LiveView": "live",
+    "HistoryScrubber": "scrubber",
+    "Playground": "playground",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+KINDS = ("live", "scrubber")
+
+
+def metric_widget(metric: Metric, kind: str = "live", **options: Any) -> Any:
+    """The widget ``metric.widget(kind)`` returns: a live view or a history scrubber."""
+    if kind == "live":
+        from interactive_metrics.widgets.live import LiveView
+
+        return LiveView(metric, **options)
+    if kind == "scrubber":
+        from interactive_metrics.widgets.scrubber import HistoryScrubber
+
+        return HistoryScrubber(metric, **options)
+    raise ValueError(
+        f"`kind` must be one of {KINDS}, got {kind!r}; "
+        "use 'live' to follow updates or 'scrubber' to step through the history"
+    )

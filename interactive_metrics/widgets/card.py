@@ -1,0 +1,128 @@
+"""The HTML card a metric shows as the last expression of a notebook cell.
+
+Pure string building (no widget library): the card reads the history buffer's
+``result`` column directly and draws an inline SVG sparkline of at most
+:data:`SPARK_POINTS` points, so showing a metric with a million-step history
+stays a matter of milliseconds.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from interactive_metrics.metric import Metric
+
+__all__ = ["format_value", "metric_card", "sparkline_points", "sparkline_svg"]
+
+SPARK_POINTS = 120
+"""The most points a sparkline draws (min and max of 60 bins)."""
+
+
+def format_value(value: Any, digits: int = 4) -> str:
+    """A number as people read it: up to ``digits`` significant digits, no ``.0`` noise.
+
+    Examples
+    --------
+    >>> format_value(16.0), format_value(2 / 3), format_value(float("nan")), format_value(1e7)
+    ('16', '0.6667', 'nan', '1e+07')
+    >>> format_value(np.array([0.5, 0.25]))
+    '[0.5, 0.25]'
+    """
+    array = np.asarray(value)
+    if array.ndim:
+        flat = array.ravel()
+        shown = ", ".join(format_value(v, digits) for v in flat[:6])
+        more = ", …" if flat.size > 6 else ""
+        return f"[{shown}{more}]"
+    return f"{float(array):.{digits}g}"
+
+
+def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarray:
+    """At most ``points`` values of ``values`` that keep its shape (bins' extremes, in order).
+
+    Non-finite values are dropped first.
+
+    Examples
+    --------
+    >>> sparkline_points(np.array([1.0, 5.0, 2.0, np.inf, 3.0]))
+    array([1., 5., 2., 3.])
+    >>> sparkline_points(np.r_[np.zeros(500), 7.0, np.zeros(499)], points=8)
+    array([0., 0., 7., 0., 0.])
+    """
+    from interactive_metrics.widgets.panels import keep_rows
+
+    finite = np.asarray(values[np.isfinite(values)], dtype=np.float64)
+    return finite[keep_rows(finite, points)]
+
+
+def sparkline_svg(values: np.ndarray, width: int = 120, height: int = 28) -> str:
+    """An inline SVG polyline of ``values`` (downsampled); empty when fewer than 2 points.
+
+    Examples
+    --------
+    >>> svg = sparkline_svg(np.array([0.0, 1.0, 0.5]))
+    >>> svg.startswith("<svg") and "polyline" in svg
+    True
+    >>> sparkline_svg(np.array([1.0]))
+    ''
+    """
+    points = sparkline_points(np.asarray(values, dtype=np.float64))
+    if points.size < 2:
+        return ""
+    low, high = float(points.min()), float(points.max())
+    span = high - low if high > low else 1.0
+    pad = 2.0
+    x = np.linspace(pad, width - pad, points.size)
+    y = height - pad - (points - low) / span * (height - 2 * pad)
+    if high == low:
+        y = np.full(points.size, height / 2)
+    coordinates = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
+    return (
+        f'<svg class="im-sparkline" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="result over steps">'
+        f'<polyline fill="none" stroke="#4c78a8" stroke-width="1.5" points="{coordinates}"/>'
+        f'<circle cx="{x[-1]:.1f}" cy="{y[-1]:.1f}" r="2.2" fill="#4c78a8"/></svg>'
+    )
+
+
+def metric_card(metric: Metric) -> str:
+    """The HTML card of a metric: class and name, result, state, steps, sparkline.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Mean(name="loss")
+    >>> m.update_state([1, 3])
+    >>> m.update_state([8])
+    >>> card = metric_card(m)
+    >>> "loss" in card and "4</span>" in card and "2 steps" in card and "<svg" in card
+    True
+    """
+    title = html.escape(type(metric).__name__)
+    name = html.escape(metric.name)
+    state = metric._state
+    fields = " · ".join(
+        f"{html.escape(key)} <b>{html.escape(format_value(value))}</b>"
+        for key, value in state.items()
+    )
+    steps = metric.step
+    history = metric._history
+    spark = ""
+    if history is not None and len(history) > 1 and metric._result_shape == ():
+        spark = sparkline_svg(history.column("result"))
+    result = html.escape(format_value(metric.compute(state)))
+    muted = "opacity:.7;font-size:12px"
+    return (
+        '<div class="im-card" style="display:inline-flex;gap:14px;align-items:center;'
+        "padding:8px 12px;border:1px solid rgba(127,127,127,.35);border-radius:8px;"
+        'font-family:var(--jp-ui-font-family,sans-serif);line-height:1.35">'
+        f'<div><div style="{muted}">{title} <code>{name}</code></div>'
+        f'<span class="im-card-result" style="font-size:20px;font-weight:600">{result}</span>'
+        f'<div style="{muted}">{fields}</div>'
+        f'<div class="im-card-steps" style="{muted}">{steps} step{"" if steps == 1 else "s"}'
+        f"</div></div>{spark}</div>"
+    )

@@ -1,0 +1,118 @@
+"""The live view: a metric's result, running chart and last batch, following updates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:
+    import ipywidgets
+except ImportError as error:  # pragma: no cover - exercised without the extra only
+    from interactive_metrics.widgets._deps import missing
+
+    raise missing("ipywidgets") from error
+
+from interactive_metrics.widgets import _vega
+from interactive_metrics.widgets.panels import history_rows, live_summary_html
+from interactive_metrics.widgets.throttle import Throttle
+
+if TYPE_CHECKING:
+    from interactive_metrics.metric import Metric
+
+__all__ = ["LiveView"]
+
+
+class LiveView(ipywidgets.VBox):
+    """Follow a metric as ``update_state`` is called: result, running chart, last batch.
+
+    Every event of the metric calls the view; it redraws only when its
+    :class:`~interactive_metrics.widgets.Throttle` says so (at most 10 times a
+    second, and within 5% of the loop's time), and once more when the notebook
+    cell that ran the loop finishes, so the view always ends on the final state.
+
+    Parameters
+    ----------
+    metric : Metric
+        The metric to follow.
+    interval : float
+        The shortest time between two redraws, in seconds.
+    max_points : int
+        The most history rows sent to the chart (long histories are downsampled,
+        keeping spikes and the last step).
+    chart : bool
+        Show the running chart (``False``: the numbers only).
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Mean()
+    >>> view = LiveView(m)
+    >>> for batch in ([1, 3], [5, 7], [8]):
+    ...     m.update_state(batch)
+    >>> view.refresh()  # a loop is redrawn at most 10 times a second; this draws now
+    >>> ">4.8</span>" in view.summary.value, m.result()
+    (True, 4.8)
+    >>> view.close()  # stop following
+    """
+
+    def __init__(
+        self, metric: Metric, *, interval: float = 0.1, max_points: int = 400, chart: bool = True
+    ) -> None:
+        self.metric = metric
+        self.max_points = max_points
+        self.throttle = Throttle(interval=interval)
+        self.summary = ipywidgets.HTML()
+        self.chart: Any = None
+        children: list[Any] = [self.summary]
+        if chart:
+            title = f"{type(metric).__name__} {metric.name}"
+            spec = _vega.running_chart(history_rows(metric, max_points), title)
+            self.chart = _vega.jupyter_chart(spec)
+            children.append(self.chart)
+        super().__init__(children=children)
+        self.add_class("im-live-view")
+        self.refresh()
+        metric._listeners.append(self._on_event)
+        self._shell = _ipython()
+        if self._shell is not None:
+            self._shell.events.register("post_run_cell", self._on_cell_done)
+
+    def _on_event(self, metric: Metric, event: int) -> None:
+        if self.throttle.due():
+            self.refresh()
+
+    def _on_cell_done(self, *args: Any) -> None:
+        if self.throttle.pending:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw now with the metric's current state and history."""
+        started = self.throttle.clock()
+        self.summary.value = live_summary_html(self.metric)
+        if self.chart is not None:
+            rows = history_rows(self.metric, self.max_points)
+            self.chart.spec = _vega.with_rows(self.chart.spec, rows)
+        self.throttle.drawn(started)
+
+    def close(self) -> None:
+        """Stop following the metric and close the widget."""
+        if self._on_event in self.metric._listeners:
+            self.metric._listeners.remove(self._on_event)
+        if self._shell is not None:
+            try:
+                self._shell.events.unregister("post_run_cell", self._on_cell_done)
+            except ValueError:
+                pass
+            self._shell = None
+        if self.chart is not None:
+            self.chart.close()
+        self.summary.close()
+        super().close()
+
+
+def _ipython() -> Any:
+    """The running IPython shell, or None outside one."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return None
+    return get_ipython()

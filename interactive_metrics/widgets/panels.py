@@ -1,0 +1,224 @@
+"""What each widget shows, as plain data and HTML: no widget library needed.
+
+The widget classes only wire these functions to ipywidgets and altair, so every
+number a widget displays or sends to the browser is tested here, headless.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from interactive_metrics.widgets.card import format_value
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from interactive_metrics.metric import Metric
+    from interactive_metrics.widgets.teaching import Lesson
+
+__all__ = [
+    "history_rows",
+    "keep_rows",
+    "lesson_html",
+    "live_summary_html",
+    "step_panel_html",
+]
+
+MUTED = "opacity:.7;font-size:12px"
+
+
+def keep_rows(values: np.ndarray, max_points: int) -> np.ndarray:
+    """Row positions that draw ``values`` with at most ~``max_points`` points.
+
+    Splits the rows into ``max_points // 4`` bins and keeps each bin's first, last,
+    smallest and largest row, so spikes and the latest value always survive.
+
+    Examples
+    --------
+    >>> keep_rows(np.arange(5.0), 100)
+    array([0, 1, 2, 3, 4])
+    >>> values = np.zeros(1000)
+    >>> values[500] = 9.0
+    >>> kept = keep_rows(values, 40)
+    >>> len(kept) <= 40, 500 in kept, int(kept[-1])
+    (True, True, 999)
+    """
+    n = len(values)
+    if n <= max_points:
+        return np.arange(n)
+    bins = max(max_points // 4, 1)
+    edges = np.linspace(0, n, bins + 1).astype(np.intp)
+    starts = edges[:-1]
+    clean = np.where(np.isfinite(values), values, 0.0)
+    bin_of = np.repeat(np.arange(bins), np.diff(edges))
+    position = np.arange(n)
+    low = np.minimum.reduceat(clean, starts)[bin_of] == clean
+    high = np.maximum.reduceat(clean, starts)[bin_of] == clean
+    first_low = np.minimum.reduceat(np.where(low, position, n), starts)
+    first_high = np.minimum.reduceat(np.where(high, position, n), starts)
+    kept = np.concatenate([starts, edges[1:] - 1, first_low, first_high])
+    return np.unique(kept)
+
+
+def _json_number(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def history_rows(
+    metric: Metric, max_points: int = 400, columns: Sequence[str] = ("result", "batch_result")
+) -> list[dict[str, Any]]:
+    """The history rows a chart receives: ``step`` and ``columns``, downsampled, JSON-safe.
+
+    Reads the history buffer's columns directly (no DataFrame is built) and turns
+    NaN and infinities into ``None`` (JSON has no NaN).
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Mean()
+    >>> m.update_state([1, 3])
+    >>> m.update_state([8])
+    >>> history_rows(m, columns=["result"])
+    [{'step': 1, 'result': 2.0}, {'step': 2, 'result': 4.0}]
+    """
+    history = metric._history
+    if history is None or len(history) == 0 or metric._result_shape != ():
+        return []
+    result = history.column("result")
+    kept = keep_rows(result, max_points)
+    steps = history.steps[kept].tolist()
+    picked = {name: history.column(name)[kept].tolist() for name in columns}
+    return [
+        {"step": step, **{name: _json_number(picked[name][i]) for name in columns}}
+        for i, step in enumerate(steps)
+    ]
+
+
+def live_summary_html(metric: Metric) -> str:
+    """The live view's header: result, step count, and what the last batch added.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Sum(name="errors")
+    >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    >>> text = live_summary_html(m)
+    >>> ">4</span>" in text, "1 step" in text, "total +4" in text
+    (True, True, True)
+    """
+    name = html.escape(f"{type(metric).__name__} {metric.name}")
+    result = html.escape(format_value(metric.compute(metric._state)))
+    steps = metric.step
+    last = ""
+    history = metric._history
+    if history is not None and len(history):
+        row = len(history) - 1 + (0 if history.last is None else history._start())
+        event = history.event(row)
+        if event == "update":
+            added = ", ".join(
+                f"{f.name} +{format_value(history.value(row, f'batch_{f.name}', f.shape))}"
+                for f in metric._fields
+            )
+            batch_result = format_value(history.value(row, "batch_result", metric._result_shape))
+            last = f"last batch: result {batch_result} ({added})"
+        else:
+            last = f"last event: {event}"
+    return (
+        f'<div class="im-live" style="font-family:var(--jp-ui-font-family,sans-serif)">'
+        f'<span style="{MUTED}">{name}</span> '
+        f'<span class="im-live-result" style="font-size:20px;font-weight:600">{result}</span> '
+        f'<span class="im-live-steps" style="{MUTED}">{steps} step{"" if steps == 1 else "s"}'
+        f"</span><br><span class='im-live-last' style=\"{MUTED}\">{html.escape(last)}</span></div>"
+    )
+
+
+def step_panel_html(frame: pl.DataFrame, fields: Sequence[str], row: int | None) -> str:
+    """The scrubber's table at one history row: each field's batch and running value.
+
+    ``row`` is a position in ``frame`` (the metric's history); ``None`` shows step 0,
+    the fresh state, whose values the caller passes in as the frame's absence.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Mean()
+    >>> m.update_state([1, 3])
+    >>> m.update_state([8])
+    >>> text = step_panel_html(m.history, ["total", "count"], 1)
+    >>> "step 2" in text and "<td class='im-running-total'>12</td>" in text
+    True
+    """
+    if row is None:
+        head = "<b class='im-step'>step 0</b> (fresh state)"
+        cells = [(f, "", "0") for f in fields]
+        result, batch_result = "0", ""
+    else:
+        values: Mapping[str, Any] = frame.row(row, named=True)
+        head = f"<b class='im-step'>step {values['step']}</b> ({values['event']})"
+
+        def show(x: Any) -> str:
+            return "–" if x is None else format_value(x)
+
+        cells = [(f, show(values[f"batch_{f}"]), show(values[f"running_{f}"])) for f in fields]
+        result, batch_result = show(values["result"]), show(values["batch_result"])
+    body = "".join(
+        f"<tr><th>{html.escape(f)}</th><td class='im-batch-{f}'>{html.escape(b)}</td>"
+        f"<td class='im-running-{f}'>{html.escape(r)}</td></tr>"
+        for f, b, r in cells
+    )
+    body += (
+        f"<tr><th>result</th><td class='im-batch-result'>{html.escape(batch_result)}</td>"
+        f"<td class='im-result'>{html.escape(result)}</td></tr>"
+    )
+    return (
+        f"<div class='im-scrub-panel'>{head}<table class='im-table'><thead><tr><th></th>"
+        f"<th>this batch</th><th>running</th></tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def lesson_html(lesson: Lesson) -> str:
+    """The playground's results: the four numbers, the table per batch, the merge step.
+
+    Examples
+    --------
+    >>> from interactive_metrics.widgets.teaching import Batch, sum_mean_lesson
+    >>> text = lesson_html(sum_mean_lesson([Batch((1, 3, 5, 7), (1, 1, 0, 0))]))
+    >>> "<b class='im-pg-sum'>4</b>" in text, "<b class='im-pg-weighted-mean'>2</b>" in text
+    (True, True)
+    """
+    f = format_value
+    summary = (
+        f"<div class='im-pg-summary'>Sum <b class='im-pg-sum'>{f(lesson.sum)}</b> · "
+        f"Mean <b class='im-pg-mean'>{f(lesson.plain_mean)}</b> · "
+        f"weighted Mean <b class='im-pg-weighted-mean'>{f(lesson.weighted_mean)}</b> · "
+        f"mean of batch means <b class='im-pg-mean-of-means'>{f(lesson.mean_of_batch_means)}</b>"
+        "</div>"
+    )
+    rows = "".join(
+        f"<tr><td>{r.batch}</td><td>{r.size}</td><td>{f(r.weight)}</td><td>{f(r.batch_sum)}</td>"
+        f"<td>{f(r.batch_mean)}</td><td>{f(r.running_sum)}</td><td>{f(r.running_mean)}</td>"
+        f"<td>{f(r.running_plain_mean)}</td></tr>"
+        for r in lesson.rows
+    )
+    table = (
+        "<table class='im-table im-pg-rows'><thead><tr><th>batch</th><th>values</th>"
+        "<th>weight</th><th>batch sum</th><th>batch mean</th><th>running sum</th>"
+        "<th>running mean</th><th>running plain mean</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    merge = ""
+    if lesson.merge is not None:
+        m = lesson.merge
+        merge = (
+            f"<div class='im-pg-merge'>Merge: metric A (batches 1–{m.split}) gives "
+            f"{f(m.first)}, metric B (the rest) {f(m.second)}; "
+            f"<code>A.merge_state([B])</code> → <b class='im-pg-merged'>{f(m.merged)}</b> "
+            f"(the pooled mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
+        )
+    explanation = f"<p class='im-pg-why'>{html.escape(lesson.explanation)}</p>"
+    return f"<div class='im-playground-out'>{summary}{explanation}{table}{merge}</div>"
