@@ -16,6 +16,7 @@ Examples
 
 from interactive_metrics import charts, core, data
 from interactive_metrics.core import reduce_sum
+from interactive_metrics.io import load
 from interactive_metrics.metric import Metric, StateField
 from interactive_metrics.metrics import (
     Accuracy,
@@ -50,6 +51,7 @@ from interactive_metrics.metrics import (
     TrueNegatives,
     TruePositives,
 )
+from interactive_metrics.streams import Streams
 
 __version__ = "0.1.0"
 
@@ -79,6 +81,7 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "StateField",
+    "Streams",
     "Sum",
     "SumAbsoluteError",
     "SumBinaryAccuracy",
@@ -90,5 +93,6 @@ __all__ = [
     "charts",
     "core",
     "data",
+    "load",
     "reduce_sum",
 ]

@@ -171,6 +171,12 @@ class HistoryBuffer:
         view.flags.writeable = False
         return view
 
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the ``(steps, events, values)`` of the kept rows at positions ``rows``."""
+        start = self._start()
+        index = np.asarray(rows, dtype=np.intp) + start
+        return self._steps[index], self._events[index], self._values[index]
+
     def event(self, row: int) -> str:
         """The event name of a row."""
         return EVENTS[self._events[row]]

@@ -1,0 +1,671 @@
+"""One metric, many streams: per-stream states updated in one group-by, and what the average hides.
+
+A :class:`Streams` wraps any metric. Each update carries a stream key per sample
+(a sensor, a customer, a data source) or one key for the whole batch; the
+metric's per-sample terms are reduced per key in one vectorised pass, so every
+stream has its own exact state, while the merged (micro) state is exactly that of
+one metric updated with the same batches.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from interactive_metrics.core.reduce import divide_no_nan
+from interactive_metrics.core.segments import (
+    RowCompute,
+    as_key_series,
+    factorize,
+    is_key_sequence,
+    reduce_segments,
+    sample_weights,
+)
+from interactive_metrics.history import HistoryBuffer
+from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric, State
+
+__all__ = ["Streams"]
+
+_LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
+
+
+def _fresh(metric: Metric) -> Metric:
+    """A new metric with ``metric``'s configuration and a fresh state."""
+    return type(metric).from_config(metric.get_config())
+
+
+class Streams:
+    """Per-stream states of one metric, updated together in one vectorised group-by.
+
+    Parameters
+    ----------
+    metric : Metric
+        The metric every stream computes; only its configuration is used (its
+        state is not copied). ``Streams(im.Mean())`` gives each stream a mean.
+    null_stream : hashable, optional
+        The stream that null / None keys are counted in. Without it, a null key
+        is an error (a missing key usually means a broken log).
+
+    Notes
+    -----
+    Micro and macro. :meth:`result` is the *micro* (merged) result: the metric of
+    all samples pooled, exactly what one metric updated with the same batches
+    returns. :meth:`macro_result` is the unweighted mean of the per-stream
+    results: every stream counts once, however many samples it has. They differ
+    whenever streams differ in size and in result, and a large healthy stream can
+    hide a small failing one in the micro result.
+
+    History. :attr:`history` has one row per (event, stream the event touched);
+    ``s[key].history`` is that stream's rows, numbered as the stream's own events.
+    Every event is recorded per stream; the metric's ``history_every`` and
+    ``history_last`` apply to the merged history (``s.merged().history``).
+    Per-stream sums are plain float sums (``summation="kahan"`` compensates the
+    merged state only).
+
+    Examples
+    --------
+    One stream collapses; the merged mean barely moves, the macro mean shows it.
+
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0] * 98 + [0.0, 0.0], stream=["big"] * 98 + ["small"] * 2)
+    >>> s.result(), s.macro_result()
+    (0.98, 0.5)
+    >>> s.breakdown()
+    shape: (2, 7)
+    ┌────────┬────────┬───────┬───────┬───────┬────────┬──────────────┐
+    │ stream ┆ weight ┆ share ┆ total ┆ count ┆ result ┆ contribution │
+    │ ---    ┆ ---    ┆ ---   ┆ ---   ┆ ---   ┆ ---    ┆ ---          │
+    │ str    ┆ f64    ┆ f64   ┆ f64   ┆ f64   ┆ f64    ┆ f64          │
+    ╞════════╪════════╪═══════╪═══════╪═══════╪════════╪══════════════╡
+    │ big    ┆ 98.0   ┆ 0.98  ┆ 98.0  ┆ 98.0  ┆ 1.0    ┆ 0.98         │
+    │ small  ┆ 2.0    ┆ 0.02  ┆ 0.0   ┆ 2.0   ┆ 0.0    ┆ 0.0          │
+    └────────┴────────┴───────┴───────┴───────┴────────┴──────────────┘
+
+    A stream is a standalone metric, and the merge of all streams is one too:
+
+    >>> s["small"]
+    Mean(name='mean', result=0.0, total=0.0, count=2.0, step=1)
+    >>> s.merged().result() == s.result()
+    True
+    """
+
+    def __init__(self, metric: Metric, *, null_stream: Hashable | None = None) -> None:
+        if not isinstance(metric, Metric):
+            raise TypeError(
+                f"`metric` must be an interactive_metrics Metric, got {type(metric).__name__}; "
+                "pass e.g. im.Mean()"
+            )
+        self.metric = metric
+        self.null_stream = null_stream
+        self._overall = _fresh(metric)
+        self._dtype = self._overall._dtype
+        self._plan = self._overall._plan
+        self._fields = self._overall._fields
+        self._rows = RowCompute.for_metric(self._overall)
+        self._keys: list[Any] = []
+        self._index: dict[Any, int] = {}
+        self._lut: np.ndarray | None = np.full(0, -1, dtype=np.intp)
+        self._capacity = 0
+        self._state: dict[str, np.ndarray] = {}
+        self._weight = np.zeros(0, dtype=self._dtype)
+        self._events_seen = np.zeros(0, dtype=np.int64)
+        self._grow(16)
+        self._step = 0
+        self._long: HistoryBuffer | None = None
+        self._long_codes = np.zeros(0, dtype=np.intp)
+        if self._overall._history is not None:
+            columns = [(name, shape) for name, shape in self._overall._new_history().columns]
+            batch_columns = [f"batch_{f.name}" for f in self._fields] + ["batch_result"]
+            self._long = HistoryBuffer(columns, self._dtype, batch_columns)
+            self._long_codes = np.zeros(64, dtype=np.intp)
+        self._frame: pl.DataFrame | None = None
+        self._listeners: list[Callable[[Streams, int], None]] = []
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(self._capacity, 16)
+        while capacity < needed:
+            capacity *= 2
+        if capacity == self._capacity:
+            return
+        k = self._capacity  # rows past the old capacity hold nothing yet
+        for f in self._fields:
+            new = f.reduction.empty((capacity, *f.shape), self._dtype)
+            if k:
+                new[:k] = self._state[f.name]
+            self._state[f.name] = new
+        weight = np.zeros(capacity, dtype=self._dtype)
+        weight[:k] = self._weight[:k]
+        self._weight = weight
+        seen = np.zeros(capacity, dtype=np.int64)
+        seen[:k] = self._events_seen[:k]
+        self._events_seen = seen
+        self._capacity = capacity
+
+    def _register(self, keys: list[Any]) -> np.ndarray:
+        """Global codes of ``keys`` (distinct), adding the unknown ones in the given order."""
+        index = self._index
+        codes = np.empty(len(keys), dtype=np.intp)
+        for i, key in enumerate(keys):
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(self._keys)
+                self._keys.append(key)
+                self._note_in_lut(key, code)
+            codes[i] = code
+        self._grow(len(self._keys))
+        return codes
+
+    def _note_in_lut(self, key: Any, code: int) -> None:
+        lut = self._lut
+        if lut is None:
+            return
+        if not isinstance(key, (int, np.integer)) or not 0 <= key < _LUT_LIMIT:
+            self._lut = None  # keys that are not small integers: look them up by hash
+            return
+        if key >= len(lut):
+            bigger = np.full(max(2 * len(lut), int(key) + 1, 64), -1, dtype=np.intp)
+            bigger[: len(lut)] = lut
+            self._lut = lut = bigger
+        lut[key] = code
+
+    # -- keys to segments --------------------------------------------------------------------
+
+    def _key_array(self, stream: Any, n: int) -> Any:
+        """Validate the keys of a batch: a numpy integer array, a polars Series, or one key."""
+        if not is_key_sequence(stream):
+            if stream is None:
+                if self.null_stream is None:
+                    raise ValueError(
+                        "`stream` must be a key or one key per sample, got None; pass a key, "
+                        "or name a stream for missing keys with null_stream='unknown'"
+                    )
+                return self.null_stream
+            try:
+                hash(stream)
+            except TypeError:
+                raise TypeError(
+                    f"`stream` must be a hashable key or a sequence of keys, got "
+                    f"{type(stream).__name__}; pass a string, an integer or a list of them"
+                ) from None
+            return stream
+        keys = stream
+        if isinstance(keys, np.ndarray) and keys.dtype.kind in "iub":
+            if keys.ndim != 1:
+                raise ValueError(
+                    f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
+                )
+        else:
+            if isinstance(keys, np.ndarray) and keys.ndim != 1:
+                raise ValueError(
+                    f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
+                )
+            keys = as_key_series(keys, "stream")
+            if keys.dtype.is_integer() and keys.null_count() == 0:
+                keys = keys.to_numpy()
+        if len(keys) != n:
+            raise ValueError(
+                f"`stream` must have one key per sample ({n}), got {len(keys)} key(s); pass "
+                "a key for every row, or a single key for the whole batch"
+            )
+        if isinstance(keys, pl.Series) and keys.null_count() and self.null_stream is None:
+            raise ValueError(
+                f"`stream` must not contain null keys, got {keys.null_count()} null(s); drop "
+                "those rows, or name a stream for them, e.g. null_stream='unknown'"
+            )
+        return keys
+
+    def _segments(self, keys: Any, n: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """Register new keys; return (segment id per sample, number of segments, their codes)."""
+        if isinstance(keys, np.ndarray) and n and self._lut is not None:
+            lowest, highest = int(keys.min()), int(keys.max())
+            if lowest >= 0 and highest < _LUT_LIMIT:
+                lut = self._lut
+                codes = lut[keys] if highest < len(lut) else np.full(n, -1, dtype=np.intp)
+                if highest >= len(lut) or codes.min() < 0:
+                    new = keys[codes < 0] if highest < len(lut) else keys
+                    distinct, first = np.unique(new, return_index=True)
+                    self._register(distinct[np.argsort(first, kind="stable")].tolist())
+                    codes = self._lut[keys] if self._lut is not None else None
+                if codes is not None:
+                    known = len(self._keys)
+                    if known <= max(4 * n, 1024):
+                        return codes, known, np.arange(known)
+                    local, inverse = np.unique(codes, return_inverse=True)
+                    return inverse.astype(np.intp, copy=False), len(local), local
+        ids, uniques = factorize(keys, "stream", self.null_stream)
+        return ids, len(uniques), self._register(uniques)
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def update_state(
+        self, *inputs: Any, stream: Any, sample_weight: Any = None, **named: Any
+    ) -> None:
+        """Add one batch whose samples belong to streams.
+
+        Parameters
+        ----------
+        *inputs : array-like
+            The metric's inputs, as for its ``update_state``.
+        stream : hashable or sequence of hashable
+            One key per sample (a list, numpy array or Series of strings, integers,
+            ...), or one key for the whole batch.
+        sample_weight : array-like, optional
+            As for the metric.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For bad inputs or weights (as the metric raises them), keys of the wrong
+            length, and null keys without ``null_stream``. Nothing changes on error.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Sum())
+        >>> s.update_state([1, 2, 3], stream=["a", "b", "a"])
+        >>> s.update_state([10], stream="c")
+        >>> s.streams, s.result()
+        (['a', 'b', 'c'], 16.0)
+        """
+        metric = self._overall
+        values, weight, n = metric._batch_inputs(inputs, named, sample_weight)
+        keys = self._key_array(stream, n)
+        per_row = is_key_sequence(stream)
+        if metric.nan_strategy == "ignore":
+            values, weight, keys, n = _drop_nan_rows(values, weight, keys, n, per_row)
+        overall = metric._reduce_batch(values, weight, n)  # validates weights and terms
+        if per_row:
+            terms, n = metric._terms_of(values, weight, n)
+            ids, num, segment_codes = self._segments(keys, n)
+            row_counts = np.bincount(ids, minlength=num)
+            batch = reduce_segments(self._plan, terms, ids, num, self._dtype, row_counts)
+            per_sample = sample_weights(weight, n)
+            if per_sample is None:
+                batch_weight = row_counts.astype(self._dtype)
+            else:
+                batch_weight = np.bincount(ids, weights=per_sample, minlength=num)
+            touched = np.flatnonzero(row_counts)
+            codes = segment_codes[touched]
+            if len(codes) > 1 and not bool((np.diff(codes) > 0).all()):
+                order = np.argsort(codes, kind="stable")
+                touched, codes = touched[order], codes[order]
+            batch = {name: x[touched] for name, x in batch.items()}
+            batch_weight = batch_weight[touched].astype(self._dtype, copy=False)
+        else:
+            codes = self._register([keys]) if n else np.zeros(0, dtype=np.intp)
+            per_sample = sample_weights(weight, n)
+            total_weight = n if per_sample is None else per_sample.sum()
+            batch = {name: np.asarray(x)[None][: len(codes)] for name, x in overall.items()}
+            batch_weight = np.full(len(codes), total_weight, dtype=self._dtype)
+        self._add(codes, batch, batch_weight, UPDATE)
+        metric._apply(overall, UPDATE)
+        self._finish(UPDATE)
+
+    def _add(self, codes: np.ndarray, batch: State, batch_weight: np.ndarray, event: int) -> None:
+        """Merge per-stream batch states into the streams ``codes`` (distinct, sorted)."""
+        running = {}
+        for name, reduction in self._plan:
+            state = self._state[name]
+            if event == RESET:
+                state[codes] = batch[name]
+            else:
+                state[codes] = reduction.combine(state[codes], batch[name])
+            running[name] = state[codes]
+        if event == RESET:
+            self._weight[codes] = 0
+        else:
+            self._weight[codes] += batch_weight
+        self._events_seen[codes] += 1
+        if self._long is not None and len(codes):
+            self._record(codes, batch, running, event)
+
+    def _record(self, codes: np.ndarray, batch: State, running: State, event: int) -> None:
+        k = len(codes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            batch_result = self._rows(batch)
+            result = self._rows(running)
+        blocks = [
+            *(batch[f.name].reshape(k, -1) for f in self._fields),
+            batch_result.reshape(k, -1),
+            *(running[f.name].reshape(k, -1) for f in self._fields),
+            result.reshape(k, -1),
+        ]
+        assert self._long is not None
+        start = len(self._long)
+        self._long.extend(
+            np.full(k, self._step + 1, dtype=np.int64),
+            np.full(k, event, dtype=np.int8),
+            np.concatenate(blocks, axis=1),
+        )
+        if len(self._long_codes) < start + k:
+            bigger = np.zeros(max(2 * len(self._long_codes), start + k), dtype=np.intp)
+            bigger[:start] = self._long_codes[:start]
+            self._long_codes = bigger
+        self._long_codes[start : start + k] = codes
+
+    def _finish(self, event: int) -> None:
+        self._step += 1
+        self._frame = None
+        for listener in tuple(self._listeners):
+            listener(self, event)
+
+    def reset_state(self) -> None:
+        """Return every stream (and the merged state) to the metric's fresh state; recorded.
+
+        The streams stay known (with weight 0), so their histories continue.
+        """
+        k = len(self._keys)
+        codes = np.arange(k)
+        identity = {f.name: f.reduction.empty((k, *f.shape), self._dtype) for f in self._fields}
+        self._add(codes, identity, np.zeros(k, dtype=self._dtype), RESET)
+        self._overall.reset_state()
+        self._finish(RESET)
+
+    def merge_state(self, others: Streams | Iterable[Streams]) -> None:
+        """Merge other :class:`Streams` of the same metric in, stream by stream; recorded.
+
+        Streams with the same key merge; new keys are added in the order the
+        others saw them. The merged state merges the others' merged states.
+
+        Raises
+        ------
+        ValueError
+            For something that is not a Streams, or a Streams of another metric class
+            or configuration.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> a, b = im.Streams(im.Mean()), im.Streams(im.Mean())
+        >>> a.update_state([1.0, 3.0], stream="x")
+        >>> b.update_state([5.0, 7.0], stream=["x", "y"])
+        >>> a.merge_state(b)
+        >>> a.breakdown().select("stream", "result").rows()
+        [('x', 3.0), ('y', 7.0)]
+        """
+        group = [others] if isinstance(others, Streams) else list(others)
+        for other in group:
+            if not isinstance(other, Streams):
+                raise ValueError(
+                    f"cannot merge a {type(other).__name__} into a Streams; merge Streams of "
+                    "the same metric (use `merged()` for a plain metric)"
+                )
+            _check_mergeable(self._overall, other._overall)
+        for other in group:
+            k = len(other._keys)
+            codes = self._register(list(other._keys))
+            if not k:
+                continue
+            order = np.argsort(codes, kind="stable")
+            batch = {name: other._state[name][:k][order] for name, _ in self._plan}
+            self._add(codes[order], batch, other._weight[:k][order], MERGE)
+        self._overall.merge_state([o._overall for o in group])
+        self._finish(MERGE)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def streams(self) -> list[Any]:
+        """The stream keys, in order of first appearance."""
+        return list(self._keys)
+
+    @property
+    def step(self) -> int:
+        """How many events (updates, merges, resets) this Streams has seen."""
+        return self._step
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._keys))
+
+    def result(self) -> Any:
+        """The merged (micro) result: the metric of all samples pooled.
+
+        It equals ``merged().result()`` and the result of one metric updated with
+        the same batches, exactly (they are the same additions).
+        """
+        return self._overall.result()
+
+    def _results(self) -> np.ndarray:
+        k = len(self._keys)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._rows({name: x[:k] for name, x in self._state.items()})
+
+    def macro_result(self) -> Any:
+        """The macro result: the unweighted mean of the results of the streams.
+
+        Notes
+        -----
+        Only streams with a positive weight count (a stream whose samples were all
+        masked, or that was reset, has no result to average). With none, this is
+        the fresh metric's result.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1, 1, 1, 0], stream=["a", "a", "a", "b"])
+        >>> s.result(), s.macro_result()
+        (0.75, 0.5)
+        """
+        k = len(self._keys)
+        active = self._weight[:k] > 0
+        if not active.any():
+            return _fresh(self.metric).result()
+        mean = self._results()[active].mean(axis=0)
+        return mean.copy() if np.ndim(mean) else float(mean)
+
+    def merged(self) -> Metric:
+        """A standalone metric whose state is the merge of every stream.
+
+        Its history has one row per event of this Streams (same steps), and its
+        result equals :meth:`result`.
+        """
+        return copy.deepcopy(self._overall)
+
+    def __getitem__(self, key: Hashable) -> Metric:
+        """That stream as a standalone metric, with its own history.
+
+        The history holds the stream's rows of :attr:`history`, numbered as the
+        stream's own events (``step`` 1, 2, ...), so the metric is exactly the one
+        you get by updating a fresh metric with only that stream's samples of
+        each batch.
+        """
+        code = self._index.get(key)
+        if code is None:
+            shown = self._keys[:10]
+            raise KeyError(
+                f"no stream {key!r}; known streams are {shown}"
+                + (" ..." if len(self._keys) > 10 else "")
+            )
+        metric = _fresh(self.metric)
+        metric._state = {
+            f.name: (
+                self._dtype.type(self._state[f.name][code])
+                if f.shape == ()
+                else self._state[f.name][code].copy()
+            )
+            for f in self._fields
+        }
+        count = int(self._events_seen[code])
+        metric._step = count
+        if metric._history is not None and self._long is not None:
+            rows = np.flatnonzero(self._long_codes[: len(self._long)] == code)
+            _, events, values = self._long.take(rows)
+            metric._history.extend(np.arange(1, len(rows) + 1), events, values)
+        return metric
+
+    @property
+    def history(self) -> pl.DataFrame:
+        """One row per (event, stream touched by the event), as a polars DataFrame.
+
+        Columns: ``step`` (events of this Streams), ``event``, ``stream``, then the
+        metric's history columns: ``batch_<field>``..., ``batch_result``,
+        ``running_<field>``..., ``result`` (all per stream). A reset or merge adds a
+        row for every stream it changed.
+        """
+        if self._frame is not None:
+            return self._frame
+        buffer = self._long
+        if buffer is None:
+            base = self._overall._new_history().frame()
+            frame = base.insert_column(2, pl.Series("stream", [], dtype=self._key_dtype()))
+        else:
+            base = buffer.frame()
+            codes = self._long_codes[: len(buffer)]
+            frame = base.insert_column(2, self._key_series().gather(codes))
+        self._frame = frame
+        return frame
+
+    def _key_series(self) -> pl.Series:
+        try:
+            return pl.Series("stream", self._keys)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            return pl.Series("stream", [str(k) for k in self._keys])
+
+    def _key_dtype(self) -> pl.DataType:
+        return self._key_series().dtype if self._keys else pl.String()
+
+    def breakdown(self) -> pl.DataFrame:
+        """One row per stream: its weight and share, state, result and contribution.
+
+        Columns, in order: ``stream``; ``weight`` (the total sample weight the
+        stream has seen: its number of samples when unweighted); ``share``
+        (``weight`` over the total weight; null when no weight has been seen); one
+        column per state field; ``result``; ``contribution``.
+
+        Notes
+        -----
+        ``contribution`` is the stream's part of the merged result:
+
+        - mean-like metrics (the merged result is the ``c``-weighted mean of the
+          stream results for a state field ``c``, as ``count`` for ``Mean`` and the
+          accuracies): ``c``'s share times the result (the weight share when ``c``
+          is the total weight). Contributions add up to the merged result.
+        - additive metrics (``Sum``, ``Count``, true-positive counts: the merged
+          result is the sum of the stream results): the result itself.
+        - anything else (``Min``, ``Max``, precision, F1, vector results): null,
+          since no part of the merged result belongs to one stream.
+
+        Examples
+        --------
+        Simpson's paradox: treatment A does better than B on small and on large
+        kidney stones, yet worse overall, because A got most of the hard (large)
+        cases. The merged result answers "which did better on these patients", the
+        breakdown "which does better on a given kind of stone".
+
+        >>> import interactive_metrics as im
+        >>> a, b = im.Streams(im.Mean()), im.Streams(im.Mean())
+        >>> a.update_state([1] * 81 + [0] * 6 + [1] * 192 + [0] * 71,
+        ...                stream=["small"] * 87 + ["large"] * 263)
+        >>> b.update_state([1] * 234 + [0] * 36 + [1] * 55 + [0] * 25,
+        ...                stream=["small"] * 270 + ["large"] * 80)
+        >>> [round(r, 3) for r in a.breakdown()["result"]], round(a.result(), 3)
+        ([0.931, 0.73], 0.78)
+        >>> [round(r, 3) for r in b.breakdown()["result"]], round(b.result(), 3)
+        ([0.867, 0.688], 0.826)
+        """
+        k = len(self._keys)
+        weight = self._weight[:k]
+        total_weight = weight.sum()
+        results = self._results()
+        columns: dict[str, Any] = {
+            "stream": self._key_series(),
+            "weight": pl.Series("weight", weight.copy()),
+            "share": pl.Series("share", divide_no_nan(weight, np.full_like(weight, total_weight))),
+        }
+        if total_weight == 0:
+            columns["share"] = pl.Series("share", [None] * k, dtype=pl.Float64)
+        for f in self._fields:
+            columns[f.name] = pl.Series(f.name, self._state[f.name][:k].copy())
+        columns["result"] = pl.Series("result", results)
+        columns["contribution"] = self._contributions(results)
+        return pl.DataFrame(columns)
+
+    def _contributions(self, results: np.ndarray) -> pl.Series:
+        k = len(self._keys)
+        how = self._contribution_kind()
+        if how is None:
+            return pl.Series("contribution", [None] * k, dtype=pl.Float64)
+        if how == "additive":
+            return pl.Series("contribution", results.astype(np.float64))
+        part = self._state[how][:k]
+        total = part.sum()
+        share = divide_no_nan(part, np.full_like(part, total))
+        return pl.Series("contribution", (share * results).astype(np.float64))
+
+    def _contribution_kind(self) -> str | None:
+        if not hasattr(self, "_contribution"):
+            self._contribution = self._rows.contribution_field()
+        return self._contribution
+
+    def replay(
+        self,
+        data: Any,
+        *,
+        batch: str,
+        stream: str,
+        sample_weight: str | None = None,
+        **columns: str,
+    ) -> Streams:
+        """Replay a logged run into per-stream histories, as one update per batch.
+
+        See :func:`interactive_metrics.replay.replay_streams`.
+        """
+        from interactive_metrics.replay import replay_streams
+
+        return replay_streams(
+            self, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
+        )
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(k) for k in self._keys[:5]) + (", ..." if len(self) > 5 else "")
+        return (
+            f"Streams({type(self.metric).__name__}, streams=[{shown}], "
+            f"result={self._overall.result()!r}, step={self._step})"
+        )
+
+
+def _check_mergeable(mine: Metric, other: Metric) -> None:
+    if type(other) is not type(mine):
+        raise ValueError(
+            f"cannot merge Streams of {type(other).__name__} into Streams of "
+            f"{type(mine).__name__}; merge Streams of the same metric class"
+        )
+    ours, theirs = mine._merge_key(), other._merge_key()
+    if ours != theirs:
+        diff = {k: (ours.get(k), theirs.get(k)) for k in ours if ours.get(k) != theirs.get(k)}
+        raise ValueError(
+            f"cannot merge Streams whose metrics' configurations differ in {diff} "
+            "(this, other); create both with the same arguments"
+        )
+
+
+def _drop_nan_rows(
+    values: list[np.ndarray], weight: np.ndarray | None, keys: Any, n: int, per_row: bool
+) -> tuple[list[np.ndarray], np.ndarray | None, Any, int]:
+    """``nan_strategy="ignore"``: drop the samples with a NaN input, with their weights and keys."""
+    bad = np.zeros(n, dtype=bool)
+    for x in values:
+        if x.size:
+            bad |= np.isnan(x).reshape(n, -1).any(axis=1)
+    if not bad.any():
+        return values, weight, keys, n
+    keep = ~bad
+    if weight is not None and weight.ndim and weight.shape[0] == n:
+        weight = weight[keep]
+    if per_row:
+        keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
+    return [x[keep] for x in values], weight, keys, int(keep.sum())

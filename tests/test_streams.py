@@ -1,0 +1,398 @@
+"""Streams: per-stream states from one group-by, checked against numpy / sklearn per group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import accuracy_score
+
+import interactive_metrics as im
+
+# -- hand-checked numbers ---------------------------------------------------------------------
+
+
+def test_mean_per_stream_by_hand():
+    s = im.Streams(im.Mean())
+    s.update_state([1, 3, 5, 7], stream=["a", "b", "a", "b"], sample_weight=[1, 1, 0, 1])
+    s.update_state([2.0], stream="c")
+    frame = s.breakdown()
+    assert frame.columns == [
+        "stream",
+        "weight",
+        "share",
+        "total",
+        "count",
+        "result",
+        "contribution",
+    ]
+    assert frame.rows() == [
+        # a: 1*1 + 5*0 = 1 over weight 1; b: 3 + 7 = 10 over 2; c: 2 over 1; total weight 4
+        ("a", 1.0, 0.25, 1.0, 1.0, 1.0, 0.25),
+        ("b", 2.0, 0.5, 10.0, 2.0, 5.0, 2.5),
+        ("c", 1.0, 0.25, 2.0, 1.0, 2.0, 0.5),
+    ]
+    assert s.result() == 13.0 / 4  # (1 + 10 + 2) / 4
+    assert s.macro_result() == pytest.approx((1.0 + 5.0 + 2.0) / 3)
+    assert sum(frame["contribution"]) == pytest.approx(s.result())
+    assert s.streams == ["a", "b", "c"] and len(s) == 3 and "b" in s and "z" not in s
+
+
+def test_history_long_format():
+    s = im.Streams(im.Sum())
+    s.update_state([1, 2, 3], stream=["b", "a", "b"])
+    s.update_state([10], stream="a")
+    h = s.history
+    assert h.columns == [
+        "step",
+        "event",
+        "stream",
+        "batch_total",
+        "batch_result",
+        "running_total",
+        "result",
+    ]
+    # one row per stream touched, in order of first appearance of the stream
+    assert h.select("step", "stream", "batch_total", "running_total").rows() == [
+        (1, "b", 4.0, 4.0),
+        (1, "a", 2.0, 2.0),
+        (2, "a", 10.0, 12.0),
+    ]
+    assert s.step == 2
+    merged = s.merged().history
+    assert merged["step"].to_list() == [1, 2]
+    assert merged["running_total"].to_list() == [6.0, 16.0]
+
+
+def test_stream_is_a_standalone_metric():
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0, 3.0], stream=["a", "b", "a"])
+    s.update_state([5.0], stream="b")
+    s.update_state([7.0, 9.0], stream=["a", "a"], sample_weight=[1, 3])
+    alone = im.Mean()  # the same samples of "a", batch by batch
+    alone.update_state([1.0, 3.0])
+    alone.update_state([7.0, 9.0], sample_weight=[1, 3])
+    a = s["a"]
+    assert isinstance(a, im.Mean)
+    assert a.state == alone.state and a.result() == alone.result()
+    assert a.step == 2
+    assert a.history.equals(alone.history)
+    assert a.state_at(1) == {"total": 4.0, "count": 2.0}
+    with pytest.raises(KeyError, match="no stream 'zz'; known streams are"):
+        s["zz"]
+
+
+def test_integer_keys_first_seen_order_and_large_keys():
+    s = im.Streams(im.Sum())
+    s.update_state([1, 2, 3, 4], stream=np.array([50, 7, 50, 3]))
+    s.update_state([1, 1], stream=np.array([-5, 10**12]))  # outside the lookup table
+    s.update_state([1], stream=7)
+    assert s.streams == [50, 7, 3, -5, 10**12]
+    assert s.breakdown()["total"].to_list() == [4.0, 3.0, 4.0, 1.0, 1.0]
+
+
+def test_many_streams_small_batches():
+    # more known streams than samples per batch: reduced over the batch's own streams only
+    rng = np.random.default_rng(0)
+    keys = rng.permutation(5000)
+    values = rng.normal(size=5000)
+    s = im.Streams(im.Sum())
+    s.update_state(values, stream=keys)
+    s.update_state([1.0, 2.0], stream=np.array([keys[10], keys[10]]))
+    expected = values.copy()
+    expected[10] += 3.0
+    assert np.array_equal(s.breakdown()["total"].to_numpy(), expected)
+    assert s.history.filter(pl.col("step") == 2).height == 1
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["x", "y", "x", "z"],
+        np.array(["x", "y", "x", "z"]),
+        pl.Series(["x", "y", "x", "z"]),
+        pl.Series(["x", "y", "x", "z"], dtype=pl.Categorical),
+        pd.Series(["x", "y", "x", "z"]),
+        pd.Series(["x", "y", "x", "z"], dtype="category"),
+        ("x", "y", "x", "z"),
+    ],
+    ids=["list", "numpy", "polars", "polars-cat", "pandas", "pandas-cat", "tuple"],
+)
+def test_key_containers(keys):
+    s = im.Streams(im.Sum())
+    s.update_state([1, 2, 3, 4], stream=keys)
+    assert s.breakdown().select("stream", "total").rows() == [
+        ("x", 4.0),
+        ("y", 2.0),
+        ("z", 4.0),
+    ]
+
+
+# -- invariants ------------------------------------------------------------------------------
+
+batches = st.lists(
+    st.lists(
+        st.tuples(
+            st.integers(-50, 50),  # value: integers, so every sum is exact
+            st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0]),  # weight
+            st.sampled_from(["a", "b", "c", "d"]),  # stream
+        ),
+        max_size=12,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=batches, weighted=st.booleans(), metric=st.sampled_from(["mean", "sum", "max"]))
+def test_merged_equals_one_metric_and_streams_equal_their_rows(batches, weighted, metric):
+    make = {"mean": im.Mean, "sum": im.Sum, "max": im.Max}[metric]
+    s, one = im.Streams(make()), make()
+    alone: dict[str, im.Metric] = {}
+    for rows in batches:
+        values = np.array([r[0] for r in rows], dtype=float)
+        weights = np.array([r[1] for r in rows]) if weighted else None
+        keys = [r[2] for r in rows]
+        s.update_state(values, stream=keys, sample_weight=weights)
+        one.update_state(values, sample_weight=weights)
+        for key in dict.fromkeys(keys):
+            mask = np.array(keys) == key
+            m = alone.setdefault(key, make())
+            m.update_state(values[mask], sample_weight=None if weights is None else weights[mask])
+    # exactly: the merged state is one metric updated with the same batches
+    assert s.result() == s.merged().result() == one.result()
+    assert s.merged().history.equals(one.history)
+    assert s.streams == list(alone)
+    for key, m in alone.items():
+        assert s[key].state == m.state
+        assert s[key].history.equals(m.history)
+    if metric != "max":  # integer sums are exact in any order: the streams add up
+        for name, value in one.state.items():
+            assert s.breakdown()[name].sum() == value
+        if s.merged().state.get("count", 1.0) > 0:
+            contributions = s.breakdown()["contribution"].sum()
+            assert contributions == pytest.approx(s.result(), abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_float_streams_match_numpy_per_group(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n = data.draw(st.integers(1, 300))
+    keys = rng.integers(0, 6, size=n)
+    values, weights = rng.normal(size=n), rng.uniform(0, 2, size=n)
+    s = im.Streams(im.Mean())
+    s.update_state(values[: n // 2], stream=keys[: n // 2], sample_weight=weights[: n // 2])
+    s.update_state(values[n // 2 :], stream=keys[n // 2 :], sample_weight=weights[n // 2 :])
+    frame = s.breakdown()
+    for key, result, weight in frame.select("stream", "result", "weight").rows():
+        mask = keys == key
+        assert result == pytest.approx(np.average(values[mask], weights=weights[mask]))
+        assert weight == pytest.approx(weights[mask].sum())
+    assert s.result() == pytest.approx(np.average(values, weights=weights))
+    assert s.macro_result() == pytest.approx(frame["result"].mean())
+
+
+def test_merge_state_equals_updating_one():
+    a, b, both = (im.Streams(im.Mean()) for _ in range(3))
+    a.update_state([1, 2, 3], stream=["x", "y", "x"])
+    b.update_state([4, 5], stream=["z", "x"], sample_weight=[2, 1])
+    both.update_state([1, 2, 3], stream=["x", "y", "x"])
+    both.update_state([4, 5], stream=["z", "x"], sample_weight=[2, 1])
+    a.merge_state([b])
+    assert a.result() == both.result()
+    assert a.breakdown().equals(both.breakdown())
+    merge_rows = a.history.filter(pl.col("event") == "merge")
+    assert merge_rows.select("step", "stream", "batch_total", "running_total").rows() == [
+        (2, "x", 5.0, 9.0),
+        (2, "z", 8.0, 8.0),
+    ]
+    with pytest.raises(ValueError, match="cannot merge Streams of Sum into Streams of Mean"):
+        a.merge_state(im.Streams(im.Sum()))
+    with pytest.raises(ValueError, match="configurations differ"):
+        a.merge_state(im.Streams(im.Mean(dtype="float32")))
+    with pytest.raises(ValueError, match="cannot merge a Mean into a Streams"):
+        a.merge_state([im.Mean()])  # type: ignore[list-item]
+
+
+def test_reset_keeps_streams_and_records_one_row_each():
+    s = im.Streams(im.Min())
+    s.update_state([3, 1, 2], stream=["a", "b", "a"])
+    s.reset_state()
+    assert s.streams == ["a", "b"]
+    assert s.breakdown()["min"].to_list() == [np.inf, np.inf]
+    assert s.breakdown()["share"].null_count() == 2
+    resets = s.history.filter(pl.col("event") == "reset")
+    assert resets["stream"].to_list() == ["a", "b"]
+    assert resets["batch_min"].null_count() == 2
+    assert s.result() == np.inf and s.macro_result() == np.inf
+    s.update_state([5], stream="b")
+    assert s["b"].result() == 5.0 and s["b"].step == 3  # update, reset, update
+
+
+# -- what the average hides ------------------------------------------------------------------
+
+
+def test_simpsons_paradox_micro_and_per_stream_disagree():
+    # kidney stones (Charig et al. 1986): A is better on small and on large stones,
+    # B is better overall, because A was given most of the large (hard) ones
+    a, b = im.Streams(im.Mean()), im.Streams(im.Mean())
+    a.update_state([1] * 81 + [0] * 6, stream="small")
+    a.update_state([1] * 192 + [0] * 71, stream="large")
+    b.update_state([1] * 234 + [0] * 36, stream="small")
+    b.update_state([1] * 55 + [0] * 25, stream="large")
+    ra, rb = (dict(x.breakdown().select("stream", "result").rows()) for x in (a, b))
+    assert ra["small"] > rb["small"] and ra["large"] > rb["large"]
+    assert a.result() < b.result()
+    assert a.result() == pytest.approx(273 / 350) and b.result() == pytest.approx(289 / 350)
+    assert a.macro_result() > b.macro_result()  # every stream counted once: A wins again
+
+
+def test_one_failing_stream_barely_moves_the_merged_mean():
+    rng = np.random.default_rng(1)
+    s = im.Streams(im.BinaryAccuracy())
+    for sensor in range(9):
+        y = rng.integers(0, 2, size=1000)
+        s.update_state(y, y.astype(float), stream=f"sensor-{sensor}")  # all right
+    y = rng.integers(0, 2, size=50)
+    s.update_state(y, 1.0 - y, stream="sensor-9")  # all wrong
+    frame = s.breakdown()
+    worst = frame.sort("result").row(0, named=True)
+    assert worst["stream"] == "sensor-9" and worst["result"] == 0.0
+    assert s.result() == pytest.approx(9000 / 9050)  # 0.9945: looks healthy
+    assert s.macro_result() == pytest.approx(0.9)  # one stream in ten is dead
+    assert frame["contribution"].sum() == pytest.approx(s.result())
+
+
+def test_classification_per_stream_against_sklearn():
+    rng = np.random.default_rng(2)
+    n = 400
+    y_true = rng.integers(0, 2, size=n)
+    y_pred = rng.uniform(size=n)
+    weights = rng.uniform(0, 1, size=n)
+    keys = rng.choice(["north", "south", "east"], size=n)
+    s = im.Streams(im.BinaryAccuracy())
+    for part in np.array_split(np.arange(n), 4):
+        s.update_state(y_true[part], y_pred[part], stream=keys[part], sample_weight=weights[part])
+    labels = (y_pred > 0.5).astype(int)
+    for key, result in s.breakdown().select("stream", "result").rows():
+        mask = keys == key
+        expected = accuracy_score(y_true[mask], labels[mask], sample_weight=weights[mask])
+        assert result == pytest.approx(expected)
+    assert s.result() == pytest.approx(accuracy_score(y_true, labels, sample_weight=weights))
+
+
+def test_contribution_by_kind_of_metric():
+    keys = ["a", "b", "a"]
+    total = im.Streams(im.Sum())
+    total.update_state([1, 2, 4], stream=keys)
+    assert total.breakdown()["contribution"].to_list() == [5.0, 2.0]  # additive: the results
+    for kind in (im.Min, im.Max):
+        s = im.Streams(kind())
+        s.update_state([1, 2, 4], stream=keys)
+        assert s.breakdown()["contribution"].null_count() == 2  # no part of a maximum
+    precision = im.Streams(im.Precision())
+    precision.update_state([1, 0, 1], [1, 1, 1], stream=keys)
+    assert precision.breakdown()["contribution"].null_count() == 2
+
+
+def test_confusion_matrix_streams_hold_array_fields():
+    s = im.Streams(im.ConfusionMatrix(num_classes=2))
+    s.update_state([0, 1, 1, 0], [0, 1, 0, 0], stream=["a", "b", "a", "b"])
+    frame = s.breakdown()
+    assert frame["confusion_matrix"].to_list() == [
+        [[1.0, 0.0], [1.0, 0.0]],
+        [[1.0, 0.0], [0.0, 1.0]],
+    ]
+    assert np.array_equal(s.result(), [[2.0, 0.0], [1.0, 1.0]])
+    assert frame["contribution"].null_count() == 2
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def _snapshot(s: im.Streams):
+    return s.breakdown(), s.history, s.merged().history, s.step, s.streams
+
+
+def _unchanged(before, s: im.Streams) -> bool:
+    after = _snapshot(s)
+    return (
+        before[0].equals(after[0])
+        and before[1].equals(after[1])
+        and before[2].equals(after[2])
+        and before[3:] == after[3:]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (([1, 2], ["a", None]), ValueError, r"`stream` must not contain null keys, got 1 null"),
+        (([1, 2], None), ValueError, r"`stream` must be a key or one key per sample, got None"),
+        (([1, 2], ["a"]), ValueError, r"`stream` must have one key per sample \(2\), got 1"),
+        (([1, 2], np.array([[1], [2]])), ValueError, r"`stream` must be one key per sample"),
+        (([1, 2], ["a", 1]), TypeError, r"`stream` must hold keys of one type"),
+        (([1, 2], {"a": 1}), TypeError, r"`stream` must be a hashable key"),
+        ((["x", "y"], "a"), TypeError, r"`values` must hold numbers"),
+        (([1, 2], "new", [1, -1]), ValueError, r"`sample_weight` must be >= 0"),
+    ],
+)
+def test_bad_input_changes_nothing(args, error, match):
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0], stream=["a", "b"])
+    before = _snapshot(s)
+    values, keys, *weights = args
+    with pytest.raises(error, match=match):
+        s.update_state(values, stream=keys, sample_weight=weights[0] if weights else None)
+    assert _unchanged(before, s)
+
+
+def test_null_keys_with_a_label():
+    s = im.Streams(im.Sum(), null_stream="unknown")
+    s.update_state([1, 2, 3], stream=["a", None, None])
+    s.update_state([4], stream=None)
+    s.update_state([5, 6], stream=pl.Series([None, 7], dtype=pl.Int64))
+    assert s.breakdown().select("stream", "total").rows() == [
+        ("a", 1.0),
+        ("unknown", 14.0),  # 2 + 3 + 4 + 5
+        ("7", 6.0),  # string and integer keys together: shown as strings
+    ]
+
+
+def test_nan_ignore_drops_samples_with_their_keys():
+    s = im.Streams(im.Mean(nan_strategy="ignore"))
+    s.update_state([1.0, np.nan, 3.0, 5.0], stream=["a", "b", "a", "b"], sample_weight=[1, 9, 1, 1])
+    assert s.breakdown().select("stream", "weight", "result").rows() == [
+        ("a", 2.0, 2.0),
+        ("b", 1.0, 5.0),
+    ]
+    assert s.result() == 3.0
+
+
+def test_not_a_metric():
+    with pytest.raises(TypeError, match="`metric` must be an interactive_metrics Metric"):
+        im.Streams("mean")  # type: ignore[arg-type]
+
+
+def test_without_history_and_empty_batches():
+    s = im.Streams(im.Mean(history=False))
+    s.update_state([], stream=[])
+    s.update_state([], stream="a")
+    s.update_state([2.0], stream="a")
+    assert s.streams == ["a"] and s.step == 3 and s.result() == 2.0
+    assert s.history.height == 0 and "stream" in s.history.columns
+    assert s["a"].result() == 2.0
+
+
+def test_listeners_are_called_after_each_event():
+    s = im.Streams(im.Sum())
+    seen: list[tuple[int, int]] = []
+    s._listeners.append(lambda streams, event: seen.append((streams.step, event)))
+    s.update_state([1], stream="a")
+    s.reset_state()
+    assert seen == [(1, 0), (2, 2)]
