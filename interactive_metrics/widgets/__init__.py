@@ -26,6 +26,8 @@ from interactive_metrics.widgets.throttle import Throttle
 
 if TYPE_CHECKING:
     from interactive_metrics.metric import Metric
+    from interactive_metrics.streams import Streams
+    from interactive_metrics.widgets.explorer import StreamExplorer
     from interactive_metrics.widgets.live import LiveView
     from interactive_metrics.widgets.playground import Playground
     from interactive_metrics.widgets.scrubber import HistoryScrubber
@@ -35,9 +37,11 @@ __all__ = [
     "HistoryScrubber",
     "LiveView",
     "Playground",
+    "StreamExplorer",
     "Throttle",
     "metric_card",
     "metric_widget",
+    "streams_widget",
     "sum_mean_lesson",
 ]
 
@@ -45,6 +49,7 @@ _LAZY = {
     "LiveView": "live",
     "HistoryScrubber": "scrubber",
     "Playground": "playground",
+    "StreamExplorer": "explorer",
 }
 
 
@@ -55,7 +60,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-KINDS = ("live", "scrubber")
+METRIC_KINDS = ("live", "scrubber")
+STREAM_KINDS = ("explorer", "live")
 
 
 def metric_widget(metric: Metric, kind: str = "live", **options: Any) -> Any:
@@ -69,6 +75,22 @@ def metric_widget(metric: Metric, kind: str = "live", **options: Any) -> Any:
 
         return HistoryScrubber(metric, **options)
     raise ValueError(
-        f"`kind` must be one of {KINDS}, got {kind!r}; "
+        f"`kind` must be one of {METRIC_KINDS}, got {kind!r}; "
         "use 'live' to follow updates or 'scrubber' to step through the history"
+    )
+
+
+def streams_widget(streams: Streams, kind: str = "explorer", **options: Any) -> Any:
+    """The widget ``streams.widget(kind)`` returns: the stream explorer or a live view."""
+    if kind == "explorer":
+        from interactive_metrics.widgets.explorer import StreamExplorer
+
+        return StreamExplorer(streams, **options)
+    if kind == "live":
+        from interactive_metrics.widgets.live import LiveView
+
+        return LiveView(streams, **options)
+    raise ValueError(
+        f"`kind` must be one of {STREAM_KINDS}, got {kind!r}; "
+        "use 'explorer' to compare streams or 'live' to follow updates"
     )

@@ -82,3 +82,22 @@ def running_chart(
 def with_rows(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A copy of a chart spec whose named dataset holds ``rows`` (nothing else rebuilt)."""
     return {**spec, "datasets": {**spec.get("datasets", {}), DATASET: rows}}
+
+
+def streams_chart(rows: list[dict[str, Any]], title: str, merged_label: str) -> Any:
+    """Selected streams' results over steps (colored lines) against the merged one (dashed)."""
+    data = alt.NamedData(name=DATASET)
+    is_merged = alt.datum.stream == merged_label
+    chart = (
+        alt.Chart(data)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("result:Q", title="result"),
+            color=alt.Color("stream:N", title="stream", sort=None),
+            strokeDash=alt.condition(is_merged, alt.value([6, 3]), alt.value([1, 0])),
+            tooltip=["stream:N", "step:Q", "result:Q"],
+        )
+        .properties(width=420, height=170, title=title)
+    )
+    return chart.properties(datasets={DATASET: rows})

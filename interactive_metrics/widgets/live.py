@@ -12,17 +12,18 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
     raise missing("ipywidgets") from error
 
 from interactive_metrics.widgets import _vega
-from interactive_metrics.widgets.panels import history_rows, live_summary_html
+from interactive_metrics.widgets.panels import history_rows, live_streams_html, live_summary_html
 from interactive_metrics.widgets.throttle import Throttle
 
 if TYPE_CHECKING:
     from interactive_metrics.metric import Metric
+    from interactive_metrics.streams import Streams
 
 __all__ = ["LiveView"]
 
 
 class LiveView(ipywidgets.VBox):
-    """Follow a metric as ``update_state`` is called: result, running chart, last batch.
+    """Follow a metric (or Streams) as ``update_state`` is called: result, chart, last batch.
 
     Every event of the metric calls the view; it redraws only when its
     :class:`~interactive_metrics.widgets.Throttle` says so (at most 10 times a
@@ -31,8 +32,9 @@ class LiveView(ipywidgets.VBox):
 
     Parameters
     ----------
-    metric : Metric
-        The metric to follow.
+    metric : Metric or Streams
+        What to follow; for a :class:`~interactive_metrics.Streams`, the merged
+        result, the macro result and the stream farthest from the merged one.
     interval : float
         The shortest time between two redraws, in seconds.
     max_points : int
@@ -55,9 +57,19 @@ class LiveView(ipywidgets.VBox):
     """
 
     def __init__(
-        self, metric: Metric, *, interval: float = 0.1, max_points: int = 400, chart: bool = True
+        self,
+        metric: Metric | Streams,
+        *,
+        interval: float = 0.1,
+        max_points: int = 400,
+        chart: bool = True,
     ) -> None:
-        self.metric = metric
+        self.source = metric
+        self.streams: Streams | None = None
+        if hasattr(metric, "_overall"):  # a Streams: chart its merged metric
+            self.streams = metric  # type: ignore[assignment]
+            metric = metric._overall
+        self.metric: Metric = metric
         self.max_points = max_points
         self.throttle = Throttle(interval=interval)
         self.summary = ipywidgets.HTML()
@@ -71,12 +83,12 @@ class LiveView(ipywidgets.VBox):
         super().__init__(children=children)
         self.add_class("im-live-view")
         self.refresh()
-        metric._listeners.append(self._on_event)
+        self.source._listeners.append(self._on_event)
         self._shell = _ipython()
         if self._shell is not None:
             self._shell.events.register("post_run_cell", self._on_cell_done)
 
-    def _on_event(self, metric: Metric, event: int) -> None:
+    def _on_event(self, source: Any, event: int) -> None:
         if self.throttle.due():
             self.refresh()
 
@@ -87,7 +99,10 @@ class LiveView(ipywidgets.VBox):
     def refresh(self) -> None:
         """Redraw now with the metric's current state and history."""
         started = self.throttle.clock()
-        self.summary.value = live_summary_html(self.metric)
+        summary = live_summary_html(self.metric)
+        if self.streams is not None:
+            summary += live_streams_html(self.streams)
+        self.summary.value = summary
         if self.chart is not None:
             rows = history_rows(self.metric, self.max_points)
             self.chart.spec = _vega.with_rows(self.chart.spec, rows)
@@ -95,8 +110,8 @@ class LiveView(ipywidgets.VBox):
 
     def close(self) -> None:
         """Stop following the metric and close the widget."""
-        if self._on_event in self.metric._listeners:
-            self.metric._listeners.remove(self._on_event)
+        if self._on_event in self.source._listeners:
+            self.source._listeners.remove(self._on_event)
         if self._shell is not None:
             try:
                 self._shell.events.unregister("post_run_cell", self._on_cell_done)

@@ -19,12 +19,14 @@ if TYPE_CHECKING:
     import polars as pl
 
     from interactive_metrics.metric import Metric
+    from interactive_metrics.streams import Streams
     from interactive_metrics.widgets.teaching import Lesson
 
 __all__ = [
     "history_rows",
     "keep_rows",
     "lesson_html",
+    "live_streams_html",
     "live_summary_html",
     "step_panel_html",
 ]
@@ -222,3 +224,148 @@ def lesson_html(lesson: Lesson) -> str:
         )
     explanation = f"<p class='im-pg-why'>{html.escape(lesson.explanation)}</p>"
     return f"<div class='im-playground-out'>{summary}{explanation}{table}{merge}</div>"
+
+
+def stream_options(breakdown: pl.DataFrame, sort_by: str = "result") -> list[tuple[str, Any]]:
+    """The explorer's choices: ``(label, key)`` per stream, sorted by ``result`` or ``weight``.
+
+    Sorted ascending by result (the worst first) or descending by weight (the
+    biggest first).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> table = pl.DataFrame(
+    ...     {"stream": ["a", "b"], "weight": [90.0, 10.0], "share": [0.9, 0.1],
+    ...      "result": [0.9, 0.2]}
+    ... )
+    >>> stream_options(table)
+    [('b · 0.2 · 10% of weight', 'b'), ('a · 0.9 · 90% of weight', 'a')]
+    >>> [key for _, key in stream_options(table, "weight")]
+    ['a', 'b']
+    """
+    if sort_by not in ("result", "weight"):
+        raise ValueError(f"`sort_by` must be 'result' or 'weight', got {sort_by!r}")
+    ordered = breakdown.sort(sort_by, descending=sort_by == "weight", nulls_last=True)
+    options = []
+    for row in ordered.iter_rows(named=True):
+        share = row["share"]
+        shown = "–" if share is None else f"{share:.0%}"
+        label = f"{row['stream']} · {format_value(row['result'])} · {shown} of weight"
+        options.append((label, row["stream"]))
+    return options
+
+
+def breakdown_html(breakdown: pl.DataFrame, selected: Sequence[Any], micro: Any, macro: Any) -> str:
+    """The explorer's table: the selected streams' rows, then micro and macro side by side.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0] * 98 + [0.0, 0.0], stream=["big"] * 98 + ["small"] * 2)
+    >>> text = breakdown_html(s.breakdown(), ["small"], s.result(), s.macro_result())
+    >>> "<b class='im-micro'>0.98</b>" in text, "<b class='im-macro'>0.5</b>" in text
+    (True, True)
+    """
+    columns = [c for c in breakdown.columns if c != "contribution"]
+    chosen = breakdown.filter(pl_col_is_in(breakdown, selected))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr class='im-stream-row'>"
+        + "".join(
+            f"<td>{html.escape(str(v) if c == 'stream' else _show(v))}</td>"
+            for c, v in zip(columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in chosen.select(columns).iter_rows()
+    )
+    n = breakdown.height
+    sides = (
+        f"<div class='im-micro-macro'>micro (all samples pooled) <b class='im-micro'>"
+        f"{format_value(micro)}</b> · macro (mean of {n} stream results, each counts once) "
+        f"<b class='im-macro'>{format_value(macro)}</b></div>"
+    )
+    return (
+        f"<div class='im-explorer-table'>{sides}<table class='im-table'><thead><tr>{head}"
+        f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _show(value: Any) -> str:
+    return "–" if value is None else format_value(value)
+
+
+def pl_col_is_in(frame: pl.DataFrame, keys: Sequence[Any]) -> Any:
+    """``stream`` is one of ``keys`` (as an expression usable in ``filter``)."""
+    import polars as pl
+
+    return pl.col("stream").is_in(pl.Series(list(keys), dtype=frame["stream"].dtype))
+
+
+def stream_rows(
+    long_history: pl.DataFrame,
+    merged: Metric,
+    selected: Sequence[Any],
+    max_points: int = 300,
+) -> list[dict[str, Any]]:
+    """The explorer chart's rows: each selected stream's result over steps, and the merged one.
+
+    Each line is downsampled on its own (:func:`keep_rows`); the merged line is
+    labelled ``"merged (micro)"``.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0, 0.0], stream=["a", "b"])
+    >>> s.update_state([1.0, 1.0], stream=["a", "b"])
+    >>> for row in stream_rows(s.history, s.merged(), ["b"]):
+    ...     print(row)
+    {'step': 1, 'stream': 'b', 'result': 0.0}
+    {'step': 2, 'stream': 'b', 'result': 0.5}
+    {'step': 1, 'stream': 'merged (micro)', 'result': 0.5}
+    {'step': 2, 'stream': 'merged (micro)', 'result': 0.75}
+    """
+    rows: list[dict[str, Any]] = []
+    chosen = long_history.filter(pl_col_is_in(long_history, selected))
+    for key in selected:
+        part = chosen.filter(pl_col_is_in(chosen, [key]))
+        result = part["result"].to_numpy()
+        kept = keep_rows(result, max_points)
+        steps = part["step"].to_numpy()[kept].tolist()
+        values = result[kept].tolist()
+        label = str(key)
+        rows += [
+            {"step": s, "stream": label, "result": _json_number(v)}
+            for s, v in zip(steps, values, strict=True)
+        ]
+    for row in history_rows(merged, max_points, columns=("result",)):
+        rows.append({"step": row["step"], "stream": MERGED_LABEL, "result": row["result"]})
+    return rows
+
+
+MERGED_LABEL = "merged (micro)"
+
+
+def live_streams_html(streams: Streams) -> str:
+    """The live view's extra line for a Streams: macro result and the farthest stream.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0] * 98 + [0.0, 0.0], stream=["big"] * 98 + ["small"] * 2)
+    >>> print(live_streams_html(s))
+    <div ...>2 streams · macro 0.5 · farthest from merged: small 0</div>
+    """
+    keys = streams.streams
+    text = f"{len(keys)} stream{'' if len(keys) == 1 else 's'}"
+    if keys:
+        results = np.asarray(streams._results(), dtype=np.float64)
+        text += f" · macro {format_value(streams.macro_result())}"
+        if results.ndim == 1 and np.isfinite(results).any():
+            distance = np.abs(np.where(np.isfinite(results), results, np.nan) - streams.result())
+            worst = int(np.nanargmax(distance))
+            text += f" · farthest from merged: {keys[worst]} {format_value(results[worst])}"
+    return f"<div class='im-live-streams' style='{MUTED}'>{html.escape(text)}</div>"
