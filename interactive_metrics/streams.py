@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -629,6 +629,22 @@ class Streams:
         return replay_streams(
             self, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
         )
+
+    def widget(self, kind: Literal["explorer", "live"] = "explorer", **options: Any) -> Any:
+        """An ipywidgets view of the streams (needs the ``widgets`` extra).
+
+        Parameters
+        ----------
+        kind : {"explorer", "live"}
+            ``"explorer"`` picks streams and compares their rows and histories with
+            the merged result; ``"live"`` follows ``update_state`` as it happens.
+        **options
+            Passed to :class:`~interactive_metrics.widgets.StreamExplorer` or
+            :class:`~interactive_metrics.widgets.LiveView`.
+        """
+        from interactive_metrics import widgets
+
+        return widgets.streams_widget(self, kind, **options)
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(k) for k in self._keys[:5]) + (", ..." if len(self) > 5 else "")
