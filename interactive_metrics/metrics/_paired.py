@@ -64,8 +64,8 @@ def binary_labels(y_true: np.ndarray) -> np.ndarray:
     ...
     ValueError: `y_true` must hold binary labels (0 or 1), got 1 other value(s), e.g. 2.0; ...
     """
-    labels = y_true != 0
-    if np.count_nonzero(labels) != np.count_nonzero(y_true == 1):
+    labels = y_true == 1
+    if np.count_nonzero(y_true) != np.count_nonzero(labels):  # NaN counts as nonzero
         bad = y_true[(y_true != 0) & (y_true != 1)]
         raise ValueError(
             f"`y_true` must hold binary labels (0 or 1), got {bad.size} other value(s), "

@@ -157,10 +157,10 @@ class _ThresholdedCounts(Metric):
             if weight is None:
                 return {name: h.astype(dtype) for name, h in hits.items()}
             return {name: h * weight for name, h in hits.items()}
-        n = y_pred.shape[0]
-        predicted = y_pred.reshape(n, -1, 1) > self._thresholds  # (n, values, thresholds)
-        actual = actual.reshape(n, -1, 1)
-        weight = None if weight is None else weight.reshape(n, -1, 1)
+        per_sample_shape = (y_pred.shape[0], int(np.prod(y_pred.shape[1:])), 1)
+        predicted = y_pred.reshape(per_sample_shape) > self._thresholds  # (n, values, thresholds)
+        actual = actual.reshape(per_sample_shape)
+        weight = None if weight is None else weight.reshape(per_sample_shape)
         counts = {}
         for name, condition in self._conditions:
             hit = condition(actual, predicted)
