@@ -630,6 +630,30 @@ class Streams:
             self, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
         )
 
+    def plot(self, kind: Literal["breakdown", "history"] = "breakdown", **options: Any) -> Any:
+        """An altair chart of the streams (needs the ``charts`` extra).
+
+        Parameters
+        ----------
+        kind : {"breakdown", "history"}
+            :func:`~interactive_metrics.charts.stream_breakdown` (each stream's
+            result against the merged and macro results, and its share) or
+            :func:`~interactive_metrics.charts.stream_history` (a line per stream).
+        **options
+            Passed to the chart function (e.g. ``higher_is_better=True``).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1, 1, 0], stream=["a", "a", "b"])
+        >>> type(s.plot()).__name__, type(s.plot("history")).__name__
+        ('HConcatChart', 'Chart')
+        """
+        from interactive_metrics import charts
+
+        return charts.plot(self, kind, charts.STREAM_KINDS, **options)
+
     def widget(self, kind: Literal["explorer", "live"] = "explorer", **options: Any) -> Any:
         """An ipywidgets view of the streams (needs the ``widgets`` extra).
 

@@ -147,8 +147,8 @@ def batch_sums(
     >>> m.update_state([1, 3, 5, 7])
     >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
     >>> spec = batch_sums(m).to_dict()
-    >>> bars = spec["vconcat"][0]["data"]["name"]  # the top panel's table
-    >>> [row["batch_total"] for row in spec["datasets"][bars]]
+    >>> (rows,) = spec["datasets"].values()  # one table feeds both panels
+    >>> [row["batch_total"] for row in rows]
     [16.0, 4.0]
     """
     alt = altair()
@@ -179,9 +179,11 @@ def batch_sums(
     bars_frame = data.filter(pl.col("event").cast(pl.String) != "reset")
     max_bars = max(1, width // 2)
     tooltip_number = {"format": NUMBER}
+    line_frame = json_safe(downsample(data, [running], max_rows, always=_not_update()))
     if bars_frame.height <= max_bars:
         bars = (
-            alt.Chart(json_safe(bars_frame))
+            alt.Chart(line_frame)  # the same table as the line: shipped once
+            .transform_filter(alt.datum.event != "reset")
             .transform_calculate(left="datum.step - 0.42", right="datum.step + 0.42")
             .mark_bar(color=BATCH_COLOR)
             .encode(
@@ -239,7 +241,6 @@ def batch_sums(
             base.mark_bar(color=BATCH_COLOR).encode(y="smallest:Q", y2=alt.datum(0)),
         )
 
-    line_frame = json_safe(downsample(data, [running], max_rows, always=_not_update()))
     if line_frame.height < data.height:
         notes.append(f"running {label}: {line_frame.height:,} of {data.height:,} steps drawn")
     line = (
@@ -342,9 +343,9 @@ def sum_vs_mean(
     >>> m.update_state([1.0, 1.0, 1.0, 1.0])
     >>> m.update_state([5.0])
     >>> spec = sum_vs_mean(m).to_dict()
-    >>> rows = spec["datasets"][spec["vconcat"][1]["data"]["name"]]  # the means panel
-    >>> [(r["series"], r["value"]) for r in rows if r["step"] == 2]
-    [('batch mean', 5.0), ('running mean (pooled)', 1.8), ('mean of batch means', 3.0)]
+    >>> (rows,) = spec["datasets"].values()  # one table feeds both panels
+    >>> {series: rows[1][series] for series in SERIES}
+    {'batch mean': 5.0, 'running mean (pooled)': 1.8, 'mean of batch means': 3.0}
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
@@ -381,7 +382,9 @@ def sum_vs_mean(
         notes.append(f"{no_weight:,} batch(es) without weight have no mean and are not drawn")
     if count_not_finite(means, "pooled_mean") or count_not_finite(means, "running_sum"):
         notes.append("NaN or infinite values are not drawn")
-    drawn = json_safe(drawn)
+    drawn = json_safe(drawn).rename(
+        {"batch_mean": SERIES[0], "pooled_mean": SERIES[1], "mean_of_batch_means": SERIES[2]}
+    )
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
@@ -400,31 +403,25 @@ def sum_vs_mean(
         )
         .add_params(zoom)
     )
-    long = drawn.unpivot(
-        index=["step", "event", "batch_weight", "running_weight"],
-        on=["batch_mean", "pooled_mean", "mean_of_batch_means"],
-        variable_name="series",
-        value_name="value",
-    ).with_columns(
-        pl.col("series").replace_strict(
-            {"batch_mean": SERIES[0], "pooled_mean": SERIES[1], "mean_of_batch_means": SERIES[2]}
-        )
-    )
     color = alt.Color(
         "series:N",
         scale=alt.Scale(domain=list(SERIES), range=[BATCH_COLOR, MEAN_COLOR, MEAN_OF_MEANS_COLOR]),
         legend=alt.Legend(title=None, orient="top", direction="horizontal"),
     )
-    base = alt.Chart(long).encode(
-        x=x,
-        y=alt.Y("value:Q", title="mean"),
-        color=color,
-        tooltip=[
-            alt.Tooltip("step:Q", format=","),
-            alt.Tooltip("series:N"),
-            alt.Tooltip("value:Q", format=NUMBER),
-            alt.Tooltip("batch_weight:Q", title="batch weight", format=NUMBER),
-        ],
+    base = (
+        alt.Chart(drawn)
+        .transform_fold(list(SERIES), as_=["series", "value"])
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title="mean"),
+            color=color,
+            tooltip=[
+                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("series:N"),
+                alt.Tooltip("value:Q", format=NUMBER),
+                alt.Tooltip("batch_weight:Q", title="batch weight", format=NUMBER),
+            ],
+        )
     )
     dots = base.transform_filter(alt.datum.series == SERIES[0]).mark_circle(size=30, opacity=0.7)
     lines = base.transform_filter(alt.datum.series != SERIES[0]).mark_line(
@@ -477,8 +474,8 @@ def _expand_arrays(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFram
         dtype = frame.schema[column]
         if isinstance(dtype, pl.Array) and len(dtype.shape) == 1:
             for i in range(dtype.shape[0]):
-                exprs.append(pl.col(column).arr.get(i).alias(f"{column}[{i}]"))
-                out.append(f"{column}[{i}]")
+                exprs.append(pl.col(column).arr.get(i).alias(f"{column} {i}"))
+                out.append(f"{column} {i}")
         else:
             out.append(column)
     return (frame.with_columns(exprs) if exprs else frame), out
@@ -520,9 +517,9 @@ def history(
     >>> for batch in ([1, 3], [8], [2, 2, 2]):
     ...     m.update_state(batch)
     >>> spec = history(m, ["batch_result", "result"]).to_dict()
-    >>> rows = spec["datasets"][spec["layer"][0]["data"]["name"]]
-    >>> [r["value"] for r in rows if r["series"] == "result"]
-    [2.0, 4.0, 3.0]
+    >>> rows = spec["datasets"][spec["data"]["name"]]
+    >>> [(r["batch_result"], r["result"]) for r in rows]
+    [(2.0, 2.0), (8.0, 4.0), (2.0, 3.0)]
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
@@ -549,7 +546,6 @@ def history(
     drawn = json_safe(drawn)
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
-    long = drawn.unpivot(index=["step", "event"], on=columns, variable_name="series")
     zoom = step_zoom(alt, "zoom_steps")
     x = alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1))
     several = len(columns) > 1
@@ -562,7 +558,11 @@ def history(
         if several
         else alt.value(RUNNING_COLOR)
     )
-    base = alt.Chart(long).encode(x=x, y=alt.Y("value:Q", title=label), color=color)
+    base = (
+        alt.Chart(drawn)
+        .transform_fold(columns, as_=["series", "value"])
+        .encode(x=x, y=alt.Y("value:Q", title=label), color=color)
+    )
     line = base.mark_line(**_line_style(alt, drawn.height, RUNNING_COLOR)).add_params(zoom)
     if several:
         line = line.encode(

@@ -30,6 +30,11 @@ BELOW_COLOR = "#f58518"
 MERGED = "merged (micro)"
 MACRO = "macro (mean of streams)"
 EMPTY = "no streams yet: call update_state with a `stream`"
+MERGED_LINE = "(merged)"
+PALETTE = [
+    "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
+    "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
+]  # fmt: skip
 
 
 def _number(value: Any, what: str) -> float:
@@ -56,7 +61,9 @@ def _breakdown_of(
                 "pass merged=streams.result(), or pass the Streams object itself"
             )
         if macro is None:
-            macro = float(frame.get_column("result").mean() or math.nan)  # type: ignore[arg-type]
+            counted = frame.filter(pl.col("weight") > 0) if "weight" in frame.columns else frame
+            mean = counted.get_column("result").mean()
+            macro = float(mean) if isinstance(mean, (int, float)) else math.nan
         return frame, float(merged), float(macro), "streams"
     breakdown = getattr(streams, "breakdown", None)
     if breakdown is None:
@@ -215,16 +222,24 @@ def stream_breakdown(
     result_panel = alt.layer(sticks, dots, rules).properties(width=width, height=alt.Step(row_step))
     panels = [result_panel]
     if "share" in data.columns:
-        share_panel = (
-            alt.Chart(data)
-            .mark_bar(color="#9aa7b5")
-            .encode(
-                y=alt.Y("stream:N", sort=order, axis=None),
-                x=alt.X("share:Q", title="share of weight", axis=alt.Axis(format="%", tickCount=3)),
-                tooltip=tooltip,
-            )
-            .properties(width=max(100, width // 3), height=alt.Step(row_step))
+        top_share = data.get_column("share").max()
+        largest_share = float(top_share) if isinstance(top_share, (int, float)) else 1.0
+        share_base = alt.Chart(data).encode(
+            y=alt.Y("stream:N", sort=order, axis=None),
+            x=alt.X(
+                "share:Q",
+                title="share of weight",
+                axis=alt.Axis(format="%", tickCount=3),
+                scale=alt.Scale(domainMax=largest_share * 1.3),
+            ),
+            tooltip=tooltip,
         )
+        share_panel = alt.layer(
+            share_base.mark_bar(color="#9aa7b5", height={"band": 0.6}),
+            share_base.mark_text(align="left", dx=3, fontSize=11, color="#555555").encode(
+                text=alt.Text("share:Q", format=".0%")
+            ),
+        ).properties(width=max(110, width // 3), height=alt.Step(row_step))
         panels.append(share_panel)
     subtitle = note([f"merged {merged_value:.4g} · macro {macro_value:.4g}", *notes])
     return (
@@ -240,6 +255,7 @@ def stream_history(
     field: str = "result",
     *,
     max_streams: int = 12,
+    merged: bool = True,
     max_rows: int = 4000,
     width: int = WIDTH,
     height: int = 280,
@@ -256,6 +272,9 @@ def stream_history(
     max_streams : int
         With more streams, only the ``max_streams`` whose last value is farthest
         from the median of the streams' last values are drawn.
+    merged : bool
+        Also draw the merged metric's line (black), from ``streams.merged().history``,
+        when ``streams`` is a Streams object.
     max_rows : int
         Longer histories are downsampled to about this many rows in all.
     width, height : int
@@ -308,6 +327,16 @@ def stream_history(
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
     has_event = "event" in frame.columns
+    overall: pl.DataFrame | None = None
+    if merged and not isinstance(streams, pl.DataFrame) and hasattr(streams, "merged"):
+        merged_history = streams.merged().history
+        if column in merged_history.columns:
+            overall = merged_history.select(
+                "step",
+                *([pl.col("event").cast(pl.String)] if has_event else []),
+                pl.lit(MERGED_LINE).alias("stream"),
+                pl.col(column).cast(frame.schema[column]),
+            )
     data = frame.select(
         "step",
         *([pl.col("event").cast(pl.String)] if has_event else []),
@@ -329,6 +358,8 @@ def stream_history(
             f"{max_streams} of {count:,} streams shown: those whose last {field} is farthest "
             "from the median"
         )
+    if overall is not None:
+        data = pl.concat([data, overall])
     before = data.height
     always = (pl.col("event") != "update") if has_event else None
     data = downsample(data, [column], max_rows, by="stream", always=always)
@@ -338,18 +369,22 @@ def stream_history(
     if bad:
         notes.append(f"{bad:,} NaN or infinite value(s) are not drawn")
     data = json_safe(data)
-    streams_shown = sorted(set(data.get_column("stream").to_list()))
+    streams_shown = sorted(set(data.get_column("stream").to_list()) - {MERGED_LINE})
+    palette = PALETTE * (len(streams_shown) // len(PALETTE) + 1)
+    domain = streams_shown + ([MERGED_LINE] if overall is not None else [])
+    colors = palette[: len(streams_shown)] + (["#000000"] if overall is not None else [])
     pick = alt.selection_point(fields=["stream"], bind="legend", name="pick_stream")
     zoom = step_zoom(alt, "zoom_steps")
-    legend = alt.Legend(title="stream", symbolLimit=max_streams, labelLimit=140)
-    scheme = "tableau10" if len(streams_shown) <= 10 else "tableau20"
+    legend = alt.Legend(title="stream", symbolLimit=max_streams + 1, labelLimit=140)
     line = (
         alt.Chart(data)
         .mark_line(strokeWidth=2, point=data.height <= 80)
         .encode(
             x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1)),
             y=alt.Y(f"{column}:Q", title=field, scale=alt.Scale(zero=False)),
-            color=alt.Color("stream:N", legend=legend, scale=alt.Scale(scheme=scheme)),
+            color=alt.Color(
+                "stream:N", legend=legend, scale=alt.Scale(domain=domain, range=colors)
+            ),
             opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.12)),
             tooltip=[
                 alt.Tooltip("stream:N"),
