@@ -19,15 +19,22 @@ From these the base derives ``update_state``, ``result``, ``reset_state``,
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 
-from interactive_metrics.core.coerce import as_array, as_sample_weight, resolve_dtype
+from interactive_metrics.core.coerce import (
+    as_array,
+    as_sample_weight,
+    check_sample_weight,
+    resolve_dtype,
+)
 from interactive_metrics.core.reduce import REDUCTIONS, Reduction, compensated_add
 from interactive_metrics.history import HistoryBuffer
 
@@ -37,6 +44,7 @@ UPDATE, MERGE, RESET = 0, 1, 2
 NAN_STRATEGIES = ("propagate", "ignore", "error")
 SUMMATIONS = ("plain", "kahan")
 State = dict[str, Any]
+_CHUNK = 1 << 17  # samples per chunk of a large batch: the arrays of one chunk stay in cache
 
 
 @dataclass(frozen=True)
@@ -325,14 +333,10 @@ class Metric:
             )
         return (*args, *(kwargs[n] for n in names[len(args) :]))
 
-    def _batch_terms(
+    def _batch_inputs(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
-    ) -> tuple[State, int]:
-        """Coerce and validate one batch, then return its per-sample terms and sample count.
-
-        This is the whole input side of ``update_state``; per-stream and replay
-        code reduce the same terms by segment instead of over the batch.
-        """
+    ) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+        """Coerce one batch's inputs and weights; return them with the number of samples."""
         names = self._input_names
         if kwargs or len(args) != len(names):
             args = self._bind(args, kwargs)
@@ -349,10 +353,51 @@ class Metric:
                         f"`{name}` must have as many samples as `{names[0]}` ({n}), got shape "
                         f"{x.shape} against {inputs[0].shape}; pass one row per sample in each"
                     )
-        weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype)
+        weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype, False)
+        return inputs, weight, n
+
+    def _terms_of(
+        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
+    ) -> tuple[State, int]:
+        """Check the weights, apply the NaN strategy, and return the per-sample terms."""
+        if weight is not None:
+            check_sample_weight(weight)
         if self.nan_strategy != "propagate":
             inputs, weight, n = self._handle_nan(inputs, weight, n)
         return self.terms(*inputs, sample_weight=weight), n
+
+    def _batch_terms(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
+    ) -> tuple[State, int]:
+        """Coerce and validate one batch, then return its per-sample terms and sample count.
+
+        This is the whole input side of ``update_state``; per-stream and replay
+        code reduce the same terms by segment instead of over the batch.
+        """
+        return self._terms_of(*self._batch_inputs(args, kwargs, sample_weight))
+
+    def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
+        """Reduce a batch to its state; large batches go in cache-sized chunks.
+
+        The partial states of the chunks merge exactly (that is what the fields'
+        reductions are for), and every pass over a chunk (weight check, products,
+        sums) then reads memory that is already in cache.
+        """
+        dtype = self._dtype
+        if n <= _CHUNK:
+            terms, n = self._terms_of(inputs, weight, n)
+            return {name: r.over_batch(terms[name], n, dtype) for name, r in self._plan}
+        per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
+        batch = self._identity()
+        for start in range(0, n, _CHUNK):
+            part = slice(start, start + _CHUNK)
+            chunk_weight = weight[part] if per_sample_weight else weight  # type: ignore[index]
+            terms, m = self._terms_of([x[part] for x in inputs], chunk_weight, len(inputs[0][part]))
+            batch = {
+                name: r.combine(batch[name], r.over_batch(terms[name], m, dtype))
+                for name, r in self._plan
+            }
+        return batch
 
     def _handle_nan(
         self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
@@ -393,12 +438,7 @@ class Metric:
             For inputs that are not numeric arrays of compatible shapes, and weights
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
-        terms, n = self._batch_terms(inputs, named, sample_weight)
-        dtype = self._dtype
-        self._apply(
-            {name: reduction.over_batch(terms[name], n, dtype) for name, reduction in self._plan},
-            UPDATE,
-        )
+        self._apply(self._reduce_batch(*self._batch_inputs(inputs, named, sample_weight)), UPDATE)
 
     def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
         """Update with one batch, then return the running result (as Keras does)."""
@@ -646,6 +686,16 @@ class Metric:
     def from_config(cls, config: Mapping[str, Any]) -> Metric:
         """Create a fresh metric from :meth:`get_config` output."""
         return cls(**config)
+
+    def save(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Save configuration, state and history to a directory or a ``.zip`` file.
+
+        Load it back with ``interactive_metrics.load(path)``. No pickle: the file
+        holds JSON and Parquet only. See :func:`interactive_metrics.io.save`.
+        """
+        from interactive_metrics.io import save
+
+        return save(self, path, **options)
 
     def plot(
         self, kind: Literal["history", "batch_sums", "sum_vs_mean"] = "history", **options: Any
