@@ -1,0 +1,643 @@
+"""Save and load metrics without pickle: JSON says what a metric is, Parquet holds its history.
+
+A saved metric is two files, kept either in a directory or in one ``.zip`` file:
+
+``metric.json``
+    the format name and schema version, the metric's class *name* (looked up on load
+    in an allow-list of this package's metric classes, never imported), its
+    configuration, its state (bit-exact, NaN and infinities included), its step and
+    a SHA-256 checksum of all that plus a digest of the history file;
+``history.parquet``
+    ``metric.history`` as written by polars: any Parquet reader opens it.
+
+Loading parses JSON and Parquet and nothing else: no pickle, no ``eval``, no import
+of a name found in the file, so a loaded file can never run code. A file that was
+corrupted, truncated, edited or written by a newer version raises
+:class:`SavedFileError`, which says what is wrong; nothing is returned half-loaded.
+
+Functions in a configuration (``MeanMetricWrapper(fn)``) are saved as a *name*:
+functions this package defines are found by that name; any other function must be
+passed by name to both :func:`save` and :func:`load` as ``custom_objects``, and so
+must metric classes defined outside the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from interactive_metrics.metric import RESET, Metric
+
+__all__ = ["SCHEMA_VERSION", "SavedFileError", "load", "save"]
+
+SCHEMA_VERSION = 1
+"""The version of the saved layout this package writes (and the newest it reads)."""
+
+FORMAT_NAME = "interactive_metrics"
+METADATA_FILE = "metric.json"
+HISTORY_FILE = "history.parquet"
+_MEMBERS = (METADATA_FILE, HISTORY_FILE)
+_MAX_METADATA_BYTES = 64 * 2**20
+
+
+class SavedFileError(ValueError):
+    """A saved metric that cannot be loaded: corrupt, truncated, edited, or from a newer version.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> issubclass(im.io.SavedFileError, ValueError)
+    True
+    """
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def save(
+    metric: Metric, path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None
+) -> Path:
+    """Save a metric's configuration, state and full history to ``path``.
+
+    Parameters
+    ----------
+    metric : Metric
+        Any metric of this package, or of a class passed in ``custom_objects``.
+    path : str or path-like
+        A path ending in ``.zip`` writes one file; any other path writes a
+        directory holding ``metric.json`` and ``history.parquet``. An earlier save
+        at ``path`` is replaced (atomically for ``.zip``).
+    custom_objects : mapping of str to class or function, optional
+        Names for metric classes and functions that are not part of this package
+        (``{"absolute_error": absolute_error}``); pass the same mapping to :func:`load`.
+
+    Returns
+    -------
+    pathlib.Path
+        Where the metric was written.
+
+    Raises
+    ------
+    TypeError
+        For a class or function this package does not define and ``custom_objects``
+        does not name, and for configuration values JSON cannot hold.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import interactive_metrics as im
+    >>> m = im.Mean()
+    >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = m.save(folder / "loss.zip")
+    >>> loaded = im.load(path)
+    >>> loaded.result(), loaded.state_at(1), loaded.history.height
+    (2.0, {'total': 4.0, 'count': 2.0}, 1)
+    """
+    if not isinstance(metric, Metric):
+        raise TypeError(f"`metric` must be an interactive_metrics Metric, got {metric!r}")
+    names = _names_by_object(custom_objects)
+    history_bytes = None
+    if metric._history is not None:
+        buffer = io.BytesIO()
+        metric.history.write_parquet(buffer, compression="zstd", statistics=False)
+        history_bytes = buffer.getvalue()
+    payload = {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "metric",
+        "metric": _metric_to_dict(metric, names),
+        "history": None
+        if history_bytes is None
+        else {
+            "file": HISTORY_FILE,
+            "rows": metric.history.height,
+            "sha256": hashlib.sha256(history_bytes).hexdigest(),
+        },
+    }
+    payload["checksum"] = _checksum(payload)
+    metadata = json.dumps(payload, indent=1, allow_nan=False).encode()
+    return _write(Path(path), metadata, history_bytes)
+
+
+def load(
+    path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None
+) -> Metric:
+    """Load a metric written by :func:`save` (or ``metric.save``), history included.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory or ``.zip`` file written by :func:`save`.
+    custom_objects : mapping of str to class or function, optional
+        The same names given to :func:`save` for classes and functions that are not
+        part of this package.
+
+    Returns
+    -------
+    Metric
+        A metric equal to the saved one: same class, configuration, state (bit for
+        bit), step and history; later updates continue that history.
+
+    Raises
+    ------
+    FileNotFoundError
+        When nothing exists at ``path``.
+    SavedFileError
+        When the file is not a saved metric, is corrupt, truncated or edited, was
+        written by a newer version of this package, or names a class or function
+        that is neither part of this package nor in ``custom_objects``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import interactive_metrics as im
+    >>> m = im.Sum()
+    >>> m.update_state([1, 3, 5, 7])
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "total"
+    >>> _ = m.save(folder)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['history.parquet', 'metric.json']
+    >>> restored = im.load(folder)
+    >>> restored.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    >>> restored.history["running_total"].to_list()
+    [16.0, 20.0]
+    """
+    path = Path(path)
+    metadata, read_history = _read(path)
+    payload = _parse_metadata(metadata, path)
+    kind = _get(payload, "kind", str, "")
+    if kind != "metric":
+        raise _corrupt(path, f"it holds a {kind!r}, and this version loads only 'metric'")
+    history = _get(payload, "history", (dict, type(None)), "")
+    frame = None
+    if history is not None:
+        data = read_history()
+        if data is None:
+            raise _corrupt(path, f"{HISTORY_FILE} is missing")
+        if hashlib.sha256(data).hexdigest() != _get(history, "sha256", str, "history"):
+            raise _corrupt(
+                path,
+                f"{HISTORY_FILE} does not match the digest recorded in {METADATA_FILE}: "
+                "it is corrupt, truncated or was replaced",
+            )
+        frame = _read_parquet(data, path)
+        rows = _get(history, "rows", int, "history")
+        if frame.height != rows:
+            raise _corrupt(path, f"{HISTORY_FILE} holds {frame.height} rows, expected {rows}")
+    objects = dict(custom_objects or {})
+    return _metric_from_dict(_get(payload, "metric", dict, ""), frame, objects, path)
+
+
+# -- what a metric is, as JSON ---------------------------------------------------------------
+
+
+def _metric_to_dict(metric: Metric, names: Mapping[int, str]) -> dict[str, Any]:
+    cls = type(metric)
+    class_name = names.get(id(cls))
+    if class_name is None:
+        if _package_classes().get(cls.__name__) is not cls:
+            raise TypeError(
+                f"cannot save a {cls.__name__}: the class is defined outside "
+                f"interactive_metrics (in {cls.__module__!r}), and a saved file names its "
+                "class rather than holding code; pass "
+                f"`custom_objects={{{cls.__name__!r}: {cls.__name__}}}` to both `save` and `load`"
+            )
+        class_name = cls.__name__
+    dtype = metric._dtype
+    config = {
+        key: _encode_config(value, f"config[{key!r}]", names, cls.__name__)
+        for key, value in metric.get_config().items()
+    }
+    compensation = getattr(metric, "_compensation", None)
+    return {
+        "class": class_name,
+        "config": config,
+        "step": metric._step,
+        "state": _encode_state(metric._state, dtype),
+        "compensation": None if compensation is None else _encode_state(compensation, dtype),
+        "pending": None
+        if metric._pending is None
+        else {
+            "updates": metric._updates_unrecorded,
+            "batch": _encode_state(metric._pending, dtype),
+        },
+    }
+
+
+def _metric_from_dict(
+    data: Mapping[str, Any], frame: pl.DataFrame | None, objects: Mapping[str, Any], path: Path
+) -> Metric:
+    class_name = _get(data, "class", str, "metric")
+    cls = objects.get(class_name)
+    if cls is None:
+        cls = _package_classes().get(class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise SavedFileError(
+            f"cannot load {str(path)!r}: it holds a metric of class {class_name!r}, which is "
+            "not a metric class of interactive_metrics; if you defined it, pass "
+            f"`custom_objects={{{class_name!r}: {class_name}}}` to `load`"
+        )
+    config_data = _get(data, "config", dict, "metric")
+    config = {
+        key: _decode_config(value, f"config[{key!r}]", objects, path)
+        for key, value in config_data.items()
+    }
+    try:
+        with np.errstate(all="ignore"):
+            metric = cls.from_config(config)
+    except (TypeError, ValueError) as error:
+        raise _corrupt(path, f"its configuration does not build a {class_name} ({error})") from None
+    step = _get(data, "step", int, "metric")
+    if step < 0:
+        raise _corrupt(path, f"`step` must be >= 0, got {step!r}")
+    state = _decode_state(_get(data, "state", dict, "metric"), metric, "state", path)
+    compensation = data.get("compensation")
+    if (compensation is None) != (getattr(metric, "_compensation", None) is None):
+        raise _corrupt(path, "the compensation of its sums does not match its `summation`")
+    if compensation is not None:
+        if not isinstance(compensation, dict):
+            raise _corrupt(path, f"`compensation` must be an object, got {compensation!r}")
+        low = _decode_state(compensation, metric, "compensation", path, subset=True)
+    pending = _get(data, "pending", (dict, type(None)), "metric")
+    pending_batch = None
+    updates = 0
+    if pending is not None:
+        updates = _get(pending, "updates", int, "pending")
+        if not 1 <= updates < metric.history_every:
+            raise _corrupt(path, f"`pending.updates` must be in [1, {metric.history_every})")
+        pending_batch = _decode_state(
+            _get(pending, "batch", dict, "pending"), metric, "pending", path
+        )
+    if (frame is None) != (metric._history is None):
+        raise _corrupt(path, "it has a history file exactly when its metric records no history")
+    # Everything is decoded and checked: only now is the new metric filled in.
+    if frame is not None:
+        metric._history = _restore_history(metric, frame, step, path)
+    metric._state = state
+    metric._step = step
+    metric._pending = pending_batch
+    metric._updates_unrecorded = updates
+    if compensation is not None:
+        metric._compensation = low
+    return metric
+
+
+def _restore_history(metric: Metric, frame: pl.DataFrame, step: int, path: Path) -> Any:
+    buffer = metric._new_history()
+    expected = buffer.frame().schema
+    if frame.schema != expected:
+        got = ", ".join(f"{k}: {v}" for k, v in frame.schema.items())
+        want = ", ".join(f"{k}: {v}" for k, v in expected.items())
+        raise _corrupt(path, f"{HISTORY_FILE} has columns ({got}), expected ({want})")
+    n = frame.height
+    if n == 0:
+        return buffer
+    steps = frame["step"].to_numpy()
+    events = frame["event"].to_physical().to_numpy().astype(np.int8)
+    nulls = {name: frame[name].is_null().to_numpy() for name in frame.columns}
+    if nulls["step"].any() or nulls["event"].any():
+        raise _corrupt(path, f"{HISTORY_FILE} has null steps or events")
+    if steps[0] < 1 or steps[-1] > step or (n > 1 and not (np.diff(steps) > 0).all()):
+        raise _corrupt(path, f"the steps in {HISTORY_FILE} must increase within [1, {step}]")
+    is_reset = events == RESET
+    with np.errstate(all="ignore"):
+        identity = metric._identity()
+        empty_batch = {**{f"batch_{k}": v for k, v in identity.items()}}
+        empty_batch["batch_result"] = metric.compute(identity)
+    rows = np.empty((n, buffer.width), dtype=metric._dtype)
+    for name, _shape in buffer.columns:
+        width = buffer.slices[name].stop - buffer.slices[name].start
+        may_be_null = name in buffer.null_on_reset
+        if not np.array_equal(nulls[name], is_reset if may_be_null else np.zeros(n, bool)):
+            raise _corrupt(path, f"column {name!r} of {HISTORY_FILE} has nulls where it cannot")
+        block = rows[:, buffer.slices[name]]
+        column = frame[name]
+        if may_be_null and is_reset.any():
+            block[is_reset] = np.ravel(empty_batch[name])
+            block[~is_reset] = column.filter(~pl.Series(is_reset)).to_numpy().reshape(-1, width)
+        else:
+            block[:] = column.to_numpy().reshape(n, width)
+    buffer.extend(steps, events, rows)
+    return buffer
+
+
+# -- numbers, bit for bit --------------------------------------------------------------------
+
+
+def _encode_number(value: Any, dtype: np.dtype[Any]) -> float | str:
+    number = dtype.type(value)
+    if np.isfinite(number):
+        return float(number)
+    if np.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    bits = int(np.asarray(number).view(f"u{dtype.itemsize}"))
+    return f"nan:0x{bits:0{2 * dtype.itemsize}x}"
+
+
+def _decode_number(value: Any, dtype: np.dtype[Any], where: str, path: Path) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = dtype.type(value)
+        if math.isfinite(value) and float(number) == value:
+            return number
+    elif value in ("inf", "-inf"):
+        return dtype.type(value)
+    elif isinstance(value, str) and value.startswith("nan:0x"):
+        try:
+            bits = np.array(int(value[6:], 16), dtype=f"u{dtype.itemsize}")
+        except (ValueError, OverflowError):
+            bits = None
+        if bits is not None:
+            number = bits.view(dtype)[()]
+            if np.isnan(number):
+                return number
+    raise _corrupt(path, f"{where} must be a {dtype.name} number, got {value!r}")
+
+
+def _encode_state(state: Mapping[str, Any], dtype: np.dtype[Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in state.items():
+        array = np.asarray(value, dtype=dtype)
+        flat = [_encode_number(x, dtype) for x in array.ravel()]
+        out[name] = flat[0] if array.ndim == 0 else {"shape": list(array.shape), "values": flat}
+    return out
+
+
+def _decode_state(
+    data: Mapping[str, Any], metric: Metric, where: str, path: Path, subset: bool = False
+) -> dict[str, Any]:
+    dtype = metric._dtype
+    shapes = {f.name: f.shape for f in metric._fields}
+    if subset:
+        shapes = {name: shapes[name] for name in metric._compensation or ()}
+    if set(data) != set(shapes):
+        raise _corrupt(path, f"`{where}` has fields {sorted(data)}, expected {sorted(shapes)}")
+    out = {}
+    for name, shape in shapes.items():
+        value = data[name]
+        label = f"{where}[{name!r}]"
+        if shape == ():
+            out[name] = _decode_number(value, dtype, label, path)
+            continue
+        if not (
+            isinstance(value, dict)
+            and value.get("shape") == list(shape)
+            and isinstance(value.get("values"), list)
+            and len(value["values"]) == math.prod(shape)
+        ):
+            raise _corrupt(path, f"{label} must hold an array of shape {shape}")
+        numbers = [_decode_number(x, dtype, label, path) for x in value["values"]]
+        out[name] = np.array(numbers, dtype=dtype).reshape(shape)
+    return out
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def _encode_config(value: Any, where: str, names: Mapping[int, str], owner: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else {"$float": str(float(value))}
+    if isinstance(value, (list, tuple)):
+        items = [_encode_config(v, f"{where}[{i}]", names, owner) for i, v in enumerate(value)]
+        return items if isinstance(value, list) else {"$tuple": items}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {
+            "$dict": {
+                k: _encode_config(v, f"{where}[{k!r}]", names, owner) for k, v in value.items()
+            }
+        }
+    if callable(value) and not isinstance(value, type):
+        name = names.get(id(value))
+        if name is None:
+            label = getattr(value, "__name__", repr(value))
+            raise TypeError(
+                f"cannot save {where} of {owner}: the function {label!r} (from "
+                f"{getattr(value, '__module__', None)!r}) is not part of interactive_metrics, and "
+                "a saved file never holds code; save it by name with "
+                f"`custom_objects={{{label!r}: {label}}}` and pass the same mapping to `load`"
+            )
+        return {"$function": name}
+    raise TypeError(
+        f"cannot save {where} of {owner}: {value!r} (type {type(value).__name__}) cannot be "
+        "written as JSON; configure the metric with numbers, strings, lists or None"
+    )
+
+
+def _decode_config(value: Any, where: str, objects: Mapping[str, Any], path: Path) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_decode_config(v, where, objects, path) for v in value]
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, inner),) = value.items()
+        if tag == "$float" and inner in ("nan", "inf", "-inf"):
+            return float(inner)
+        if tag == "$tuple" and isinstance(inner, list):
+            return tuple(_decode_config(v, where, objects, path) for v in inner)
+        if tag == "$dict" and isinstance(inner, dict):
+            return {k: _decode_config(v, where, objects, path) for k, v in inner.items()}
+        if tag == "$function" and isinstance(inner, str):
+            fn = objects.get(inner, _package_functions().get(inner))
+            if fn is None or not callable(fn):
+                raise SavedFileError(
+                    f"cannot load {str(path)!r}: its {where} is the function {inner!r}, which is "
+                    "not part of interactive_metrics; pass it by name: "
+                    f"`load(path, custom_objects={{{inner!r}: <the function>}})`"
+                )
+            return fn
+    raise _corrupt(path, f"{where} holds {value!r}, which is not a saved configuration value")
+
+
+# -- the allow-lists -------------------------------------------------------------------------
+
+
+def _package_classes() -> dict[str, type[Metric]]:
+    """Every metric class exported by ``interactive_metrics``: the classes a file may name."""
+    import interactive_metrics
+
+    classes = {}
+    for name in interactive_metrics.__all__:
+        obj = getattr(interactive_metrics, name, None)
+        if isinstance(obj, type) and issubclass(obj, Metric) and obj is not Metric:
+            classes[name] = obj
+    return classes
+
+
+def _package_functions() -> dict[str, Callable[..., Any]]:
+    """Public functions defined in ``interactive_metrics.metrics``, by qualified name."""
+    from interactive_metrics import metrics
+
+    functions: dict[str, Callable[..., Any]] = {}
+    for name in getattr(metrics, "__all__", ()):
+        obj = getattr(metrics, name, None)
+        if inspect.isfunction(obj) and obj.__module__.startswith("interactive_metrics."):
+            functions[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return functions
+
+
+def _names_by_object(custom_objects: Mapping[str, Any] | None) -> dict[int, str]:
+    names = {id(fn): name for name, fn in _package_functions().items()}
+    for name, obj in (custom_objects or {}).items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"`custom_objects` keys must be non-empty strings, got {name!r}")
+        if not callable(obj):
+            raise TypeError(
+                f"`custom_objects[{name!r}]` must be a metric class or a function, got {obj!r}"
+            )
+        names[id(obj)] = name
+    return names
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _checksum(payload: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in payload.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write(path: Path, metadata: bytes, history: bytes | None) -> Path:
+    import shutil
+    import zipfile
+
+    members = {METADATA_FILE: metadata}
+    if history is not None:
+        members[HISTORY_FILE] = history
+    temporary = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
+    if path.suffix.lower() == ".zip":
+        if path.is_dir():
+            raise FileExistsError(f"`path` {str(path)!r} is a directory; pass a new .zip path")
+        try:
+            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return path
+    if path.exists() and not (path.is_dir() and {p.name for p in path.iterdir()} <= set(_MEMBERS)):
+        raise FileExistsError(
+            f"`path` {str(path)!r} exists and is not a saved metric; pass a new path "
+            "(a directory is written) or one ending in .zip"
+        )
+    temporary.mkdir(parents=True)
+    try:
+        for name, data in members.items():
+            (temporary / name).write_bytes(data)
+        if path.exists():
+            old = path.with_name(f".{path.name}.{os.urandom(8).hex()}.old")
+            path.rename(old)
+            temporary.rename(path)
+            shutil.rmtree(old)
+        else:
+            temporary.rename(path)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return path
+
+
+def _read(path: Path) -> tuple[bytes, Callable[[], bytes | None]]:
+    import zipfile
+
+    if path.is_dir():
+        metadata_path = path / METADATA_FILE
+        if not metadata_path.is_file():
+            raise _corrupt(path, f"the directory holds no {METADATA_FILE}")
+        if metadata_path.stat().st_size > _MAX_METADATA_BYTES:
+            raise _corrupt(path, f"{METADATA_FILE} is too large to be metadata")
+        history_path = path / HISTORY_FILE
+        return (
+            metadata_path.read_bytes(),
+            lambda: history_path.read_bytes() if history_path.is_file() else None,
+        )
+    if not path.exists():
+        raise FileNotFoundError(f"`path` {str(path)!r} does not exist")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            size = path.stat().st_size
+            if METADATA_FILE not in infos or not set(infos) <= set(_MEMBERS):
+                raise _corrupt(path, f"it holds {sorted(infos)}, expected {list(_MEMBERS)}")
+            for info in infos.values():
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size > size:
+                    raise _corrupt(path, f"{info.filename} is not stored as this package stores it")
+            members = {name: archive.read(name) for name in infos}
+    except SavedFileError:
+        raise
+    except Exception as error:  # zipfile raises many types on damaged archives
+        why = f"it is not a readable zip archive ({type(error).__name__}: {error})"
+        raise _corrupt(path, why) from None
+    return members[METADATA_FILE], lambda: members.get(HISTORY_FILE)
+
+
+def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        payload = json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _corrupt(path, f"{METADATA_FILE} is not valid JSON ({error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise _corrupt(
+            path, f"{METADATA_FILE} does not describe a saved interactive_metrics object"
+        )
+    if payload.get("checksum") != _checksum(payload):
+        raise _corrupt(
+            path,
+            f"{METADATA_FILE} does not match its checksum: it was changed after it was saved",
+        )
+    version = payload.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _corrupt(path, f"`schema_version` must be an integer >= 1, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise SavedFileError(
+            f"cannot load {str(path)!r}: it was written by a newer interactive_metrics (schema "
+            f"version {version}; this version reads up to {SCHEMA_VERSION}); upgrade "
+            "interactive_metrics to load it"
+        )
+    return payload
+
+
+def _read_parquet(data: bytes, path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except Exception as error:
+        raise _corrupt(path, f"{HISTORY_FILE} is not readable Parquet ({error})") from None
+    except pl.exceptions.PanicException as error:  # a BaseException raised from Rust
+        raise _corrupt(path, f"{HISTORY_FILE} is not readable Parquet ({error})") from None
+
+
+def _get(mapping: Mapping[str, Any], key: str, kind: Any, where: str) -> Any:
+    value = mapping.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        label = f"{where}.{key}" if where else key
+        raise SavedFileError(
+            f"cannot load: `{label}` must be {names}, got {value!r}; the file is corrupt "
+            "or was not written by `save`"
+        )
+    return value
+
+
+def _corrupt(path: Path, why: str) -> SavedFileError:
+    return SavedFileError(
+        f"cannot load {str(path)!r}: {why}; it is not a complete, unchanged file written by "
+        "`metric.save` (save the metric again)"
+    )

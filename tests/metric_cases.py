@@ -1,0 +1,252 @@
+"""One table of every exported metric class: how to build it, feed it, and what it must compute.
+
+Each :class:`Case` gives a constructor call, a generator of one valid batch (the
+positional inputs, already as float64 arrays) and an *oracle*: plain numpy, written
+here independently of the package, from the list of ``(inputs, weights)`` batches seen
+so far to the expected result. ``test_every_exported_metric_has_a_case`` fails the day a
+metric is exported without a row here, so fuzzing and save/load cover it from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import interactive_metrics as im
+
+Batch = tuple[tuple[np.ndarray, ...], np.ndarray]  # (inputs, per-sample weights)
+
+
+def _absolute_difference(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return np.abs(y_true - y_pred)
+
+
+def _stack(batches: list[Batch]) -> tuple[list[np.ndarray], np.ndarray]:
+    arity = len(batches[0][0])
+    inputs = [np.concatenate([b[0][i] for b in batches]) for i in range(arity)]
+    return inputs, np.concatenate([b[1] for b in batches])
+
+
+def _ratio(numerator: Any, denominator: Any) -> Any:
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    safe = np.where(denominator == 0, 1.0, denominator)
+    return np.where(denominator == 0, 0.0, numerator / safe)
+
+
+def weighted_mean(per_sample: Callable[..., np.ndarray]) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        inputs, w = _stack(batches)
+        return _ratio(np.sum(w * per_sample(*inputs)), np.sum(w))
+
+    return oracle
+
+
+def weighted_sum(per_sample: Callable[..., np.ndarray]) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        inputs, w = _stack(batches)
+        return np.sum(w * per_sample(*inputs))
+
+    return oracle
+
+
+def _extreme(pick: Callable[..., Any], empty: float) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        (values,), w = _stack(batches)
+        kept = values[w > 0]
+        return pick(kept) if kept.size else empty
+
+    return oracle
+
+
+def _binary_counts(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    positive, predicted = t == 1, p > 0.5
+    return {
+        "tp": np.sum(w * (positive & predicted)),
+        "fp": np.sum(w * (~positive & predicted)),
+        "tn": np.sum(w * (~positive & ~predicted)),
+        "fn": np.sum(w * (positive & ~predicted)),
+    }
+
+
+def _counts_oracle(result: Callable[[dict[str, float]], Any]) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        (t, p), w = _stack(batches)
+        return result(_binary_counts(t, p, w))
+
+    return oracle
+
+
+def _f_beta(beta: float, average: str | None) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        (t, p), w = _stack(batches)
+        predicted = p == p.max(axis=1, keepdims=True)  # threshold None: the arg-max class
+        w = w[:, None]
+        tp = np.sum(w * ((t == 1) & predicted), axis=0)
+        fp = np.sum(w * ((t != 1) & predicted), axis=0)
+        fn = np.sum(w * ((t == 1) & ~predicted), axis=0)
+        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        score = _ratio((1 + beta**2) * precision * recall, beta**2 * precision + recall)
+        if average == "macro":
+            return score.mean()
+        return score
+
+    return oracle
+
+
+def _confusion(batches: list[Batch]) -> Any:
+    (t, p), w = _stack(batches)
+    matrix = np.zeros((3, 3))
+    for i, j, weight in zip(t.astype(int), p.astype(int), w, strict=True):
+        matrix[i, j] += weight
+    return matrix
+
+
+def _values(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return (rng.normal(size=n) * 10,)
+
+
+def _regression(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    # Targets away from 0 and predictions >= 0: Keras' 1e-7 floors never bite.
+    return rng.uniform(0.5, 5.0, n), rng.uniform(0.0, 5.0, n)
+
+
+def _binary(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 2, n).astype(float), rng.random(n)
+
+
+def _labels(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n).astype(float)
+
+
+def _one_hot(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return np.eye(3)[rng.integers(0, 3, n)], rng.random((n, 3))
+
+
+def _sparse(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 3, n).astype(float), rng.random((n, 3))
+
+
+def _argmax_hit(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (np.argmax(t, axis=1) == np.argmax(p, axis=1)).astype(float)
+
+
+def _top2_hit(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
+    order = np.argsort(-p, axis=1)[:, :2]
+    return (order == labels.astype(int)[:, None]).any(axis=1).astype(float)
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to exercise one metric class."""
+
+    make: Callable[..., im.Metric]
+    batch: Callable[[np.random.Generator, int], tuple[np.ndarray, ...]]
+    oracle: Callable[[list[Batch]], Any]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, **options: Any) -> im.Metric:
+        return self.make(**self.kwargs, **options)
+
+
+CASES: dict[str, Case] = {
+    "Sum": Case(im.Sum, _values, weighted_sum(lambda v: v)),
+    "Mean": Case(im.Mean, _values, weighted_mean(lambda v: v)),
+    "Count": Case(im.Count, _values, lambda b: np.sum(_stack(b)[1])),
+    "Min": Case(im.Min, _values, _extreme(np.min, np.inf)),
+    "Max": Case(im.Max, _values, _extreme(np.max, -np.inf)),
+    "MeanMetricWrapper": Case(
+        lambda **o: im.MeanMetricWrapper(_absolute_difference, **o),
+        _regression,
+        weighted_mean(lambda t, p: np.abs(t - p)),
+    ),
+    "SumMetricWrapper": Case(
+        lambda **o: im.SumMetricWrapper(_absolute_difference, **o),
+        _regression,
+        weighted_sum(lambda t, p: np.abs(t - p)),
+    ),
+    "MeanAbsoluteError": Case(
+        im.MeanAbsoluteError, _regression, weighted_mean(lambda t, p: np.abs(t - p))
+    ),
+    "MeanSquaredError": Case(
+        im.MeanSquaredError, _regression, weighted_mean(lambda t, p: (t - p) ** 2)
+    ),
+    "RootMeanSquaredError": Case(
+        im.RootMeanSquaredError,
+        _regression,
+        lambda b: np.sqrt(weighted_mean(lambda t, p: (t - p) ** 2)(b)),
+    ),
+    "MeanAbsolutePercentageError": Case(
+        im.MeanAbsolutePercentageError,
+        _regression,
+        weighted_mean(lambda t, p: 100 * np.abs(t - p) / np.abs(t)),
+    ),
+    "MeanSquaredLogarithmicError": Case(
+        im.MeanSquaredLogarithmicError,
+        _regression,
+        weighted_mean(lambda t, p: (np.log(1 + p) - np.log(1 + t)) ** 2),
+    ),
+    "LogCoshError": Case(
+        im.LogCoshError, _regression, weighted_mean(lambda t, p: np.log(np.cosh(p - t)))
+    ),
+    "SumAbsoluteError": Case(
+        im.SumAbsoluteError, _regression, weighted_sum(lambda t, p: np.abs(t - p))
+    ),
+    "SumSquaredError": Case(
+        im.SumSquaredError, _regression, weighted_sum(lambda t, p: (t - p) ** 2)
+    ),
+    "Accuracy": Case(im.Accuracy, _labels, weighted_mean(lambda t, p: (t == p).astype(float))),
+    "BinaryAccuracy": Case(
+        im.BinaryAccuracy, _binary, weighted_mean(lambda t, p: ((p > 0.5) == (t == 1)) * 1.0)
+    ),
+    "SumBinaryAccuracy": Case(
+        im.SumBinaryAccuracy, _binary, weighted_sum(lambda t, p: ((p > 0.5) == (t == 1)) * 1.0)
+    ),
+    "CategoricalAccuracy": Case(im.CategoricalAccuracy, _one_hot, weighted_mean(_argmax_hit)),
+    "SparseCategoricalAccuracy": Case(
+        im.SparseCategoricalAccuracy,
+        _sparse,
+        weighted_mean(lambda t, p: (np.argmax(p, axis=1) == t).astype(float)),
+    ),
+    "TopKCategoricalAccuracy": Case(
+        im.TopKCategoricalAccuracy,
+        _one_hot,
+        weighted_mean(lambda t, p: _top2_hit(np.argmax(t, axis=1), p)),
+        {"k": 2},
+    ),
+    "SparseTopKCategoricalAccuracy": Case(
+        im.SparseTopKCategoricalAccuracy, _sparse, weighted_mean(_top2_hit), {"k": 2}
+    ),
+    "TruePositives": Case(im.TruePositives, _binary, _counts_oracle(lambda c: c["tp"])),
+    "FalsePositives": Case(im.FalsePositives, _binary, _counts_oracle(lambda c: c["fp"])),
+    "TrueNegatives": Case(im.TrueNegatives, _binary, _counts_oracle(lambda c: c["tn"])),
+    "FalseNegatives": Case(im.FalseNegatives, _binary, _counts_oracle(lambda c: c["fn"])),
+    "Precision": Case(
+        im.Precision, _binary, _counts_oracle(lambda c: _ratio(c["tp"], c["tp"] + c["fp"]))
+    ),
+    "Recall": Case(
+        im.Recall, _binary, _counts_oracle(lambda c: _ratio(c["tp"], c["tp"] + c["fn"]))
+    ),
+    "FBetaScore": Case(
+        im.FBetaScore, _one_hot, _f_beta(2.0, None), {"num_classes": 3, "beta": 2.0}
+    ),
+    "F1Score": Case(
+        im.F1Score, _one_hot, _f_beta(1.0, "macro"), {"num_classes": 3, "average": "macro"}
+    ),
+    "ConfusionMatrix": Case(im.ConfusionMatrix, _labels, _confusion, {"num_classes": 3}),
+}
+
+CUSTOM_OBJECTS = {"absolute_difference": _absolute_difference}
+"""What ``save``/``load`` need for the wrappers' test function (not a package function)."""
+
+
+def exported_metric_classes() -> dict[str, type[im.Metric]]:
+    return {
+        name: obj
+        for name in im.__all__
+        if isinstance(obj := getattr(im, name), type)
+        and issubclass(obj, im.Metric)
+        and obj is not im.Metric
+    }
