@@ -1,0 +1,511 @@
+"""Headless tests of the widgets: the logic, the traits, and the messages sent to a browser.
+
+No browser and no kernel: ipywidgets' comm is replaced by a recorder, so the
+tests see exactly the state updates a frontend would receive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+import interactive_metrics as im
+from interactive_metrics.widgets import panels, teaching
+from interactive_metrics.widgets.card import metric_card, sparkline_points
+from interactive_metrics.widgets.throttle import Throttle
+
+ipywidgets = pytest.importorskip("ipywidgets")
+
+
+class RecordingComm:
+    """Stands in for a kernel comm: keeps every message a widget sends."""
+
+    kernel = "recording"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.comm_id = kwargs.get("comm_id") or uuid.uuid4().hex
+        self.opened = kwargs.get("data", {})
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, data: Any = None, buffers: Any = None, **kwargs: Any) -> None:
+        self.sent.append(data)
+
+    def on_msg(self, callback: Any) -> None:
+        pass
+
+    def on_close(self, callback: Any) -> None:
+        pass
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def updates(self, key: str) -> list[Any]:
+        """The values of ``key`` in the state updates sent so far."""
+        return [
+            m["state"][key] for m in self.sent if m.get("method") == "update" and key in m["state"]
+        ]
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingComm]:
+    opened: dict[str, RecordingComm] = {}
+
+    def create_comm(**kwargs: Any) -> RecordingComm:
+        comm = RecordingComm(**kwargs)
+        opened[comm.comm_id] = comm
+        return comm
+
+    monkeypatch.setattr(ipywidgets.comm, "create_comm", create_comm)
+    return opened
+
+
+def comm_of(widget: Any) -> RecordingComm:
+    assert isinstance(widget.comm, RecordingComm)
+    return widget.comm
+
+
+@pytest.fixture(autouse=True)
+def close_widgets() -> Any:
+    yield
+    ipywidgets.Widget.close_all()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- throttle ------------------------------------------------------------------------------
+
+
+def test_throttle_allows_one_redraw_per_interval() -> None:
+    clock = FakeClock()
+    throttle = Throttle(interval=0.1, clock=clock)
+    redraws = 0
+    for i in range(10_000):  # 10,000 updates spread over one simulated second
+        clock.now = i * 1e-4
+        if throttle.due():
+            throttle.drawn(started=clock.now)
+            redraws += 1
+    assert redraws == 10
+    assert throttle.pending
+
+
+def test_throttle_waits_longer_after_a_slow_redraw() -> None:
+    clock = FakeClock()
+    throttle = Throttle(interval=0.1, budget=0.05, clock=clock)
+    clock.now = 1.0
+    assert throttle.due()
+    clock.now = 1.02  # the redraw took 20 ms: at most 5% of the time -> next one after 0.4 s
+    throttle.drawn(started=1.0)
+    clock.now = 1.39
+    assert not throttle.due()
+    clock.now = 1.41
+    assert throttle.due()
+
+
+@pytest.mark.parametrize(("interval", "budget"), [(-1, 0.05), (0.1, 0), (0.1, 1.5)])
+def test_throttle_rejects_bad_settings(interval: float, budget: float) -> None:
+    with pytest.raises(ValueError, match="`interval`|`budget`"):
+        Throttle(interval=interval, budget=budget)
+
+
+# -- live view ----------------------------------------------------------------------------
+
+
+def test_live_view_follows_updates_throttled_and_ends_on_the_final_state(comms: Any) -> None:
+    clock = FakeClock()
+    m = im.Mean()
+    view = m.widget()
+    view.throttle = Throttle(interval=0.1, clock=clock)
+    sent = comm_of(view.summary)
+    before = len(sent.updates("value"))
+    values = np.arange(1000.0)
+    for i, value in enumerate(values):
+        clock.now = i * 1e-3  # 1000 updates in one simulated second
+        m.update_state([value])
+    redraws = len(sent.updates("value")) - before
+    assert 9 <= redraws <= 11
+    assert view.throttle.pending  # the last updates were not drawn yet
+    view._on_cell_done()  # what IPython's post_run_cell does when the loop's cell ends
+    assert not view.throttle.pending
+    final = sent.updates("value")[-1]
+    assert f">{values.mean():.4g}</span>" in final  # 499.5, computed by numpy
+    assert "1000 steps" in final
+    view.close()
+
+
+def test_live_view_sends_the_history_to_the_chart_downsampled(comms: Any) -> None:
+    m = im.Sum()
+    for i in range(5000):
+        m.update_state([1.0, float(i % 7 == 0) * 100])
+    view = m.widget(max_points=200)
+    spec = comm_of(view.chart).opened["state"]["spec"]
+    rows = spec["datasets"]["history"]
+    assert 50 <= len(rows) <= 200
+    assert rows[-1]["step"] == 5000
+    assert rows[-1]["result"] == m.result()
+    history = m.history
+    by_step = dict(zip(history["step"], history["result"], strict=True))
+    assert all(row["result"] == by_step[row["step"]] for row in rows)
+    json.dumps(spec, allow_nan=False)  # valid JSON for the browser
+    m.update_state([2.0])
+    view.refresh()
+    new_rows = comm_of(view.chart).updates("spec")[-1]["datasets"]["history"]
+    assert new_rows[-1] == {"step": 5001, "result": m.result(), "batch_result": 2.0}
+    view.close()
+
+
+def test_live_view_nan_results_become_null_in_the_json(comms: Any) -> None:
+    m = im.Mean()
+    m.update_state([1.0, np.nan])
+    view = m.widget()
+    rows = comm_of(view.chart).opened["state"]["spec"]["datasets"]["history"]
+    assert rows == [{"step": 1, "result": None, "batch_result": None}]
+    view.close()
+
+
+def test_live_view_close_detaches_the_listener() -> None:
+    m = im.Mean()
+    view = m.widget()
+    assert len(m._listeners) == 1
+    view.close()
+    assert m._listeners == []
+    m.update_state([1.0])  # nothing to notify, nothing fails
+
+
+def test_a_metric_without_widgets_pays_one_check_per_update() -> None:
+    m = im.Mean()
+    assert m._listeners == []
+    calls: list[int] = []
+    m._listeners.append(lambda metric, event: calls.append(event))
+    m.update_state([1.0])
+    m.reset_state()
+    other = im.Mean()
+    other.update_state([3.0])
+    m.merge_state([other])
+    assert calls == [0, 2, 1]  # update, reset, merge
+
+
+def test_a_listener_also_hears_updates_not_recorded_in_the_history() -> None:
+    m = im.Sum(history_every=3)
+    calls: list[int] = []
+    m._listeners.append(lambda metric, event: calls.append(metric.step))
+    for _ in range(4):
+        m.update_state([1.0])
+    assert calls == [1, 2, 3, 4]
+
+
+def test_a_failed_update_notifies_nobody() -> None:
+    m = im.Mean()
+    calls: list[int] = []
+    m._listeners.append(lambda metric, event: calls.append(event))
+    with pytest.raises((TypeError, ValueError)):
+        m.update_state(["a", "b"])
+    assert calls == []
+
+
+def test_live_view_of_streams_shows_macro_and_the_farthest_stream(comms: Any) -> None:
+    s = im.Streams(im.Mean())
+    view = s.widget("live")
+    s.update_state([1.0] * 8 + [0.0, 0.0], stream=["big"] * 8 + ["small"] * 2)
+    view.refresh()
+    text = view.summary.value
+    assert ">0.8</span>" in text  # 8 / 10 pooled
+    assert "macro 0.5" in text  # (1 + 0) / 2
+    assert "farthest from merged: small 0" in text
+    view.close()
+    assert s._listeners == []
+
+
+def test_widget_kind_errors_name_the_choices() -> None:
+    with pytest.raises(ValueError, match="`kind` must be one of .*'live'.*got 'chart'"):
+        im.Mean().widget("chart")
+    with pytest.raises(ValueError, match="`kind` must be one of .*'explorer'.*got 'x'"):
+        im.Streams(im.Mean()).widget("x")
+
+
+# -- scrubber -----------------------------------------------------------------------------
+
+
+def test_scrubber_shows_what_the_history_holds_at_each_step(comms: Any) -> None:
+    m = im.Sum()
+    m.update_state([1, 3, 5, 7])
+    m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    m.reset_state()
+    m.update_state([2.5])
+    scrubber = m.widget("scrubber")
+    assert scrubber.slider.max == 4 and scrubber.slider.value == 4
+    expected = {  # step: (batch total, running total), hand-checked
+        1: ("16", "16"),
+        2: ("4", "20"),
+        3: ("–", "0"),  # a reset has no batch
+        4: ("2.5", "2.5"),
+    }
+    for step, (batch, running) in expected.items():
+        scrubber.slider.value = step
+        html = scrubber.panel.value
+        assert f"<b class='im-step'>step {step}</b>" in html
+        assert f"<td class='im-batch-total'>{batch}</td>" in html
+        assert f"<td class='im-running-total'>{running}</td>" in html
+        assert scrubber.chart.params.scrub_step == step
+        assert scrubber.chart.params.scrub_result == float(running)
+    scrubber.slider.value = 0
+    assert "step 0</b> (fresh state)" in scrubber.panel.value
+    # what the browser received when the slider moved: params only, never a new spec
+    chart_comm = comm_of(scrubber.chart)
+    assert chart_comm.updates("spec") == []
+    assert [p["scrub_step"] for p in chart_comm.updates("_params")][-5:] == [1, 2, 3, 4, 0]
+
+
+def test_scrubber_never_recomputes(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = im.Mean()
+    for batch in ([1, 2], [3], [10, 20, 30]):
+        m.update_state(batch)
+    scrubber = m.widget("scrubber", chart=False)
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the scrubber recomputed a result")
+
+    monkeypatch.setattr(m, "compute", forbidden)
+    monkeypatch.setattr(m, "terms", forbidden)
+    scrubber.slider.value = 2
+    assert "<td class='im-result'>2</td>" in scrubber.panel.value  # (1 + 2 + 3) / 3
+    assert "<td class='im-running-count'>3</td>" in scrubber.panel.value
+
+
+def test_scrubber_with_sparse_history_snaps_to_the_recorded_step() -> None:
+    m = im.Sum(history_every=2)
+    for _ in range(6):
+        m.update_state([1.0])
+    scrubber = m.widget("scrubber", chart=False)
+    assert scrubber.play.step == 2
+    scrubber.slider.value = 5
+    assert scrubber.shown_step == 4
+    assert "<td class='im-running-total'>4</td>" in scrubber.panel.value
+
+
+def test_scrubber_needs_a_history() -> None:
+    with pytest.raises(ValueError, match="has no history to scrub.*history=True"):
+        im.Mean(history=False).widget("scrubber")
+
+
+# -- stream explorer ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_stream() -> im.Streams:
+    s = im.Streams(im.Mean())
+    rng = np.random.default_rng(1)
+    for step in range(30):
+        good = (rng.random(90) < 0.9).astype(float)
+        bad = (rng.random(10) < (0.9 if step < 15 else 0.2)).astype(float)
+        s.update_state(np.r_[good, bad], stream=["big"] * 90 + ["small"] * 10)
+    return s
+
+
+def test_explorer_preselects_the_stream_farthest_from_the_merged_result(
+    failing_stream: im.Streams, comms: Any
+) -> None:
+    explorer = failing_stream.widget()
+    assert explorer.picker.value == ("small",)
+    labels = [label for label, _ in explorer.picker.options]
+    assert labels[0].startswith("small")  # worst result first
+    explorer.sort.value = "weight"
+    assert [key for _, key in explorer.picker.options] == ["big", "small"]
+    assert explorer.picker.value == ("small",)  # sorting keeps the selection
+
+
+def test_explorer_selection_changes_the_rows_and_the_chart_data(
+    failing_stream: im.Streams, comms: Any
+) -> None:
+    explorer = failing_stream.widget()
+    chart_comm = comm_of(explorer.chart)
+    first = chart_comm.opened["state"]["spec"]["datasets"]["history"]
+    assert {row["stream"] for row in first} == {"small", "merged (micro)"}
+    explorer.picker.value = ("big",)
+    sent = chart_comm.updates("spec")[-1]["datasets"]["history"]
+    assert {row["stream"] for row in sent} == {"big", "merged (micro)"}
+    big = failing_stream["big"]
+    big_rows = [r for r in sent if r["stream"] == "big"]
+    assert [r["result"] for r in big_rows] == big.history["result"].to_list()
+    merged_rows = [r for r in sent if r["stream"] == "merged (micro)"]
+    assert merged_rows[-1]["result"] == pytest.approx(failing_stream.result())
+    assert explorer.table.value.count("im-stream-row") == 1
+    micro = failing_stream.result()
+    macro = np.mean(failing_stream.breakdown()["result"].to_numpy())
+    assert f"<b class='im-micro'>{micro:.4g}</b>" in explorer.table.value
+    assert f"<b class='im-macro'>{macro:.4g}</b>" in explorer.table.value
+
+
+# -- playground ---------------------------------------------------------------------------
+
+
+def test_lesson_numbers_match_hand_computed_values() -> None:
+    batches = [teaching.Batch((1, 3, 5, 7), (1, 1, 0, 0)), teaching.Batch((10,))]
+    lesson = teaching.sum_mean_lesson(batches)
+    assert lesson.sum == 14.0  # 1 + 3 + 10
+    assert lesson.plain_mean == pytest.approx(26 / 5)
+    assert lesson.weighted_mean == pytest.approx(14 / 3)
+    assert lesson.mean_of_batch_means == pytest.approx((2 + 10) / 2)
+    assert [r.running_sum for r in lesson.rows] == [4.0, 14.0]
+    assert [r.batch_mean for r in lesson.rows] == [2.0, 10.0]
+    assert lesson.masked == 2
+    assert lesson.merge is not None
+    assert lesson.merge.merged == pytest.approx(14 / 3)
+    assert lesson.merge.mean_of_two == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize(
+    ("batches", "starts_with"),
+    [
+        ([], "Add a few values"),
+        ([teaching.Batch((1.0, 2.0), (0.0, 0.0))], "Every weight is 0"),
+        ([teaching.Batch((1.0, 2.0)), teaching.Batch((3.0,))], "The mean of batch means (2.25)"),
+        ([teaching.Batch((1.0, 5.0), (3.0, 1.0))], "Weights change the mean"),
+        ([teaching.Batch((1.0, 2.0)), teaching.Batch((3.0, 4.0))], "Every batch carries"),
+    ],
+)
+def test_lesson_explains_the_difference_that_matters(
+    batches: list[teaching.Batch], starts_with: str
+) -> None:
+    assert teaching.sum_mean_lesson(batches).explanation.startswith(starts_with)
+
+
+def test_batch_parse_rejects_bad_text_with_a_remedy() -> None:
+    with pytest.raises(ValueError, match="`values` must be numbers.*got 'abc'"):
+        teaching.Batch.parse("1, abc")
+    with pytest.raises(ValueError, match="one weight per value \\(2\\), got 3"):
+        teaching.Batch.parse("1, 2", "1, 1, 1")
+    with pytest.raises(ValueError, match="`weights` must be >= 0"):
+        teaching.Batch.parse("1, 2", "1, -1")
+
+
+def test_playground_weight_edit_changes_sum_and_mean(comms: Any) -> None:
+    pg = im.widgets.Playground()
+    out = comm_of(pg.output)
+    pg.editors[0].weights.value = "1, 1, 1, 1"  # unmask 5 and 7
+    html = out.updates("value")[-1]
+    assert "<b class='im-pg-sum'>26</b>" in html  # 1 + 3 + 5 + 7 + 10
+    assert "<b class='im-pg-weighted-mean'>5.2</b>" in html  # 26 / 5
+    assert "<b class='im-pg-mean-of-means'>7</b>" in html  # (4 + 10) / 2
+
+
+def test_playground_add_remove_and_bad_input(comms: Any) -> None:
+    pg = im.widgets.Playground()
+    pg.add_button.click()
+    assert len(pg.editors) == 3 and pg.split.max == 2
+    assert pg.lesson is not None and pg.lesson.sum == 14.0 + 6.0
+    pg.editors[1].remove.click()
+    assert [e.label.value for e in pg.editors] == ["batch 1", "batch 2"]
+    assert pg.lesson.sum == 4.0 + 6.0
+    good = pg.output.value
+    pg.editors[0].values.value = "1, two"
+    assert "`values` must be numbers" in pg.error.value
+    assert pg.output.value == good  # the last good numbers stay
+    pg.editors[0].values.value = "1, 2, 3, 4"
+    assert pg.error.value == ""
+
+
+def test_playground_merge_step_equals_the_pooled_mean() -> None:
+    pg = im.widgets.Playground([("1, 2", ""), ("3", ""), ("10, 20, 30, 40", "")])
+    pg.split.value = 2
+    merge = pg.lesson.merge
+    assert merge.first == 2.0 and merge.second == 25.0
+    assert merge.merged == pytest.approx(106 / 7)
+    assert "A.merge_state([B])" in pg.output.value
+
+
+# -- card and panels ----------------------------------------------------------------------
+
+
+def test_card_shows_name_result_steps_and_a_sparkline() -> None:
+    m = im.Mean(name="loss <v2>")
+    assert "0 steps" in metric_card(m) and "<svg" not in metric_card(m)
+    for batch in ([1, 3], [8], [0, 0, 0]):
+        m.update_state(batch)
+    card = m._repr_html_()
+    assert "loss &lt;v2&gt;" in card  # escaped
+    assert ">2</span>" in card  # (1 + 3 + 8) / 6
+    assert "3 steps" in card
+    assert card.count("<polyline") == 1
+
+
+def test_card_is_cheap_on_a_long_history() -> None:
+    m = im.Sum()
+    m.update_state(np.ones(10))
+    history = m._history
+    assert history is not None
+    n = 1_000_000
+    history.extend(np.arange(2, n + 2), np.zeros(n, dtype=np.int8), np.ones((n, history.width)))
+    started = time.perf_counter()
+    card = metric_card(m)
+    assert time.perf_counter() - started < 0.5  # "must not take a second", with margin
+    points = card.split('points="')[1].split('"')[0].split()
+    assert len(points) <= 120
+
+
+def test_sparkline_keeps_spikes() -> None:
+    values = np.zeros(100_000)
+    values[54_321] = 5.0
+    values[77_777] = -3.0
+    kept = sparkline_points(values)
+    assert len(kept) <= 120
+    assert kept.max() == 5.0 and kept.min() == -3.0
+
+
+def test_history_rows_match_the_history() -> None:
+    m = im.Mean()
+    for i in range(50):
+        m.update_state([float(i), float(i) + 1])
+    rows = panels.history_rows(m, max_points=1000)
+    frame = m.history
+    assert [r["step"] for r in rows] == frame["step"].to_list()
+    assert [r["result"] for r in rows] == frame["result"].to_list()
+    assert [r["batch_result"] for r in rows] == frame["batch_result"].to_list()
+
+
+def test_keep_rows_is_bounded_and_keeps_the_ends() -> None:
+    rng = np.random.default_rng(0)
+    for n, limit in itertools.product([10, 999, 10_000], [8, 100, 400]):
+        values = rng.normal(size=n)
+        kept = panels.keep_rows(values, limit)
+        assert len(kept) <= max(limit, n if n <= limit else 0) or len(kept) <= limit
+        assert kept[0] == 0 and kept[-1] == n - 1
+        assert np.all(np.diff(kept) > 0)
+        assert values[kept].max() == values.max() and values[kept].min() == values.min()
+
+
+def test_sample_log_shows_one_stream_failing_while_the_average_holds() -> None:
+    log = im.data.sample_log()
+    assert log.equals(im.data.anomaly_log())  # the bundled file is what the generator makes
+    flagged = log.with_columns(flag=pl.col("score") >= 0.5, late=pl.col("batch") >= 150)
+    precision = (
+        flagged.filter("flag")
+        .group_by("stream", "late")
+        .agg(precision=(pl.col("y_true") == 1).mean())
+    )
+
+    def p(stream: str, late: bool) -> float:
+        row = precision.filter((pl.col("stream") == stream) & (pl.col("late") == late))
+        return float(row["precision"][0])
+
+    assert p("pump_b", False) > 0.7 and p("pump_b", True) < 0.4
+    overall = flagged.filter("flag").group_by("late").agg((pl.col("y_true") == 1).mean())
+    early, late = sorted(overall.sort("late")["y_true"].to_list(), reverse=True)
+    assert early - late < 0.06  # the pooled precision barely moves
+
+
+def test_anomaly_log_rejects_an_unknown_stream() -> None:
+    with pytest.raises(ValueError, match="`degrading` must be one of"):
+        im.data.anomaly_log(n_batches=2, degrading="pump_z")
