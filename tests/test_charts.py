@@ -1,0 +1,578 @@
+"""Charts: what the spec encodes (to_dict), what it renders (PNG via vl-convert), and scale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+import interactive_metrics as im
+from interactive_metrics import charts
+from interactive_metrics.charts.downsample import bin_edges, keep_rows
+from interactive_metrics.history import EVENT_DTYPE
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def units(spec: dict[str, Any], data: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every single-mark view of a spec, with the name of the dataset it draws."""
+    name = spec.get("data", {}).get("name", data)
+    if "mark" in spec:
+        yield {**spec, "dataset": name}
+    for key in ("layer", "vconcat", "hconcat", "concat"):
+        for child in spec.get(key, []):
+            yield from units(child, name)
+
+
+def marks(chart: Any) -> list[tuple[str, list[dict[str, Any]], dict[str, Any]]]:
+    """(mark type, rows sent, encoding) of each view of a chart."""
+    spec = chart.to_dict()
+    out = []
+    for unit in units(spec):
+        mark = unit["mark"]["type"] if isinstance(unit["mark"], dict) else unit["mark"]
+        out.append((mark, spec["datasets"][unit["dataset"]], unit.get("encoding", {})))
+    return out
+
+
+def rows_of(chart: Any, mark: str, index: int = 0) -> list[dict[str, Any]]:
+    return [rows for kind, rows, _ in marks(chart) if kind == mark][index]
+
+
+def encoding_of(chart: Any, mark: str, index: int = 0) -> dict[str, Any]:
+    return [enc for kind, _, enc in marks(chart) if kind == mark][index]
+
+
+def tooltip_fields(encoding: dict[str, Any]) -> list[str]:
+    return [t["field"] for t in encoding.get("tooltip", [])]
+
+
+def render(chart: Any) -> bytes:
+    png = charts.to_png(chart, scale=1)
+    assert png.startswith(PNG_MAGIC)
+    width, height = np.frombuffer(png[16:24], dtype=">u4")
+    assert width > 200 and height > 100, (width, height)
+    return png
+
+
+def assert_json_safe(chart: Any) -> dict[str, Any]:
+    """The spec is valid JSON: no NaN or Infinity reaches the browser."""
+    spec: dict[str, Any] = chart.to_dict()
+    json.dumps(spec, allow_nan=False)
+    return spec
+
+
+def fake_history(n: int, *, resets: tuple[int, ...] = (), seed: int = 0) -> pl.DataFrame:
+    """A Mean-shaped history of ``n`` steps built with numpy (as replay would produce)."""
+    rng = np.random.default_rng(seed)
+    count = rng.integers(1, 64, n).astype(float)
+    total = rng.normal(0.5, 0.2, n) * count
+    event = np.zeros(n, dtype=np.int8)
+    event[list(resets)] = 2
+    is_reset = event == 2
+    batch_total = np.where(is_reset, 0.0, total)
+    batch_count = np.where(is_reset, 0.0, count)
+    segment = np.cumsum(is_reset)
+    frame = pl.DataFrame(
+        {
+            "step": np.arange(1, n + 1),
+            "event": pl.Series(np.array(["update", "merge", "reset"])[event]).cast(EVENT_DTYPE),
+            "batch_total": batch_total,
+            "batch_count": batch_count,
+            "segment": segment,
+        }
+    ).with_columns(
+        pl.col("batch_total").cum_sum().over("segment").alias("running_total"),
+        pl.col("batch_count").cum_sum().over("segment").alias("running_count"),
+    )
+    frame = frame.with_columns(
+        (pl.col("batch_total") / pl.col("batch_count")).alias("batch_result"),
+        pl.when(pl.col("running_count") > 0)
+        .then(pl.col("running_total") / pl.col("running_count"))
+        .otherwise(0.0)
+        .alias("result"),
+    ).with_columns(
+        pl.when(pl.col("event") == "reset").then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("batch_total", "batch_count", "batch_result")
+    )
+    return frame.select(im.Mean().history.columns)
+
+
+@pytest.fixture
+def mean_with_reset() -> im.Mean:
+    m = im.Mean()
+    m.update_state([1, 2, 3])  # total 6, count 3
+    m.update_state([10])  # total 10, count 1
+    m.update_state([4, 4, 4, 4, 4, 4])  # total 24, count 6
+    m.reset_state()
+    m.update_state([7, 7])
+    return m
+
+
+# -- packaging ----------------------------------------------------------------------------
+
+
+def test_import_does_not_load_altair() -> None:
+    code = (
+        "import sys, interactive_metrics as im, interactive_metrics.charts; "
+        "print('altair' in sys.modules, 'vl_convert' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_missing_altair_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "altair", None)
+    m = im.Sum()
+    m.update_state([1.0])
+    with pytest.raises(ImportError, match=r'pip install "interactive-metrics\[charts\]"'):
+        charts.batch_sums(m)
+    with pytest.raises(ImportError, match="need altair"):
+        m.plot()
+
+
+def test_missing_vl_convert_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = im.Sum()
+    m.update_state([1.0])
+    chart = charts.history(m)
+    monkeypatch.setitem(sys.modules, "vl_convert", None)
+    with pytest.raises(ImportError, match=r"vl-convert-python.*interactive-metrics\[charts\]"):
+        charts.to_png(chart)
+
+
+# -- batch_sums ---------------------------------------------------------------------------
+
+
+def test_batch_sums_bars_are_the_batch_totals(mean_with_reset: im.Mean) -> None:
+    chart = charts.batch_sums(mean_with_reset)
+    spec = assert_json_safe(chart)
+    bar_rows = rows_of(chart, "bar")
+    bar = next(u for u in units(spec) if u["mark"]["type"] == "bar")
+    # the bars view drops reset rows in vega-lite; apply that filter here
+    assert {"filter": "(datum.event !== 'reset')"} in bar["transform"]
+    drawn = [r for r in bar_rows if r["event"] != "reset"]
+    history = mean_with_reset.history.filter(pl.col("event") != "reset")
+    assert [r["batch_total"] for r in drawn] == history["batch_total"].to_list()
+    assert [r["batch_total"] for r in drawn] == [6.0, 10.0, 24.0, 14.0]  # by hand
+    assert [r["step"] for r in drawn] == [1, 2, 3, 5]
+    assert tooltip_fields(bar["encoding"]) == [
+        "step",
+        "event",
+        "batch_total",
+        "batch_count",
+        "running_total",
+    ]
+    line = encoding_of(chart, "line")
+    assert line["y"]["field"] == "running_total"
+    assert [r["running_total"] for r in rows_of(chart, "line")] == [6.0, 16.0, 40.0, 0.0, 14.0]
+    rule_rows = rows_of(chart, "rule")
+    assert rule_rows == [{"step": 4, "event": "reset"}]
+    assert spec["resolve"]["scale"]["x"] == "shared"
+    assert any(p.get("bind") == "scales" for p in spec["params"])  # zoom on steps
+    render(chart)
+
+
+def test_batch_sums_of_a_sum_has_no_weight_and_merges_are_bars() -> None:
+    a, b = im.Sum(), im.Sum()
+    a.update_state([1, 3, 5, 7])
+    a.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    b.update_state([100.0])
+    a.merge_state([b])
+    chart = charts.batch_sums(a)
+    rows = rows_of(chart, "bar")
+    assert [(r["event"], r["batch_total"]) for r in rows] == [
+        ("update", 16.0),
+        ("update", 4.0),
+        ("merge", 100.0),
+    ]
+    assert "batch_count" not in tooltip_fields(encoding_of(chart, "bar"))
+    assert rows_of(chart, "rule") == [{"step": 3, "event": "merge"}]
+    render(chart)
+
+
+def test_batch_sums_bins_long_histories_keeping_extremes() -> None:
+    frame = fake_history(20_000, resets=(7_000,))
+    frame = frame.with_columns(
+        pl.when(pl.col("step") == 12_345).then(999.0).otherwise("batch_total").alias("batch_total")
+    )
+    chart = charts.batch_sums(frame)
+    assert_json_safe(chart)
+    bins = rows_of(chart, "bar")
+    batches = frame.filter(pl.col("event") != "reset")
+    assert sum(b["batches"] for b in bins) == batches.height
+    assert len(bins) == 280  # half the width in pixels
+    # each bin's extremes and sum, against numpy on the same consecutive batches
+    values = batches["batch_total"].to_numpy()
+    starts = np.cumsum([0] + [b["batches"] for b in bins[:-1]])
+    for b, start in zip(bins[::37], starts[::37], strict=True):
+        chunk = values[start : start + b["batches"]]
+        assert b["smallest"] == chunk.min() and b["largest"] == chunk.max()
+        assert b["bin_total"] == pytest.approx(chunk.sum())
+    assert max(b["largest"] for b in bins) == 999.0
+    assert sum(b["bin_total"] for b in bins) == pytest.approx(values.sum())
+    render(chart)
+
+
+# -- sum_vs_mean --------------------------------------------------------------------------
+
+
+def test_sum_vs_mean_pooled_mean_and_mean_of_batch_means() -> None:
+    m = im.Mean()
+    m.update_state([1.0, 1.0, 1.0, 1.0])
+    m.update_state([5.0])
+    m.update_state([2.0, 4.0], sample_weight=[1.0, 3.0])  # batch mean 14 / 4 = 3.5
+    chart = charts.sum_vs_mean(m)
+    assert_json_safe(chart)
+    rows = rows_of(chart, "line")
+    # by hand: pooled = Σw·v / Σw; mean of means = plain average of the batch means
+    assert [r["running_sum"] for r in rows] == [4.0, 9.0, 23.0]
+    assert [r["running mean (pooled)"] for r in rows] == [1.0, 9 / 5, 23 / 9]
+    assert [r["batch mean"] for r in rows] == [1.0, 5.0, 3.5]
+    assert [r["mean of batch means"] for r in rows] == pytest.approx([1.0, 3.0, 9.5 / 3])
+    assert rows[-1]["running mean (pooled)"] == m.result()
+    kinds = [kind for kind, _, _ in marks(chart)]
+    assert kinds == ["line", "circle", "line"]
+    render(chart)
+
+
+def test_sum_vs_mean_restarts_after_reset_and_skips_weightless_batches(
+    mean_with_reset: im.Mean,
+) -> None:
+    mean_with_reset.update_state([3.0, 3.0], sample_weight=[0.0, 0.0])
+    mean_with_reset.update_state([1.0])
+    rows = rows_of(charts.sum_vs_mean(mean_with_reset), "line")
+    by_step = {r["step"]: r for r in rows}
+    assert by_step[3]["mean of batch means"] == pytest.approx((2 + 10 + 4) / 3)
+    assert by_step[4]["running mean (pooled)"] is None  # reset: no weight yet
+    assert by_step[5]["mean of batch means"] == 7.0
+    assert by_step[6]["batch mean"] is None  # all weights zero: no mean
+    assert by_step[6]["mean of batch means"] == 7.0
+    assert by_step[7]["mean of batch means"] == 4.0  # (7 + 1) / 2
+    assert by_step[7]["running mean (pooled)"] == pytest.approx(15 / 3)
+    render(charts.sum_vs_mean(mean_with_reset))
+
+
+def test_sum_vs_mean_needs_a_count_field() -> None:
+    m = im.Sum()
+    m.update_state([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"needs a `count` state field.*got fields \('total',\)"):
+        charts.sum_vs_mean(m)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def test_history_of_any_column(mean_with_reset: im.Mean) -> None:
+    chart = charts.history(mean_with_reset, ["batch_result", "result"])
+    spec = assert_json_safe(chart)
+    rows = rows_of(chart, "line")
+    assert [r["result"] for r in rows] == mean_with_reset.history["result"].to_list()
+    assert [r["batch_result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
+    line = next(u for u in units(spec) if u["mark"]["type"] == "line")
+    assert line["transform"] == [{"fold": ["batch_result", "result"], "as": ["series", "value"]}]
+    assert line["encoding"]["color"]["field"] == "series"
+    assert {p["name"] for p in spec["params"]} >= {"pick_series", "hover_step", "zoom_steps"}
+    legend_pick = next(p for p in spec["params"] if p["name"] == "pick_series")
+    assert legend_pick["bind"] == "legend"
+    # a state field name means its running column
+    total = rows_of(charts.history(mean_with_reset, "total"), "line")
+    assert [r["running_total"] for r in total] == [6.0, 16.0, 40.0, 0.0, 14.0]
+    render(chart)
+
+
+def test_history_of_an_array_column_draws_one_line_per_element() -> None:
+    frame = pl.DataFrame(
+        {
+            "step": [1, 2],
+            "event": pl.Series(["update", "update"]).cast(EVENT_DTYPE),
+            "result": pl.Series([[0.5, 1.0], [0.25, 0.75]], dtype=pl.Array(pl.Float64, 2)),
+        }
+    )
+    chart = charts.history(frame)
+    rows = rows_of(chart, "line")
+    assert [(r["result 0"], r["result 1"]) for r in rows] == [(0.5, 1.0), (0.25, 0.75)]
+
+
+def test_history_unknown_field_lists_the_choices() -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    with pytest.raises(ValueError, match=r"`field` must name.*got 'loss'.*'running_total'"):
+        charts.history(m, "loss")
+    with pytest.raises(TypeError, match="`metric` must be a metric"):
+        charts.history([1, 2, 3])
+
+
+# -- edge cases ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["history", "batch_sums", "sum_vs_mean"])
+def test_empty_metric_gets_a_message_chart(kind: str) -> None:
+    chart = im.Mean().plot(kind)
+    (mark, rows, _), *_ = marks(chart)
+    assert mark == "text"
+    assert "no events recorded yet" in rows[0]["message"]
+    render(chart)
+
+
+def test_history_off_gets_a_message_chart() -> None:
+    m = im.Mean(history=False)
+    m.update_state([1.0])
+    assert marks(charts.batch_sums(m))[0][0] == "text"
+
+
+@pytest.mark.parametrize("kind", ["history", "batch_sums", "sum_vs_mean"])
+def test_single_step_draws_points(kind: str) -> None:
+    m = im.Mean()
+    m.update_state([2.0, 4.0])
+    chart = m.plot(kind)
+    line = encoding_of(chart, "line")
+    assert line["x"]["field"] == "step"
+    spec = chart.to_dict()
+    line_mark = next(u["mark"] for u in units(spec) if u["mark"]["type"] == "line")
+    assert line_mark["point"]  # one point would be invisible as a line
+    render(chart)
+
+
+def test_all_zero_weights() -> None:
+    m = im.Mean()
+    m.update_state([1.0, 2.0], sample_weight=[0.0, 0.0])
+    m.update_state([3.0], sample_weight=[0.0])
+    chart = charts.sum_vs_mean(m)
+    assert_json_safe(chart)
+    rows = rows_of(chart, "line")
+    assert all(r["batch mean"] is None for r in rows)
+    assert all(r["running mean (pooled)"] is None for r in rows)
+    assert [r["running_sum"] for r in rows] == [0.0, 0.0]
+    assert "without weight" in json.dumps(chart.to_dict()["title"])
+    render(chart)
+    render(charts.batch_sums(m))
+
+
+def test_nan_results_become_nulls_and_are_counted() -> None:
+    m = im.Mean()
+    m.update_state([1.0, np.nan])
+    m.update_state([2.0])
+    chart = charts.history(m)
+    spec = assert_json_safe(chart)
+    assert [r["result"] for r in rows_of(chart, "line")] == [None, None]
+    assert "2 NaN or infinite value(s) are not drawn" in json.dumps(spec["title"])
+    render(chart)
+    assert_json_safe(charts.sum_vs_mean(m))
+    assert_json_safe(charts.batch_sums(m))
+
+
+def test_infinite_results_of_a_fresh_min() -> None:
+    m = im.Min()
+    m.update_state([3.0, 1.0])
+    m.reset_state()  # the running min is +inf again
+    chart = charts.history(m)
+    assert [r["result"] for r in rows_of(chart, "line")] == [1.0, None]
+
+
+# -- long histories -----------------------------------------------------------------------
+
+
+def test_fake_history_has_the_real_schema() -> None:
+    m = im.Mean()
+    m.update_state([1.0, 2.0])
+    m.reset_state()
+    assert fake_history(10, resets=(3,)).schema == m.history.schema
+
+
+@pytest.mark.parametrize("kind", ["history", "batch_sums", "sum_vs_mean"])
+def test_long_history_is_downsampled_and_small(kind: str) -> None:
+    frame = fake_history(300_000, resets=(100_000, 200_000))
+    spike = frame["running_total"].arg_max()
+    chart = charts.METRIC_KINDS[kind](frame)
+    spec = assert_json_safe(chart)
+    assert len(json.dumps(spec)) < 1_000_000
+    for rows in spec["datasets"].values():
+        assert len(rows) <= 2_100  # far below altair's 5,000-row limit
+    drawn = [r for _, rows, _ in marks(chart) for r in rows if "event" in r]
+    assert {r["step"] for r in drawn if r["event"] == "reset"} == {100_001, 200_001}
+    if kind != "history":
+        assert frame["step"][spike] in {r["step"] for r in drawn}  # the extreme is kept
+    assert "steps drawn" in json.dumps(spec["title"])
+
+
+def test_keep_rows_keeps_every_bin_extreme() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=10_007)
+    y[[10, 5000]] = np.nan
+    kept = keep_rows([y], bins=50)
+    starts = bin_edges(len(y), 50)
+    assert len(starts) == 50
+    for start, end in zip(starts, [*starts[1:], len(y)], strict=True):
+        chunk = y[start:end]
+        mine = set(kept[(kept >= start) & (kept < end)])
+        assert {start, end - 1} <= mine
+        assert start + int(np.nanargmin(chunk)) in mine
+        assert start + int(np.nanargmax(chunk)) in mine
+        if np.isnan(chunk).any():
+            assert start + int(np.flatnonzero(np.isnan(chunk))[0]) in mine
+    assert len(kept) <= 50 * 5
+
+
+def test_keep_rows_per_group_and_always() -> None:
+    groups = np.repeat([0, 1, 2], [1000, 10, 500])
+    y = np.arange(1510, dtype=float)
+    always = np.zeros(1510, dtype=bool)
+    always[[3, 777]] = True
+    kept = keep_rows([y], bins=5, groups=groups, always=always)
+    assert {0, 999, 1000, 1009, 1010, 1509, 3, 777} <= set(kept)
+    assert set(range(1000, 1010)) <= set(kept)  # a group shorter than bins keeps all rows
+    assert len(kept) < 60
+
+
+def test_downsample_leaves_short_frames_alone() -> None:
+    frame = fake_history(50)
+    assert charts.downsample(frame, ["result"], max_rows=50) is frame
+    with pytest.raises(ValueError, match="`max_rows` must be a positive integer, got 0"):
+        charts.downsample(frame, ["result"], max_rows=0)
+
+
+# -- streams ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sensors() -> im.Streams:
+    """Five healthy sensors and a small one that fails: the average barely moves."""
+    s = im.Streams(im.Mean(name="accuracy"))
+    rng = np.random.default_rng(7)
+    names = np.array(["north", "south", "east", "west", "roof", "cellar"])
+    sizes = np.array([40, 30, 15, 8, 5, 2])
+    hit_rate = np.array([0.93, 0.91, 0.9, 0.92, 0.89, 0.2])
+    for _ in range(20):
+        keys = np.repeat(names, sizes)
+        hits = (rng.random(len(keys)) < np.repeat(hit_rate, sizes)).astype(float)
+        s.update_state(hits, stream=keys)
+    return s
+
+
+def test_stream_breakdown_rules_are_merged_and_macro(sensors: im.Streams) -> None:
+    chart = charts.stream_breakdown(sensors)
+    spec = assert_json_safe(chart)
+    kinds = [kind for kind, _, _ in marks(chart)]
+    assert kinds == ["rule", "circle", "rule", "bar", "text"]
+    rules = marks(chart)[2][1]
+    assert rules[0]["value"] == sensors.result()
+    assert rules[1]["value"] == sensors.macro_result()
+    breakdown = sensors.breakdown()
+    # macro, independently: the plain mean of the per-stream results
+    assert rules[1]["value"] == pytest.approx(breakdown["result"].mean())
+    dots = rows_of(chart, "circle")
+    assert {r["stream"]: r["result"] for r in dots} == dict(
+        zip(breakdown["stream"], breakdown["result"], strict=True)
+    )
+    assert {r["stream"]: r["share"] for r in dots} == dict(
+        zip(breakdown["stream"], breakdown["share"], strict=True)
+    )
+    order = encoding_of(chart, "circle")["y"]["sort"]
+    assert order == breakdown.sort("result", descending=True)["stream"].to_list()
+    assert spec["hconcat"][0]["layer"][0]["encoding"]["x2"]["field"] == "result"
+    render(chart)
+
+
+def test_stream_breakdown_worst_first_when_direction_is_known(sensors: im.Streams) -> None:
+    chart = sensors.plot("breakdown", higher_is_better=True)
+    dots = rows_of(chart, "circle")
+    order = encoding_of(chart, "circle")["y"]["sort"]
+    assert order[0] == "cellar"
+    assert {r["stream"]: r["side"] for r in dots}["cellar"] == "worse than merged"
+    lower = charts.stream_breakdown(sensors, higher_is_better=False)
+    assert encoding_of(lower, "circle")["y"]["sort"][-1] == "cellar"
+    render(chart)
+
+
+def test_stream_breakdown_many_streams_keeps_the_farthest() -> None:
+    s = im.Streams(im.Mean())
+    values = np.full(200, 0.5)
+    values[17] = 0.0
+    values[150] = 1.0
+    s.update_state(values, stream=np.arange(200))
+    chart = charts.stream_breakdown(s, max_streams=10)
+    shown = {r["stream"] for r in rows_of(chart, "circle")}
+    assert len(shown) == 10 and {"17", "150"} <= shown
+    assert "10 of 200 streams shown" in json.dumps(chart.to_dict()["title"])
+
+
+def test_stream_breakdown_from_a_dataframe() -> None:
+    table = pl.DataFrame(
+        {"stream": ["a", "b", "c"], "weight": [90.0, 10.0, 0.0], "result": [0.9, 0.2, 0.0]}
+    )
+    with pytest.raises(ValueError, match="`merged` is needed"):
+        charts.stream_breakdown(table)
+    chart = charts.stream_breakdown(table, merged=0.83)
+    rules = marks(chart)[2][1]
+    assert [r["value"] for r in rules] == [0.83, pytest.approx(0.55)]  # c has no weight
+    assert [r["share"] for r in rows_of(chart, "circle")] == [0.9, 0.1, 0.0]
+
+
+def test_stream_breakdown_empty_and_bad_input() -> None:
+    chart = charts.stream_breakdown(im.Streams(im.Mean()))
+    assert marks(chart)[0][0] == "text"
+    render(chart)
+    with pytest.raises(TypeError, match="`streams` must be a Streams object"):
+        charts.stream_breakdown(im.Mean())
+
+
+def test_stream_history_lines_and_merged(sensors: im.Streams) -> None:
+    chart = sensors.plot("history")
+    spec = assert_json_safe(chart)
+    rows = rows_of(chart, "line")
+    history = sensors.history
+    for stream in ("north", "cellar"):
+        mine = [r["result"] for r in rows if r["stream"] == stream]
+        assert mine == history.filter(pl.col("stream") == stream)["result"].to_list()
+    merged = [r["result"] for r in rows if r["stream"] == "(merged)"]
+    assert merged == sensors.merged().history["result"].to_list()
+    assert spec["encoding"]["color"]["scale"]["range"][-1] == "#000000"
+    pick = next(p for p in spec["params"] if p["name"] == "pick_stream")
+    assert pick["bind"] == "legend"
+    render(chart)
+
+
+def test_stream_history_many_streams_and_bad_field() -> None:
+    s = im.Streams(im.Mean())
+    for step in range(3):
+        s.update_state(np.arange(30.0) + step, stream=np.arange(30))
+    chart = charts.stream_history(s, max_streams=4, merged=False)
+    shown = {r["stream"] for r in rows_of(chart, "line")}
+    assert shown == {"0", "1", "28", "29"}  # farthest from the median last value
+    with pytest.raises(ValueError, match=r"`field` must name.*got 'loss'"):
+        charts.stream_history(s, "loss")
+
+
+# -- plot and export ----------------------------------------------------------------------
+
+
+def test_plot_delegates_and_rejects_unknown_kinds(mean_with_reset: im.Mean) -> None:
+    assert (
+        mean_with_reset.plot("batch_sums").to_dict() == charts.batch_sums(mean_with_reset).to_dict()
+    )
+    assert mean_with_reset.plot().to_dict() == charts.history(mean_with_reset).to_dict()
+    with pytest.raises(ValueError, match=r"`kind` must be one of \['history', 'batch_sums'"):
+        mean_with_reset.plot("pie")
+    with pytest.raises(ValueError, match=r"`kind` must be one of \['breakdown', 'history'\]"):
+        im.Streams(im.Mean()).plot("sums")
+
+
+def test_svg_export_and_chart_save(mean_with_reset: im.Mean, tmp_path: Any) -> None:
+    chart = charts.sum_vs_mean(mean_with_reset)
+    svg = charts.to_svg(chart, tmp_path / "chart.svg")
+    assert svg.lstrip().startswith("<svg") and "running sum" in svg
+    assert (tmp_path / "chart.svg").read_text(encoding="utf-8") == svg
+    charts.to_png(chart, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG_MAGIC)
+    chart.save(tmp_path / "saved.svg")  # altair's own save works on our charts
+    assert "<svg" in (tmp_path / "saved.svg").read_text(encoding="utf-8")
+    with pytest.raises(TypeError, match="`chart` must be an altair chart"):
+        charts.to_png("not a chart")
