@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
@@ -722,6 +722,41 @@ class Metric:
         from interactive_metrics import charts
 
         return charts.plot(self, kind, charts.METRIC_KINDS, **options)
+
+    def replay(
+        self, data: Any, *, batch: str, sample_weight: str | None = None, **columns: str
+    ) -> Self:
+        """Replay a logged run: one update per batch id, in one vectorised pass.
+
+        Parameters
+        ----------
+        data : polars DataFrame or LazyFrame, pandas DataFrame, or path
+            One row per sample; a CSV / Parquet path is read lazily, in chunks.
+        batch : str
+            The column of batch ids; batches are replayed in sorted id order.
+        sample_weight : str, optional
+            The column of sample weights.
+        **columns : str
+            One column per input of the metric, by name (``values="loss"``).
+
+        Returns
+        -------
+        Metric
+            This metric, updated: its history equals calling ``update_state`` once
+            per batch. See :func:`interactive_metrics.replay.replay_metric`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import interactive_metrics as im
+        >>> log = pl.DataFrame({"step": [2, 1, 2], "loss": [1.0, 4.0, 3.0], "w": [1, 1, 3]})
+        >>> im.Mean().replay(log, values="loss", batch="step", sample_weight="w").result()
+        2.8
+        """
+        from interactive_metrics.replay import replay_metric
+
+        replay_metric(self, data, batch=batch, sample_weight=sample_weight, **columns)
+        return self
 
     def __repr__(self) -> str:
         def fmt(value: Any) -> str:

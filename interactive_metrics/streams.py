@@ -326,7 +326,15 @@ class Streams:
         if self._long is not None and len(codes):
             self._record(codes, batch, running, event)
 
-    def _record(self, codes: np.ndarray, batch: State, running: State, event: int) -> None:
+    def _record(
+        self,
+        codes: np.ndarray,
+        batch: State,
+        running: State,
+        event: int,
+        steps: np.ndarray | None = None,
+    ) -> None:
+        """Append one long-history row per stream in ``codes`` (at ``steps``, or the next step)."""
         k = len(codes)
         with np.errstate(divide="ignore", invalid="ignore"):
             batch_result = self._rows(batch)
@@ -340,7 +348,7 @@ class Streams:
         assert self._long is not None
         start = len(self._long)
         self._long.extend(
-            np.full(k, self._step + 1, dtype=np.int64),
+            np.full(k, self._step + 1, dtype=np.int64) if steps is None else steps,
             np.full(k, event, dtype=np.int8),
             np.concatenate(blocks, axis=1),
         )

@@ -1,0 +1,616 @@
+"""Replay a logged run: a table of per-sample rows with a batch id becomes a full metric history.
+
+The metric's per-sample terms are computed for every row at once, reduced per
+batch id (and per stream, for :class:`~interactive_metrics.Streams`), and the
+batch states are scanned (``cumsum``, running min / max) into running states: one
+vectorised pass whose history is the one a loop calling ``update_state`` once per
+batch, in batch order, records.
+
+Tables larger than memory are read in chunks (polars' streaming engine for
+files and lazy frames); each chunk is reduced to partial states per batch, and
+partial states merge exactly, which is what mergeable states are for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from interactive_metrics.core.segments import (
+    RowCompute,
+    factorize,
+    reduce_segments,
+    sample_weights,
+    scan_segments,
+)
+from interactive_metrics.metric import UPDATE, Metric, State
+
+if TYPE_CHECKING:
+    from interactive_metrics.streams import Streams
+
+__all__ = ["Source", "replay_metric", "replay_streams"]
+
+Source = Any  # pl.DataFrame | pl.LazyFrame | pandas.DataFrame | str | os.PathLike[str]
+"""What can be replayed: a polars DataFrame or LazyFrame, a pandas DataFrame, or a
+path to a CSV or Parquet file."""
+
+CHUNK_ROWS = 1 << 21
+"""Rows reduced at a time: bounds the memory of a replay, whatever the table's size."""
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _as_lazy(data: Source) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """The data as a LazyFrame, and as a DataFrame when it is already in memory."""
+    if isinstance(data, pl.DataFrame):
+        return data.lazy(), data
+    if isinstance(data, pl.LazyFrame):
+        return data, None
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        suffix = path.suffix.lower()
+        if not path.exists():
+            raise FileNotFoundError(f"`data` must be an existing file, got {str(path)!r}")
+        if suffix in (".parquet", ".pq"):
+            return pl.scan_parquet(path), None
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ","), None
+        raise ValueError(
+            f"`data` must be a .csv or .parquet file, got {str(path)!r}; convert it, or "
+            "read it with polars and pass the DataFrame"
+        )
+    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        frame = pl.from_pandas(data)
+        return frame.lazy(), frame
+    raise TypeError(
+        f"`data` must be a polars DataFrame or LazyFrame, a pandas DataFrame or a path to a "
+        f"CSV / Parquet file, got {type(data).__name__}"
+    )
+
+
+def _chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
+    """Yield the needed columns in chunks of at most about :data:`CHUNK_ROWS` rows."""
+    if frame is not None:
+        frame = frame.select(columns)
+        if frame.height == 0:
+            yield frame
+        for start in range(0, frame.height, CHUNK_ROWS):
+            yield frame.slice(start, CHUNK_ROWS)
+        return
+    empty = True
+    for chunk in lazy.select(columns).collect_batches(chunk_size=CHUNK_ROWS):
+        empty = False
+        yield chunk
+    if empty:
+        yield lazy.select(columns).clear().collect()
+
+
+def _numeric(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, (pl.Array, pl.List)):
+        return _numeric(dtype.inner)  # type: ignore[arg-type]
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def _check_columns(
+    schema: Mapping[str, pl.DataType], roles: Mapping[str, str | None], numeric: set[str]
+) -> None:
+    """Every named column exists, and the value columns hold numbers."""
+    available = list(schema)
+    for role, column in roles.items():
+        if column is None:
+            continue
+        if not isinstance(column, str):
+            raise TypeError(f"`{role}` must be a column name, got {column!r}")
+        if column not in schema:
+            shown = available[:12] + (["..."] if len(available) > 12 else [])
+            raise ValueError(
+                f"column {column!r} (for `{role}`) is not in the data; available columns: {shown}"
+            )
+        dtype = schema[column]
+        if role in numeric and not _numeric(dtype):
+            raise TypeError(
+                f"column {column!r} (for `{role}`) must hold numbers, got dtype {dtype}; cast "
+                f"it first, e.g. pl.col({column!r}).cast(pl.Float64)"
+            )
+
+
+def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: set[str]) -> None:
+    for role, column in roles.items():
+        if column is None or role in allowed:
+            continue
+        nulls = chunk[column].null_count()
+        if nulls:
+            raise ValueError(
+                f"column {column!r} (for `{role}`) has {nulls} null(s); fill or drop them "
+                f"first, e.g. with pl.col({column!r}).fill_null(...) or .drop_nulls({column!r})"
+            )
+
+
+def _input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
+    names = metric._input_names
+    unknown = [k for k in columns if k not in names]
+    missing = [n for n in names if n not in columns]
+    if unknown or missing:
+        example = ", ".join(f'{n}="..."' for n in names)
+        problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
+        raise TypeError(
+            f"{type(metric).__name__}.replay() takes one column name per input "
+            f"({example}), got {problem}"
+        )
+    return {name: columns[name] for name in names}
+
+
+# -- batch ids -----------------------------------------------------------------------------------
+
+
+def _batch_codes(ids: pl.Series) -> tuple[np.ndarray | None, np.ndarray, Any]:
+    """Batch ids to segments: ``(starts or None, codes, sorted distinct ids)``.
+
+    When the ids are already sorted, ``starts`` holds where each batch begins
+    (and ``np.ufunc.reduceat`` reduces without any sort); otherwise codes index the
+    sorted distinct ids.
+    """
+    if ids.dtype.is_temporal():
+        ids = ids.to_physical()
+    if ids.dtype.is_numeric() or ids.dtype == pl.Boolean:
+        values = ids.to_numpy()
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            raise ValueError(
+                f"column {ids.name!r} (for `batch`) has NaN batch ids; a batch id must be a "
+                "number, string or date"
+            )
+        n = len(values)
+        if n == 0:
+            return np.zeros(1, dtype=np.intp)[:0], np.zeros(0, dtype=np.intp), values
+        if n == 1 or bool((values[1:] >= values[:-1]).all()):
+            starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+            return starts, np.zeros(0, dtype=np.intp), values[starts]
+        distinct, codes = np.unique(values, return_inverse=True)
+        return None, codes.astype(np.intp, copy=False), distinct
+    ordered = ids.unique().sort()
+    codes = (ids.rank("dense").cast(pl.Int64) - 1).to_numpy().astype(np.intp, copy=False)
+    return None, codes, ordered
+
+
+def _concat(parts: list[Any]) -> Any:
+    if isinstance(parts[0], pl.Series):
+        return pl.concat(parts)
+    return np.concatenate(parts)
+
+
+def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
+    if isinstance(ids, pl.Series):
+        ordered = ids.unique().sort()
+        codes = (ids.rank("dense").cast(pl.Int64) - 1).to_numpy().astype(np.intp, copy=False)
+        return codes, ordered
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    return inverse.astype(np.intp, copy=False), distinct
+
+
+def _reduce_sorted(metric: Metric, terms: State, starts: np.ndarray, n: int) -> State:
+    """Reduce terms of rows sorted by batch: ``ufunc.reduceat`` at the batch starts."""
+    dtype = metric._dtype
+    if n == 0:
+        return {f.name: np.zeros((0, *f.shape), dtype=dtype) for f in metric._fields}
+    out: State = {}
+    counts = None
+    for name, reduction in metric._plan:
+        term = terms[name]
+        if isinstance(term, np.ndarray) and term.ndim:
+            out[name] = reduction.ufunc.reduceat(term, starts, axis=0).astype(dtype, copy=False)
+        else:
+            if counts is None:
+                counts = np.diff(np.append(starts, n))
+            value = counts * term if reduction.name == "sum" else np.full(len(starts), term)
+            out[name] = np.asarray(value, dtype=dtype)
+    return out
+
+
+# -- the per-chunk pass --------------------------------------------------------------------------
+
+
+def _chunk_arrays(
+    metric: Metric, chunk: pl.DataFrame, inputs: Mapping[str, str], weight: str | None
+) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+    arrays = tuple(chunk[column].to_numpy() for column in inputs.values())
+    weights = None if weight is None else chunk[weight].to_numpy()
+    return metric._batch_inputs(arrays, {}, weights)
+
+
+def _drop_nan(
+    metric: Metric, values: list[np.ndarray], weight: np.ndarray | None, n: int
+) -> tuple[list[np.ndarray], np.ndarray | None, np.ndarray | None, int]:
+    """``nan_strategy="ignore"``: the samples kept (mask), so batch and stream ids follow."""
+    if metric.nan_strategy != "ignore":
+        return values, weight, None, n
+    bad = np.zeros(n, dtype=bool)
+    for x in values:
+        if x.size:
+            bad |= np.isnan(x).reshape(n, -1).any(axis=1)
+    if not bad.any():
+        return values, weight, None, n
+    keep = ~bad
+    if weight is not None and weight.ndim and weight.shape[0] == n:
+        weight = weight[keep]
+    return [x[keep] for x in values], weight, keep, int(keep.sum())
+
+
+class _Partials:
+    """Partial states per batch id, one block per chunk; merged exactly at the end."""
+
+    def __init__(self) -> None:
+        self.ids: list[Any] = []
+        self.states: list[State] = []
+
+    def add(self, ids: Any, states: State) -> None:
+        self.ids.append(ids)
+        self.states.append(states)
+
+    def merged(self, metric: Metric) -> tuple[Any, State]:
+        """Sorted distinct batch ids, and each batch's state (in that order)."""
+        names = [name for name, _ in metric._plan]
+        if len(self.ids) == 1:
+            return self.ids[0], self.states[0]
+        ids = _concat(self.ids)
+        states = {name: np.concatenate([s[name] for s in self.states]) for name in names}
+        codes, distinct = _sorted_codes(ids)
+        if len(distinct) == len(codes) and bool((np.diff(codes) > 0).all()):
+            return distinct, states  # no batch spans two chunks
+        return distinct, {
+            name: reduction.over_segments(states[name], codes, len(distinct), metric._dtype)
+            for name, reduction in metric._plan
+        }
+
+
+def _batch_states(
+    metric: Metric, terms: State, n: int, starts: np.ndarray | None, codes: np.ndarray, num: int
+) -> State:
+    if starts is not None:
+        return _reduce_sorted(metric, terms, starts, n)
+    return reduce_segments(metric._plan, terms, codes, num, metric._dtype)
+
+
+# -- writing the history -------------------------------------------------------------------------
+
+
+def apply_batches(metric: Metric, batches: State) -> None:
+    """Append ``k`` batch states (arrays of shape ``(k, ...)``) as ``k`` updates, in order.
+
+    The running states are one cumulative scan that starts from the current
+    state: the same additions, in the same order, as ``k`` calls of the update
+    loop, so they agree to the last bit. Options that need a step-by-step update
+    (``summation="kahan"``, ``history_every > 1``) merge the states one by one.
+    """
+    plan = metric._plan
+    k = len(next(iter(batches.values()))) if batches else 0
+    if k == 0:
+        return
+    history = metric._history
+    if metric._compensation is not None or metric._pending_allowed:
+        for i in range(k):
+            metric._apply({name: _scalar(metric, batches[name][i]) for name, _ in plan}, UPDATE)
+        return
+    running = {}
+    for name, reduction in plan:
+        start = np.asarray(metric._state[name])[None]
+        running[name] = reduction.scan(np.concatenate([start, batches[name]]))[1:]
+    if history is not None:
+        rows = RowCompute.for_metric(metric)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            batch_result, result = rows(batches), rows(running)
+        blocks = [
+            *(batches[name].reshape(k, -1) for name, _ in plan),
+            batch_result.reshape(k, -1),
+            *(running[name].reshape(k, -1) for name, _ in plan),
+            result.reshape(k, -1),
+        ]
+        history.extend(
+            np.arange(metric._step + 1, metric._step + k + 1, dtype=np.int64),
+            np.zeros(k, dtype=np.int8),
+            np.concatenate(blocks, axis=1),
+        )
+    metric._state = {name: _scalar(metric, running[name][-1]) for name, _ in plan}
+    metric._step += k
+    listeners = getattr(metric, "_listeners", ())
+    for listener in tuple(listeners):
+        listener(metric, UPDATE)
+
+
+def _scalar(metric: Metric, value: np.ndarray) -> Any:
+    return metric._dtype.type(value) if value.ndim == 0 else value.copy()
+
+
+# -- Metric.replay -------------------------------------------------------------------------------
+
+
+def replay_metric(
+    metric: Metric,
+    data: Source,
+    *,
+    batch: str,
+    sample_weight: str | None = None,
+    **columns: str,
+) -> Metric:
+    """Update ``metric`` once per batch of a logged run, in one vectorised pass.
+
+    Parameters
+    ----------
+    metric : Metric
+        Updated in place (and returned).
+    data : polars DataFrame or LazyFrame, pandas DataFrame, or path
+        One row per sample. A CSV or Parquet path is scanned lazily and read in
+        chunks, so it may be larger than memory.
+    batch : str
+        The column of batch ids (integers, strings or dates). Batches are replayed
+        in sorted id order; the rows need not be sorted and ids may have gaps.
+    sample_weight : str, optional
+        The column of sample weights.
+    **columns : str
+        One column name per input of the metric, by the input's name
+        (``values="loss"`` for ``Mean``; ``y_true="label", y_pred="score"`` for
+        classification metrics). A polars ``Array`` column is a multi-dimensional
+        input (one row of it per sample).
+
+    Returns
+    -------
+    Metric
+        ``metric``, with one history row per batch.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a missing column, a column of the wrong dtype, nulls in a used column,
+        or the errors ``update_state`` raises on the same values. Nothing changes on
+        error: the whole table is read and reduced before the metric is touched.
+
+    Notes
+    -----
+    The batch states are reduced with ``np.ufunc.reduceat`` (or ``np.bincount``
+    when the rows are not sorted by batch) where ``update_state`` uses
+    ``np.add.reduce``; float sums therefore agree to rounding (exactly for
+    integer-valued data), and the running states, a scan from the metric's
+    current state, repeat the loop's additions in the same order.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import interactive_metrics as im
+    >>> log = pl.DataFrame({"step": [1, 1, 2, 3, 3], "loss": [4.0, 2.0, 3.0, 1.0, 5.0]})
+    >>> m = im.Mean().replay(log, values="loss", batch="step")
+    >>> m.history.select("step", "batch_result", "result").rows()
+    [(1, 3.0, 3.0), (2, 3.0, 3.0), (3, 3.0, 3.0)]
+    """
+    inputs = _input_roles(metric, columns)
+    lazy, frame = _as_lazy(data)
+    roles: dict[str, str | None] = {**inputs, "sample_weight": sample_weight, "batch": batch}
+    _check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
+    partials = _Partials()
+    for chunk in _chunks(lazy, frame, needed):
+        _check_nulls(chunk, roles, set())
+        starts, codes, ids = _batch_codes(chunk[batch])
+        values, weight, n = _chunk_arrays(metric, chunk, inputs, sample_weight)
+        values, weight, keep, n = _drop_nan(metric, values, weight, n)
+        terms, n = metric._terms_of(values, weight, n)
+        if keep is not None:  # rows dropped: batches are counted by code (even emptied ones)
+            if starts is not None:
+                codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(keep))))
+                starts = None
+            codes = codes[keep]
+        partials.add(ids, _batch_states(metric, terms, n, starts, codes, len(ids)))
+    _, states = partials.merged(metric)
+    apply_batches(metric, states)
+    return metric
+
+
+# -- Streams.replay ------------------------------------------------------------------------------
+
+
+class _StreamPartials:
+    """Partial states per (batch id, stream), one block per chunk."""
+
+    def __init__(self) -> None:
+        self.keys: list[Any] = []  # replay-wide stream index -> key
+        self.index: dict[Any, int] = {}
+        self.batch_ids: list[Any] = []
+        self.streams: list[np.ndarray] = []
+        self.first_rows: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
+        self.states: list[State] = []
+
+    def stream_index(self, keys: list[Any]) -> np.ndarray:
+        out = np.empty(len(keys), dtype=np.intp)
+        for i, key in enumerate(keys):
+            code = self.index.get(key)
+            if code is None:
+                code = self.index[key] = len(self.keys)
+                self.keys.append(key)
+            out[i] = code
+        return out
+
+
+def replay_streams(
+    streams: Streams,
+    data: Source,
+    *,
+    batch: str,
+    stream: str,
+    sample_weight: str | None = None,
+    **columns: str,
+) -> Streams:
+    """Update ``streams`` once per batch of a logged run, each row in its stream's state.
+
+    Parameters are those of :func:`replay_metric`, plus ``stream``: the column of
+    stream keys (nulls need the Streams' ``null_stream``).
+
+    The per-stream history equals that of ``streams.update_state`` called once
+    per batch in batch order (to rounding for float sums; exactly for integer
+    data), and streams are numbered in the order they first appear in that
+    loop.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import interactive_metrics as im
+    >>> log = pl.DataFrame({
+    ...     "step": [1, 1, 1, 2, 2],
+    ...     "sensor": ["a", "b", "a", "b", "b"],
+    ...     "label": [1, 0, 1, 1, 0],
+    ...     "score": [0.9, 0.2, 0.3, 0.8, 0.6],
+    ... })
+    >>> s = im.Streams(im.BinaryAccuracy())
+    >>> s = s.replay(log, y_true="label", y_pred="score", batch="step", stream="sensor")
+    >>> s.history.select("step", "stream", "batch_result", "result").rows()
+    [(1, 'a', 0.5, 0.5), (1, 'b', 1.0, 1.0), (2, 'b', 0.5, 0.6666666666666666)]
+    >>> s.merged().history.select("step", "result").rows()
+    [(1, 0.6666666666666666), (2, 0.6)]
+    """
+    overall = streams._overall
+    inputs = _input_roles(overall, columns)
+    lazy, frame = _as_lazy(data)
+    roles: dict[str, str | None] = {
+        **inputs,
+        "sample_weight": sample_weight,
+        "batch": batch,
+        "stream": stream,
+    }
+    _check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
+    null_ok = {"stream"} if streams.null_stream is not None else set()
+    dtype = overall._dtype
+    batches, parts = _Partials(), _StreamPartials()
+    offset = 0
+    for chunk in _chunks(lazy, frame, needed):
+        _check_nulls(chunk, roles, null_ok)
+        height = chunk.height
+        starts, codes, ids = _batch_codes(chunk[batch])
+        if starts is not None:
+            codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
+        local, keys = factorize(chunk[stream], "stream", streams.null_stream)
+        values, weight, n = _chunk_arrays(overall, chunk, inputs, sample_weight)
+        values, weight, keep, n = _drop_nan(overall, values, weight, n)
+        terms, n = overall._terms_of(values, weight, n)
+        rows = np.arange(offset, offset + height)
+        if keep is not None:
+            codes, local, rows = codes[keep], local[keep], rows[keep]
+        batches.add(ids, reduce_segments(overall._plan, terms, codes, len(ids), dtype))
+        pairs = codes * len(keys) + local
+        distinct, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        per_sample = sample_weights(weight, n)
+        weights = (
+            np.bincount(inverse, weights=per_sample, minlength=len(distinct))
+            if per_sample is not None
+            else np.bincount(inverse, minlength=len(distinct))
+        )
+        parts.batch_ids.append(_take(ids, distinct // max(len(keys), 1)))
+        parts.streams.append(parts.stream_index(keys)[distinct % max(len(keys), 1)])
+        parts.first_rows.append(rows[first])
+        parts.weights.append(weights.astype(dtype))
+        parts.states.append(reduce_segments(overall._plan, terms, inverse, len(distinct), dtype))
+        offset += height
+    all_batches, batch_states = batches.merged(overall)
+    _apply_streams(streams, parts, all_batches, batch_states)
+    return streams
+
+
+def _apply_streams(
+    streams: Streams, parts: _StreamPartials, all_batches: Any, batch_states: State
+) -> None:
+    overall = streams._overall
+    plan, dtype = overall._plan, overall._dtype
+    names = [name for name, _ in plan]
+    k_batches = len(next(iter(batch_states.values())))
+    if parts.batch_ids:
+        batch_rank = _rank_in(_concat(parts.batch_ids), all_batches)
+        stream_of = np.concatenate(parts.streams)
+        first_row = np.concatenate(parts.first_rows)
+        weights = np.concatenate(parts.weights)
+        states = {name: np.concatenate([s[name] for s in parts.states]) for name in names}
+    else:
+        batch_rank = stream_of = first_row = np.zeros(0, dtype=np.intp)
+        weights = np.zeros(0, dtype=dtype)
+        states = {f.name: np.zeros((0, *f.shape), dtype=dtype) for f in overall._fields}
+    # segments (batch, stream) split over chunks merge here, in chunk order
+    num_streams = len(parts.keys)
+    pair = batch_rank * max(num_streams, 1) + stream_of
+    distinct, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    if len(distinct) != len(pair):
+        states = {
+            name: r.over_segments(states[name], inverse, len(distinct), dtype) for name, r in plan
+        }
+        weights = np.bincount(inverse, weights=weights, minlength=len(distinct)).astype(dtype)
+        sizes = np.bincount(inverse, minlength=len(distinct))
+        group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        by_pair = np.argsort(inverse, kind="stable")
+        first_row = np.minimum.reduceat(first_row[by_pair], group_starts)
+        batch_rank, stream_of = batch_rank[first], stream_of[first]
+    else:
+        order = np.argsort(pair, kind="stable")
+        states = {name: x[order] for name, x in states.items()}
+        weights, first_row = weights[order], first_row[order]
+        batch_rank, stream_of = batch_rank[order], stream_of[order]
+    # streams are numbered in the order the update loop would meet them
+    meet = np.lexsort((first_row, batch_rank))
+    seen = np.unique(stream_of[meet], return_index=True)[1]
+    order_of_streams = stream_of[meet][np.sort(seen)]
+    new_codes = streams._register([parts.keys[i] for i in order_of_streams.tolist()])
+    code_of = np.empty(max(num_streams, 1), dtype=np.intp)
+    code_of[order_of_streams] = new_codes
+    codes = code_of[stream_of] if len(stream_of) else stream_of
+    # running states: a scan per stream over its batches, from its current state
+    by_stream = np.lexsort((batch_rank, codes))
+    group_codes, group_starts, group_sizes = np.unique(
+        codes[by_stream], return_index=True, return_counts=True
+    )
+    padded_starts = group_starts + np.arange(len(group_starts))
+    total = len(codes) + len(group_codes)
+    body = np.ones(total, dtype=bool)
+    body[padded_starts] = False
+    padded: State = {}
+    for f in overall._fields:
+        block = np.empty((total, *f.shape), dtype=dtype)
+        block[padded_starts] = streams._state[f.name][group_codes]
+        block[body] = states[f.name][by_stream]
+        padded[f.name] = block
+    scanned = scan_segments(plan, padded, padded_starts)
+    running_sorted = {name: x[body] for name, x in scanned.items()}
+    back = np.empty_like(by_stream)
+    back[by_stream] = np.arange(len(by_stream))
+    running = {name: x[back] for name, x in running_sorted.items()}
+    # the stores: per-stream state, weight and event count; then the long history, in step order
+    last = group_starts + group_sizes - 1
+    for name, _ in plan:
+        streams._state[name][group_codes] = running_sorted[name][last]
+    np.add.at(streams._weight, codes, weights)
+    streams._events_seen[group_codes] += group_sizes
+    if streams._long is not None and len(codes):
+        rows = np.lexsort((codes, batch_rank))
+        streams._record(
+            codes[rows],
+            {name: states[name][rows] for name in names},
+            {name: running[name][rows] for name in names},
+            UPDATE,
+            steps=streams._step + 1 + batch_rank[rows],
+        )
+    apply_batches(overall, batch_states)
+    streams._step += k_batches
+    streams._frame = None
+    for listener in tuple(streams._listeners):
+        listener(streams, UPDATE)
+
+
+def _take(ids: Any, index: np.ndarray) -> Any:
+    return ids.gather(index) if isinstance(ids, pl.Series) else ids[index]
+
+
+def _rank_in(ids: Any, distinct: Any) -> np.ndarray:
+    """Positions of ``ids`` in the sorted distinct ids ``distinct``."""
+    if isinstance(distinct, pl.Series):
+        return distinct.search_sorted(ids).to_numpy().astype(np.intp, copy=False)
+    return np.searchsorted(distinct, ids).astype(np.intp, copy=False)
