@@ -1,0 +1,117 @@
+"""Metric families (issue 3): per-update cost of the metrics users track most.
+
+``update_state`` on a batch of 32 samples with history on, against the bare numpy
+computation of the same batch state (what a hand-written loop would do), measured in
+the same run. Plus the cost of the per-sample contract for a large confusion matrix.
+
+Run alone with ``python bench/bench_families.py``; ``./dev bench`` runs every benchmark.
+"""
+
+from __future__ import annotations
+
+import sys
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import interactive_metrics as im  # noqa: E402
+
+
+def best(fn, number: int, repeat: int = 7) -> float:
+    """Seconds per call: the best of ``repeat`` timings of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def paired(ours, bare, number: int, repeat: int = 9) -> tuple[float, float]:
+    """Best seconds per call of ``ours`` and ``bare``, timed in alternation.
+
+    Alternating keeps both exposed to the same load from other processes on a
+    shared machine, so the ratio is steadier than two separate measurements.
+    """
+    ours_best = bare_best = float("inf")
+    for _ in range(repeat):
+        ours_best = min(ours_best, timeit.timeit(ours, number=number) / number)
+        bare_best = min(bare_best, timeit.timeit(bare, number=number) / number)
+    return ours_best, bare_best
+
+
+def row(name: str, seconds: float, baseline: float, target: float) -> dict:
+    ratio = seconds / baseline
+    return {
+        "name": name,
+        "seconds": seconds,
+        "baseline_seconds": baseline,
+        "ratio": ratio,
+        "target": f"<= {target:g}x",
+        "ok": ratio <= target,
+    }
+
+
+def small_updates() -> list[dict]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 32).astype(np.float64)
+    p = rng.random(32)
+    w = rng.random(32)
+    state = {"a": 0.0, "b": 0.0}
+
+    def bare_binary_accuracy() -> None:
+        state["a"] += float(np.sum((p > 0.5) == y))
+        state["b"] += 32.0
+
+    def bare_precision() -> None:
+        predicted, actual = p > 0.5, y == 1
+        state["a"] += float(np.sum(predicted & actual))
+        state["b"] += float(np.sum(predicted & ~actual))
+
+    def bare_absolute_error() -> None:
+        state["a"] += float(np.sum(np.abs(y - p)))
+        state["b"] += 32.0
+
+    def bare_weighted_absolute_error() -> None:
+        state["a"] += float(np.dot(np.abs(y - p), w))
+        state["b"] += float(np.sum(w))
+
+    number = 10_000
+    cases = [
+        ("BinaryAccuracy", im.BinaryAccuracy(), None, bare_binary_accuracy),
+        ("Precision", im.Precision(), None, bare_precision),
+        ("MeanAbsoluteError", im.MeanAbsoluteError(), None, bare_absolute_error),
+        ("MeanAbsoluteError, weighted", im.MeanAbsoluteError(), w, bare_weighted_absolute_error),
+    ]
+    rows = []
+    for label, metric, weight, bare in cases:
+        ours, baseline = paired(
+            lambda m=metric, sw=weight: m.update_state(y, p, sample_weight=sw), bare, number
+        )
+        rows.append(row(f"{label}.update_state(32) vs bare numpy", ours, baseline, 3))
+    return rows
+
+
+def confusion_matrix() -> list[dict]:
+    """One update of 100,000 samples into 10 classes vs one ``np.bincount``."""
+    rng = np.random.default_rng(1)
+    k, n = 10, 100_000
+    y_true, y_pred = rng.integers(0, k, n), rng.integers(0, k, n)
+    codes = y_true * k + y_pred
+
+    def bare() -> None:
+        np.bincount(codes, minlength=k * k).reshape(k, k)
+
+    metric = im.ConfusionMatrix(k)
+    ours = best(lambda: metric.update_state(y_true, y_pred), 3, 3)
+    return [row(f"ConfusionMatrix({k}) on {n:,} samples vs np.bincount", ours, best(bare, 20), 3)]
+
+
+def run() -> list[dict]:
+    return small_updates() + confusion_matrix()
+
+
+if __name__ == "__main__":
+    print(f"{'benchmark':58s} {'ours':>11s} {'baseline':>11s} {'ratio':>8s}  target      ok")
+    for r in run():
+        print(
+            f"{r['name'][:58]:58s} {r['seconds']:11.3e} {r['baseline_seconds']:11.3e} "
+            f"{r['ratio']:8.2f}  {r['target']:11s} {'yes' if r['ok'] else 'NO'}"
+        )
