@@ -227,8 +227,8 @@ def scan_segments(
     out: dict[str, np.ndarray] = {}
     for name, reduction in plan:
         x = states[name]
-        if len(group_starts) == 1:
-            out[name] = reduction.scan(x)
+        if len(group_starts) <= 1:
+            out[name] = reduction.scan(x) if len(x) else x.copy()
             continue
         result = np.empty_like(x)
         for start, end in zip(group_starts.tolist(), ends, strict=True):
