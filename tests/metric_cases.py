@@ -17,6 +17,7 @@ import numpy as np
 
 import interactive_metrics as im
 
+KERAS_EPSILON = 1e-7  # Keras' backend.epsilon(): the floor of |y_true| in MAPE and of MSLE's logs
 Batch = tuple[tuple[np.ndarray, ...], np.ndarray]  # (inputs, per-sample weights)
 
 
@@ -82,7 +83,8 @@ def _counts_oracle(result: Callable[[dict[str, float]], Any]) -> Callable[[list[
 def _f_beta(beta: float, average: str | None) -> Callable[[list[Batch]], Any]:
     def oracle(batches: list[Batch]) -> Any:
         (t, p), w = _stack(batches)
-        predicted = p == p.max(axis=1, keepdims=True)  # threshold None: the arg-max class
+        # threshold None (Keras): the top score of each sample counts, ties included, 0 never
+        predicted = (p == p.max(axis=1, keepdims=True)) & (np.abs(p) > 1e-9)
         w = w[:, None]
         tp = np.sum(w * ((t == 1) & predicted), axis=0)
         fp = np.sum(w * ((t != 1) & predicted), axis=0)
@@ -134,8 +136,9 @@ def _argmax_hit(t: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _top2_hit(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
-    order = np.argsort(-p, axis=1)[:, :2]
-    return (order == labels.astype(int)[:, None]).any(axis=1).astype(float)
+    # tf.math.in_top_k: a label tied with the k-th largest score is in the top k
+    second_largest = np.sort(p, axis=1)[:, -2]
+    return (p[np.arange(len(p)), labels.astype(int)] >= second_largest).astype(float)
 
 
 @dataclass(frozen=True)
@@ -181,15 +184,25 @@ CASES: dict[str, Case] = {
     "MeanAbsolutePercentageError": Case(
         im.MeanAbsolutePercentageError,
         _regression,
-        weighted_mean(lambda t, p: 100 * np.abs(t - p) / np.abs(t)),
+        weighted_mean(lambda t, p: 100 * np.abs(t - p) / np.maximum(np.abs(t), KERAS_EPSILON)),
     ),
     "MeanSquaredLogarithmicError": Case(
         im.MeanSquaredLogarithmicError,
         _regression,
-        weighted_mean(lambda t, p: (np.log(1 + p) - np.log(1 + t)) ** 2),
+        weighted_mean(
+            lambda t, p: (
+                (
+                    np.log(1 + np.maximum(p, KERAS_EPSILON))
+                    - np.log(1 + np.maximum(t, KERAS_EPSILON))
+                )
+                ** 2
+            )
+        ),
     ),
     "LogCoshError": Case(
-        im.LogCoshError, _regression, weighted_mean(lambda t, p: np.log(np.cosh(p - t)))
+        im.LogCoshError,
+        _regression,
+        weighted_mean(lambda t, p: np.logaddexp(p - t, t - p) - np.log(2)),
     ),
     "SumAbsoluteError": Case(
         im.SumAbsoluteError, _regression, weighted_sum(lambda t, p: np.abs(t - p))
