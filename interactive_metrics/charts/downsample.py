@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-__all__ = ["bin_edges", "downsample", "keep_rows"]
+__all__ = ["bin_edges", "downsample", "group_codes", "keep_rows"]
 
 
 def _first_per_bin(mask: np.ndarray, bin_starts: np.ndarray, n: int) -> np.ndarray:
@@ -144,7 +144,7 @@ def downsample(
     Parameters
     ----------
     frame : polars.DataFrame
-        Rows in drawing order (sorted by ``by`` first when it is given).
+        Rows in drawing order (within each ``by`` group, when it is given).
     columns : sequence of str
         The numeric columns that will be drawn.
     max_rows : int
@@ -158,7 +158,7 @@ def downsample(
     Returns
     -------
     polars.DataFrame
-        A subset of the rows of ``frame``, in the same order.
+        A subset of the rows of ``frame``, in their order in ``frame``.
 
     Examples
     --------
@@ -173,15 +173,47 @@ def downsample(
         raise ValueError(f"`max_rows` must be a positive integer, got {max_rows!r}")
     if frame.height <= max_rows:
         return frame
-    groups: np.ndarray | None = None
-    group_count = 1
-    if by is not None:
-        codes = frame.get_column(by).rank("dense").to_numpy()
-        groups = np.asarray(codes, dtype=np.int64)
-        group_count = int(groups.max()) if len(groups) else 1
-    per_bin = 2 + 3 * len(columns)
-    bins = max(1, max_rows // (per_bin * group_count))
     values = [frame.get_column(c).cast(pl.Float64).to_numpy() for c in columns]
     mask = None if always is None else frame.select(always.fill_null(False)).to_series().to_numpy()
-    rows = keep_rows(values, bins, groups=groups, always=mask)
+    per_bin = 2 + 3 * len(columns)
+    if by is None:
+        rows = keep_rows(values, max(1, max_rows // per_bin), always=mask)
+        return frame[rows]
+    codes = group_codes(frame.get_column(by))
+    order: np.ndarray | None = None
+    if len(codes) > 1 and not bool(np.all(codes[1:] >= codes[:-1])):
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        values = [v[order] for v in values]
+        mask = None if mask is None else mask[order]
+    group_count = int(np.count_nonzero(codes[1:] != codes[:-1])) + 1
+    bins = max(1, max_rows // (per_bin * group_count))
+    rows = keep_rows(values, bins, groups=codes, always=mask)
+    if order is not None:
+        rows = np.sort(order[rows])
     return frame[rows]
+
+
+def group_codes(keys: pl.Series) -> np.ndarray:
+    """Integer codes, equal for equal keys (nulls get their own): not dense, not ordered.
+
+    Examples
+    --------
+    >>> codes = group_codes(pl.Series(["b", "a", None, "b"]))
+    >>> bool(codes[0] == codes[3]), len(set(codes.tolist()))
+    (True, 3)
+    """
+    dtype = keys.dtype
+    if dtype == pl.String:
+        keys = keys.cast(pl.Categorical)
+        dtype = keys.dtype
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        physical = keys.to_physical().cast(pl.Int64)
+    elif dtype.is_integer():
+        physical = keys.cast(pl.Int64)
+    else:
+        physical = keys.rank("dense").cast(pl.Int64)
+    if physical.null_count():
+        lowest = physical.min()
+        physical = physical.fill_null((lowest if isinstance(lowest, int) else 0) - 1)
+    return physical.to_numpy()

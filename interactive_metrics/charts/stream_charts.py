@@ -298,7 +298,7 @@ def stream_history(
     >>> spec = stream_history(long).to_dict()
     >>> rows = spec["datasets"][spec["data"]["name"]]
     >>> [(r["stream"], r["step"], r["result"]) for r in rows]
-    [('a', 1, 0.5), ('a', 2, 0.6), ('b', 1, 0.9), ('b', 3, 0.2)]
+    [('a', 1, 0.5), ('b', 1, 0.9), ('a', 2, 0.6), ('b', 3, 0.2)]
     """
     alt = altair()
     if isinstance(streams, pl.DataFrame):
@@ -327,29 +327,17 @@ def stream_history(
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
     has_event = "event" in frame.columns
-    overall: pl.DataFrame | None = None
-    if merged and not isinstance(streams, pl.DataFrame) and hasattr(streams, "merged"):
-        merged_history = streams.merged().history
-        if column in merged_history.columns:
-            overall = merged_history.select(
-                "step",
-                *([pl.col("event").cast(pl.String)] if has_event else []),
-                pl.lit(MERGED_LINE).alias("stream"),
-                pl.col(column).cast(frame.schema[column]),
-            )
-    data = frame.select(
-        "step",
-        *([pl.col("event").cast(pl.String)] if has_event else []),
-        pl.col("stream").cast(pl.String).fill_null("(null)"),
-        column,
-    ).sort("stream", "step")
+    event = [pl.col("event").cast(pl.String)] if has_event else []
+    data = frame.select("step", *event, "stream", column)
+    if not data.get_column("step").is_sorted():
+        data = data.sort("step", maintain_order=True)
     notes: list[str] = []
-    last = data.group_by("stream").agg(pl.col(column).drop_nans().last().alias("last"))
-    count = last.height
+    count = data.get_column("stream").n_unique()
     if count > max_streams:
+        last = data.group_by("stream").agg(pl.col(column).drop_nans().last().alias("last"))
         median = last.get_column("last").median()
         chosen = last.sort(
-            (pl.col("last") - (median if median is not None else 0.0)).abs(),
+            (pl.col("last") - (median if isinstance(median, (int, float)) else 0.0)).abs(),
             descending=True,
             nulls_last=True,
         ).head(max_streams)
@@ -358,11 +346,25 @@ def stream_history(
             f"{max_streams} of {count:,} streams shown: those whose last {field} is farthest "
             "from the median"
         )
-    if overall is not None:
-        data = pl.concat([data, overall])
+    shown = min(count, max_streams)
+    overall: pl.DataFrame | None = None
+    if merged and not isinstance(streams, pl.DataFrame) and hasattr(streams, "merged"):
+        merged_history = streams.merged().history
+        if column in merged_history.columns:
+            overall = merged_history.select(
+                "step",
+                *event,
+                pl.lit(MERGED_LINE).alias("stream"),
+                pl.col(column).cast(frame.schema[column]),
+            )
+    lines = shown + (overall is not None)
     before = data.height
     always = (pl.col("event") != "update") if has_event else None
-    data = downsample(data, [column], max_rows, by="stream", always=always)
+    data = downsample(data, [column], max_rows * shown // lines, by="stream", always=always)
+    data = data.with_columns(pl.col("stream").cast(pl.String).fill_null("(null)"))
+    if overall is not None:
+        before += overall.height
+        data = pl.concat([data, downsample(overall, [column], max_rows // lines, always=always)])
     if data.height < before:
         notes.append(f"{data.height:,} of {before:,} rows drawn (extremes kept)")
     bad = count_not_finite(data, column)
