@@ -110,6 +110,7 @@ class Streams:
         self._keys: list[Any] = []
         self._index: dict[Any, int] = {}
         self._lut: np.ndarray | None = np.full(0, -1, dtype=np.intp)
+        self._enum: pl.Enum | None = None
         self._capacity = 0
         self._state: dict[str, np.ndarray] = {}
         self._weight = np.zeros(0, dtype=self._dtype)
@@ -234,13 +235,33 @@ class Streams:
                     self._register(distinct[np.argsort(first, kind="stable")].tolist())
                     codes = self._lut[keys] if self._lut is not None else None
                 if codes is not None:
-                    known = len(self._keys)
-                    if known <= max(4 * n, 1024):
-                        return codes, known, np.arange(known)
-                    local, inverse = np.unique(codes, return_inverse=True)
-                    return inverse.astype(np.intp, copy=False), len(local), local
+                    return self._global_segments(codes, n)
+        if isinstance(keys, pl.Series) and _is_text(keys.dtype) and n and self._keys:
+            known = self._known_enum()
+            if known is not None:  # every key already known: a cast gives the codes
+                cast = keys.cast(known, strict=False)
+                if cast.null_count() == 0:
+                    codes = cast.to_physical().to_numpy().astype(np.intp, copy=False)
+                    return self._global_segments(codes, n)
         ids, uniques = factorize(keys, "stream", self.null_stream)
         return ids, len(uniques), self._register(uniques)
+
+    def _global_segments(self, codes: np.ndarray, n: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """Segments from global codes: all streams when few, else only the batch's own."""
+        known = len(self._keys)
+        if known <= max(4 * n, 1024):
+            return codes, known, np.arange(known)
+        local, inverse = np.unique(codes, return_inverse=True)
+        return inverse.astype(np.intp, copy=False), len(local), local
+
+    def _known_enum(self) -> pl.Enum | None:
+        """The known keys as a polars Enum (codes = stream codes), when they are all strings."""
+        if self._enum is None or len(self._enum.categories) != len(self._keys):
+            keys = self._keys
+            self._enum = pl.Enum(keys) if all(isinstance(k, str) for k in keys) else None
+            if self._enum is None:
+                return None
+        return self._enum
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -717,3 +738,7 @@ def _drop_nan_rows(
     if per_row:
         keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
     return [x[keep] for x in values], weight, keys, int(keep.sum())
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, pl.Categorical)
