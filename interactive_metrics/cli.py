@@ -1,0 +1,711 @@
+"""The ``interactive-metrics`` command: replay a logged run into one offline HTML report.
+
+``interactive-metrics report LOG --y-true COL --y-pred COL --metric precision --batch COL
+--stream COL -o report.html`` reads a CSV or Parquet log (one row per sample), replays it
+into the metric's full history (one update per batch id) and, with ``--stream``, into a
+per-stream breakdown, then writes a single HTML file with the charts embedded and vega
+inlined: it opens offline, from a laptop or an e-mail attachment, with no network.
+Without ``LOG`` it reports on the bundled sample log (an anomaly detector on six
+sensors, one of which degrades). ``interactive-metrics metrics`` lists the metric names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import html
+import inspect
+import json
+import math
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from interactive_metrics.metric import Metric
+
+__all__ = ["main", "metric_names", "write_report"]
+
+SAMPLE_LOG = "the bundled sample log"
+SAMPLE_DEFAULTS = {
+    "metric": "precision",
+    "y_true": "y_true",
+    "y_pred": "score",
+    "batch": "batch",
+    "stream": "stream",
+}
+"""What ``report`` without a LOG uses: precision of the anomaly detector, per sensor."""
+
+DESCRIPTION = """\
+Replay a logged run (a CSV or Parquet file with one row per sample and a column of
+batch ids) into a metric's full history, and write ONE self-contained HTML report:
+the metric over the run, sum versus mean, and (with --stream) which stream is failing.
+The report opens offline: the charts and the JavaScript that draws them are inside it.
+"""
+
+EPILOG = """\
+examples:
+  interactive-metrics report                          # the bundled sample log
+  interactive-metrics report run.parquet --metric mean --values loss --batch step
+  interactive-metrics report preds.csv --metric binary_accuracy --y-true label \\
+      --y-pred score --batch step --stream sensor -o accuracy.html
+  interactive-metrics report preds.csv --metric binary_accuracy --option threshold=0.7 \\
+      --y-true label --y-pred score --batch step
+  interactive-metrics metrics                         # every metric name and its inputs
+
+metrics with one input (mean, sum, count, min, max) read --values; metrics of
+predictions (accuracy, precision, mean_absolute_error, ...) read --y-true and --y-pred.
+Batches are replayed in sorted batch-id order, exactly as calling update_state once per
+batch would.
+"""
+
+
+class CommandError(Exception):
+    """A problem with the command line or the log, reported without a traceback."""
+
+
+# -- metrics by name -----------------------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def metric_names() -> dict[str, type[Metric]]:
+    """The metrics the command can build, by snake-case name (``binary_accuracy``).
+
+    Examples
+    --------
+    >>> names = metric_names()
+    >>> names["mean"].__name__, names["binary_accuracy"].__name__
+    ('Mean', 'BinaryAccuracy')
+    >>> "mean_metric_wrapper" in names   # needs a Python function: not for the command line
+    False
+    """
+    import interactive_metrics as im
+
+    found: dict[str, type[Metric]] = {}
+    for name in sorted(dir(im)):
+        cls = getattr(im, name)
+        if not (isinstance(cls, type) and issubclass(cls, Metric) and cls is not Metric):
+            continue
+        if "fn" in inspect.signature(cls.__init__).parameters:
+            continue
+        found[_snake(name)] = cls
+    return found
+
+
+def _required_options(cls: type[Metric]) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name != "self"
+        and p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise CommandError(
+                f"--option must look like NAME=VALUE, got {pair!r}; e.g. --option threshold=0.7"
+            )
+        try:
+            options[key] = json.loads(text)  # numbers, true/false, lists; never code
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def build_metric(name: str, options: dict[str, Any]) -> Metric:
+    """The metric called ``name`` (snake or class case), built with ``options``.
+
+    Examples
+    --------
+    >>> build_metric("BinaryAccuracy", {"threshold": 0.7}).get_config()["threshold"]
+    0.7
+    """
+    names = metric_names()
+    key = _snake(name) if name not in names else name
+    cls = names.get(key.lower().replace("-", "_"))
+    if cls is None:
+        close = [n for n in names if key.lower()[:4] in n][:5]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise CommandError(
+            f"--metric must be a metric name, got {name!r}{hint}; "
+            "run `interactive-metrics metrics` to list them"
+        )
+    missing = [o for o in _required_options(cls) if o not in options]
+    if missing:
+        raise CommandError(
+            f"--metric {key} needs --option {missing[0]}=VALUE (e.g. --option {missing[0]}=3)"
+        )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as error:
+        raise CommandError(f"--option: cannot build {cls.__name__}: {error}") from None
+
+
+# -- reading and replaying -----------------------------------------------------------------------
+
+
+def read_log(path: Path | None) -> pl.DataFrame:
+    """Read a CSV or Parquet log (or the bundled sample log when ``path`` is None)."""
+    if path is None:
+        from interactive_metrics.data import sample_log
+
+        return sample_log()
+    if not path.is_file():
+        raise CommandError(f"LOG must be an existing file, got {str(path)!r}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",")
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise CommandError(f"cannot read {str(path)!r}: {error}") from None
+    raise CommandError(f"LOG must be a .csv or .parquet file, got {str(path)!r}; convert it first")
+
+
+class Progress:
+    """A one-line progress bar on a text stream (stderr): ``replaying [####    ] 40% 3.1 s``."""
+
+    def __init__(self, total: int, stream: TextIO | None, label: str = "replaying") -> None:
+        self.total = max(total, 1)
+        self.stream = stream
+        self.label = label
+        self.start = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        """Redraw the bar at ``done`` of ``total``."""
+        if self.stream is None:
+            return
+        share = min(done / self.total, 1.0)
+        filled = int(share * 30)
+        elapsed = time.perf_counter() - self.start
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{' ' * (30 - filled)}] {share:4.0%} "
+            f"{done}/{self.total} batches {elapsed:.1f} s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line."""
+        if self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass
+class Replayed:
+    """What the report draws: the metric's history and, per stream, the breakdown."""
+
+    metric: Metric
+    streams: Any | None
+    rows: int
+    batches: int
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+def replay_log(
+    log: pl.DataFrame,
+    metric: Metric,
+    columns: dict[str, str],
+    *,
+    batch: str,
+    stream: str | None = None,
+    sample_weight: str | None = None,
+    progress: Progress | None = None,
+    pieces: int = 40,
+) -> Replayed:
+    """Replay ``log`` into ``metric`` (or a ``Streams`` of it), a few batches at a time.
+
+    Splitting the run into ``pieces`` groups of whole batches changes nothing in the
+    result or the history (each replay continues from the state the previous one
+    left); it lets the progress bar move on long logs.
+    """
+    import interactive_metrics as im
+
+    needed = [*columns.values(), batch, *(c for c in (stream, sample_weight) if c)]
+    missing = [c for c in dict.fromkeys(needed) if c not in log.columns]
+    if missing:
+        shown = log.columns[:12] + (["..."] if log.width > 12 else [])
+        raise CommandError(f"column {missing[0]!r} is not in the log; its columns are {shown}")
+    log = log.sort(batch, maintain_order=True)
+    ids = log.get_column(batch)
+    starts = ids.is_first_distinct().arg_true().to_list() if log.height else []
+    n_batches = len(starts)
+    cuts = sorted({starts[(i * n_batches) // pieces] for i in range(pieces)} | {log.height})
+    if not starts:
+        cuts = [0, 0]
+    target: Any = im.Streams(metric) if stream else metric
+    keys = {"stream": stream} if stream else {}
+    done = 0
+    if progress is not None:
+        progress.total = max(n_batches, 1)
+    for start, end in zip(cuts[:-1], cuts[1:], strict=True):
+        piece = log.slice(start, end - start)
+        try:
+            target.replay(piece, batch=batch, sample_weight=sample_weight, **keys, **columns)
+        except (TypeError, ValueError) as error:
+            raise CommandError(str(error)) from None
+        done += piece.get_column(batch).n_unique() if piece.height else 0
+        if progress is not None:
+            progress.update(done)
+    if progress is not None:
+        progress.close()
+    overall = target.merged() if stream else target
+    return Replayed(overall, target if stream else None, log.height, n_batches, columns)
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if math.isnan(number) or math.isinf(number):
+        return str(number)
+    return f"{number:.6g}"
+
+
+def _table(frame: pl.DataFrame, limit: int = 50) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    frame = frame.select(
+        c for c in frame.columns if frame.get_column(c).null_count() < frame.height
+    )
+    body = []
+    for row in frame.head(limit).iter_rows():
+        cells = "".join(
+            f"<td class='num'>{_number(v)}</td>"
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else f"<td>{html.escape(str(v))}</td>"
+            for v in row
+        )
+        body.append(f"<tr>{cells}</tr>")
+    more = (
+        f"<p class='note'>{frame.height - limit} more rows not shown.</p>"
+        if frame.height > limit
+        else ""
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _mean_fields(metric: Metric) -> tuple[str, str] | None:
+    """The (sum, weight) fields of a mean-like metric, e.g. ``("total", "count")``."""
+    scalar_sums = [f.name for f in metric._fields if f.reduce == "sum" and f.shape == ()]
+    if "count" in scalar_sums and len(scalar_sums) == 2:
+        total = next(name for name in scalar_sums if name != "count")
+        return total, "count"
+    return None
+
+
+def _sections(replayed: Replayed, higher_is_better: bool | None) -> list[tuple[str, str, Any]]:
+    """(title, explanation, chart or None) for each part of the report."""
+    from interactive_metrics import charts
+
+    metric = replayed.metric
+    parts: list[tuple[str, str, Any]] = [
+        (
+            "The metric over the run",
+            "The running result after each batch (one update per batch id, in order), "
+            "and each batch's own result.",
+            charts.history(metric, ["result", "batch_result"]),
+        )
+    ]
+    pair = _mean_fields(metric)
+    if pair is not None:
+        parts.append(
+            (
+                "Sum versus mean",
+                f"The running sum of <code>{pair[0]}</code> keeps growing; the pooled mean "
+                f"(<code>{pair[0]} / {pair[1]}</code>) is what the metric reports; the mean of "
+                "the per-batch means is what averaging a training log's numbers gives. They "
+                "differ as soon as batches differ in weight.",
+                charts.sum_vs_mean(metric, total=pair[0], count=pair[1]),
+            )
+        )
+    else:
+        sums = [f.name for f in metric._fields if f.reduce == "sum" and f.shape == ()]
+        text = (
+            f"{type(metric).__name__} keeps no (sum, weight) pair, so there is no mean to set "
+            "against a sum"
+        )
+        if sums:
+            parts.append(
+                (
+                    "Sum versus mean",
+                    f"{text}; this is what each batch adds to <code>{sums[0]}</code> and the "
+                    "running total it builds.",
+                    charts.batch_sums(metric, sums[0]),
+                )
+            )
+        else:
+            parts.append(("Sum versus mean", f"{text}.", None))
+    streams = replayed.streams
+    if streams is not None:
+        parts.append(
+            (
+                "Per stream",
+                "Each stream's result against the merged (micro: every sample pooled) and "
+                "macro (every stream counted once) results, with its share of the weight. A "
+                "small stream far from the merged result is what an average hides.",
+                charts.stream_breakdown(streams, higher_is_better=higher_is_better),
+            )
+        )
+        parts.append(
+            (
+                "Per-stream history",
+                "Each stream's running result over the run; click a legend entry to "
+                "highlight a stream.",
+                charts.stream_history(streams),
+            )
+        )
+    return parts
+
+
+@functools.cache
+def _vega_bundle() -> str:
+    import vl_convert
+    from altair.vegalite import SCHEMA_VERSION
+
+    version = "_".join(SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return str(vl_convert.javascript_bundle(vl_version=version))  # type: ignore[call-arg]
+
+
+def _json_script(value: Any) -> str:
+    """JSON to inline in a ``<script>``, with ``</`` escaped so it cannot end the element.
+
+    In JSON, ``</`` can only occur inside strings, where the escaped form means the same.
+    """
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def _inline_script(code: str) -> str:
+    """A ``<script>`` element holding ``code``; as a data URL if the code could end it early."""
+    if "</script" in code.lower():
+        encoded = base64.b64encode(code.encode("utf-8")).decode("ascii")
+        return f'<script src="data:text/javascript;base64,{encoded}"></script>'
+    return f"<script>{code}</script>"
+
+
+STYLE = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       max-width: 1060px; margin: 2rem auto; padding: 0 1.2rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; font-size: 1.25rem; }
+.sub { color: #59636e; margin-top: 0; } .note { color: #59636e; font-size: .9rem; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1.2rem 0; }
+.card { border: 1px solid #d1d9e0; border-radius: 8px; padding: .6rem 1rem; min-width: 9rem; }
+.card b { display: block; font-size: 1.35rem; } .card span { color: #59636e; font-size: .85rem; }
+table { border-collapse: collapse; font-size: .9rem; margin: .6rem 0; }
+th, td { border-bottom: 1px solid #d1d9e0; padding: .25rem .7rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.chart { margin: .6rem 0 1rem; } code { background: #f6f8fa; padding: 0 .25rem; }
+"""
+
+
+def render_report(
+    replayed: Replayed, *, title: str, source: str, higher_is_better: bool | None
+) -> str:
+    """The report as one HTML document (charts as Vega-Lite specs, vega inlined)."""
+    metric = replayed.metric
+    sections = _sections(replayed, higher_is_better)
+    cards = [
+        ("result (merged)" if replayed.streams is not None else "result", metric.result()),
+        ("rows", replayed.rows),
+        ("batches", replayed.batches),
+    ]
+    streams = replayed.streams
+    breakdown = None
+    if streams is not None:
+        breakdown = streams.breakdown()
+        cards.insert(1, ("macro (mean of streams)", streams.macro_result()))
+        cards.append(("streams", len(streams)))
+    card_html = "".join(
+        f"<div class='card'><b>{_number(value)}</b><span>{html.escape(label)}</span></div>"
+        for label, value in cards
+    )
+    used = ", ".join(
+        f"{role} = <code>{html.escape(col)}</code>" for role, col in replayed.columns.items()
+    )
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='sub'>{html.escape(type(metric).__name__)} of {html.escape(source)} "
+        f"({used})</p>",
+        f"<div class='cards'>{card_html}</div>",
+    ]
+    specs = []
+    for i, (heading, text, chart) in enumerate(sections):
+        body.append(f"<h2>{html.escape(heading)}</h2><p>{text}</p>")
+        if chart is not None:
+            body.append(f"<div class='chart' id='chart-{i}'></div>")
+            specs.append((f"chart-{i}", chart.to_dict()))
+        if heading == "Per stream" and breakdown is not None:
+            shown = breakdown.sort("result").select(
+                [c for c in breakdown.columns if breakdown.schema[c] != pl.Object]
+            )
+            body.append(_table(shown))
+    body.append(
+        "<p class='note'>Written by <code>interactive-metrics report</code>; the history is "
+        "identical to calling <code>update_state</code> once per batch, in batch order.</p>"
+    )
+    embeds = "\n".join(
+        f"vegaEmbed('#{div}', {_json_script(spec)}, "
+        "{renderer: 'svg', actions: false}).catch(showError);"
+        for div, spec in specs
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{STYLE}</style>
+{_inline_script(_vega_bundle())}
+</head>
+<body>
+{"".join(body)}
+<script>
+function showError(error) {{
+  document.body.insertAdjacentHTML("beforeend", "<pre class='note'>" + String(error) + "</pre>");
+}}
+{embeds}
+</script>
+</body>
+</html>
+"""
+
+
+def write_report(
+    log: str | Path | None,
+    output: str | Path,
+    *,
+    metric: str,
+    batch: str,
+    values: str | None = None,
+    y_true: str | None = None,
+    y_pred: str | None = None,
+    stream: str | None = None,
+    sample_weight: str | None = None,
+    options: dict[str, Any] | None = None,
+    title: str | None = None,
+    higher_is_better: bool | None = None,
+    progress: TextIO | None = None,
+) -> Path:
+    """Replay a log and write the HTML report: what ``interactive-metrics report`` does.
+
+    Parameters
+    ----------
+    log : str, Path or None
+        A CSV or Parquet file; None for the bundled sample log.
+    output : str or Path
+        The HTML file to write.
+    metric : str
+        A metric name (``mean``, ``binary_accuracy``, ``precision``, ...).
+    batch : str
+        The column of batch ids.
+    values, y_true, y_pred : str, optional
+        The input columns: ``values`` for one-input metrics, ``y_true`` and ``y_pred``
+        for metrics of predictions.
+    stream, sample_weight : str, optional
+        The column of stream keys (adds the per-stream sections) and of weights.
+    options : dict, optional
+        Arguments of the metric (``{"threshold": 0.7}``).
+    title : str, optional
+        The report's title.
+    higher_is_better : bool, optional
+        Colours the streams on the bad side of the merged result.
+    progress : text stream, optional
+        Where the progress bar goes (e.g. ``sys.stderr``); None for none.
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
+    built = build_metric(metric, dict(options or {}))
+    inputs = built._input_names
+    given = {"values": values, "y_true": y_true, "y_pred": y_pred}
+    flags = {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}
+    missing = [flags[name] for name in inputs if given.get(name) is None]
+    if missing:
+        raise CommandError(
+            f"--metric {metric} reads {' and '.join(flags[n] for n in inputs)}; "
+            f"pass {' '.join(m + ' COL' for m in missing)}"
+        )
+    extra = [flags[name] for name, col in given.items() if col is not None and name not in inputs]
+    if extra:
+        raise CommandError(
+            f"--metric {metric} does not read {', '.join(extra)}; it reads "
+            f"{' and '.join(flags[n] for n in inputs)}"
+        )
+    columns = {name: str(given[name]) for name in inputs}
+    path = None if log is None else Path(log)
+    frame = read_log(path)
+    bar = Progress(0, progress) if progress is not None else None
+    replayed = replay_log(
+        frame, built, columns, batch=batch, stream=stream, sample_weight=sample_weight, progress=bar
+    )
+    if higher_is_better is None:
+        higher_is_better = not re.search(r"error|loss", type(built).__name__, re.IGNORECASE)
+    source = SAMPLE_LOG if path is None else path.name
+    document = render_report(
+        replayed,
+        title=title or f"{type(built).__name__} of {source}",
+        source=source,
+        higher_is_better=higher_is_better,
+    )
+    out = Path(output)
+    try:
+        out.write_text(document, encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot write -o {str(out)!r}: {error}") from None
+    return out
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interactive-metrics",
+        description="See what a metric does: replay logged runs into offline HTML reports.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    report = commands.add_parser(
+        "report",
+        help="replay a CSV/Parquet log and write one offline HTML report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "log",
+        nargs="?",
+        metavar="LOG",
+        help="a .csv or .parquet file, one row per sample; leave it out to use the bundled "
+        "sample log (an anomaly detector on six sensors)",
+    )
+    report.add_argument(
+        "--metric",
+        metavar="NAME",
+        help="the metric, e.g. mean, sum, binary_accuracy, precision, mean_absolute_error "
+        "(list: `interactive-metrics metrics`)",
+    )
+    report.add_argument("--batch", metavar="COL", help="the column of batch ids (steps)")
+    inputs = report.add_argument_group("input columns (give --values, or --y-true and --y-pred)")
+    inputs.add_argument("--values", metavar="COL", help="the values, for one-input metrics")
+    inputs.add_argument("--y-true", metavar="COL", help="the true labels or targets")
+    inputs.add_argument("--y-pred", metavar="COL", help="the predictions or scores")
+    report.add_argument(
+        "--stream",
+        metavar="COL",
+        help="a column of stream keys (sensor, customer, source): adds the per-stream breakdown",
+    )
+    report.add_argument("--sample-weight", metavar="COL", help="a column of sample weights")
+    report.add_argument(
+        "--option",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="an argument of the metric, e.g. --option threshold=0.7 (repeatable)",
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="report.html",
+        help="where to write the report (default: report.html)",
+    )
+    report.add_argument("--title", help="the report's title")
+    report.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    commands.add_parser("metrics", help="list the metric names --metric accepts")
+    return parser
+
+
+def _list_metrics(out: TextIO) -> None:
+    for name, cls in metric_names().items():
+        inputs = " ".join(
+            {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}.get(n, n)
+            for n in cls._input_names
+        )
+        needs = "".join(f" --option {o}=..." for o in _required_options(cls))
+        out.write(f"{name:34} {inputs}{needs}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0: success, 2: a usage error).
+
+    Examples
+    --------
+    >>> main(["report", "--metric", "nonsense", "--values", "x", "--batch", "b"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "metrics":
+        _list_metrics(sys.stdout)
+        return 0
+    settings = {
+        "metric": args.metric,
+        "values": args.values,
+        "y_true": args.y_true,
+        "y_pred": args.y_pred,
+        "batch": args.batch,
+        "stream": args.stream,
+    }
+    if args.log is None:
+        if args.metric is None:  # the sample log's own columns, unless told otherwise
+            settings = {**settings, **{k: v for k, v in SAMPLE_DEFAULTS.items() if not settings[k]}}
+        else:
+            settings = {**settings, "batch": settings["batch"] or "batch"}
+    for name in ("metric", "batch"):
+        if settings[name] is None:
+            parser.error(
+                f"report {args.log} needs --{name} (e.g. --{name} "
+                f"{'mean' if name == 'metric' else 'step'})"
+            )
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    try:
+        options = _parse_options(args.option)
+        out = write_report(
+            args.log,
+            args.output,
+            metric=settings["metric"],
+            batch=settings["batch"],
+            values=settings["values"],
+            y_true=settings["y_true"],
+            y_pred=settings["y_pred"],
+            stream=settings["stream"],
+            sample_weight=args.sample_weight,
+            options=options,
+            title=args.title,
+            progress=sys.stderr if show else None,
+        )
+    except CommandError as error:
+        parser.error(str(error))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

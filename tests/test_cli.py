@@ -1,0 +1,365 @@
+"""The `interactive-metrics` command: arguments, the replay behind it, and the HTML it writes.
+
+The report's numbers are checked against numpy oracles computed here from the log; the
+report itself is opened in headless Chromium (Debian's) with the network cut off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import interactive_metrics as im
+from interactive_metrics import cli
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def log_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small anomaly-detector log, rows shuffled (replay sorts by batch)."""
+    log = im.data.anomaly_log(n_batches=30, batch_size=200, seed=3)
+    log = log.with_columns(pl.col("stream").cast(pl.String)).sample(
+        fraction=1.0, seed=1, shuffle=True
+    )
+    path = tmp_path_factory.mktemp("logs") / "run.csv"
+    log.write_csv(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(log_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "precision.html"
+    status = cli.main(
+        [
+            "report",
+            str(log_csv),
+            "--metric",
+            "precision",
+            "--y-true",
+            "y_true",
+            "--y-pred",
+            "score",
+            "--batch",
+            "batch",
+            "--stream",
+            "stream",
+            "-o",
+            str(out),
+        ]
+    )
+    assert status == 0
+    return out
+
+
+def _specs(html: str) -> list[dict]:
+    """The Vega-Lite specs the report embeds, in order."""
+    found = re.findall(r"vegaEmbed\('#chart-\d+', (.*?), \{renderer: 'svg'", html)
+    return [json.loads(text.replace("<\\/", "</")) for text in found]
+
+
+def _precision_oracle(log: pl.DataFrame) -> tuple[np.ndarray, dict[str, float]]:
+    """Running precision after each batch, and final precision per stream, with numpy."""
+    log = log.sort("batch")
+    flagged = log["score"].to_numpy() >= 0.5
+    positive = log["y_true"].to_numpy() == 1
+    batch = log["batch"].to_numpy()
+    ids = np.unique(batch)
+    tp = np.array([np.sum(flagged & positive & (batch == b)) for b in ids]).cumsum()
+    fp = np.array([np.sum(flagged & ~positive & (batch == b)) for b in ids]).cumsum()
+    running = tp / (tp + fp)
+    per_stream = {}
+    for key in log["stream"].unique().to_list():
+        on = (log["stream"] == key).to_numpy()
+        per_stream[key] = np.sum(flagged & positive & on) / np.sum(flagged & on)
+    return running, per_stream
+
+
+# -- what the report holds ------------------------------------------------------------------------
+
+
+def test_report_numbers_match_a_numpy_oracle(report: Path, log_csv: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    running, per_stream = _precision_oracle(pl.read_csv(log_csv))
+    specs = _specs(html)
+    assert len(specs) == 4  # history, sum-vs-mean, breakdown, per-stream history
+    drawn = [row for row in _rows(specs[0]) if row["event"] == "update"]
+    assert len(drawn) == len(running) == 30  # short enough: not downsampled
+    steps = np.array([row["step"] for row in drawn])
+    np.testing.assert_array_equal(steps, np.arange(1, 31))
+    np.testing.assert_allclose([row["result"] for row in drawn], running, rtol=1e-12)
+    # the breakdown table: one row per stream, with the oracle's precision
+    for key, expected in per_stream.items():
+        cell = re.search(rf"<td>{key}</td>(.*?)</tr>", html)
+        assert cell is not None, key
+        numbers = [float(x) for x in re.findall(r"<td class='num'>([^<]+)</td>", cell.group(1))]
+        assert any(abs(x - expected) < 5e-6 for x in numbers), (key, expected, numbers)
+    merged = f"{running[-1]:.6g}"
+    assert f"<b>{merged}</b><span>result (merged)</span>" in html
+
+
+def _rows(spec: dict) -> list[dict]:
+    rows: list[dict] = []
+    for data in spec.get("datasets", {}).values():
+        rows.extend(data)
+    return rows
+
+
+def test_report_is_self_contained(report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    assert "vegaEmbed" in html and '<script src="http' not in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+def test_replay_in_pieces_is_the_same_history_as_one_replay(log_csv: Path) -> None:
+    log = pl.read_csv(log_csv)
+    whole = im.Precision().replay(log, y_true="y_true", y_pred="score", batch="batch")
+    pieces = cli.replay_log(
+        log, im.Precision(), {"y_true": "y_true", "y_pred": "score"}, batch="batch", pieces=7
+    )
+    assert pieces.batches == 30 and pieces.rows == log.height
+    assert pieces.metric.history.equals(whole.history)
+    streams = cli.replay_log(
+        log, im.Mean(), {"values": "score"}, batch="batch", stream="stream", pieces=4
+    ).streams
+    one_go = im.Streams(im.Mean()).replay(log, values="score", batch="batch", stream="stream")
+    assert streams.history.equals(one_go.history)
+    assert streams.breakdown().equals(one_go.breakdown())
+
+
+def test_sample_log_is_the_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sample.html"
+    assert cli.main(["report", "-o", str(out), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "100%" in err and "200/200 batches" in err and f"wrote {out}" in err
+    html = out.read_text(encoding="utf-8")
+    assert "pump_b" in html and "Precision of the bundled sample log" in html
+
+
+def test_mean_report_has_sum_versus_mean(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "mean.html"
+    cli.write_report(log_csv, out, metric="mean", values="score", batch="batch")
+    html = out.read_text(encoding="utf-8")
+    specs = _specs(html)
+    assert len(specs) == 2  # no stream: history and sum-vs-mean only
+    assert "Sum versus mean" in html and "Per stream" not in html
+    log = pl.read_csv(log_csv)
+    assert f"<b>{log['score'].mean():.6g}</b><span>result</span>" in html
+
+
+def test_options_reach_the_metric(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "strict.html"
+    status = cli.main(
+        ["report", str(log_csv), "--metric", "BinaryAccuracy", "--option", "threshold=0.9"]
+        + ["--y-true", "y_true", "--y-pred", "score", "--batch", "batch", "-o", str(out)]
+    )
+    assert status == 0
+    log = pl.read_csv(log_csv)
+    expected = np.mean((log["score"].to_numpy() >= 0.9) == (log["y_true"].to_numpy() == 1))
+    assert f"<b>{expected:.6g}</b>" in out.read_text(encoding="utf-8")
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            [
+                "report",
+                "{log}",
+                "--metric",
+                "precison",
+                "--y-true",
+                "y_true",
+                "--y-pred",
+                "score",
+                "--batch",
+                "batch",
+            ],
+            r"--metric must be a metric name, got 'precison' \(did you mean precision",
+        ),
+        (
+            ["report", "{log}", "--metric", "precision", "--y-true", "y_true", "--batch", "batch"],
+            r"--metric precision reads --y-true and --y-pred; pass --y-pred COL",
+        ),
+        (
+            [
+                "report",
+                "{log}",
+                "--metric",
+                "mean",
+                "--y-true",
+                "y_true",
+                "--values",
+                "score",
+                "--batch",
+                "batch",
+            ],
+            r"--metric mean does not read --y-true",
+        ),
+        (
+            ["report", "{log}", "--metric", "mean", "--values", "loss", "--batch", "batch"],
+            r"column 'loss' is not in the log; its columns are \['batch', 'stream', 'y_true', 'score'\]",
+        ),
+        (["report", "{log}", "--metric", "mean", "--values", "score"], r"needs --batch"),
+        (["report", "{log}", "--values", "score", "--batch", "batch"], r"needs --metric"),
+        (
+            ["report", "missing.parquet", "--metric", "mean", "--values", "x", "--batch", "b"],
+            r"LOG must be an existing file, got 'missing.parquet'",
+        ),
+        (
+            [
+                "report",
+                "{log}",
+                "--metric",
+                "confusion_matrix",
+                "--y-true",
+                "y_true",
+                "--y-pred",
+                "score",
+                "--batch",
+                "batch",
+            ],
+            r"needs --option num_classes=VALUE",
+        ),
+        (
+            [
+                "report",
+                "{log}",
+                "--metric",
+                "mean",
+                "--values",
+                "score",
+                "--batch",
+                "batch",
+                "--option",
+                "threshold",
+            ],
+            r"--option must look like NAME=VALUE, got 'threshold'",
+        ),
+        (
+            ["report", "{log}", "--metric", "mean", "--values", "stream", "--batch", "batch"],
+            r"column 'stream' \(for `values`\) must hold numbers",
+        ),
+        (["report", "--metric", "mean", "--bogus"], r"unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(
+    argv: list[str], message: str, log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(log_csv) if a == "{log}" else a for a in argv] + ["-o", str(tmp_path / "r.html")]
+    err = _fails(argv, capsys)
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_help_explains_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["report", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for words in ["self-contained HTML", "bundled sample log", "--y-true", "--stream", "examples:"]:
+        assert words in text
+
+
+def test_metrics_lists_names_and_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["metrics"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = {line.split()[0]: line for line in lines}
+    assert "--values" in table["mean"] and "--y-pred" in table["precision"]
+    assert "--option num_classes" in table["confusion_matrix"]
+
+
+def test_console_script_is_declared() -> None:
+    scripts = metadata.entry_points(group="console_scripts")
+    assert scripts["interactive-metrics"].value == "interactive_metrics.cli:main"
+
+
+def test_runs_as_a_subprocess(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "sub.html"
+    command = [sys.executable, "-m", "interactive_metrics.cli", "report", str(log_csv)]
+    command += ["--metric", "mean", "--values", "score", "--batch", "batch", "-o", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "replaying" not in done.stderr  # stderr is not a terminal: no progress bar
+    assert out.stat().st_size > 100_000  # vega's JavaScript is inside
+    bad = subprocess.run(command[:4] + ["--metric", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--metric" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# -- in a browser --------------------------------------------------------------------------------
+
+
+def _chromium_or_skip() -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+
+
+def test_report_draws_its_charts_offline_in_chromium(report: Path, tmp_path: Path) -> None:
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            remote: list[str] = []
+            errors: list[str] = []
+            page.on(
+                "request",
+                lambda r: (
+                    remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None
+                ),
+            )
+            page.route("http*://**", lambda route: route.abort())  # no network, whatever asks
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(report.as_uri())
+            page.wait_for_function(
+                "() => document.querySelectorAll('.chart svg.marks').length === 4", timeout=30_000
+            )
+            marks = page.evaluate(
+                """() => [...document.querySelectorAll('.chart svg.marks')].map(svg =>
+                    svg.querySelectorAll('path, line, rect, circle, text').length)"""
+            )
+            dots = page.locator(".chart svg.marks .mark-symbol path").count()
+            page.screenshot(path=tmp_path / "report.png", full_page=True)
+        finally:
+            browser.close()
+    assert remote == [] and errors == []
+    assert all(count > 20 for count in marks), marks
+    assert dots >= 6  # one dot per stream in the breakdown
