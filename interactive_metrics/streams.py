@@ -632,8 +632,9 @@ class Streams:
             return pl.Series("contribution", results.astype(np.float64))
         part = self._state[how][:k]
         total = part.sum()
-        share = divide_no_nan(part, np.full_like(part, total))
-        return pl.Series("contribution", (share * results).astype(np.float64))
+        if total == 0:  # nothing seen (or all reset): no part of anything
+            return pl.Series("contribution", [None] * k, dtype=pl.Float64)
+        return pl.Series("contribution", (part / total * results).astype(np.float64))
 
     def _contribution_kind(self) -> str | None:
         if not hasattr(self, "_contribution"):

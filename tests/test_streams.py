@@ -29,6 +29,10 @@ def test_mean_per_stream_by_hand():
         "result",
         "contribution",
     ]
+    reset = im.Streams(im.Mean())
+    reset.update_state([1.0], stream="a")
+    reset.reset_state()
+    assert reset.breakdown()["contribution"].to_list() == [None]  # no weight: no part
     assert frame.rows() == [
         # a: 1*1 + 5*0 = 1 over weight 1; b: 3 + 7 = 10 over 2; c: 2 over 1; total weight 4
         ("a", 1.0, 0.25, 1.0, 1.0, 1.0, 0.25),
@@ -226,6 +230,7 @@ def test_reset_keeps_streams_and_records_one_row_each():
     assert s.streams == ["a", "b"]
     assert s.breakdown()["min"].to_list() == [np.inf, np.inf]
     assert s.breakdown()["share"].null_count() == 2
+    assert s.breakdown()["contribution"].null_count() == 2  # min: never one
     resets = s.history.filter(pl.col("event") == "reset")
     assert resets["stream"].to_list() == ["a", "b"]
     assert resets["batch_min"].null_count() == 2
