@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -576,3 +577,20 @@ def test_svg_export_and_chart_save(mean_with_reset: im.Mean, tmp_path: Any) -> N
     assert "<svg" in (tmp_path / "saved.svg").read_text(encoding="utf-8")
     with pytest.raises(TypeError, match="`chart` must be an altair chart"):
         charts.to_png("not a chart")
+
+
+# -- the gallery --------------------------------------------------------------------------
+
+
+def test_gallery_has_every_chart_as_png_and_svg() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    script = (docs / "gallery" / "make_gallery.py").read_text(encoding="utf-8")
+    names = [line.split('"')[1] for line in script.splitlines() if '": im.charts.' in line]
+    assert len(names) == 7
+    page = (docs / "charts.md").read_text(encoding="utf-8")
+    for name in names:
+        png = docs / "gallery" / f"{name}.png"
+        svg = docs / "gallery" / f"{name}.svg"
+        assert png.read_bytes().startswith(PNG_MAGIC), name
+        assert svg.read_text(encoding="utf-8").lstrip().startswith("<svg"), name
+        assert f"(gallery/{name}.png)" in page, f"{name} is not shown in docs/charts.md"

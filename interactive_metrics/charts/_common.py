@@ -102,6 +102,16 @@ def message_chart(message: str, title: str, height: int = PANEL_HEIGHT) -> Any:
     )
 
 
+def step_axis(alt: ModuleType, field: str, title: str | None = "step") -> Any:
+    """The step axis: integer ticks, a tight domain, a little room for edge points."""
+    return alt.X(
+        f"{field}:Q",
+        title=title,
+        axis=alt.Axis(format=",d", tickMinStep=1),
+        scale=alt.Scale(nice=False, padding=10),
+    )
+
+
 def step_zoom(alt: ModuleType, name: str) -> Any:
     """An interval selection bound to the step scale: drag to pan, wheel to zoom."""
     return alt.selection_interval(bind="scales", encodings=["x"], name=name)

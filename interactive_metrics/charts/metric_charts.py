@@ -27,6 +27,7 @@ from interactive_metrics.charts._common import (
     panel_title,
     require_columns,
     require_scalar,
+    step_axis,
     step_zoom,
 )
 from interactive_metrics.charts.downsample import bin_edges, downsample
@@ -174,7 +175,7 @@ def batch_sums(
     rules, rules_note = _event_rules(alt, data)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1))
+    x = step_axis(alt, "step")
 
     bars_frame = data.filter(pl.col("event").cast(pl.String) != "reset")
     max_bars = max(1, width // 2)
@@ -185,9 +186,12 @@ def batch_sums(
             alt.Chart(line_frame)  # the same table as the line: shipped once
             .transform_filter(alt.datum.event != "reset")
             .transform_calculate(left="datum.step - 0.42", right="datum.step + 0.42")
-            .mark_bar(color=BATCH_COLOR)
+            .mark_bar()
             .encode(
-                x=alt.X("left:Q", title=None, axis=alt.Axis(format=",d", tickMinStep=1)),
+                color=alt.when(alt.datum.event == "merge")
+                .then(alt.value(EVENT_COLORS["merge"]))
+                .otherwise(alt.value(BATCH_COLOR)),
+                x=step_axis(alt, "left", title=None),
                 x2="right:Q",
                 y=alt.Y(f"{batch}:Q", title=f"batch {label}"),
                 y2=alt.datum(0),
@@ -218,7 +222,7 @@ def batch_sums(
             "light bar to the largest batch of each bin"
         )
         base = alt.Chart(binned).encode(
-            x=alt.X("step_start:Q", title=None, axis=alt.Axis(format=",d")),
+            x=step_axis(alt, "step_start", title=None),
             x2="step_end:Q",
             tooltip=[
                 alt.Tooltip("step_start:Q", title="first step", format=","),
@@ -363,7 +367,7 @@ def sum_vs_mean(
         )
     require_columns(frame, ["step", "event", *needed], "sum_vs_mean", "pass `total=` naming Σ w·v")
     require_scalar(frame, needed, "sum_vs_mean")
-    title = f"{name}: the running sum keeps growing; means do not (and the mean of means drifts)"
+    title = f"{name}: running sum, pooled mean and mean of batch means"
     if frame.height == 0:
         return message_chart(EMPTY, f"{name}: sum versus mean")
 
@@ -388,7 +392,7 @@ def sum_vs_mean(
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1))
+    x = step_axis(alt, "step")
     sum_line = (
         alt.Chart(drawn)
         .mark_line(**_line_style(alt, drawn.height, RUNNING_COLOR))
@@ -413,7 +417,7 @@ def sum_vs_mean(
         .transform_fold(list(SERIES), as_=["series", "value"])
         .encode(
             x=x,
-            y=alt.Y("value:Q", title="mean"),
+            y=alt.Y("value:Q", title="mean", scale=alt.Scale(padding=6)),
             color=color,
             tooltip=[
                 alt.Tooltip("step:Q", format=","),
@@ -547,7 +551,7 @@ def history(
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1))
+    x = step_axis(alt, "step")
     several = len(columns) > 1
     pick = alt.selection_point(fields=["series"], bind="legend", name="pick_series")
     hover = alt.selection_point(

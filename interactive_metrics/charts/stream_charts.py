@@ -16,6 +16,7 @@ from interactive_metrics.charts._common import (
     note,
     require_columns,
     require_scalar,
+    step_axis,
     step_zoom,
 )
 from interactive_metrics.charts.downsample import downsample
@@ -200,7 +201,7 @@ def stream_breakdown(
     )
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
     sticks = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
-        x=alt.X("merged:Q", title="result", scale=alt.Scale(zero=False)),
+        x=alt.X("merged:Q", title="result", scale=alt.Scale(zero=False, padding=12)),
         x2="result:Q",
         color=color,
     )
@@ -382,7 +383,7 @@ def stream_history(
         alt.Chart(data)
         .mark_line(strokeWidth=2, point=data.height <= 80)
         .encode(
-            x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d", tickMinStep=1)),
+            x=step_axis(alt, "step"),
             y=alt.Y(f"{column}:Q", title=field, scale=alt.Scale(zero=False)),
             color=alt.Color(
                 "stream:N", legend=legend, scale=alt.Scale(domain=domain, range=colors)
