@@ -565,7 +565,7 @@ def history(
     base = (
         alt.Chart(drawn)
         .transform_fold(columns, as_=["series", "value"])
-        .encode(x=x, y=alt.Y("value:Q", title=label), color=color)
+        .encode(x=x, y=alt.Y("value:Q", title=label, scale=alt.Scale(padding=6)), color=color)
     )
     line = base.mark_line(**_line_style(alt, drawn.height, RUNNING_COLOR)).add_params(zoom)
     if several:
