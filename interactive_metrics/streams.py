@@ -111,6 +111,7 @@ class Streams:
         self._index: dict[Any, int] = {}
         self._lut: np.ndarray | None = np.full(0, -1, dtype=np.intp)
         self._enum: pl.Enum | None = None
+        self._category_luts: dict[pl.DataType, np.ndarray] = {}
         self._capacity = 0
         self._state: dict[str, np.ndarray] = {}
         self._weight = np.zeros(0, dtype=self._dtype)
@@ -236,6 +237,15 @@ class Streams:
                     codes = self._lut[keys] if self._lut is not None else None
                 if codes is not None:
                     return self._global_segments(codes, n)
+        if (
+            isinstance(keys, pl.Series)
+            and isinstance(keys.dtype, pl.Categorical)
+            and n
+            and keys.null_count() == 0
+        ):
+            by_category = self._categorical_codes(keys)
+            if by_category is not None:
+                return self._global_segments(by_category, n)
         if isinstance(keys, pl.Series) and _is_text(keys.dtype) and n and self._keys:
             known = self._known_enum()
             if known is not None:  # every key already known: a cast gives the codes
@@ -245,6 +255,31 @@ class Streams:
                     return self._global_segments(codes, n)
         ids, uniques = factorize(keys, "stream", self.null_stream)
         return ids, len(uniques), self._register(uniques)
+
+    def _categorical_codes(self, keys: pl.Series) -> np.ndarray | None:
+        """Stream codes of Categorical keys from their physical ids (a table lookup, no hashing).
+
+        Physical ids belong to the dtype's categories, so one table is kept per dtype.
+        """
+        physical = keys.to_physical().to_numpy()
+        highest = int(physical.max())
+        if highest >= _LUT_LIMIT:
+            return None
+        lut = self._category_luts.get(keys.dtype)
+        if lut is None or highest >= len(lut):
+            bigger = np.full(max(highest + 1, 64), -1, dtype=np.intp)
+            if lut is not None:
+                bigger[: len(lut)] = lut
+            lut = self._category_luts[keys.dtype] = bigger
+        codes = lut[physical]
+        if codes.min() < 0:  # new categories: name them in order of first appearance
+            new_rows = np.flatnonzero(codes < 0)
+            distinct, first = np.unique(physical[new_rows], return_index=True)
+            order = np.argsort(first, kind="stable")
+            names = keys.gather(new_rows[first[order]]).cast(pl.String).to_list()
+            lut[distinct[order]] = self._register(names)
+            codes = lut[physical]
+        return codes
 
     def _global_segments(self, codes: np.ndarray, n: int) -> tuple[np.ndarray, int, np.ndarray]:
         """Segments from global codes: all streams when few, else only the batch's own."""

@@ -401,3 +401,18 @@ def test_listeners_are_called_after_each_event():
     s.update_state([1], stream="a")
     s.reset_state()
     assert seen == [(1, 0), (2, 2)]
+
+
+def test_categorical_keys_across_updates():
+    s = im.Streams(im.Sum(), null_stream="none")
+    s.update_state([1, 2], stream=pl.Series(["b", "a"], dtype=pl.Categorical))
+    s.update_state([3, 4, 5], stream=pl.Series(["c", "a", "b"], dtype=pl.Categorical))
+    s.update_state([6], stream=pl.Series(["c"]))  # the same keys as strings
+    s.update_state([7, 8], stream=pl.Series(["d", None], dtype=pl.Categorical))
+    assert s.breakdown().select("stream", "total").rows() == [
+        ("b", 6.0),
+        ("a", 6.0),
+        ("c", 9.0),
+        ("d", 7.0),
+        ("none", 8.0),
+    ]
