@@ -131,8 +131,8 @@ class Metric:
         adds in the metric's dtype, so rounding errors pile up: after a million
         updates a sum is typically hundreds of ulps off. ``"kahan"`` also keeps
         what rounding left out (Neumaier's compensated summation) and stays within
-        about one ulp of the exact sum, for about 15% more time per update. See
-        ``docs/numerics.md``.
+        about one ulp of the exact sum, for about 0.3 µs (float64) to 1 µs (float32)
+        more per sum field and update. See ``docs/numerics.md``.
 
     Examples
     --------

@@ -238,6 +238,9 @@ def compensated_add(high: Any, low: Any, value: Any) -> tuple[Any, Any]:
     >>> high, plain
     (np.float32(1.0), np.float32(1.0000001))
     """
+    if type(high) is np.float64:  # same IEEE arithmetic in Python floats, ~5x faster
+        high_, low_ = _two_sums_float(float(high), float(low), float(value))
+        return np.float64(high_), np.float64(low_)
     total = high + value
     if type(total) is np.ndarray:
         finite = np.isfinite(total)
@@ -248,6 +251,17 @@ def compensated_add(high: Any, low: Any, value: Any) -> tuple[Any, Any]:
     elif not math.isfinite(total):
         return total, type(total)(0)
     return _two_sums(high, low, value, total)
+
+
+def _two_sums_float(high: float, low: float, value: float) -> tuple[float, float]:
+    total = high + value
+    if not math.isfinite(total):
+        return total, 0.0
+    value_part = total - high
+    low = low + ((high - (total - value_part)) + (value - value_part))
+    high = total + low
+    total_part = high - total
+    return high, (total - (high - total_part)) + (low - total_part)
 
 
 def _two_sums(high: Any, low: Any, value: Any, total: Any) -> tuple[Any, Any]:
