@@ -328,7 +328,7 @@ def stream_history(
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
     has_event = "event" in frame.columns
-    event = [pl.col("event").cast(pl.String)] if has_event else []
+    event = [pl.col("event")] if has_event else []
     data = frame.select("step", *event, "stream", column)
     if not data.get_column("step").is_sorted():
         data = data.sort("step", maintain_order=True)
@@ -354,7 +354,7 @@ def stream_history(
         if column in merged_history.columns:
             overall = merged_history.select(
                 "step",
-                *event,
+                *(e.cast(pl.String) for e in event),
                 pl.lit(MERGED_LINE).alias("stream"),
                 pl.col(column).cast(frame.schema[column]),
             )
@@ -362,7 +362,9 @@ def stream_history(
     before = data.height
     always = (pl.col("event") != "update") if has_event else None
     data = downsample(data, [column], max_rows * shown // lines, by="stream", always=always)
-    data = data.with_columns(pl.col("stream").cast(pl.String).fill_null("(null)"))
+    data = data.with_columns(
+        pl.col("stream").cast(pl.String).fill_null("(null)"), *(e.cast(pl.String) for e in event)
+    )
     if overall is not None:
         before += overall.height
         data = pl.concat([data, downsample(overall, [column], max_rows // lines, always=always)])
