@@ -393,6 +393,10 @@ def replay_metric(
     >>> m.history.select("step", "batch_result", "result").rows()
     [(1, 3.0, 3.0), (2, 3.0, 3.0), (3, 3.0, 3.0)]
     """
+    from interactive_metrics.distributed import is_dask_frame, replay_dask
+
+    if is_dask_frame(data):  # partial states on the workers, merged by Dask
+        return replay_dask(metric, data, batch=batch, sample_weight=sample_weight, **columns)
     inputs = _input_roles(metric, columns)
     lazy, frame = _as_lazy(data)
     roles: dict[str, str | None] = {**inputs, "sample_weight": sample_weight, "batch": batch}
@@ -478,6 +482,12 @@ def replay_streams(
     >>> s.merged().history.select("step", "result").rows()
     [(1, 0.6666666666666666), (2, 0.6)]
     """
+    from interactive_metrics.distributed import is_dask_frame, replay_dask
+
+    if is_dask_frame(data):  # partial states on the workers, merged by Dask
+        return replay_dask(
+            streams, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
+        )
     overall = streams._overall
     inputs = _input_roles(overall, columns)
     lazy, frame = _as_lazy(data)

@@ -1,0 +1,159 @@
+"""Replay on a Dask cluster of processes equals the single-machine replay.
+
+The reference is `replay` on one machine (itself tested against a loop of
+`update_state`) and, for the final numbers, numpy computed here from the rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import polars.testing
+import pytest
+
+import interactive_metrics as im
+from interactive_metrics.distributed import is_dask_frame, replay_dask
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _log(n_batches: int = 25, batch_size: int = 120, seed: int = 5) -> pl.DataFrame:
+    """A shuffled multi-stream log: batches spread over every partition."""
+    rng = np.random.default_rng(seed)
+    log = im.data.anomaly_log(n_batches=n_batches, batch_size=batch_size, seed=seed)
+    n = log.height
+    return log.with_columns(
+        pl.col("stream").cast(pl.String),
+        # dyadic values and integer weights: every float sum below is exact in any order
+        value=pl.Series(rng.integers(-64, 64, n) / 8.0),
+        weight=pl.Series(rng.integers(0, 4, n).astype(np.float64)),
+        label=pl.Series(rng.integers(0, 3, n)),
+        guess=pl.Series(rng.integers(0, 3, n)),
+    ).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def _dask(log: pl.DataFrame, partitions: int = 4):
+    return dd.from_pandas(log.to_pandas(), npartitions=partitions)
+
+
+def test_metric_replay_on_a_cluster_equals_one_machine(client) -> None:
+    log = _log()
+    frame = _dask(log)
+    assert is_dask_frame(frame) and frame.npartitions == 4
+    for make, columns in [
+        (im.Mean, {"values": "value"}),
+        (im.Min, {"values": "value"}),
+        (im.Max, {"values": "value"}),
+        (im.Precision, {"y_true": "y_true", "y_pred": "score"}),
+        (lambda: im.ConfusionMatrix(num_classes=3), {"y_true": "label", "y_pred": "guess"}),
+    ]:
+        here = make().replay(log, batch="batch", sample_weight="weight", **columns)
+        there = replay_dask(make(), frame, batch="batch", sample_weight="weight", **columns)
+        polars.testing.assert_frame_equal(there.history, here.history)  # exact: dyadic data
+        assert there.history.height == 25
+
+
+def test_final_result_matches_numpy(client) -> None:
+    log = _log()
+    mean = replay_dask(
+        im.Mean(), _dask(log, 3), values="value", batch="batch", sample_weight="weight"
+    )
+    values, weights = log["value"].to_numpy(), log["weight"].to_numpy()
+    assert mean.result() == np.sum(values * weights) / np.sum(weights)
+    per_batch = (
+        log.group_by("batch")
+        .agg((pl.col("value") * pl.col("weight")).sum() / pl.col("weight").sum())
+        .sort("batch")
+    )
+    np.testing.assert_allclose(mean.history["batch_result"], per_batch[:, 1], rtol=0, atol=0)
+
+
+def test_streams_replay_on_a_cluster_equals_one_machine(client) -> None:
+    log = _log()
+    here = im.Streams(im.BinaryAccuracy()).replay(
+        log, y_true="y_true", y_pred="score", batch="batch", stream="stream", sample_weight="weight"
+    )
+    there = replay_dask(
+        im.Streams(im.BinaryAccuracy()),
+        _dask(log, 5),
+        y_true="y_true",
+        y_pred="score",
+        batch="batch",
+        stream="stream",
+        sample_weight="weight",
+    )
+    assert there.streams == here.streams  # numbered in the order a loop meets them
+    polars.testing.assert_frame_equal(there.history, here.history)
+    polars.testing.assert_frame_equal(there.breakdown(), here.breakdown())
+    polars.testing.assert_frame_equal(there.merged().history, here.merged().history)
+    assert there.result() == here.result() and there.macro_result() == here.macro_result()
+
+
+def test_float_data_agrees_to_rounding(client) -> None:
+    log = im.data.anomaly_log(n_batches=40, batch_size=150, seed=9).with_columns(
+        pl.col("stream").cast(pl.String), pl.col("score").cast(pl.Float64) * np.pi
+    )
+    here = im.Streams(im.Mean()).replay(log, values="score", batch="batch", stream="stream")
+    there = replay_dask(
+        im.Streams(im.Mean()), _dask(log, 6), values="score", batch="batch", stream="stream"
+    )
+    polars.testing.assert_frame_equal(there.history, here.history, check_exact=False, rel_tol=1e-12)
+
+
+def test_string_batch_ids_and_a_batch_spanning_partitions(client) -> None:
+    log = pl.DataFrame(
+        {
+            "run": ["b", "a", "c", "a", "b", "a", "c", "c"],
+            "loss": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        }
+    )
+    there = replay_dask(im.Sum(), _dask(log, 3), values="loss", batch="run")
+    here = im.Sum().replay(log, values="loss", batch="run")
+    polars.testing.assert_frame_equal(there.history, here.history)
+    assert there.history["batch_total"].to_list() == [12.0, 6.0, 18.0]  # a, b, c
+
+
+def test_bad_rows_fail_on_a_worker_and_change_nothing(client) -> None:
+    log = _log().with_columns(
+        weight=pl.when(pl.col("batch") == 7).then(-1.0).otherwise(pl.col("weight"))
+    )
+    metric = im.Mean()
+    metric.update_state([1.0, 2.0])
+    before = metric.history.clone()
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0"):
+        replay_dask(metric, _dask(log), values="value", batch="batch", sample_weight="weight")
+    assert metric.history.equals(before) and metric.result() == 1.5
+
+
+def test_missing_columns_and_wrong_targets_are_clear_errors(client) -> None:
+    frame = _dask(_log())
+    with pytest.raises(ValueError, match=r"column 'loss' \(for `values`\) is not in the data"):
+        replay_dask(im.Mean(), frame, values="loss", batch="batch")
+    with pytest.raises(TypeError, match=r"`stream` is for Streams"):
+        replay_dask(im.Mean(), frame, values="value", batch="batch", stream="stream")
+    with pytest.raises(TypeError, match=r"needs `stream`"):
+        replay_dask(im.Streams(im.Mean()), frame, values="value", batch="batch")
+    with pytest.raises(TypeError, match=r"`data` must be a dask DataFrame, got DataFrame"):
+        replay_dask(
+            im.Mean(), pd.DataFrame({"batch": [1], "value": [1.0]}), values="value", batch="batch"
+        )
+
+
+def test_replay_accepts_a_dask_frame(client) -> None:
+    log = _log()
+    frame = _dask(log)
+    here = im.Mean().replay(log, values="value", batch="batch")
+    assert im.Mean().replay(frame, values="value", batch="batch").history.equals(here.history)
+    streams = im.Streams(im.Mean()).replay(frame, values="value", batch="batch", stream="stream")
+    assert streams.result() == here.result()
