@@ -105,6 +105,11 @@ def save(
     (2.0, {'total': 4.0, 'count': 2.0}, 1)
     """
     if not isinstance(metric, Metric):
+        if type(metric).__name__ == "Streams":
+            raise TypeError(
+                "saving a Streams is not supported yet; save its merged metric "
+                "(`streams.merged().save(path)`) or each stream (`streams[key].save(path)`)"
+            )
         raise TypeError(f"`metric` must be an interactive_metrics Metric, got {metric!r}")
     names = _names_by_object(custom_objects)
     history_bytes = None

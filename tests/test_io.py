@@ -345,3 +345,12 @@ def test_damaged_files_fail_clearly_or_load_unchanged(
 
 def state_bits_dict(state: dict[str, Any] | None) -> dict[str, bytes]:
     return {k: np.asarray(v).tobytes() for k, v in (state or {}).items()}
+
+
+def test_streams_are_refused_with_a_way_out(tmp_path: Path) -> None:
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0], stream=["a", "b"])
+    with pytest.raises(TypeError, match=r"saving a Streams is not supported yet.*merged\(\)"):
+        im.io.save(s, tmp_path / "s.zip")  # type: ignore[arg-type]
+    assert not (tmp_path / "s.zip").exists()
+    assert im.load(s.merged().save(tmp_path / "merged.zip")).result() == 1.5
