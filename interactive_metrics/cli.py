@@ -536,6 +536,12 @@ def write_report(
         ``output``.
     """
     built = build_metric(metric, dict(options or {}))
+    if built._result_shape != ():
+        raise CommandError(
+            f"--metric {metric} gives a result of shape {built._result_shape} with these "
+            "options; the report draws metrics whose result is one number (e.g. precision "
+            "with one threshold, or f1_score with --option average=micro)"
+        )
     inputs = built._input_names
     given = {"values": values, "y_true": y_true, "y_pred": y_pred}
     flags = {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}
@@ -663,7 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "metrics":
-        _list_metrics(sys.stdout)
+        try:
+            _list_metrics(sys.stdout)
+        except BrokenPipeError:  # e.g. piped into `head`
+            sys.stderr.close()
         return 0
     settings = {
         "metric": args.metric,

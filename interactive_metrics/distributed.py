@@ -16,6 +16,11 @@ batches, not rows) and the numbering of streams by first appearance. Float sums 
 added in a different order on a cluster than on one machine, so they agree to rounding
 (exactly for integer-valued data).
 
+The three steps are public, so any engine can run them (Spark, Ray, a job queue):
+:func:`partial_states` on each partition, a group-by with :func:`merge_rules`, then
+:func:`apply_partials` on the driver. :func:`replay_dask` wires them to Dask, and
+``metric.replay(dask_frame, ...)`` calls it.
+
 Dask moves tasks and their results between processes with its own serialisation;
 the partial states it ships are plain pandas tables of numbers and keys.
 """
@@ -47,9 +52,11 @@ if TYPE_CHECKING:
 
     from interactive_metrics.streams import Streams
 
-__all__ = ["is_dask_frame", "partial_states", "replay_dask"]
+__all__ = ["apply_partials", "is_dask_frame", "merge_rules", "partial_states", "replay_dask"]
 
 INSTALL_HINT = 'pip install "interactive-metrics[distributed]"'
+KEYS = ["batch", "stream"]
+"""The columns partial states merge by (a null ``stream``: the whole batch's state)."""
 ROW_BITS = 40
 """A row's global order is ``partition << ROW_BITS | row``: partitions of up to 2**40 rows."""
 
@@ -87,11 +94,6 @@ class _Plan:
             "stream": self.stream,
         }
 
-    @property
-    def columns(self) -> list[str]:
-        """The partial-state columns, one per element of each state field."""
-        return [column for f in self.metric._fields for column in _field_columns(f.name, f.shape)]
-
 
 def _field_columns(name: str, shape: tuple[int, ...]) -> list[str]:
     if shape == ():
@@ -108,13 +110,13 @@ def _as_columns(plan: _Plan, states: State, k: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _from_columns(plan: _Plan, frame: pd.DataFrame) -> State:
+def _from_columns(metric: Metric, frame: pd.DataFrame) -> State:
     k = len(frame)
     return {
         f.name: frame[_field_columns(f.name, f.shape)]
-        .to_numpy(dtype=plan.metric._dtype)
+        .to_numpy(dtype=metric._dtype)
         .reshape(k, *f.shape)
-        for f in plan.metric._fields
+        for f in metric._fields
     }
 
 
@@ -122,22 +124,13 @@ def _id_list(ids: Any) -> list[Any]:
     return ids.to_list() if isinstance(ids, pl.Series) else np.asarray(ids).tolist()
 
 
-def partial_states(
-    part: pd.DataFrame, plan: _Plan, partition_info: dict[str, Any] | None = None
-) -> pd.DataFrame:
-    """Reduce one partition to partial states: one row per batch id, and per (batch, stream).
-
-    Rows with a null ``stream`` hold a batch's partial state over all its samples;
-    with ``plan.stream`` set, the other rows hold the partial state of one stream in
-    one batch, its weight and the position of its first row (partition, row), which
-    numbers streams in the order a loop of updates meets them.
-    """
+def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
+    """Reduce one partition (pandas or polars) to partial states; see :func:`partial_states`."""
     import pandas as pd
 
-    number = int((partition_info or {}).get("number", 0))
     metric, dtype = plan.metric, plan.metric._dtype
     needed = list(dict.fromkeys(c for c in plan.roles.values() if c is not None))
-    chunk = pl.from_pandas(part[needed])
+    chunk = part.select(needed) if isinstance(part, pl.DataFrame) else pl.from_pandas(part[needed])
     allowed = {"stream"} if plan.null_stream is not None else set()
     _check_nulls(chunk, plan.roles, allowed)
     height = chunk.height
@@ -187,16 +180,158 @@ def partial_states(
     return pd.concat(frames, ignore_index=True)
 
 
-def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
-    """Partial states per partition (map_partitions), merged per key (a Dask group-by)."""
-    meta = partial_states(data._meta, plan)
-    partials = data.map_partitions(partial_states, plan, meta=meta, enforce_metadata=False)
+def _on_partition(
+    part: pd.DataFrame, plan: _Plan, partition_info: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """What ``map_partitions`` calls: Dask passes the partition's number in ``partition_info``."""
+    return _partial_states(part, plan, int((partition_info or {}).get("number", 0)))
+
+
+def _rules(metric: Metric) -> dict[str, str]:
     how = {"first_row": "min", "weight": "sum"}
-    for f in plan.metric._fields:
+    for f in metric._fields:
         for column in _field_columns(f.name, f.shape):
             how[column] = f.reduce
-    merged = partials.groupby(["batch", "stream"], dropna=False, sort=False).agg(how)
+    return how
+
+
+def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
+    """Partial states per partition (map_partitions), merged per key (a Dask group-by)."""
+    meta = _partial_states(data._meta, plan, 0)
+    partials = data.map_partitions(_on_partition, plan, meta=meta, enforce_metadata=False)
+    merged = partials.groupby(KEYS, dropna=False, sort=False).agg(_rules(plan.metric))
     return merged.reset_index().compute()
+
+
+def _plan_for(
+    target: Metric | Streams,
+    batch: str,
+    stream: str | None,
+    sample_weight: str | None,
+    columns: dict[str, str],
+) -> _Plan:
+    from interactive_metrics.streams import Streams
+
+    is_streams = isinstance(target, Streams)
+    if is_streams and stream is None:
+        raise TypeError("replaying into Streams needs `stream`, the column of stream keys")
+    if not is_streams and stream is not None:
+        raise TypeError(
+            f"`stream` is for Streams, got stream={stream!r} for a {type(target).__name__}; "
+            "wrap the metric: im.Streams(metric)"
+        )
+    metric = target._overall if isinstance(target, Streams) else target
+    inputs = _input_roles(metric, columns)
+    worker_metric = type(metric).from_config({**metric.get_config(), "history": False})
+    null_stream = target.null_stream if isinstance(target, Streams) else None
+    return _Plan(worker_metric, inputs, batch, stream, sample_weight, null_stream)
+
+
+def partial_states(
+    rows: Any,
+    target: Metric | Streams,
+    *,
+    batch: str,
+    stream: str | None = None,
+    sample_weight: str | None = None,
+    partition: int = 0,
+    **columns: str,
+) -> pd.DataFrame:
+    """Reduce one partition of a log to partial states: what a worker of any engine computes.
+
+    Parameters
+    ----------
+    rows : polars or pandas DataFrame
+        One partition of the log (one row per sample).
+    target : Metric or Streams
+        The metric (or ``Streams``) the log will be replayed into; only its
+        configuration is used.
+    batch, stream, sample_weight : str
+        Column names, as for ``replay``; ``stream`` only for a ``Streams`` target.
+    partition : int
+        The partition's position in the log (0, 1, ...): it orders rows across
+        partitions, which numbers streams in the order a loop of updates meets them.
+    **columns : str
+        One column per input of the metric (``values="loss"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``batch``, ``stream`` (null on the rows holding a whole batch's state),
+        ``first_row``, ``weight`` and one column per state-field element. Merge the
+        partials of all partitions per (``batch``, ``stream``) with :func:`merge_rules`,
+        then :func:`apply_partials`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import interactive_metrics as im
+    >>> rows = pl.DataFrame({"step": [1, 1, 2], "loss": [4.0, 2.0, 3.0]})
+    >>> partial_states(rows, im.Mean(), values="loss", batch="step")
+       batch stream  first_row  weight  total  count
+    0      1   None          0     0.0    6.0    2.0
+    1      2   None          0     0.0    3.0    1.0
+    """
+    plan = _plan_for(target, batch, stream, sample_weight, columns)
+    schema = rows.schema if isinstance(rows, pl.DataFrame) else pl.from_pandas(rows.head(0)).schema
+    _check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
+    return _partial_states(rows, plan, partition)
+
+
+def merge_rules(target: Metric | Streams) -> dict[str, str]:
+    """How partial-state columns merge: ``{column: "sum" | "min" | "max"}``.
+
+    Group the partials of all partitions by ``["batch", "stream"]`` (keeping null
+    streams) and aggregate each column with its rule: that is the exact merge.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> merge_rules(im.Mean())
+    {'first_row': 'min', 'weight': 'sum', 'total': 'sum', 'count': 'sum'}
+    """
+    from interactive_metrics.streams import Streams
+
+    return _rules(target._overall if isinstance(target, Streams) else target)
+
+
+def apply_partials(target: Metric | Streams, partials: Any) -> Any:
+    """Replay merged partial states into ``target``: the driver's step, in batch-id order.
+
+    Parameters
+    ----------
+    target : Metric or Streams
+        Updated in place (and returned) with one update per batch id.
+    partials : pandas or polars DataFrame
+        Output of :func:`partial_states`, merged across partitions or not (partials of
+        the same key are merged here again; merging twice changes nothing).
+
+    Examples
+    --------
+    Two "workers" each reduce their rows; the driver merges and applies:
+
+    >>> import pandas as pd
+    >>> import interactive_metrics as im
+    >>> log = pl.DataFrame({"step": [1, 1, 2, 2], "loss": [4.0, 2.0, 3.0, 5.0]})
+    >>> parts = [partial_states(log[:3], im.Mean(), values="loss", batch="step", partition=0),
+    ...          partial_states(log[3:], im.Mean(), values="loss", batch="step", partition=1)]
+    >>> m = apply_partials(im.Mean(), pd.concat(parts))
+    >>> m.history.select("step", "batch_result", "result").rows()
+    [(1, 3.0, 3.0), (2, 4.0, 3.5)]
+    """
+    from interactive_metrics.streams import Streams
+
+    frame = partials.to_pandas() if isinstance(partials, pl.DataFrame) else partials
+    metric = target._overall if isinstance(target, Streams) else target
+    rules = _rules(metric)
+    missing = [c for c in [*KEYS, *rules] if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"`partials` must have the columns of partial_states(), missing {missing}; "
+            "pass the (merged) output of partial_states for this metric"
+        )
+    merged = frame.groupby(KEYS, dropna=False, sort=False).agg(rules).reset_index()
+    return _apply(target, merged)
 
 
 def _ids(values: list[Any]) -> Any:
@@ -265,42 +400,30 @@ def replay_dask(
     >>> m.history.select("step", "batch_result", "result").rows()
     [(1, 3.0, 3.0), (2, 2.0, 2.5), (3, 5.0, 3.0)]
     """
-    from interactive_metrics.streams import Streams
-
     if not is_dask_frame(data):
         raise TypeError(
             f"`data` must be a dask DataFrame, got {type(data).__name__}; for polars, pandas "
             "or a file, call .replay() (install dask with: " + INSTALL_HINT + ")"
         )
-    is_streams = isinstance(target, Streams)
-    if is_streams and stream is None:
-        raise TypeError("replaying into Streams needs `stream`, the column of stream keys")
-    if not is_streams and stream is not None:
-        raise TypeError(
-            f"`stream` is for Streams, got stream={stream!r} for a {type(target).__name__}; "
-            "wrap the metric: im.Streams(metric)"
-        )
-    metric = target._overall if isinstance(target, Streams) else target
-    inputs = _input_roles(metric, columns)
-    worker_metric = type(metric).from_config({**metric.get_config(), "history": False})
-    plan = _Plan(
-        worker_metric,
-        inputs,
-        batch,
-        stream,
-        sample_weight,
-        target.null_stream if isinstance(target, Streams) else None,
-    )
+    plan = _plan_for(target, batch, stream, sample_weight, columns)
     schema = pl.from_pandas(data._meta).schema
-    _check_columns(schema, plan.roles, {*inputs, "sample_weight"})
-    merged = _merged_partials(data, plan)
+    _check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
+    return _apply(target, _merged_partials(data, plan))
+
+
+def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
+    """Sort merged partial states by batch id and scan them into ``target``'s history."""
+    from interactive_metrics.streams import Streams
+
+    metric = target._overall if isinstance(target, Streams) else target
     is_batch = merged["stream"].isna().to_numpy()
     batches = merged[is_batch]
     ids = _ids(batches["batch"].tolist())
-    by_id = np.argsort(ids) if isinstance(ids, np.ndarray) else ids.arg_sort().to_numpy()
+    by_id = (
+        np.argsort(ids, kind="stable") if isinstance(ids, np.ndarray) else ids.arg_sort().to_numpy()
+    )
     order = ids[by_id] if isinstance(ids, np.ndarray) else ids.gather(by_id)
-    batches = batches.iloc[by_id]
-    batch_states = _from_columns(plan, batches)
+    batch_states = _from_columns(metric, batches.iloc[by_id])
     if not isinstance(target, Streams):
         apply_batches(target, batch_states)
         return target
@@ -310,8 +433,8 @@ def replay_dask(
     if keys:
         parts.streams.append(parts.stream_index(keys))
         parts.batch_ids.append(_ids(per_stream["batch"].tolist()))
-        parts.first_rows.append(per_stream["first_row"].to_numpy())
+        parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
         parts.weights.append(per_stream["weight"].to_numpy(dtype=metric._dtype))
-        parts.states.append(_from_columns(plan, per_stream))
+        parts.states.append(_from_columns(metric, per_stream))
     _apply_streams(target, parts, order, batch_states)
     return target

@@ -167,6 +167,16 @@ def test_mean_report_has_sum_versus_mean(tmp_path: Path, log_csv: Path) -> None:
     assert f"<b>{log['score'].mean():.6g}</b><span>result</span>" in html
 
 
+def test_a_metric_without_a_mean_explains_why(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "min.html"
+    cli.write_report(log_csv, out, metric="min", values="score", batch="batch", stream="stream")
+    html = out.read_text(encoding="utf-8")
+    assert len(_specs(html)) == 3  # history and the two per-stream charts
+    assert "Min keeps no (sum, weight) pair" in html
+    log = pl.read_csv(log_csv)
+    assert f"<b>{log['score'].min():.6g}</b><span>result (merged)</span>" in html
+
+
 def test_options_reach_the_metric(tmp_path: Path, log_csv: Path) -> None:
     out = tmp_path / "strict.html"
     status = cli.main(
@@ -271,6 +281,23 @@ def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
             r"column 'stream' \(for `values`\) must hold numbers",
         ),
         (["report", "--metric", "mean", "--bogus"], r"unrecognized arguments: --bogus"),
+        (
+            [
+                "report",
+                "{log}",
+                "--metric",
+                "precision",
+                "--option",
+                "thresholds=[0.3, 0.7]",
+                "--y-true",
+                "y_true",
+                "--y-pred",
+                "score",
+                "--batch",
+                "batch",
+            ],
+            r"gives a result of shape \(2,\) with these options; the report draws metrics whose result is one number",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(

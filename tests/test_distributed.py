@@ -13,7 +13,13 @@ import polars.testing
 import pytest
 
 import interactive_metrics as im
-from interactive_metrics.distributed import is_dask_frame, replay_dask
+from interactive_metrics.distributed import (
+    apply_partials,
+    is_dask_frame,
+    merge_rules,
+    partial_states,
+    replay_dask,
+)
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -157,3 +163,36 @@ def test_replay_accepts_a_dask_frame(client) -> None:
     assert im.Mean().replay(frame, values="value", batch="batch").history.equals(here.history)
     streams = im.Streams(im.Mean()).replay(frame, values="value", batch="batch", stream="stream")
     assert streams.result() == here.result()
+
+
+def test_any_engine_partial_states_then_merge_then_apply() -> None:
+    """The Spark / Ray recipe, with polars as the engine: partitions, group-by, driver."""
+    log = _log(n_batches=12, batch_size=80, seed=8)
+    target = im.Streams(im.Precision())
+    columns = {"y_true": "y_true", "y_pred": "score"}
+    partitions = [log[i : i + 250] for i in range(0, log.height, 250)]
+    partials = pl.concat(
+        [
+            pl.from_pandas(
+                partial_states(rows, target, batch="batch", stream="stream", partition=i, **columns)
+            )
+            for i, rows in enumerate(partitions)
+        ]
+    )
+    rules = merge_rules(target)
+    assert rules == {
+        "first_row": "min",
+        "weight": "sum",
+        "true_positives": "sum",
+        "false_positives": "sum",
+    }
+    merged = partials.group_by(["batch", "stream"]).agg(
+        getattr(pl.col(column), how)() for column, how in rules.items()
+    )
+    assert merged.height < partials.height  # batches did span partitions
+    apply_partials(target, merged)
+    here = im.Streams(im.Precision()).replay(log, batch="batch", stream="stream", **columns)
+    polars.testing.assert_frame_equal(target.history, here.history)
+    polars.testing.assert_frame_equal(target.breakdown(), here.breakdown())
+    with pytest.raises(ValueError, match=r"missing \['weight'\]"):
+        apply_partials(im.Streams(im.Precision()), merged.drop("weight"))

@@ -73,7 +73,7 @@ def test_site_loads_nothing_from_the_network(site: Path) -> None:
     seen = 0
     for page in site.rglob("*.html"):
         for match in fetched.finditer(page.read_text(encoding="utf-8")):
-            url = match.group(1) or match.group(2)
+            url = match.group(1) if match.group(1) is not None else match.group(2)
             assert not remote.match(url), f"{page.relative_to(site)} loads {url}"
             seen += 1
     assert seen > 20  # the theme's own scripts and stylesheets, all local
