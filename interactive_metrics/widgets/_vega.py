@@ -40,13 +40,15 @@ def running_chart(
     title: str,
     *,
     marker: str | None = None,
+    marked: tuple[float, float] = (0.0, 0.0),
     width: int = 420,
     height: int = 150,
 ) -> Any:
     """Running result (line) and each batch's own result (dots) over steps.
 
     With ``marker``, a rule and a point mark the step held by the params
-    ``{marker}_step`` / ``{marker}_result``: moving them needs no new data.
+    ``{marker}_step`` / ``{marker}_result`` (starting at ``marked``): moving them
+    needs no new data.
     """
     data = alt.NamedData(name=DATASET)
     base = alt.Chart(data).encode(x=alt.X("step:Q", title="step"))
@@ -58,8 +60,8 @@ def running_chart(
     layers: list[Any] = [dots, line]
     params: list[Any] = []
     if marker is not None:
-        step = alt.param(name=f"{marker}_step", value=0)
-        value = alt.param(name=f"{marker}_result", value=0)
+        step = alt.param(name=f"{marker}_step", value=marked[0])
+        value = alt.param(name=f"{marker}_result", value=marked[1])
         params = [step, value]
         one = alt.Chart(alt.InlineData(values=[{}]))
         layers.append(

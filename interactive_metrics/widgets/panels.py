@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 MUTED = "opacity:.7;font-size:12px"
+TABLE_STYLE = (
+    "<style>.im-table{border-collapse:collapse;margin:4px 0}"
+    ".im-table th,.im-table td{padding:2px 10px;text-align:right}"
+    ".im-table tbody tr:nth-child(odd){background:rgba(127,127,127,.08)}</style>"
+)
 
 
 def keep_rows(values: np.ndarray, max_points: int) -> np.ndarray:
@@ -178,8 +183,9 @@ def step_panel_html(frame: pl.DataFrame, fields: Sequence[str], row: int | None)
         f"<td class='im-result'>{html.escape(result)}</td></tr>"
     )
     return (
-        f"<div class='im-scrub-panel'>{head}<table class='im-table'><thead><tr><th></th>"
-        f"<th>this batch</th><th>running</th></tr></thead><tbody>{body}</tbody></table></div>"
+        f"<div class='im-scrub-panel'>{TABLE_STYLE}{head}<table class='im-table'>"
+        "<thead><tr><th></th><th>this batch</th><th>running</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
     )
 
 
@@ -208,7 +214,7 @@ def lesson_html(lesson: Lesson) -> str:
         for r in lesson.rows
     )
     table = (
-        "<table class='im-table im-pg-rows'><thead><tr><th>batch</th><th>values</th>"
+        "<table class='im-table im-pg-rows'><thead><tr><th>batch</th><th>n values</th>"
         "<th>weight</th><th>batch sum</th><th>batch mean</th><th>running sum</th>"
         "<th>running mean</th><th>running plain mean</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
@@ -223,7 +229,7 @@ def lesson_html(lesson: Lesson) -> str:
             f"(the pooled mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
         )
     explanation = f"<p class='im-pg-why'>{html.escape(lesson.explanation)}</p>"
-    return f"<div class='im-playground-out'>{summary}{explanation}{table}{merge}</div>"
+    return f"<div class='im-playground-out'>{TABLE_STYLE}{summary}{explanation}{table}{merge}</div>"
 
 
 def stream_options(breakdown: pl.DataFrame, sort_by: str = "result") -> list[tuple[str, Any]]:
@@ -287,8 +293,8 @@ def breakdown_html(breakdown: pl.DataFrame, selected: Sequence[Any], micro: Any,
         f"<b class='im-macro'>{format_value(macro)}</b></div>"
     )
     return (
-        f"<div class='im-explorer-table'>{sides}<table class='im-table'><thead><tr>{head}"
-        f"</tr></thead><tbody>{body}</tbody></table></div>"
+        f"<div class='im-explorer-table'>{TABLE_STYLE}{sides}<table class='im-table'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 

@@ -93,14 +93,18 @@ class HistoryScrubber(ipywidgets.VBox):
         self.panel = ipywidgets.HTML()
         self.chart: Any = None
         children: list[Any] = [ipywidgets.HBox([self.play, self.slider]), self.panel]
+        self.shown_step, self.shown_result = self._held_at(self.slider.value)
         if chart:
             title = f"{type(metric).__name__} {metric.name}"
-            spec = _vega.running_chart(history_rows(metric, max_points), title, marker="scrub")
+            rows = history_rows(metric, max_points)
+            marked = (self.shown_step, self.shown_result)
+            spec = _vega.running_chart(rows, title, marker="scrub", marked=marked)
             self.chart = _vega.jupyter_chart(spec)
+            # a view drawn later starts from the spec's marker: put the shown step back
+            self.chart.observe(self._keep_marker, names="_params")
             children.append(self.chart)
         super().__init__(children=children)
         self.add_class("im-scrubber")
-        self.shown_step = -1
         self.slider.observe(self._on_slide, names="value")
         self.show(self.slider.value)
 
@@ -112,16 +116,29 @@ class HistoryScrubber(ipywidgets.VBox):
         position = int(np.searchsorted(self.steps, step, side="right")) - 1
         return position if position >= 0 else None
 
+    def _held_at(self, step: int) -> tuple[int, float]:
+        """The recorded step shown for ``step``, and its result (as the chart marks it)."""
+        row = self.row_of(step)
+        if row is None:
+            return 0, 0.0
+        return int(self.steps[row]), _finite_or_zero(self.frame["result"][row])
+
     def show(self, step: int) -> None:
         """Show the state at ``step`` (the nearest recorded step at or before it)."""
-        row = self.row_of(step)
-        self.panel.value = step_panel_html(self.frame, self.fields, row)
-        self.shown_step = 0 if row is None else int(self.steps[row])
-        if self.chart is not None:
-            result = self.metric.result_at(self.shown_step) if row is not None else 0.0
-            with self.chart.hold_sync():
-                self.chart.params.scrub_step = self.shown_step
-                self.chart.params.scrub_result = _finite_or_zero(result)
+        self.panel.value = step_panel_html(self.frame, self.fields, self.row_of(step))
+        self.shown_step, self.shown_result = self._held_at(step)
+        self._mark()
+
+    def _mark(self) -> None:
+        if self.chart is None:
+            return
+        with self.chart.hold_sync():
+            self.chart.params.scrub_step = self.shown_step
+            self.chart.params.scrub_result = self.shown_result
+
+    def _keep_marker(self, change: dict[str, Any]) -> None:
+        if (change["new"] or {}).get("scrub_step") not in (None, self.shown_step):
+            self._mark()
 
 
 def _finite_or_zero(x: Any) -> float:
