@@ -23,12 +23,14 @@ SPARK_POINTS = 120
 
 
 def format_value(value: Any, digits: int = 4) -> str:
-    """A number as people read it: up to ``digits`` significant digits, no ``.0`` noise.
+    """A number as people read it: whole numbers in full, others to ``digits`` digits.
 
     Examples
     --------
-    >>> format_value(16.0), format_value(2 / 3), format_value(float("nan")), format_value(1e7)
-    ('16', '0.6667', 'nan', '1e+07')
+    >>> format_value(16.0), format_value(2 / 3), format_value(float("nan")), format_value(1e6)
+    ('16', '0.6667', 'nan', '1000000')
+    >>> format_value(123456.7), format_value(1e20)
+    ('1.235e+05', '1e+20')
     >>> format_value(np.array([0.5, 0.25]))
     '[0.5, 0.25]'
     """
@@ -38,7 +40,10 @@ def format_value(value: Any, digits: int = 4) -> str:
         shown = ", ".join(format_value(v, digits) for v in flat[:6])
         more = ", …" if flat.size > 6 else ""
         return f"[{shown}{more}]"
-    return f"{float(array):.{digits}g}"
+    number = float(array)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.{digits}g}"
 
 
 def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarray:
