@@ -10,13 +10,19 @@ against what the kernel holds. A screenshot of each notebook after Run All goes 
 from __future__ import annotations
 
 import ast
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-expect = pytest.importorskip("playwright.sync_api").expect
+try:
+    from playwright.sync_api import expect
+except ImportError:  # a collection error in CI, a skip elsewhere: never a silent pass
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip("playwright is not installed: pip install -e '.[dev]'", allow_module_level=True)
 
 # the open tab must be THIS notebook, with its kernel started and idle
 KERNEL_IDLE = """(path) => { const w = window.jupyterapp?.shell.currentWidget;
