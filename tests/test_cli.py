@@ -354,39 +354,47 @@ def _chromium_or_skip() -> None:
         pytest.skip("needs Debian's chromium (apt-get install chromium)")
 
 
+# The browser runs in a child process: the JupyterLab tests keep a session-wide Playwright
+# (and its asyncio loop) alive in this process, and a second sync Playwright cannot start there.
+_BROWSER_CHECK = """
+import json, sys
+from playwright.sync_api import sync_playwright
+
+chromium, args, report, screenshot = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=chromium, args=args, headless=True)
+    try:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        remote, errors = [], []
+        page.on("request", lambda r: remote.append(r.url)
+                if not r.url.startswith(("file:", "data:")) else None)
+        page.route("http*://**", lambda route: route.abort())  # no network, whatever asks
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(report)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.chart svg.marks').length === 4", timeout=30_000
+        )
+        marks = page.evaluate(
+            "() => [...document.querySelectorAll('.chart svg.marks')].map(svg => "
+            "svg.querySelectorAll('path, line, rect, circle, text').length)"
+        )
+        dots = page.locator(".chart svg.marks .mark-symbol path").count()
+        page.screenshot(path=screenshot, full_page=True)
+    finally:
+        browser.close()
+print(json.dumps({"remote": remote, "errors": errors, "marks": marks, "dots": dots}))
+"""
+
+
 def test_report_draws_its_charts_offline_in_chromium(report: Path, tmp_path: Path) -> None:
     _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            remote: list[str] = []
-            errors: list[str] = []
-            page.on(
-                "request",
-                lambda r: (
-                    remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None
-                ),
-            )
-            page.route("http*://**", lambda route: route.abort())  # no network, whatever asks
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(report.as_uri())
-            page.wait_for_function(
-                "() => document.querySelectorAll('.chart svg.marks').length === 4", timeout=30_000
-            )
-            marks = page.evaluate(
-                """() => [...document.querySelectorAll('.chart svg.marks')].map(svg =>
-                    svg.querySelectorAll('path, line, rect, circle, text').length)"""
-            )
-            dots = page.locator(".chart svg.marks .mark-symbol path").count()
-            page.screenshot(path=tmp_path / "report.png", full_page=True)
-        finally:
-            browser.close()
-    assert remote == [] and errors == []
-    assert all(count > 20 for count in marks), marks
-    assert dots >= 6  # one dot per stream in the breakdown
+    command = [sys.executable, "-c", _BROWSER_CHECK, CHROMIUM, json.dumps(CHROMIUM_ARGS)]
+    command += [report.as_uri(), str(tmp_path / "report.png")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["remote"] == [] and seen["errors"] == []
+    assert all(count > 20 for count in seen["marks"]), seen["marks"]
+    assert len(seen["marks"]) == 4
+    assert seen["dots"] >= 6  # one dot per stream in the breakdown
