@@ -131,7 +131,7 @@ def test_quickstart_scrubber_shows_the_history(page: Any, lab: Any, artifacts: P
     )
     batch_total, running_total, running_count, result = held
     shown = {
-        name: scrubber.locator(f".im-{name}").inner_text()
+        name: scrubber.locator(f".im-{name}").text_content()
         for name in ("batch-total", "running-total", "running-count", "result")
     }
     assert shown == {
@@ -174,7 +174,7 @@ def test_per_stream_explorer_changes_the_chart(page: Any, lab: Any, artifacts: P
     expect(explorer.locator(".im-stream-row")).to_have_count(1)
     expect(explorer.locator(".im-stream-row td").first).to_have_text("pump_b")
     picker = explorer.locator("select")
-    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_text_contents()]
     chosen = [i for i, t in enumerate(labels) if t.split(" ")[0] in ("pump_b", "boiler")]
     assert len(chosen) == 2, labels
     picker.select_option(index=chosen)  # as a ctrl-click on both would
