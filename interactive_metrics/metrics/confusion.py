@@ -206,8 +206,8 @@ class TruePositives(_ThresholdedCounts):
         super().__init__(thresholds, name=name, dtype=dtype, **options)
 
     def compute(self, state: Mapping[str, Any]) -> Any:
-        """The count."""
-        return state["true_positives"]
+        """The count (per threshold when ``thresholds`` is a list)."""
+        return state[self.counts[0]]
 
 
 class FalsePositives(TruePositives):
@@ -231,10 +231,6 @@ class FalsePositives(TruePositives):
 
     counts = ("false_positives",)
 
-    def compute(self, state: Mapping[str, Any]) -> Any:
-        """The count."""
-        return state["false_positives"]
-
 
 class TrueNegatives(TruePositives):
     """The weighted number of true negatives: ``y_true == 0`` and ``y_pred <= threshold``.
@@ -257,10 +253,6 @@ class TrueNegatives(TruePositives):
 
     counts = ("true_negatives",)
 
-    def compute(self, state: Mapping[str, Any]) -> Any:
-        """The count."""
-        return state["true_negatives"]
-
 
 class FalseNegatives(TruePositives):
     """The weighted number of false negatives: ``y_true == 1`` and ``y_pred <= threshold``.
@@ -282,10 +274,6 @@ class FalseNegatives(TruePositives):
     """
 
     counts = ("false_negatives",)
-
-    def compute(self, state: Mapping[str, Any]) -> Any:
-        """The count."""
-        return state["false_negatives"]
 
 
 class Precision(_ThresholdedCounts):
