@@ -209,7 +209,8 @@ def _reduce_sorted(metric: Metric, terms: State, starts: np.ndarray, n: int) -> 
     counts = None
     for name, reduction in metric._plan:
         term = terms[name]
-        if isinstance(term, np.ndarray) and term.ndim:
+        if np.ndim(term):  # per sample: an array, or weighted values kept as two factors
+            term = np.asarray(term)
             out[name] = reduction.ufunc.reduceat(term, starts, axis=0).astype(dtype, copy=False)
         else:
             if counts is None:

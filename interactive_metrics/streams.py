@@ -10,7 +10,9 @@ one metric updated with the same batches.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +22,7 @@ from interactive_metrics.core.reduce import divide_no_nan
 from interactive_metrics.core.segments import (
     RowCompute,
     as_key_series,
+    codes_in,
     factorize,
     is_key_sequence,
     reduce_segments,
@@ -246,12 +249,18 @@ class Streams:
             by_category = self._categorical_codes(keys)
             if by_category is not None:
                 return self._global_segments(by_category, n)
-        if isinstance(keys, pl.Series) and _is_text(keys.dtype) and n and self._keys:
+        if isinstance(keys, pl.Series) and _is_text(keys.dtype) and 0 < len(self._keys) <= n:
             known = self._known_enum()
-            if known is not None:  # every key already known: a cast gives the codes
-                cast = keys.cast(known, strict=False)
-                if cast.null_count() == 0:
-                    codes = cast.to_physical().to_numpy().astype(np.intp, copy=False)
+            if known is not None:  # known keys: their codes by a cast; the new ones factorized
+                physical = codes_in(keys, known)
+                unknown = physical.null_count()
+                if unknown < n:
+                    filled = physical.fill_null(0) if unknown else physical
+                    codes = filled.to_numpy().astype(np.intp)
+                    if unknown:
+                        rows = np.flatnonzero(physical.is_null().to_numpy())
+                        ids, uniques = factorize(keys.gather(rows), "stream", self.null_stream)
+                        codes[rows] = self._register(uniques)[ids]
                     return self._global_segments(codes, n)
         ids, uniques = factorize(keys, "stream", self.null_stream)
         return ids, len(uniques), self._register(uniques)
@@ -587,7 +596,7 @@ class Streams:
             base = self._overall._new_history().frame()
             frame = base.insert_column(2, pl.Series("stream", [], dtype=self._key_dtype()))
         else:
-            base = buffer.frame()
+            base = buffer.frame().clone()  # insert_column changes a frame: not the buffer's cache
             codes = self._long_codes[: len(buffer)]
             frame = base.insert_column(2, self._key_series().gather(codes))
         self._frame = frame
@@ -741,6 +750,85 @@ class Streams:
             f"Streams({type(self.metric).__name__}, streams=[{shown}], "
             f"result={self._overall.result()!r}, step={self._step})"
         )
+
+    # --- save/load support (used by io.py) ---
+    # What interactive_metrics.io writes and rebuilds, as plain values, arrays and frames.
+    # The file format, its checks and its errors live in io.py; this section only reads
+    # and fills the internals above (keep it in step with them).
+
+    def save(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Save the metric's configuration, every stream's state and both histories.
+
+        Load it back with ``interactive_metrics.load(path)``: JSON and Parquet only,
+        no pickle. See :func:`interactive_metrics.io.save` for ``path`` and
+        ``custom_objects``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 0.0, 1.0], stream=["a", "b", "a"])
+        >>> path = s.save(pathlib.Path(tempfile.mkdtemp()) / "streams.zip")
+        >>> loaded = im.load(path)
+        >>> loaded.streams, loaded.result(), loaded["a"].result()
+        (['a', 'b'], 0.6666666666666666, 1.0)
+        """
+        from interactive_metrics.io import save
+
+        return save(self, path, **options)
+
+    def _saved_parts(self) -> dict[str, Any]:
+        """Everything a saved Streams holds, as copies (see :meth:`_from_saved_parts`)."""
+        k = len(self._keys)
+        return {
+            "metric": self._overall,  # the merged metric: configuration, state, history
+            "null_stream": self.null_stream,
+            "step": self._step,
+            "keys": list(self._keys),
+            "weight": self._weight[:k].copy(),
+            "events": self._events_seen[:k].copy(),
+            "state": {f.name: self._state[f.name][:k].copy() for f in self._fields},
+            "history": None if self._long is None else self.history,
+        }
+
+    @classmethod
+    def _from_saved_parts(
+        cls,
+        metric: Metric,
+        *,
+        null_stream: Hashable | None,
+        step: int,
+        keys: list[Any],
+        weight: np.ndarray,
+        events: np.ndarray,
+        state: dict[str, np.ndarray],
+        history: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    ) -> Streams:
+        """A Streams from checked parts; ``metric`` (the merged metric) is used, not copied.
+
+        ``history`` is the per-stream history as ``(steps, events, rows, codes)``:
+        one row of :class:`HistoryBuffer` numbers per row of :attr:`history`, and
+        each row's stream as an index into ``keys``.
+        """
+        streams = cls(_fresh(metric), null_stream=null_stream)
+        if (history is None) != (streams._long is None):
+            raise ValueError("a per-stream history is saved exactly when the metric records one")
+        streams._overall = metric
+        streams._register(keys)
+        k = len(keys)
+        for f in streams._fields:
+            streams._state[f.name][:k] = state[f.name]
+        streams._weight[:k] = weight
+        streams._events_seen[:k] = events
+        streams._step = step
+        if history is not None and streams._long is not None:
+            steps, event_codes, rows, codes = history
+            streams._long.extend(steps, event_codes, rows)
+            streams._long_codes = np.asarray(codes, dtype=np.intp).copy()
+        return streams
+
+    # --- end of save/load support ---
 
 
 def _check_mergeable(mine: Metric, other: Metric) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score
 
 import interactive_metrics as im
+from interactive_metrics.core.segments import PARALLEL_ROWS
 
 # -- hand-checked numbers ---------------------------------------------------------------------
 
@@ -133,6 +134,28 @@ def test_key_containers(keys):
         ("y", 2.0),
         ("z", 4.0),
     ]
+
+
+@pytest.mark.parametrize("n", [60, PARALLEL_ROWS + 7], ids=["small", "parallel"])
+def test_string_keys_known_and_new_in_one_batch(n):
+    # later batches mix known keys (coded by a cast) with new ones (factorized and added)
+    rng = np.random.default_rng(3)
+    pool = np.array([f"k{i:02d}" for i in range(40)], dtype=object)
+    s = im.Streams(im.Sum(), null_stream="missing")
+    frames = []
+    for known in (10, 25, 40):
+        keys = pool[rng.integers(0, known, size=n)]
+        keys[rng.random(n) < 0.05] = None
+        values = rng.integers(-9, 10, size=n).astype(float)
+        s.update_state(values, stream=pl.Series(keys.tolist(), dtype=pl.String))
+        frames.append(pl.DataFrame({"stream": keys.tolist(), "total": values}))
+    everything = pl.concat(frames).with_columns(pl.col("stream").fill_null("missing"))
+    expected = everything.group_by("stream", maintain_order=True).agg(pl.col("total").sum())
+    assert s.breakdown().select("stream", "total").equals(expected)
+    last = frames[-1].with_columns(pl.col("stream").fill_null("missing"))
+    per_batch = last.group_by("stream").agg(pl.col("total").sum().alias("batch_total"))
+    rows = s.history.filter(pl.col("step") == 3).select("stream", "batch_total")
+    assert rows.sort("stream").equals(per_batch.sort("stream"))
 
 
 # -- invariants ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from interactive_metrics.core.reduce import Reduction
 __all__ = [
     "RowCompute",
     "as_key_series",
+    "codes_in",
     "factorize",
     "is_key_sequence",
     "reduce_segments",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 Plan = Sequence[tuple[str, Reduction]]
+
+PARALLEL_ROWS = 1 << 16
+"""Batches of at least this many keys are coded by polars' query engine, on all its threads."""
 
 
 def is_key_sequence(keys: Any) -> bool:
@@ -142,6 +146,26 @@ def factorize(
     return codes.to_numpy().astype(np.intp, copy=False), uniques.to_list()
 
 
+def codes_in(keys: pl.Series, categories: pl.Enum) -> pl.Series:
+    """Each key's position in ``categories``, or null where the key is not one of them.
+
+    This is a cast to the ``Enum`` (exact string comparison, no sorting). Polars
+    builds a lookup table of the categories for every cast, so the cost is that of
+    the keys plus that of the categories: use it when the batch is not much smaller
+    than the number of categories. Large batches go through a lazy query, which
+    polars splits over its thread pool.
+
+    Examples
+    --------
+    >>> codes_in(pl.Series(["b", "z", "a", "b"]), pl.Enum(["a", "b"])).to_list()
+    [1, None, 0, 1]
+    """
+    if len(keys) < PARALLEL_ROWS:
+        return keys.cast(categories, strict=False).to_physical()
+    query = keys.to_frame("key").lazy().select(pl.col("key").cast(categories, strict=False))
+    return query.collect().to_series().to_physical()
+
+
 def sample_weights(weight: np.ndarray | None, n: int) -> np.ndarray | None:
     """Each sample's weight (trailing axes averaged), or None when unweighted.
 
@@ -187,8 +211,8 @@ def reduce_segments(
     """
     out: dict[str, np.ndarray] = {}
     for name, reduction in plan:
-        term = terms[name]
-        if row_counts is not None and not (isinstance(term, np.ndarray) and term.ndim):
+        term = terms[name]  # per sample (an array, or a lazy product with `ndim` 1), or one scalar
+        if row_counts is not None and not np.ndim(term):
             if reduction.name == "sum":
                 out[name] = (row_counts * term).astype(dtype, copy=False)
             else:
