@@ -1,4 +1,4 @@
-"""Save and load metrics without pickle: JSON says what a metric is, Parquet holds its history.
+"""Save and load metrics and Streams without pickle: JSON says what they are, Parquet the rest.
 
 A saved metric is two files, kept either in a directory or in one ``.zip`` file:
 
@@ -9,6 +9,13 @@ A saved metric is two files, kept either in a directory or in one ``.zip`` file:
     a SHA-256 checksum of all that plus a digest of the history file;
 ``history.parquet``
     ``metric.history`` as written by polars: any Parquet reader opens it.
+
+A saved :class:`~interactive_metrics.Streams` has the same ``metric.json`` (kind
+``"streams"``: the merged metric as above, ``null_stream``, the step and the number of
+streams) and up to three Parquet files: ``streams.parquet`` (one row per stream: the
+key, in its polars dtype, the weight, the event count and the running state),
+``history.parquet`` (``streams.history``, one row per event and stream) and
+``merged_history.parquet`` (``streams.merged().history``).
 
 Loading parses JSON and Parquet and nothing else: no pickle, no ``eval``, no import
 of a name found in the file, so a loaded file can never run code. A file that was
@@ -37,16 +44,26 @@ import numpy as np
 import polars as pl
 
 from interactive_metrics.metric import RESET, Metric
+from interactive_metrics.streams import Streams
+
+Files = dict[str, bytes]
 
 __all__ = ["SCHEMA_VERSION", "SavedFileError", "load", "save"]
 
-SCHEMA_VERSION = 1
-"""The version of the saved layout this package writes (and the newest it reads)."""
+SCHEMA_VERSION = 2
+"""The newest version of the saved layout this package reads.
+
+A file records the lowest version that holds it: 1 for a metric, 2 for a
+:class:`~interactive_metrics.Streams` (added in version 2).
+"""
 
 FORMAT_NAME = "interactive_metrics"
 METADATA_FILE = "metric.json"
 HISTORY_FILE = "history.parquet"
-_MEMBERS = (METADATA_FILE, HISTORY_FILE)
+STREAMS_FILE = "streams.parquet"
+MERGED_HISTORY_FILE = "merged_history.parquet"
+_MEMBERS = (METADATA_FILE, HISTORY_FILE, STREAMS_FILE, MERGED_HISTORY_FILE)
+_KIND_VERSIONS = {"metric": 1, "streams": 2}
 _MAX_METADATA_BYTES = 64 * 2**20
 
 
@@ -65,17 +82,21 @@ class SavedFileError(ValueError):
 
 
 def save(
-    metric: Metric, path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None
+    metric: Metric | Streams,
+    path: str | os.PathLike[str],
+    *,
+    custom_objects: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save a metric's configuration, state and full history to ``path``.
+    """Save a metric's (or a Streams') configuration, state and full history to ``path``.
 
     Parameters
     ----------
-    metric : Metric
-        Any metric of this package, or of a class passed in ``custom_objects``.
+    metric : Metric or Streams
+        Any metric of this package, or of a class passed in ``custom_objects``; or
+        a :class:`~interactive_metrics.Streams` of such a metric.
     path : str or path-like
         A path ending in ``.zip`` writes one file; any other path writes a
-        directory holding ``metric.json`` and ``history.parquet``. An earlier save
+        directory holding ``metric.json`` and the Parquet files. An earlier save
         at ``path`` is replaced (atomically for ``.zip``).
     custom_objects : mapping of str to class or function, optional
         Names for metric classes and functions that are not part of this package
@@ -90,7 +111,16 @@ def save(
     ------
     TypeError
         For a class or function this package does not define and ``custom_objects``
-        does not name, and for configuration values JSON cannot hold.
+        does not name, for configuration values JSON cannot hold, and for stream
+        keys (or a ``null_stream``) that would not come back as they are.
+
+    Notes
+    -----
+    Stream keys are stored in a Parquet column of their polars dtype (``String``,
+    ``Int64``, ``Date``, ...) and must come back equal and of the same Python type:
+    keys of mixed types, or of a type polars holds only as objects, are refused.
+    A numpy scalar key (``np.int64(3)``) comes back as the equal Python value
+    (``3``), which finds the same stream.
 
     Examples
     --------
@@ -104,41 +134,24 @@ def save(
     >>> loaded.result(), loaded.state_at(1), loaded.history.height
     (2.0, {'total': 4.0, 'count': 2.0}, 1)
     """
-    if not isinstance(metric, Metric):
-        if type(metric).__name__ == "Streams":
-            raise TypeError(
-                "saving a Streams is not supported yet; save its merged metric "
-                "(`streams.merged().save(path)`) or each stream (`streams[key].save(path)`)"
-            )
-        raise TypeError(f"`metric` must be an interactive_metrics Metric, got {metric!r}")
     names = _names_by_object(custom_objects)
-    history_bytes = None
-    if metric._history is not None:
-        buffer = io.BytesIO()
-        metric.history.write_parquet(buffer, compression="zstd", statistics=False)
-        history_bytes = buffer.getvalue()
-    payload = {
-        "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "kind": "metric",
-        "metric": _metric_to_dict(metric, names),
-        "history": None
-        if history_bytes is None
-        else {
-            "file": HISTORY_FILE,
-            "rows": metric.history.height,
-            "sha256": hashlib.sha256(history_bytes).hexdigest(),
-        },
-    }
+    if isinstance(metric, Streams):
+        payload, files = _streams_to_files(metric, names)
+    elif isinstance(metric, Metric):
+        payload, files = _metric_to_files(metric, names)
+    else:
+        raise TypeError(
+            f"`metric` must be an interactive_metrics Metric or Streams, got {metric!r}"
+        )
     payload["checksum"] = _checksum(payload)
     metadata = json.dumps(payload, indent=1, allow_nan=False).encode()
-    return _write(Path(path), metadata, history_bytes)
+    return _write(Path(path), {METADATA_FILE: metadata, **files})
 
 
 def load(
     path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None
-) -> Metric:
-    """Load a metric written by :func:`save` (or ``metric.save``), history included.
+) -> Metric | Streams:
+    """Load a metric or Streams written by :func:`save` (or ``.save``), history included.
 
     Parameters
     ----------
@@ -150,9 +163,10 @@ def load(
 
     Returns
     -------
-    Metric
-        A metric equal to the saved one: same class, configuration, state (bit for
-        bit), step and history; later updates continue that history.
+    Metric or Streams
+        What was saved: same class, configuration, state (bit for bit), step and
+        history (for a Streams: the same streams, keys, per-stream states and both
+        histories); later updates and merges continue exactly as on the original.
 
     Raises
     ------
@@ -179,29 +193,85 @@ def load(
     [16.0, 20.0]
     """
     path = Path(path)
-    metadata, read_history = _read(path)
+    metadata, present, read = _read(path)
     payload = _parse_metadata(metadata, path)
     kind = _get(payload, "kind", str, "")
-    if kind != "metric":
-        raise _corrupt(path, f"it holds a {kind!r}, and this version loads only 'metric'")
-    history = _get(payload, "history", (dict, type(None)), "")
-    frame = None
-    if history is not None:
-        data = read_history()
+    needed = _KIND_VERSIONS.get(kind)
+    if needed is None:
+        raise _corrupt(path, f"it holds a {kind!r}; this version loads {sorted(_KIND_VERSIONS)}")
+    if payload["schema_version"] < needed:
+        raise _corrupt(path, f"a {kind!r} needs schema version {needed} or later")
+    objects = dict(custom_objects or {})
+    if kind == "metric":
+        history = _get(payload, "history", (dict, type(None)), "")
+        listed = {} if history is None else {HISTORY_FILE: history}
+        frames = _read_members(listed, present, read, path)
+        data = _get(payload, "metric", dict, "")
+        return _metric_from_dict(data, frames.get(HISTORY_FILE), objects, path)
+    listed = _get(payload, "files", dict, "")
+    unknown = sorted(set(listed) - {STREAMS_FILE, HISTORY_FILE, MERGED_HISTORY_FILE})
+    if unknown or STREAMS_FILE not in listed:
+        raise _corrupt(path, f"`files` lists {sorted(listed)}, which must include {STREAMS_FILE}")
+    frames = _read_members(listed, present, read, path)
+    return _streams_from_dict(_get(payload, "streams", dict, ""), frames, objects, path)
+
+
+def _metric_to_files(metric: Metric, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
+    files: Files = {}
+    history = None
+    if metric._history is not None:
+        frame = metric.history
+        files[HISTORY_FILE] = _parquet_bytes(frame)
+        history = {"file": HISTORY_FILE, **_describe(frame, files[HISTORY_FILE])}
+    payload = {
+        "format": FORMAT_NAME,
+        "schema_version": _KIND_VERSIONS["metric"],
+        "kind": "metric",
+        "metric": _metric_to_dict(metric, names),
+        "history": history,
+    }
+    return payload, files
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    return buffer.getvalue()
+
+
+def _describe(frame: pl.DataFrame, data: bytes) -> dict[str, Any]:
+    return {"rows": frame.height, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _read_members(
+    listed: Mapping[str, Any],
+    present: set[str],
+    read: Callable[[str], bytes | None],
+    path: Path,
+) -> dict[str, pl.DataFrame]:
+    """The Parquet files ``metric.json`` lists, each checked against its digest and row count."""
+    extra = sorted(present - set(listed) - {METADATA_FILE})
+    if extra:
+        raise _corrupt(path, f"it holds {extra}, which {METADATA_FILE} does not list")
+    frames = {}
+    for name, entry in listed.items():
+        if not isinstance(entry, dict):
+            raise _corrupt(path, f"the entry for {name} must be an object, got {entry!r}")
+        data = read(name)
         if data is None:
-            raise _corrupt(path, f"{HISTORY_FILE} is missing")
-        if hashlib.sha256(data).hexdigest() != _get(history, "sha256", str, "history"):
+            raise _corrupt(path, f"{name} is missing")
+        if hashlib.sha256(data).hexdigest() != _get(entry, "sha256", str, name):
             raise _corrupt(
                 path,
-                f"{HISTORY_FILE} does not match the digest recorded in {METADATA_FILE}: "
+                f"{name} does not match the digest recorded in {METADATA_FILE}: "
                 "it is corrupt, truncated or was replaced",
             )
-        frame = _read_parquet(data, path)
-        rows = _get(history, "rows", int, "history")
+        frame = _read_parquet(data, name, path)
+        rows = _get(entry, "rows", int, name)
         if frame.height != rows:
-            raise _corrupt(path, f"{HISTORY_FILE} holds {frame.height} rows, expected {rows}")
-    objects = dict(custom_objects or {})
-    return _metric_from_dict(_get(payload, "metric", dict, ""), frame, objects, path)
+            raise _corrupt(path, f"{name} holds {frame.height} rows, expected {rows}")
+        frames[name] = frame
+    return frames
 
 
 # -- what a metric is, as JSON ---------------------------------------------------------------
@@ -300,41 +370,276 @@ def _metric_from_dict(
 
 def _restore_history(metric: Metric, frame: pl.DataFrame, step: int, path: Path) -> Any:
     buffer = metric._new_history()
-    expected = buffer.frame().schema
+    buffer.extend(*_history_arrays(metric, frame, step, path, HISTORY_FILE, strictly=True))
+    return buffer
+
+
+def _history_arrays(
+    metric: Metric, frame: pl.DataFrame, step: int, path: Path, name: str, *, strictly: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A saved history as the ``(steps, events, rows)`` a :class:`HistoryBuffer` stores.
+
+    ``frame`` must have the columns of ``metric.history`` exactly, steps within
+    ``[1, step]`` that increase (``strictly``, one row per event) or never decrease
+    (a Streams' history: one row per event and stream), and nulls only in the batch
+    columns of resets.
+    """
+    expected = metric._new_history().frame().schema
     if frame.schema != expected:
         got = ", ".join(f"{k}: {v}" for k, v in frame.schema.items())
         want = ", ".join(f"{k}: {v}" for k, v in expected.items())
-        raise _corrupt(path, f"{HISTORY_FILE} has columns ({got}), expected ({want})")
+        raise _corrupt(path, f"{name} has columns ({got}), expected ({want})")
+    buffer = metric._new_history()
     n = frame.height
+    rows = np.empty((n, buffer.width), dtype=metric._dtype)
     if n == 0:
-        return buffer
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), rows
     steps = frame["step"].to_numpy()
     events = frame["event"].to_physical().to_numpy().astype(np.int8)
-    nulls = {name: frame[name].is_null().to_numpy() for name in frame.columns}
+    nulls = {column: frame[column].is_null().to_numpy() for column in frame.columns}
     if nulls["step"].any() or nulls["event"].any():
-        raise _corrupt(path, f"{HISTORY_FILE} has null steps or events")
-    if steps[0] < 1 or steps[-1] > step or (n > 1 and not (np.diff(steps) > 0).all()):
-        raise _corrupt(path, f"the steps in {HISTORY_FILE} must increase within [1, {step}]")
+        raise _corrupt(path, f"{name} has null steps or events")
+    gaps = np.diff(steps)
+    if steps[0] < 1 or steps[-1] > step or (gaps <= 0 if strictly else gaps < 0).any():
+        how = "increase" if strictly else "never decrease"
+        raise _corrupt(path, f"the steps in {name} must {how} within [1, {step}]")
     is_reset = events == RESET
     with np.errstate(all="ignore"):
         identity = metric._identity()
         empty_batch = {**{f"batch_{k}": v for k, v in identity.items()}}
         empty_batch["batch_result"] = metric.compute(identity)
-    rows = np.empty((n, buffer.width), dtype=metric._dtype)
-    for name, _shape in buffer.columns:
-        width = buffer.slices[name].stop - buffer.slices[name].start
-        may_be_null = name in buffer.null_on_reset
-        if not np.array_equal(nulls[name], is_reset if may_be_null else np.zeros(n, bool)):
-            raise _corrupt(path, f"column {name!r} of {HISTORY_FILE} has nulls where it cannot")
-        block = rows[:, buffer.slices[name]]
-        column = frame[name]
+    for column, _shape in buffer.columns:
+        width = buffer.slices[column].stop - buffer.slices[column].start
+        may_be_null = column in buffer.null_on_reset
+        if not np.array_equal(nulls[column], is_reset if may_be_null else np.zeros(n, bool)):
+            raise _corrupt(path, f"column {column!r} of {name} has nulls where it cannot")
+        block = rows[:, buffer.slices[column]]
+        values = frame[column]
         if may_be_null and is_reset.any():
-            block[is_reset] = np.ravel(empty_batch[name])
-            block[~is_reset] = column.filter(~pl.Series(is_reset)).to_numpy().reshape(-1, width)
+            block[is_reset] = np.ravel(empty_batch[column])
+            block[~is_reset] = values.filter(~pl.Series(is_reset)).to_numpy().reshape(-1, width)
         else:
-            block[:] = column.to_numpy().reshape(n, width)
-    buffer.extend(steps, events, rows)
-    return buffer
+            block[:] = values.to_numpy().reshape(n, width)
+    return steps, events, rows
+
+
+# -- what a Streams is: the merged metric as JSON, the streams and histories as Parquet -------
+
+
+def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
+    parts = streams._saved_parts()
+    metric: Metric = parts["metric"]
+    keys = _key_column(parts["keys"])
+    table = pl.DataFrame(
+        [
+            keys,
+            pl.Series("weight", parts["weight"]),
+            pl.Series("events", parts["events"], dtype=pl.Int64),
+            *(pl.Series(f"running_{name}", value) for name, value in parts["state"].items()),
+        ]
+    )
+    frames = {STREAMS_FILE: table}
+    if parts["history"] is not None:
+        frames[HISTORY_FILE] = parts["history"]
+    if metric._history is not None:
+        frames[MERGED_HISTORY_FILE] = metric.history
+    body = {
+        "metric": _metric_to_dict(metric, names),
+        "null_stream": _encode_null_stream(parts["null_stream"]),
+        "step": parts["step"],
+        "count": table.height,
+    }
+    files = {name: _parquet_bytes(frame) for name, frame in frames.items()}
+    payload = {
+        "format": FORMAT_NAME,
+        "schema_version": _KIND_VERSIONS["streams"],
+        "kind": "streams",
+        "streams": body,
+        "files": {name: _describe(frames[name], data) for name, data in files.items()},
+    }
+    return payload, files
+
+
+def _key_column(keys: list[Any]) -> pl.Series:
+    """The stream keys as the Parquet column they are saved in, or a TypeError.
+
+    The column must read back as keys equal to these, of the same Python type
+    (numpy scalars come back as their Python value), in the same polars dtype.
+    """
+    remedy = (
+        "a saved Streams keeps its keys in one Parquet column; use keys of one type "
+        "(strings, integers, dates, ...), e.g. convert them with str() before updating"
+    )
+    try:
+        column = pl.Series("stream", keys)
+        back = pl.read_parquet(io.BytesIO(_parquet_bytes(column.to_frame())))["stream"]
+        again = back.to_list()
+        same_dtype = pl.Series("stream", again).dtype == column.dtype == back.dtype
+    except Exception as error:
+        types = ", ".join(sorted({type(key).__name__ for key in keys}))
+        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TypeError(
+            f"cannot save a Streams whose keys polars cannot store in one column (keys of "
+            f"type {types}: {why}); {remedy}"
+        ) from None
+    for key, loaded in zip(keys, again, strict=True):
+        if not _same_key(key, loaded):
+            raise TypeError(
+                f"cannot save a Streams with the key {key!r} (type {type(key).__name__}): in a "
+                f"{column.dtype} column it would come back as {loaded!r} (type "
+                f"{type(loaded).__name__}); {remedy}"
+            )
+    if not same_dtype:
+        raise TypeError(
+            f"cannot save a Streams whose keys are {column.dtype}: they would come back as "
+            f"{pl.Series('stream', again).dtype}; {remedy}"
+        )
+    return column
+
+
+def _same_key(key: Any, loaded: Any) -> bool:
+    if isinstance(key, np.generic):
+        key = key.item()
+    try:
+        return type(loaded) is type(key) and bool(loaded == key) and hash(loaded) == hash(key)
+    except Exception:
+        return False
+
+
+def _encode_null_stream(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    raise TypeError(
+        f"cannot save a Streams whose `null_stream` is {value!r} (type {type(value).__name__}); "
+        "a saved `null_stream` must be a string, an integer, a finite float, a bool or None"
+    )
+
+
+def _streams_from_dict(
+    data: Mapping[str, Any],
+    frames: Mapping[str, pl.DataFrame],
+    objects: Mapping[str, Any],
+    path: Path,
+) -> Streams:
+    if (MERGED_HISTORY_FILE in frames) != (HISTORY_FILE in frames):
+        raise _corrupt(path, f"it holds one of {HISTORY_FILE} and {MERGED_HISTORY_FILE} only")
+    metric_data = _get(data, "metric", dict, "streams")
+    metric = _metric_from_dict(metric_data, frames.get(MERGED_HISTORY_FILE), objects, path)
+    step = _get(data, "step", int, "streams")
+    if step != metric._step:
+        raise _corrupt(path, f"`streams.step` is {step!r}, its merged metric's {metric._step}")
+    if "null_stream" not in data:
+        raise _corrupt(path, "`streams.null_stream` is missing")
+    null_stream = data["null_stream"]
+    if not (null_stream is None or isinstance(null_stream, (str, int, float))):
+        raise _corrupt(path, f"`streams.null_stream` must be a key or null, got {null_stream!r}")
+    count = _get(data, "count", int, "streams")
+    table = frames[STREAMS_FILE]
+    if table.height != count:
+        raise _corrupt(path, f"{STREAMS_FILE} holds {table.height} streams, expected {count}")
+    keys, weight, events, state = _decode_streams_table(table, metric, step, path)
+    history = None
+    if HISTORY_FILE in frames:
+        history = _decode_stream_history(frames[HISTORY_FILE], metric, keys, events, step, path)
+    # Everything is decoded and checked: only now is the Streams built.
+    try:
+        return Streams._from_saved_parts(
+            metric,
+            null_stream=null_stream,
+            step=step,
+            keys=keys,
+            weight=weight,
+            events=events,
+            state=state,
+            history=history,
+        )
+    except (TypeError, ValueError) as error:
+        raise _corrupt(path, f"its parts do not make a Streams ({error})") from None
+
+
+def _decode_streams_table(
+    table: pl.DataFrame, metric: Metric, step: int, path: Path
+) -> tuple[list[Any], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    value_dtype = pl.DataFrame([pl.Series("x", np.zeros(0, metric._dtype))]).schema["x"]
+    expected: dict[str, Any] = {"weight": value_dtype, "events": pl.Int64}
+    for f in metric._fields:
+        shaped = pl.Array(value_dtype, f.shape) if f.shape else value_dtype
+        expected[f"running_{f.name}"] = shaped
+    got = dict(table.schema)
+    key_dtype = got.pop("stream", None)
+    if key_dtype is None or table.columns[0] != "stream" or got != expected:
+        shown = ", ".join(f"{k}: {v}" for k, v in table.schema.items())
+        want = ", ".join(f"{k}: {v}" for k, v in {"stream": "<keys>", **expected}.items())
+        raise _corrupt(path, f"{STREAMS_FILE} has columns ({shown}), expected ({want})")
+    if any(table[name].null_count() for name in table.columns):
+        raise _corrupt(path, f"{STREAMS_FILE} has nulls")
+    keys = _decode_keys(table["stream"], path)
+    k = len(keys)
+    weight = table["weight"].to_numpy().astype(metric._dtype, copy=False)
+    events = table["events"].to_numpy()
+    if k and (events.min() < 0 or events.max() > step):
+        raise _corrupt(path, f"the event counts in {STREAMS_FILE} must be within [0, {step}]")
+    state = {
+        f.name: table[f"running_{f.name}"]
+        .to_numpy()
+        .astype(metric._dtype, copy=False)
+        .reshape(k, *f.shape)
+        for f in metric._fields
+    }
+    return keys, weight, events, state
+
+
+def _decode_keys(column: pl.Series, path: Path) -> list[Any]:
+    """The saved stream keys: distinct, hashable, and of the dtype they were saved in."""
+    keys = column.to_list()
+    if not keys:
+        return keys
+    try:
+        distinct = len(set(keys)) == len(keys) and all(key == key for key in keys)
+        dtype = pl.Series("stream", keys).dtype
+    except Exception:
+        raise _corrupt(path, f"the keys in {STREAMS_FILE} ({column.dtype}) are not keys") from None
+    if not distinct:
+        raise _corrupt(path, f"the keys in {STREAMS_FILE} repeat (or are NaN)")
+    if dtype != column.dtype:
+        raise _corrupt(path, f"the keys in {STREAMS_FILE} ({column.dtype}) read back as {dtype}")
+    return keys
+
+
+def _decode_stream_history(
+    frame: pl.DataFrame,
+    metric: Metric,
+    keys: list[Any],
+    events_seen: np.ndarray,
+    step: int,
+    path: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-stream history as ``(steps, events, rows, codes)``; codes index ``keys``."""
+    key_series = pl.Series("stream", keys)
+    if frame.columns[2:3] != ["stream"] or frame.schema["stream"] != key_series.dtype:
+        shown = ", ".join(f"{k}: {v}" for k, v in frame.schema.items())
+        raise _corrupt(
+            path,
+            f"{HISTORY_FILE} has columns ({shown}), expected a third column 'stream' of "
+            f"the keys' dtype {key_series.dtype}",
+        )
+    steps, events, rows = _history_arrays(
+        metric, frame.drop("stream"), step, path, HISTORY_FILE, strictly=False
+    )
+    if frame.height == 0:
+        return steps, events, rows, np.zeros(0, dtype=np.intp)
+    lookup = pl.DataFrame([key_series, pl.Series("code", np.arange(len(keys), dtype=np.int64))])
+    codes = frame.select("stream").join(lookup, on="stream", how="left", maintain_order="left")
+    if codes.height != frame.height or codes["code"].null_count():
+        raise _corrupt(path, f"{HISTORY_FILE} names streams that {STREAMS_FILE} does not hold")
+    code = codes["code"].to_numpy().astype(np.intp)
+    if (np.bincount(code, minlength=len(keys)) > events_seen).any():
+        raise _corrupt(path, f"{HISTORY_FILE} has more rows for a stream than it had events")
+    return steps, events, rows, code
 
 
 # -- numbers, bit for bit --------------------------------------------------------------------
@@ -516,13 +821,10 @@ def _checksum(payload: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write(path: Path, metadata: bytes, history: bytes | None) -> Path:
+def _write(path: Path, members: Files) -> Path:
     import shutil
     import zipfile
 
-    members = {METADATA_FILE: metadata}
-    if history is not None:
-        members[HISTORY_FILE] = history
     temporary = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
     if path.suffix.lower() == ".zip":
         if path.is_dir():
@@ -537,8 +839,8 @@ def _write(path: Path, metadata: bytes, history: bytes | None) -> Path:
         return path
     if path.exists() and not (path.is_dir() and {p.name for p in path.iterdir()} <= set(_MEMBERS)):
         raise FileExistsError(
-            f"`path` {str(path)!r} exists and is not a saved metric; pass a new path "
-            "(a directory is written) or one ending in .zip"
+            f"`path` {str(path)!r} exists and is not a saved metric or Streams; pass a new "
+            "path (a directory is written) or one ending in .zip"
         )
     temporary.mkdir(parents=True)
     try:
@@ -557,7 +859,8 @@ def _write(path: Path, metadata: bytes, history: bytes | None) -> Path:
     return path
 
 
-def _read(path: Path) -> tuple[bytes, Callable[[], bytes | None]]:
+def _read(path: Path) -> tuple[bytes, set[str], Callable[[str], bytes | None]]:
+    """``metric.json``, the names of the saved files present, and a reader of each."""
     import zipfile
 
     if path.is_dir():
@@ -566,10 +869,11 @@ def _read(path: Path) -> tuple[bytes, Callable[[], bytes | None]]:
             raise _corrupt(path, f"the directory holds no {METADATA_FILE}")
         if metadata_path.stat().st_size > _MAX_METADATA_BYTES:
             raise _corrupt(path, f"{METADATA_FILE} is too large to be metadata")
-        history_path = path / HISTORY_FILE
+        present = {name for name in _MEMBERS if (path / name).is_file()}
         return (
             metadata_path.read_bytes(),
-            lambda: history_path.read_bytes() if history_path.is_file() else None,
+            present,
+            lambda name: (path / name).read_bytes() if name in present else None,
         )
     if not path.exists():
         raise FileNotFoundError(f"`path` {str(path)!r} does not exist")
@@ -588,7 +892,7 @@ def _read(path: Path) -> tuple[bytes, Callable[[], bytes | None]]:
     except Exception as error:  # zipfile raises many types on damaged archives
         why = f"it is not a readable zip archive ({type(error).__name__}: {error})"
         raise _corrupt(path, why) from None
-    return members[METADATA_FILE], lambda: members.get(HISTORY_FILE)
+    return members.pop(METADATA_FILE), set(members), members.get
 
 
 def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
@@ -620,13 +924,13 @@ def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
     return payload
 
 
-def _read_parquet(data: bytes, path: Path) -> pl.DataFrame:
+def _read_parquet(data: bytes, name: str, path: Path) -> pl.DataFrame:
     try:
         return pl.read_parquet(io.BytesIO(data))
     except Exception as error:
-        raise _corrupt(path, f"{HISTORY_FILE} is not readable Parquet ({error})") from None
+        raise _corrupt(path, f"{name} is not readable Parquet ({error})") from None
     except pl.exceptions.PanicException as error:  # a BaseException raised from Rust
-        raise _corrupt(path, f"{HISTORY_FILE} is not readable Parquet ({error})") from None
+        raise _corrupt(path, f"{name} is not readable Parquet ({error})") from None
 
 
 def _get(mapping: Mapping[str, Any], key: str, kind: Any, where: str) -> Any:
@@ -644,5 +948,5 @@ def _get(mapping: Mapping[str, Any], key: str, kind: Any, where: str) -> Any:
 def _corrupt(path: Path, why: str) -> SavedFileError:
     return SavedFileError(
         f"cannot load {str(path)!r}: {why}; it is not a complete, unchanged file written by "
-        "`metric.save` (save the metric again)"
+        "`save` (save the metric or Streams again)"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import io
 import json
@@ -137,7 +139,7 @@ def test_the_history_file_is_plain_parquet(tmp_path: Path) -> None:
     metadata = json.loads((path / "metric.json").read_text())
     assert metadata["metric"]["class"] == "Mean"
     assert metadata["metric"]["state"] == {"total": 0.0, "count": 0.0}
-    assert metadata["schema_version"] == im.io.SCHEMA_VERSION
+    assert metadata["schema_version"] == 1  # the oldest layout that holds a metric
 
 
 def test_saving_again_replaces_an_earlier_save(tmp_path: Path) -> None:
@@ -222,7 +224,10 @@ def saved(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda p: p.__setitem__("schema_version", 2), r"written by a newer interactive_metrics"),
+        (
+            lambda p: p.__setitem__("schema_version", im.io.SCHEMA_VERSION + 1),
+            r"written by a newer interactive_metrics",
+        ),
         (lambda p: p.__setitem__("schema_version", "1"), r"`schema_version` must be an integer"),
         (lambda p: p.__setitem__("format", "other"), r"does not describe a saved interactive"),
         (lambda p: p["metric"]["state"].pop("true_positives"), r"`state` has fields"),
@@ -239,8 +244,9 @@ def saved(tmp_path: Path) -> Path:
         (lambda p: p["metric"]["config"].__setitem__("top_k", {"$eval": "1"}), r"not a saved conf"),
         (lambda p: p["history"].__setitem__("rows", 1), r"holds \d+ rows, expected 1"),
         (lambda p: p["history"].__setitem__("sha256", "0" * 64), r"does not match the digest"),
-        (lambda p: p.__setitem__("history", None), r"has a history file exactly when"),
-        (lambda p: p.__setitem__("kind", "streams"), r"loads only 'metric'"),
+        (lambda p: p.__setitem__("history", None), r"holds \['history.parquet'\], which metric"),
+        (lambda p: p.__setitem__("kind", "model"), r"it holds a 'model'; this version loads"),
+        (lambda p: p.__setitem__("kind", "streams"), r"a .streams. needs schema version 2"),
     ],
 )
 def test_consistently_edited_files_are_refused(saved: Path, change: Any, message: str) -> None:
@@ -268,6 +274,13 @@ def test_a_history_with_other_columns_is_refused(saved: Path) -> None:
 
     rewrite(saved, point_at_it)
     with pytest.raises(SavedFileError, match=r"history.parquet has columns \(step: Int64"):
+        im.load(saved)
+
+
+def test_a_history_file_is_listed_exactly_when_the_metric_records_history(saved: Path) -> None:
+    rewrite(saved, lambda p: p.__setitem__("history", None))
+    (saved / "history.parquet").unlink()
+    with pytest.raises(SavedFileError, match="has a history file exactly when"):
         im.load(saved)
 
 
@@ -347,10 +360,400 @@ def state_bits_dict(state: dict[str, Any] | None) -> dict[str, bytes]:
     return {k: np.asarray(v).tobytes() for k, v in (state or {}).items()}
 
 
-def test_streams_are_refused_with_a_way_out(tmp_path: Path) -> None:
-    s = im.Streams(im.Mean())
-    s.update_state([1.0, 2.0], stream=["a", "b"])
-    with pytest.raises(TypeError, match=r"saving a Streams is not supported yet.*merged\(\)"):
-        im.io.save(s, tmp_path / "s.zip")  # type: ignore[arg-type]
+# -- Streams -------------------------------------------------------------------------------
+
+
+class Spread(im.Metric):
+    """A user-defined metric with a min and a max field: the range of the unmasked values."""
+
+    fields = (im.StateField("smallest", reduce="min"), im.StateField("largest", reduce="max"))
+
+    def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> Any:
+        return {
+            "smallest": im.core.masked_samples(values, sample_weight, np.minimum, np.inf),
+            "largest": im.core.masked_samples(values, sample_weight, np.maximum, -np.inf),
+        }
+
+    def compute(self, state: Any) -> Any:
+        return state["largest"] - state["smallest"]
+
+
+STREAM_CUSTOM_OBJECTS = {**CUSTOM_OBJECTS, "Spread": Spread}
+STREAM_CASES = {
+    name: (CASES[name].build, CASES[name].batch)
+    for name in ("Mean", "Min", "Max", "ConfusionMatrix", "Precision", "MeanMetricWrapper")
+}
+STREAM_CASES["Precision"] = (
+    lambda **o: im.Precision(thresholds=[0.3, 0.7], **o),
+    CASES["Precision"].batch,
+)
+STREAM_CASES["Spread"] = (Spread, CASES["Min"].batch)
+KEY_KINDS: dict[str, tuple[list[Any], Any]] = {  # the keys drawn from, and a null_stream
+    "str": (["a", "b", "c", "sensor-42"], "missing"),
+    "int": ([0, 3, 5, 70_000_000], -1),  # 70 million: beyond the lookup table of small ints
+    "date": ([dt.date(2024, 1, d) for d in (1, 2, 3, 31)], None),
+}
+STREAM_OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"history_every": 2},
+    {"history_last": 3},
+    {"history": False},
+    {"summation": "kahan"},
+    {"dtype": "float32", "name": "loss"},
+    {"dtype": "float16"},
+]
+
+
+def stream_batch(
+    streams: im.Streams, case: str, kind: str, n: int, seed: int, per_row: bool
+) -> tuple[tuple[np.ndarray, ...], Any, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    alphabet, null_stream = KEY_KINDS[kind]
+    inputs = STREAM_CASES[case][1](rng, n)
+    weights = rng.random(n) * (rng.random(n) > 0.2)  # some weights 0
+    if not per_row:
+        return inputs, alphabet[int(rng.integers(len(alphabet)))], weights
+    keys: list[Any] = [alphabet[i] for i in rng.integers(0, len(alphabet), n)]
+    if streams.null_stream is not None and n:
+        keys[0] = None
+    return inputs, keys, weights
+
+
+def run(streams: im.Streams, case: str, kind: str, ops: list[tuple[Any, ...]]) -> None:
+    """Apply update / reset / merge events; the same ops give the same events on any Streams."""
+    for op in ops:
+        if op[0] == "reset":
+            streams.reset_state()
+            continue
+        _, n, seed, per_row = op
+        inputs, keys, weights = stream_batch(streams, case, kind, n, seed, per_row)
+        if op[0] == "update":
+            streams.update_state(*inputs, stream=keys, sample_weight=weights)
+        else:  # merge a Streams that saw this batch
+            other = im.Streams(streams.metric, null_stream=streams.null_stream)
+            other.update_state(*inputs, stream=keys, sample_weight=weights)
+            streams.merge_state(other)
+
+
+def column_bits(frame: pl.DataFrame) -> dict[str, Any]:
+    """``bits`` for numbers; keys (strings, dates, ...) as Python values with their types."""
+    numeric = [c for c in frame.columns if c != "stream"]
+    out: dict[str, Any] = bits(frame.select(numeric))
+    if "stream" in frame.columns:
+        keys = frame["stream"].to_list()
+        out["stream"] = (keys, [type(k) for k in keys])
+    return out
+
+
+def number_bits(value: Any) -> bytes:
+    return np.asarray(value).tobytes()
+
+
+def assert_same_streams(loaded: Any, original: im.Streams, *, same_repr: bool = True) -> None:
+    assert type(loaded) is im.Streams
+    assert type(loaded.metric) is type(original.metric)
+    assert loaded.metric.get_config() == original.metric.get_config()
+    assert loaded.null_stream == original.null_stream
+    assert loaded.step == original.step
+    assert loaded.streams == original.streams
+    assert [type(k) for k in loaded.streams] == [type(k) for k in original.streams]
+    assert repr(loaded) == repr(original) or not same_repr
+    with np.errstate(all="ignore"):
+        assert number_bits(loaded.result()) == number_bits(original.result())
+        assert number_bits(loaded.macro_result()) == number_bits(original.macro_result())
+        for got, want in [
+            (loaded.history, original.history),
+            (loaded.breakdown(), original.breakdown()),
+        ]:
+            assert got.schema == want.schema
+            assert column_bits(got) == column_bits(want)
+        assert_same(loaded.merged(), original.merged())
+        for key in original.streams:
+            assert_same(loaded[key], original[key])
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["update", "update", "merge"]),
+            st.integers(0, 5),
+            st.integers(0, 2**32 - 1),
+            st.booleans(),
+        ),
+        st.just(("reset",)),
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    case=st.sampled_from(sorted(STREAM_CASES)),
+    kind=st.sampled_from(sorted(KEY_KINDS)),
+    options=st.sampled_from(STREAM_OPTIONS),
+    with_null_stream=st.booleans(),
+    fmt=st.sampled_from(FORMATS),
+    before=ops,
+    after=ops,
+)
+def test_streams_round_trip_and_continue_as_the_original(
+    tmp_path: Path,
+    case: str,
+    kind: str,
+    options: dict[str, Any],
+    with_null_stream: bool,
+    fmt: str,
+    before: list[tuple[Any, ...]],
+    after: list[tuple[Any, ...]],
+) -> None:
+    null_stream = KEY_KINDS[kind][1] if with_null_stream else None
+    original = im.Streams(STREAM_CASES[case][0](**options), null_stream=null_stream)
+    run(original, case, kind, before)
+    path = original.save(target(tmp_path, fmt), custom_objects=STREAM_CUSTOM_OBJECTS)
+    loaded = im.load(path, custom_objects=STREAM_CUSTOM_OBJECTS)
+    assert_same_streams(loaded, original)
+    # Later updates, resets and merges continue both the same way.
+    run(original, case, kind, after)
+    run(loaded, case, kind, after)
+    assert_same_streams(loaded, original)
+
+
+def test_a_saved_streams_is_json_and_plain_parquet(tmp_path: Path) -> None:
+    s = im.Streams(im.ConfusionMatrix(num_classes=3, history_every=2), null_stream="unknown")
+    s.update_state([0, 1, 2], [0, 2, 2], stream=["a", None, "a"])
+    s.reset_state()
+    s.update_state([2], [1], stream="b")
+    path = s.save(tmp_path / "cm")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "history.parquet",
+        "merged_history.parquet",
+        "metric.json",
+        "streams.parquet",
+    ]
+    assert pl.read_parquet(path / "history.parquet").equals(s.history)
+    assert pl.read_parquet(path / "merged_history.parquet").equals(s.merged().history)
+    table = pl.read_parquet(path / "streams.parquet")
+    assert table.columns == ["stream", "weight", "events", "running_confusion_matrix"]
+    assert table["stream"].to_list() == s.streams == ["a", "unknown", "b"]
+    assert np.array_equal(table["running_confusion_matrix"].to_numpy()[2], s["b"].result())
+    metadata = json.loads((path / "metric.json").read_text())
+    assert metadata["kind"] == "streams" and metadata["schema_version"] == 2
+    assert metadata["streams"]["null_stream"] == "unknown"
+    assert metadata["streams"]["metric"]["class"] == "ConfusionMatrix"
+    assert im.load(path).history.equals(s.history)
+
+
+def test_streams_without_history_and_without_streams(tmp_path: Path) -> None:
+    empty = im.Streams(im.Mean())
+    assert_same_streams(im.load(empty.save(tmp_path / "empty.zip")), empty)
+    quiet = im.Streams(im.Max(history=False))
+    quiet.update_state([1.0, 5.0], stream=[7, 8])
+    path = quiet.save(tmp_path / "quiet")
+    assert sorted(p.name for p in path.iterdir()) == ["metric.json", "streams.parquet"]
+    assert_same_streams(im.load(path), quiet)
+
+
+def test_key_types_that_come_back_as_they_are(tmp_path: Path) -> None:
+    moment = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    for keys in (
+        [True, False],
+        [0.5, -2.0],
+        [b"raw", b"bytes"],
+        [moment, moment + dt.timedelta(hours=1)],
+        [dt.timedelta(seconds=1), dt.timedelta(days=2)],
+        [2**70, 3],  # beyond int64: an Int128 column
+    ):
+        s = im.Streams(im.Sum())
+        for key in keys:
+            s.update_state([1.0], stream=key)
+        # The time zone of an aware datetime comes back as polars' zoneinfo (same instant).
+        assert_same_streams(im.load(s.save(tmp_path / "keys.zip")), s, same_repr=False)
+
+
+def test_numpy_scalar_keys_come_back_as_python_values(tmp_path: Path) -> None:
+    s = im.Streams(im.Sum(), null_stream=np.int64(-1))
+    for key in np.array([10, 20]):  # np.int64 keys
+        s.update_state([1.0], stream=key)
+    loaded = im.load(s.save(tmp_path / "s.zip"))
+    assert isinstance(loaded, im.Streams)
+    assert loaded.streams == [10, 20] and type(loaded.streams[0]) is int
+    assert loaded.null_stream == -1 and type(loaded.null_stream) is int
+    assert loaded.history.equals(s.history) and loaded.breakdown().equals(s.breakdown())
+    loaded.update_state([2.0], stream=np.int64(10))
+    s.update_state([2.0], stream=10)
+    assert loaded.breakdown().equals(s.breakdown())
+
+
+@dataclasses.dataclass(frozen=True)
+class Sensor:
+    name: str
+
+
+class Opaque:
+    """A hashable object polars holds only as an Object."""
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (["a", 1], r"cannot save a Streams .*key"),
+        ([1, 2.5], r"cannot store in one column \(keys of type float, int: "),
+        ([2.5, 1], r"the key 1 \(type int\): in a Float64 column it would come back as 1.0"),
+        ([np.float32(0.5)], r"keys are Float32: they would come back as Float64"),
+        ([Sensor("north")], r"in a Struct.* column it would come back as \{'name': 'north'\}"),
+        ([Opaque()], r"keys polars cannot store in one column \(keys of type Opaque"),
+    ],
+)
+def test_keys_that_would_not_come_back_as_they_are_are_refused(
+    tmp_path: Path, keys: list[Any], message: str
+) -> None:
+    s = im.Streams(im.Sum())
+    for key in keys:
+        s.update_state([1.0], stream=key)
+    with pytest.raises(TypeError, match=message):
+        s.save(tmp_path / "s.zip")
     assert not (tmp_path / "s.zip").exists()
-    assert im.load(s.merged().save(tmp_path / "merged.zip")).result() == 1.5
+
+
+def test_a_null_stream_json_cannot_hold_is_refused(tmp_path: Path) -> None:
+    s = im.Streams(im.Sum(), null_stream=dt.date(2024, 1, 1))
+    with pytest.raises(TypeError, match=r"`null_stream` is datetime.date\(2024, 1, 1\)"):
+        s.save(tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_streams_of_a_user_defined_class_needs_a_name(tmp_path: Path) -> None:
+    s = im.Streams(Spread())
+    s.update_state([1.0, 4.0, -2.0], stream=["x", "y", "x"])
+    with pytest.raises(TypeError, match=r"cannot save a Spread: the class is defined outside"):
+        s.save(tmp_path / "s")
+    path = s.save(tmp_path / "s", custom_objects={"Spread": Spread})
+    with pytest.raises(SavedFileError, match=r"class 'Spread', which is not a metric class"):
+        im.load(path)
+    assert_same_streams(im.load(path, custom_objects={"Spread": Spread}), s)
+
+
+def reference_streams() -> im.Streams:
+    s = im.Streams(im.Precision(thresholds=[0.3, 0.7], history_every=2), null_stream="none")
+    run(s, "Precision", "str", [("update", 5, 1, True), ("update", 3, 2, False), ("reset",)])
+    run(s, "Precision", "str", [("merge", 4, 3, True), ("update", 5, 4, True)])
+    assert s.merged()._pending is not None
+    return s
+
+
+@pytest.fixture
+def saved_streams(tmp_path: Path) -> Path:
+    return reference_streams().save(tmp_path / "streams")
+
+
+def replace_member(path: Path, name: str, frame: pl.DataFrame) -> None:
+    """Write ``frame`` as a member of a saved directory, with a matching digest and row count."""
+    data = io.BytesIO()
+    frame.write_parquet(data)
+    (path / name).write_bytes(data.getvalue())
+
+    def point_at_it(payload: dict[str, Any]) -> None:
+        entry = payload["files"][name]
+        entry["sha256"] = hashlib.sha256(data.getvalue()).hexdigest()
+        entry["rows"] = frame.height
+
+    rewrite(path, point_at_it)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p.__setitem__("schema_version", 1), r"a 'streams' needs schema version 2"),
+        (
+            lambda p: p.__setitem__("schema_version", im.io.SCHEMA_VERSION + 1),
+            r"written by a newer interactive_metrics \(schema version 3",
+        ),
+        (lambda p: p["streams"].__setitem__("step", 2), r"`streams.step` is 2, its merged"),
+        (lambda p: p["streams"]["metric"].__setitem__("step", 9), r"`streams.step` is 5, its"),
+        (lambda p: p["streams"].__setitem__("count", 9), r"holds \d+ streams, expected 9"),
+        (lambda p: p["streams"].pop("null_stream"), r"`streams.null_stream` is missing"),
+        (lambda p: p["streams"].__setitem__("null_stream", [1]), r"must be a key or null"),
+        (lambda p: p["files"].pop("streams.parquet"), r"must include streams.parquet"),
+        (lambda p: p["files"].pop("history.parquet"), r"holds \['history.parquet'\], which"),
+        (lambda p: p["files"].__setitem__("model.pkl", {}), r"`files` lists \['history"),
+        (lambda p: p["streams"]["metric"]["state"].pop("true_positives"), r"`state` has fields"),
+        (lambda p: p["streams"]["metric"].__setitem__("class", "os.system"), r"not a metric cl"),
+    ],
+)
+def test_consistently_edited_streams_files_are_refused(
+    saved_streams: Path, change: Any, message: str
+) -> None:
+    rewrite(saved_streams, change)
+    with pytest.raises(SavedFileError, match=message):
+        im.load(saved_streams)
+
+
+def test_edited_stream_tables_are_refused(saved_streams: Path) -> None:
+    table = pl.read_parquet(saved_streams / "streams.parquet")
+    history = pl.read_parquet(saved_streams / "history.parquet")
+    for frame, message in [
+        (table.with_columns(pl.lit("a").alias("stream")), r"the keys in streams.parquet repeat"),
+        (
+            table.with_columns(pl.col("stream").str.to_uppercase()),
+            r"history.parquet names streams that streams.parquet does not hold",
+        ),
+        (table.with_columns(pl.col("events") * 0 - 1), r"event counts .* within \[0, 5\]"),
+        (table.with_columns(pl.col("weight").cast(pl.Float32)), r"has columns \(stream: Str"),
+        (table.drop("running_true_positives"), r"has columns"),
+        (table.with_columns(pl.col("stream").cast(pl.Categorical)), r"read back as String"),
+        (
+            table.with_columns(pl.concat_list("stream", "stream").alias("stream")),
+            r"\(List\(String\)\) are not keys",
+        ),
+        (table.with_columns(pl.lit(None, pl.Float64).alias("weight")), r"has nulls"),
+    ]:
+        replace_member(saved_streams, "streams.parquet", frame)
+        with pytest.raises(SavedFileError, match=message):
+            im.load(saved_streams)
+    replace_member(saved_streams, "streams.parquet", table)
+    for frame, message in [
+        (history.reverse(), r"steps in history.parquet must never decrease"),
+        (history.with_columns(pl.col("stream").cast(pl.Categorical)), r"third column 'stream'"),
+        (history.drop("stream"), r"third column 'stream'"),
+        (pl.concat([history, history.tail(1)]), r"more rows for a stream than it had events"),
+    ]:
+        replace_member(saved_streams, "history.parquet", frame)
+        with pytest.raises(SavedFileError, match=message):
+            im.load(saved_streams)
+    replace_member(saved_streams, "history.parquet", history)
+    assert_same_streams(im.load(saved_streams), reference_streams())
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    part=st.sampled_from(
+        ["metric.json", "streams.parquet", "history.parquet", "merged_history.parquet", "archive"]
+    ),
+    change=mutation,
+)
+def test_damaged_streams_files_fail_clearly_or_load_unchanged(
+    tmp_path: Path, part: str, change: tuple[str, float, int]
+) -> None:
+    original = reference_streams()
+    if part == "archive":
+        path = original.save(tmp_path / "s.zip")
+        path.write_bytes(mutate(path.read_bytes(), *change))
+    else:
+        path = original.save(tmp_path / "s")
+        (path / part).write_bytes(mutate((path / part).read_bytes(), *change))
+    try:
+        loaded = im.load(path)
+    except SavedFileError as error:
+        assert str(error).startswith("cannot load")
+        return
+    assert_same_streams(loaded, original)

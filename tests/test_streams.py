@@ -439,3 +439,13 @@ def test_categorical_keys_across_updates():
         ("d", 7.0),
         ("none", 8.0),
     ]
+
+
+def test_history_survives_an_event_that_adds_no_rows():
+    s = im.Streams(im.Mean())
+    s.update_state([1.0], stream="a")
+    before = s.history
+    s.update_state([], stream=[])  # an event, but no stream touched: no new rows
+    assert s.step == 2
+    assert s.history.equals(before)
+    assert s.history.columns.count("stream") == 1
