@@ -757,3 +757,27 @@ def test_damaged_streams_files_fail_clearly_or_load_unchanged(
         assert str(error).startswith("cannot load")
         return
     assert_same_streams(loaded, original)
+
+
+def test_a_replayed_streams_round_trips_and_replays_on(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 400
+    log = pl.DataFrame(
+        {
+            "step": rng.integers(0, 12, n),
+            "sensor": rng.choice(["north", "south", "east", "west"], n),
+            "label": rng.integers(0, 2, n),
+            "score": rng.random(n),
+            "w": rng.random(n),
+        }
+    )
+    columns = {"y_true": "label", "y_pred": "score", "batch": "step", "stream": "sensor"}
+    original = im.Streams(im.BinaryAccuracy(history_every=3))
+    original.replay(log.filter(pl.col("step") < 8), sample_weight="w", **columns)
+    loaded = im.load(original.save(tmp_path / "replayed.zip"))
+    assert isinstance(loaded, im.Streams)
+    assert_same_streams(loaded, original)
+    rest = log.filter(pl.col("step") >= 8)
+    original.replay(rest, sample_weight="w", **columns)
+    loaded.replay(rest, sample_weight="w", **columns)
+    assert_same_streams(loaded, original)
