@@ -35,7 +35,7 @@ from interactive_metrics.core.coerce import (
     check_sample_weight,
     resolve_dtype,
 )
-from interactive_metrics.core.reduce import REDUCTIONS, Reduction, compensated_add
+from interactive_metrics.core.reduce import REDUCTIONS, Product, Reduction, compensated_add
 from interactive_metrics.history import HistoryBuffer
 
 __all__ = ["Metric", "StateField"]
@@ -237,6 +237,7 @@ class Metric:
         if not self._fields:
             raise TypeError(f"{type(self).__name__} declares no state `fields`")
         self._plan = tuple((f.name, f.reduction) for f in self._fields)
+        self._combiners = tuple((f.name, f.reduction.combine) for f in self._fields)
         self._scalar_only = all(f.shape == () for f in self._fields)
         with np.errstate(all="ignore"):
             self._result_shape = np.shape(self.compute(self._identity()))
@@ -357,14 +358,22 @@ class Metric:
         return inputs, weight, n
 
     def _terms_of(
-        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
+        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int, factored: bool = False
     ) -> tuple[State, int]:
-        """Check the weights, apply the NaN strategy, and return the per-sample terms."""
+        """Check the weights, apply the NaN strategy, and return the per-sample terms.
+
+        Weighted values may come back as a :class:`~interactive_metrics.core.Product`
+        of values and weights; only ``factored=True`` callers (the batch reduce, which
+        sums them with a dot product) see it, everyone else gets plain arrays.
+        """
         if weight is not None:
             check_sample_weight(weight)
         if self.nan_strategy != "propagate":
             inputs, weight, n = self._handle_nan(inputs, weight, n)
-        return self.terms(*inputs, sample_weight=weight), n
+        terms = self.terms(*inputs, sample_weight=weight)
+        if not factored and any(type(term) is Product for term in terms.values()):
+            terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
+        return terms, n
 
     def _batch_terms(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
@@ -385,14 +394,15 @@ class Metric:
         """
         dtype = self._dtype
         if n <= _CHUNK:
-            terms, n = self._terms_of(inputs, weight, n)
+            terms, n = self._terms_of(inputs, weight, n, factored=True)
             return {name: r.over_batch(terms[name], n, dtype) for name, r in self._plan}
         per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
         batch = self._identity()
         for start in range(0, n, _CHUNK):
             part = slice(start, start + _CHUNK)
             chunk_weight = weight[part] if per_sample_weight else weight  # type: ignore[index]
-            terms, m = self._terms_of([x[part] for x in inputs], chunk_weight, len(inputs[0][part]))
+            chunk = [x[part] for x in inputs]
+            terms, m = self._terms_of(chunk, chunk_weight, len(chunk[0]), factored=True)
             batch = {
                 name: r.combine(batch[name], r.over_batch(terms[name], m, dtype))
                 for name, r in self._plan
@@ -458,37 +468,36 @@ class Metric:
                 low = self._zero_compensation()
         elif self._compensation is None:
             old = self._state
-            new = {
-                name: reduction.combine(old[name], batch[name]) for name, reduction in self._plan
-            }
+            new = {name: combine(old[name], batch[name]) for name, combine in self._combiners}
         else:
             new, low = self._add_compensated(self._state, self._compensation, batch, batch_low)
         history = self._history
         if history is not None:
+            recorded: State | None = batch
             if event == UPDATE and self._pending_allowed:
-                pending = self._pending
-                if pending is not None:
-                    batch = {name: r.combine(pending[name], batch[name]) for name, r in self._plan}
-                if self._updates_unrecorded + 1 < self.history_every:
-                    self._pending = batch
-                    self._updates_unrecorded += 1
-                    self._state = new
-                    if low is not None:
-                        self._compensation = low
-                    self._step += 1
-                    if self._listeners:
-                        self._notify(event)
-                    return
-            self._record(history, batch, new, event)
-            if self._pending is not None:
-                self._pending = None
-                self._updates_unrecorded = 0
+                recorded = self._held_back(batch)
+            if recorded is not None:
+                self._record(history, recorded, new, event)
         self._state = new
         if low is not None:
             self._compensation = low
         self._step += 1
         if self._listeners:
             self._notify(event)
+
+    def _held_back(self, batch: State) -> State | None:
+        """``history_every > 1``: the batch to record now (all updates since the last row), or None.
+
+        Updates that are not recorded yet add up in ``_pending``.
+        """
+        pending = self._pending
+        if pending is not None:
+            batch = {name: r.combine(pending[name], batch[name]) for name, r in self._plan}
+        if self._updates_unrecorded + 1 < self.history_every:
+            self._pending = batch
+            self._updates_unrecorded += 1
+            return None
+        return batch
 
     def _notify(self, event: int) -> None:
         """Call each listener (e.g. a live widget) with ``(self, event)`` after an event."""
@@ -515,15 +524,17 @@ class Metric:
         return new, new_low
 
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
-        batch_result = self.compute(batch)
-        result = self.compute(new)
+        """Append the row of this event; updates held back by ``history_every`` are in it."""
+        compute = self.compute
         if self._scalar_only:
-            row: Any = (*batch.values(), batch_result, *new.values(), result)
+            row: Any = (*batch.values(), compute(batch), *new.values(), compute(new))
         else:
-            row = np.concatenate(
-                [np.ravel(v) for v in (*batch.values(), batch_result, *new.values(), result)]
-            )
+            parts = (*batch.values(), compute(batch), *new.values(), compute(new))
+            row = np.concatenate([np.ravel(v) for v in parts])
         history.append(self._step + 1, event, row)
+        if self._pending is not None:
+            self._pending = None
+            self._updates_unrecorded = 0
 
     # -- derived: reset and merge -----------------------------------------------------------
 

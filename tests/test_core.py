@@ -9,14 +9,19 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from interactive_metrics.core import (
     REDUCTIONS,
+    Product,
     as_array,
     as_sample_weight,
     reduce_sum,
     weighted_samples,
 )
+from interactive_metrics.core.coerce import check_sample_weight
+from interactive_metrics.history import FLUSH_ROWS, HistoryBuffer
 
 F64 = np.dtype("float64")
 
@@ -192,7 +197,10 @@ def test_as_array_rejects_with_a_clear_message(bad, error, pattern):
         as_array(bad, "values", F64)
 
 
-@pytest.mark.parametrize("bad", [[1.0, -0.5], [1.0, np.nan]])
+@pytest.mark.parametrize(
+    "bad",
+    [[1.0, -0.5], [1.0, np.nan], [np.nan, -1.0, 2.0], [3.0, -np.inf], [[1.0, 2.0], [0.0, -1e-300]]],
+)
 def test_sample_weight_must_be_non_negative_and_not_nan(bad):
     with pytest.raises(
         ValueError, match=r"`sample_weight` must be >= 0 and not NaN.*use 0 to mask"
@@ -200,7 +208,94 @@ def test_sample_weight_must_be_non_negative_and_not_nan(bad):
         as_sample_weight(bad, F64)
 
 
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=32) | st.sampled_from([0.0, -0.0]),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["float16", "float32", "float64"]),
+)
+def test_weight_check_agrees_with_elementwise_comparison(weights, dtype):
+    with np.errstate(over="ignore"):
+        w = np.asarray(weights, dtype=dtype)
+    valid = bool((w >= 0).all())  # False for NaN and for every negative number
+    if valid:
+        check_sample_weight(w)
+        check_sample_weight(w.reshape(1, -1, 1))
+    else:
+        with pytest.raises(ValueError, match="must be >= 0 and not NaN"):
+            check_sample_weight(w)
+
+
 # -- reductions: batch, segments, scans ---------------------------------------------------
+
+
+def test_product_terms_sum_like_the_product_array():
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 32, 1000):
+        v, w = rng.normal(size=n), rng.random(n)
+        product = Product(v, w)
+        np.testing.assert_array_equal(np.asarray(product), v * w)
+        assert product.shape == (n,) and product.dtype == F64
+        total = REDUCTIONS["sum"].over_batch(product, n, F64)
+        assert type(total) is np.float64
+        assert total == pytest.approx(float(np.sum(v * w)), rel=1e-12, abs=1e-12)
+        ids = rng.integers(0, 3, size=n)
+        np.testing.assert_allclose(
+            REDUCTIONS["sum"].over_segments(product, ids, 3, F64),
+            np.bincount(ids, weights=v * w, minlength=3),
+        )
+    half = Product(np.array([1.5, 2.0], dtype=np.float16), np.array([2.0, 0.5], dtype=np.float16))
+    assert REDUCTIONS["sum"].over_batch(half, 2, np.dtype("float16")) == np.float16(4.0)
+
+
+def test_weighted_samples_factored_only_for_one_weight_per_sample():
+    v, w = np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.0, 2.0])
+    weighted, weight = weighted_samples(v, w, reduce="sum", factored=True)
+    assert type(weighted) is Product and weight is w
+    np.testing.assert_array_equal(np.asarray(weighted), [0.5, 0.0, 6.0])
+    plain, _ = weighted_samples(v, w, reduce="sum")
+    assert type(plain) is np.ndarray
+    rank2, _ = weighted_samples(np.ones((3, 2)), np.ones((3, 2)), factored=True)
+    assert type(rank2) is np.ndarray  # per-value weights: reduced per sample, not factored
+
+
+def test_metric_terms_reach_streams_and_replay_as_arrays():
+    import interactive_metrics as im
+
+    m = im.Mean()
+    v, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 0.5])
+    terms, n = m._terms_of([v], w, 3)
+    assert all(type(t) is not Product for t in terms.values()) and n == 3
+    np.testing.assert_array_equal(terms["total"], v * w)
+
+
+@pytest.mark.parametrize("last", [None, 1, 5, 300, 1000])
+def test_history_buffer_shows_queued_rows_to_every_reader(last):
+    # Rows are queued and copied into the numpy buffers in blocks; any read sees all of them,
+    # across buffer growth and across the trimming of `last`.
+    width = 3
+    buffer = HistoryBuffer([("a", ()), ("b", (2,))], F64, last=last)
+    expected = []
+    for step in range(1, 3 * FLUSH_ROWS + 7):
+        row = (float(step), step / 2, -float(step)) if step % 3 else np.array([step, 0.5, 1.0])
+        buffer.append(step, step % 3, row)
+        expected.append([step, step % 3, *np.asarray(row, dtype=float)])
+        if step in (63, 64, 65, FLUSH_ROWS, FLUSH_ROWS + 1, 2 * FLUSH_ROWS + 3):
+            kept = np.array(expected[-last:] if last else expected)
+            np.testing.assert_array_equal(buffer.steps, kept[:, 0])
+            frame = buffer.frame()
+            assert frame.height == len(kept)
+            np.testing.assert_array_equal(frame["a"].to_numpy(), kept[:, 2])
+            np.testing.assert_array_equal(np.stack(frame["b"].to_numpy()), kept[:, 3:])
+            np.testing.assert_array_equal(buffer.column("a"), kept[:, 2])
+            i = buffer.row_index(int(kept[-1, 0]))
+            assert i is not None and buffer.value(i, "b", (2,)).tolist() == list(kept[-1, 3:])
+            assert buffer.event(i) == ("update", "merge", "reset")[int(kept[-1, 1])]
+    assert buffer.width == width
+    if last is not None:
+        assert len(buffer._steps) <= max(64, 4 * last)  # trimmed, not grown without end
 
 
 @pytest.mark.parametrize("name", ["sum", "min", "max"])

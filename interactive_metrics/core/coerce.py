@@ -15,7 +15,6 @@ import numpy as np
 __all__ = ["as_array", "as_sample_weight", "check_sample_weight", "resolve_dtype"]
 
 _FLOAT_DTYPES = ("float16", "float32", "float64")
-_smallest = np.minimum.reduce
 
 
 def resolve_dtype(dtype: Any) -> np.dtype[Any]:
@@ -214,7 +213,11 @@ def check_sample_weight(weight: np.ndarray) -> None:
     ...
     ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. nan; ...
     """
-    if weight.size and not _smallest(weight, axis=None) >= 0:  # False for NaN too
+    if not weight.size:
+        return
+    # argmin points at the smallest weight or at the first NaN: one fast pass either way
+    flat = weight if weight.ndim == 1 else weight.reshape(-1)
+    if not flat[flat.argmin()] >= 0:  # False for NaN too
         bad = weight[~(weight >= 0)]
         raise ValueError(
             f"`sample_weight` must be >= 0 and not NaN, got {bad.size} bad weight(s), "

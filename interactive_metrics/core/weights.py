@@ -10,6 +10,8 @@ from typing import Literal
 
 import numpy as np
 
+from interactive_metrics.core.reduce import Product
+
 __all__ = ["masked_samples", "squeeze_or_expand", "weighted_samples"]
 
 
@@ -64,7 +66,9 @@ def weighted_samples(
     values: np.ndarray,
     sample_weight: np.ndarray | None,
     reduce: Literal["sum", "mean"] = "mean",
-) -> tuple[np.ndarray, np.ndarray | None]:
+    *,
+    factored: bool = False,
+) -> tuple[np.ndarray | Product, np.ndarray | None]:
     """Reduce a batch to one weighted value and one weight per sample.
 
     The rules are Keras 3's ``reduce_to_samplewise_values``:
@@ -88,10 +92,15 @@ def weighted_samples(
         sample), or an array broadcastable by the rules above.
     reduce : {"mean", "sum"}
         How trailing axes are reduced.
+    factored : bool
+        With one weight per sample, return the weighted values as a
+        :class:`~interactive_metrics.core.reduce.Product` of values and weights,
+        which a metric's state field then sums with one dot product. The
+        built-in metrics ask for this; ``np.asarray`` turns it into the array.
 
     Returns
     -------
-    weighted : numpy.ndarray
+    weighted : numpy.ndarray or Product
         Shape ``(n,)``: each sample's weighted value.
     weight : numpy.ndarray or None
         Shape ``(n,)``: each sample's weight, ``None`` when unweighted.
@@ -125,6 +134,8 @@ def weighted_samples(
             values = _reduce_axes(values, 1, reduce)
         return values, None
     weight = sample_weight
+    if values.ndim == 1 and weight.shape == values.shape:  # one weight per sample
+        return (Product(values, weight) if factored else values * weight), weight
     if weight.ndim == 0:
         weight = np.broadcast_to(weight, values.shape[:1])
     values, weight = squeeze_or_expand(values, weight)

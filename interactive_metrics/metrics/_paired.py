@@ -176,7 +176,7 @@ class MeanOfSamples(Metric):
         total, count = self._plan
         if sample_weight is None and values.ndim == 1:  # the common case, without the detour
             return {total[0]: values, count[0]: 1.0}
-        weighted, weight = weighted_samples(values, sample_weight, reduce="mean")
+        weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
         return {total[0]: weighted, count[0]: 1.0 if weight is None else weight}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -202,7 +202,7 @@ class SumOfSamples(Metric):
         values = self.per_sample(y_true, y_pred)
         if values.dtype != self._dtype:
             values = values.astype(self._dtype)
-        weighted, _ = weighted_samples(values, sample_weight, reduce="sum")
+        weighted, _ = weighted_samples(values, sample_weight, reduce="sum", factored=True)
         return {self._plan[0][0]: weighted}
 
     def compute(self, state: Mapping[str, Any]) -> Any:

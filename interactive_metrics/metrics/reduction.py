@@ -41,7 +41,7 @@ class Sum(Metric):
 
     def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
         """Each sample's weighted value."""
-        weighted, _ = weighted_samples(values, sample_weight, reduce="sum")
+        weighted, _ = weighted_samples(values, sample_weight, reduce="sum", factored=True)
         return {"total": weighted}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -79,7 +79,7 @@ class Mean(Metric):
 
     def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
         """Each sample's weighted value and its weight (1 when unweighted)."""
-        weighted, weight = weighted_samples(values, sample_weight, reduce="mean")
+        weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
         return {"total": weighted, "count": 1.0 if weight is None else weight}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -245,7 +245,7 @@ class MeanMetricWrapper(_FunctionWrapper):
     ) -> State:
         """Each sample's weighted ``fn`` value, and its weight."""
         values = _call_fn(self.fn, y_true, y_pred, self.fn_kwargs)
-        weighted, weight = weighted_samples(values, sample_weight, reduce="mean")
+        weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
         return {"total": weighted, "count": 1.0 if weight is None else weight}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -290,7 +290,7 @@ class SumMetricWrapper(_FunctionWrapper):
     ) -> State:
         """Each sample's weighted ``fn`` value."""
         values = _call_fn(self.fn, y_true, y_pred, self.fn_kwargs)
-        weighted, _ = weighted_samples(values, sample_weight, reduce="sum")
+        weighted, _ = weighted_samples(values, sample_weight, reduce="sum", factored=True)
         return {"total": weighted}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
