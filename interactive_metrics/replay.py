@@ -581,6 +581,9 @@ def _apply_streams(
     code_of = np.empty(max(num_streams, 1), dtype=np.intp)
     code_of[order_of_streams] = new_codes
     codes = code_of[stream_of] if len(stream_of) else stream_of
+    if streams._pending is not None:  # history_every > 1: rows at the merged history's steps
+        _apply_one_by_one(streams, codes, batch_rank, states, weights, batch_states)
+        return
     # running states: a scan per stream over its batches, from its current state
     by_stream = np.lexsort((batch_rank, codes))
     group_codes, group_starts, group_sizes = np.unique(
@@ -606,6 +609,10 @@ def _apply_streams(
     for name, _ in plan:
         streams._state[name][group_codes] = running_sorted[name][last]
     np.add.at(streams._weight, codes, weights)
+    # each row's step among its stream's events: the events before, plus its rank
+    rank = np.arange(len(by_stream)) - np.repeat(group_starts, group_sizes)
+    own = np.empty(len(by_stream), dtype=np.int64)
+    own[by_stream] = streams._events_seen[codes[by_stream]] + rank + 1
     streams._events_seen[group_codes] += group_sizes
     if streams._long is not None and len(codes):
         rows = np.lexsort((codes, batch_rank))
@@ -615,12 +622,32 @@ def _apply_streams(
             {name: running[name][rows] for name in names},
             UPDATE,
             steps=streams._step + 1 + batch_rank[rows],
+            own_steps=own[rows],
         )
     apply_batches(overall, batch_states)
-    streams._step += k_batches
-    streams._frame = None
-    for listener in tuple(streams._listeners):
-        listener(streams, UPDATE)
+    streams._finish(UPDATE, steps=k_batches)
+
+
+def _apply_one_by_one(
+    streams: Streams,
+    codes: np.ndarray,
+    batch_rank: np.ndarray,
+    states: State,
+    weights: np.ndarray,
+    batch_states: State,
+) -> None:
+    """Apply the batches one update at a time (``history_every > 1`` holds rows back)."""
+    overall = streams._overall
+    k_batches = len(next(iter(batch_states.values())))
+    rows = np.lexsort((codes, batch_rank))  # by batch, then stream
+    bounds = np.searchsorted(batch_rank[rows], np.arange(k_batches + 1))
+    for b in range(k_batches):
+        part = rows[bounds[b] : bounds[b + 1]]
+        batch = {name: x[part] for name, x in states.items()}
+        merged = {name: _scalar(overall, x[b]) for name, x in batch_states.items()}
+        streams._update(codes[part], batch, weights[part], merged)
+        streams._step += 1
+    streams._finish(UPDATE, steps=0)
 
 
 def _take(ids: Any, index: np.ndarray) -> Any:

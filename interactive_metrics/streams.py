@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,24 @@ _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, withou
 def _fresh(metric: Metric) -> Metric:
     """A new metric with ``metric``'s configuration and a fresh state."""
     return type(metric).from_config(metric.get_config())
+
+
+class _ForgetWhenChanged:
+    """Listens to the copy :meth:`Streams.merged` hands out; once it changes, stop handing it out.
+
+    The changed copy belongs to whoever changed it; the next call makes a new one.
+    """
+
+    def __init__(self, streams: Streams) -> None:
+        self.streams = weakref.ref(streams)
+
+    def __call__(self, metric: Metric, event: int) -> None:
+        streams = self.streams()
+        if streams is not None and streams._merged is metric:
+            streams._merged = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ForgetWhenChanged:
+        return self  # a copy of the copy is not handed out either: forgetting it is harmless
 
 
 class Streams:
@@ -119,16 +138,21 @@ class Streams:
         self._state: dict[str, np.ndarray] = {}
         self._weight = np.zeros(0, dtype=self._dtype)
         self._events_seen = np.zeros(0, dtype=np.int64)
+        # The long history obeys the metric's history options (see `history`):
+        # history_every > 1 holds back each stream's batches in `_pending` until a
+        # recorded update; history_last keeps each stream's last rows.
+        recording = self._overall._history is not None
+        self._history_last = self._overall.history_last if recording else None
+        self._pending: State | None = {} if recording and metric.history_every > 1 else None
+        self._pending_touched = np.zeros(0, dtype=bool)
         self._grow(16)
         self._step = 0
-        self._long: HistoryBuffer | None = None
-        self._long_codes = np.zeros(0, dtype=np.intp)
-        if self._overall._history is not None:
-            columns = [(name, shape) for name, shape in self._overall._new_history().columns]
-            batch_columns = [f"batch_{f.name}" for f in self._fields] + ["batch_result"]
-            self._long = HistoryBuffer(columns, self._dtype, batch_columns)
-            self._long_codes = np.zeros(64, dtype=np.intp)
+        self._long: HistoryBuffer | None = self._new_long() if recording else None
+        self._long_codes = np.zeros(64 if recording else 0, dtype=np.intp)
+        self._long_own = np.zeros(0, dtype=np.int64)  # each row's step in its stream's events
+        self._long_untrimmed = 0  # rows added since the windows were last trimmed
         self._frame: pl.DataFrame | None = None
+        self._merged: Metric | None = None
         self._listeners: list[Callable[[Streams, int], None]] = []
 
     # -- storage ---------------------------------------------------------------------------
@@ -151,7 +175,22 @@ class Streams:
         seen = np.zeros(capacity, dtype=np.int64)
         seen[:k] = self._events_seen[:k]
         self._events_seen = seen
+        if self._pending is not None:
+            for f in self._fields:
+                held = f.reduction.empty((capacity, *f.shape), self._dtype)
+                if k:
+                    held[:k] = self._pending[f.name]
+                self._pending[f.name] = held
+            touched = np.zeros(capacity, dtype=bool)
+            touched[:k] = self._pending_touched[:k]
+            self._pending_touched = touched
         self._capacity = capacity
+
+    def _new_long(self) -> HistoryBuffer:
+        """An empty per-stream history: the metric's columns, batch columns null on resets."""
+        columns = [(name, shape) for name, shape in self._overall._new_history().columns]
+        batch_columns = [f"batch_{f.name}" for f in self._fields] + ["batch_result"]
+        return HistoryBuffer(columns, self._dtype, batch_columns)
 
     def _register(self, keys: list[Any]) -> np.ndarray:
         """Global codes of ``keys`` (distinct), adding the unknown ones in the given order."""
@@ -369,12 +408,34 @@ class Streams:
             total_weight = n if per_sample is None else per_sample.sum()
             batch = {name: np.asarray(x)[None][: len(codes)] for name, x in overall.items()}
             batch_weight = np.full(len(codes), total_weight, dtype=self._dtype)
-        self._add(codes, batch, batch_weight, UPDATE)
-        metric._apply(overall, UPDATE)
+        self._update(codes, batch, batch_weight, overall)
         self._finish(UPDATE)
 
-    def _add(self, codes: np.ndarray, batch: State, batch_weight: np.ndarray, event: int) -> None:
-        """Merge per-stream batch states into the streams ``codes`` (distinct, sorted)."""
+    def _update(
+        self, codes: np.ndarray, batch: State, batch_weight: np.ndarray, overall: State
+    ) -> None:
+        """One update event: the merged metric first, then the streams ``codes``.
+
+        The merged metric decides whether the event is recorded (``history_every``).
+        """
+        self._overall._apply(overall, UPDATE)
+        recorded = self._overall._updates_unrecorded == 0
+        self._add(codes, batch, batch_weight, UPDATE, recorded)
+
+    def _add(
+        self,
+        codes: np.ndarray,
+        batch: State,
+        batch_weight: np.ndarray,
+        event: int,
+        recorded: bool = True,
+    ) -> None:
+        """Merge per-stream batch states into the streams ``codes`` (distinct, sorted).
+
+        Records a history row per stream changed, unless ``history_every`` holds this
+        update back (``recorded`` False): then the batches wait in ``_pending``, and the
+        next recorded update writes a row for every stream changed since its last row.
+        """
         running = {}
         for name, reduction in self._plan:
             state = self._state[name]
@@ -388,8 +449,32 @@ class Streams:
         else:
             self._weight[codes] += batch_weight
         self._events_seen[codes] += 1
-        if self._long is not None and len(codes):
+        if self._long is None:
+            return
+        held = self._pending
+        if held is not None:
+            if event == UPDATE:
+                for name, reduction in self._plan:
+                    held[name][codes] = reduction.combine(held[name][codes], batch[name])
+                self._pending_touched[codes] = True
+                if not recorded:
+                    return
+                codes = np.flatnonzero(self._pending_touched[: len(self._keys)])
+                batch = {name: held[name][codes] for name, _ in self._plan}
+                running = {name: self._state[name][codes] for name, _ in self._plan}
+            self._drop_pending()
+        if len(codes):
             self._record(codes, batch, running, event)
+
+    def _drop_pending(self) -> None:
+        """Forget the held-back batches (written, or dropped as the metric drops its own).
+
+        The metric records a merge or reset alone and forgets its held-back updates.
+        """
+        if self._pending is not None:
+            for f in self._fields:
+                self._pending[f.name][: len(self._keys)] = f.reduction.identity
+            self._pending_touched[:] = False
 
     def _record(
         self,
@@ -398,8 +483,14 @@ class Streams:
         running: State,
         event: int,
         steps: np.ndarray | None = None,
+        own_steps: np.ndarray | None = None,
     ) -> None:
-        """Append one long-history row per stream in ``codes`` (at ``steps``, or the next step)."""
+        """Append one long-history row per stream in ``codes`` (at ``steps``, or the next step).
+
+        ``own_steps`` numbers each row among its stream's events (by default the
+        stream's events so far). With ``history_last``, each stream's oldest rows are
+        dropped in bulk once the history holds twice the rows the windows keep.
+        """
         k = len(codes)
         with np.errstate(divide="ignore", invalid="ignore"):
             batch_result = self._rows(batch)
@@ -417,15 +508,51 @@ class Streams:
             np.full(k, event, dtype=np.int8),
             np.concatenate(blocks, axis=1),
         )
-        if len(self._long_codes) < start + k:
-            bigger = np.zeros(max(2 * len(self._long_codes), start + k), dtype=np.intp)
-            bigger[:start] = self._long_codes[:start]
-            self._long_codes = bigger
-        self._long_codes[start : start + k] = codes
+        own = self._own_steps(start)
+        self._long_codes = _put(self._long_codes, start, codes)
+        self._long_own = _put(
+            own, start, self._events_seen[codes] if own_steps is None else own_steps
+        )
+        self._long_untrimmed += k
+        last = self._history_last
+        if last is not None and len(self._long) > 2 * last * max(len(self._keys), 1):
+            self._trim()
 
-    def _finish(self, event: int) -> None:
-        self._step += 1
+    def _own_steps(self, rows: int) -> np.ndarray:
+        """Each of the first ``rows`` long rows' step among its stream's events.
+
+        Rows restored without them (by :func:`interactive_metrics.load`) are numbered
+        back from each stream's event count, which is exact when every event was
+        recorded (``history_every=1``).
+        """
+        own = self._long_own
+        if len(own) >= rows:
+            return own
+        codes = self._long_codes[:rows]
+        later = _rows_after_in_group(codes)
+        return self._events_seen[codes] - later
+
+    def _trim(self) -> None:
+        """``history_last``: drop the rows older than each stream's last ``history_last``."""
+        if self._long is None or self._history_last is None or not self._long_untrimmed:
+            return
+        self._long_untrimmed = 0
+        n = len(self._long)
+        codes = self._long_codes[:n]
+        keep = _rows_after_in_group(codes) < self._history_last
+        if keep.all():
+            return
+        rows = np.flatnonzero(keep)
+        own = self._own_steps(n)[rows]
+        trimmed = self._new_long()
+        trimmed.extend(*self._long.take(rows))
+        self._long, self._long_codes, self._long_own = trimmed, codes[rows], own
+
+    def _finish(self, event: int, steps: int = 1) -> None:
+        """After ``steps`` events: count them, drop what they made stale, tell the listeners."""
+        self._step += steps
         self._frame = None
+        self._merged = None
         for listener in tuple(self._listeners):
             listener(self, event)
 
@@ -480,6 +607,7 @@ class Streams:
             batch = {name: other._state[name][:k][order] for name, _ in self._plan}
             self._add(codes[order], batch, other._weight[:k][order], MERGE)
         self._overall.merge_state([o._overall for o in group])
+        self._drop_pending()  # also when nothing was merged: the merged history wrote a row
         self._finish(MERGE)
 
     # -- reading -----------------------------------------------------------------------------
@@ -543,10 +671,36 @@ class Streams:
     def merged(self) -> Metric:
         """A standalone metric whose state is the merge of every stream.
 
-        Its history has one row per event of this Streams (same steps), and its
-        result equals :meth:`result`.
+        Its history has one row per event of this Streams (same steps, under the
+        metric's history options), and its result equals :meth:`result`.
+
+        Notes
+        -----
+        The metric is a copy, made once per event: calls between two events of this
+        Streams return the same object, so charts and widgets may call this often.
+        Changing the copy (``update_state``, ``merge_state``, ``reset_state``,
+        ``replay``) never changes this Streams; it makes the copy yours, and the next
+        call returns a new one.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Sum())
+        >>> s.update_state([1, 2], stream=["a", "b"])
+        >>> overall = s.merged()
+        >>> overall is s.merged()
+        True
+        >>> overall.update_state([100])  # yours now: the Streams is unchanged
+        >>> overall.result(), s.result(), s.merged().result()
+        (103.0, 3.0, 3.0)
         """
-        return copy.deepcopy(self._overall)
+        merged = self._merged
+        if merged is None:
+            overall = self._overall
+            merged = copy.deepcopy(overall, {id(overall._listeners): []})
+            merged._listeners.append(_ForgetWhenChanged(self))
+            self._merged = merged
+        return merged
 
     def __getitem__(self, key: Hashable) -> Metric:
         """That stream as a standalone metric, with its own history.
@@ -554,7 +708,9 @@ class Streams:
         The history holds the stream's rows of :attr:`history`, numbered as the
         stream's own events (``step`` 1, 2, ...), so the metric is exactly the one
         you get by updating a fresh metric with only that stream's samples of
-        each batch.
+        each batch (with ``history_last=N`` too: the stream's last N rows). With
+        ``history_every=N`` its rows are those written at the recorded updates of
+        the Streams (see :attr:`history`), not every N-th event of the stream.
         """
         code = self._index.get(key)
         if code is None:
@@ -575,22 +731,49 @@ class Streams:
         count = int(self._events_seen[code])
         metric._step = count
         if metric._history is not None and self._long is not None:
-            rows = np.flatnonzero(self._long_codes[: len(self._long)] == code)
+            self._trim()
+            n = len(self._long)
+            rows = np.flatnonzero(self._long_codes[:n] == code)
             _, events, values = self._long.take(rows)
-            metric._history.extend(np.arange(1, len(rows) + 1), events, values)
+            metric._history.extend(self._own_steps(n)[rows], events, values)
         return metric
 
     @property
     def history(self) -> pl.DataFrame:
-        """One row per (event, stream touched by the event), as a polars DataFrame.
+        """One row per (recorded event, stream the event changed), as a polars DataFrame.
 
         Columns: ``step`` (events of this Streams), ``event``, ``stream``, then the
         metric's history columns: ``batch_<field>``..., ``batch_result``,
-        ``running_<field>``..., ``result`` (all per stream). A reset or merge adds a
-        row for every stream it changed.
+        ``running_<field>``..., ``result`` (all per stream). An update adds a row for
+        every stream it touched; a reset or merge, for every stream it changed.
+
+        Notes
+        -----
+        The metric's history options apply here too:
+
+        - ``history=False``: no rows.
+        - ``history_every=N``: rows are written at every N-th update of this Streams
+          (and at every merge and reset): the steps of ``merged().history``. A row
+          of a stream then holds in its batch columns everything the stream got
+          since its previous row; a stream untouched since then gets no row.
+        - ``history_last=N``: each stream keeps its last N rows (``s[key].history``
+          is at most N rows, as for a metric with that option), so this table holds
+          at most N rows per stream. Older rows are dropped in bulk: at most about
+          twice that many are ever held in memory.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Sum(history_last=2))
+        >>> for value in [1, 2, 3]:
+        ...     s.update_state([value, 10 * value], stream=["a", "b"])
+        >>> s.update_state([4], stream="a")  # b keeps steps 2 and 3, a steps 3 and 4
+        >>> s.history.select("step", "stream", "batch_total", "running_total").rows()
+        [(2, 'b', 20.0, 30.0), (3, 'a', 3.0, 6.0), (3, 'b', 30.0, 60.0), (4, 'a', 4.0, 10.0)]
         """
         if self._frame is not None:
             return self._frame
+        self._trim()
         buffer = self._long
         if buffer is None:
             base = self._overall._new_history().frame()
@@ -779,8 +962,25 @@ class Streams:
         return save(self, path, **options)
 
     def _saved_parts(self) -> dict[str, Any]:
-        """Everything a saved Streams holds, as copies (see :meth:`_from_saved_parts`)."""
+        """Everything a saved Streams holds, as copies (see :meth:`_from_saved_parts`).
+
+        ``history`` is :attr:`history` with a last column ``stream_step``: each row's
+        step among its stream's events (the steps of ``s[key].history``), which
+        ``history_every`` and ``history_last`` make impossible to work out again.
+        ``pending`` is ``(touched, batches)``: what ``history_every`` holds back per
+        stream, or None.
+        """
         k = len(self._keys)
+        history = None
+        if self._long is not None:
+            frame = self.history  # each stream's window trimmed first
+            n = len(self._long)
+            own = pl.Series("stream_step", self._own_steps(n)[:n], dtype=pl.Int64)
+            history = frame.with_columns(own)
+        pending = None
+        if self._pending is not None:
+            held = {f.name: self._pending[f.name][:k].copy() for f in self._fields}
+            pending = (self._pending_touched[:k].copy(), held)
         return {
             "metric": self._overall,  # the merged metric: configuration, state, history
             "null_stream": self.null_stream,
@@ -789,7 +989,8 @@ class Streams:
             "weight": self._weight[:k].copy(),
             "events": self._events_seen[:k].copy(),
             "state": {f.name: self._state[f.name][:k].copy() for f in self._fields},
-            "history": None if self._long is None else self.history,
+            "pending": pending,
+            "history": history,
         }
 
     @classmethod
@@ -803,17 +1004,21 @@ class Streams:
         weight: np.ndarray,
         events: np.ndarray,
         state: dict[str, np.ndarray],
-        history: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+        pending: tuple[np.ndarray, dict[str, np.ndarray]] | None,
+        history: tuple[np.ndarray, ...] | None,
     ) -> Streams:
         """A Streams from checked parts; ``metric`` (the merged metric) is used, not copied.
 
-        ``history`` is the per-stream history as ``(steps, events, rows, codes)``:
-        one row of :class:`HistoryBuffer` numbers per row of :attr:`history`, and
-        each row's stream as an index into ``keys``.
+        ``history`` is the per-stream history as ``(steps, events, rows, codes,
+        stream_steps)``: the :class:`HistoryBuffer` numbers of the rows of
+        :attr:`history`, each row's stream as an index into ``keys`` and its step
+        among that stream's events. ``pending`` is as :meth:`_saved_parts` gives it.
         """
         streams = cls(_fresh(metric), null_stream=null_stream)
         if (history is None) != (streams._long is None):
             raise ValueError("a per-stream history is saved exactly when the metric records one")
+        if (pending is None) != (streams._pending is None):
+            raise ValueError("held-back batches are saved exactly when history_every > 1")
         streams._overall = metric
         streams._register(keys)
         k = len(keys)
@@ -822,10 +1027,16 @@ class Streams:
         streams._weight[:k] = weight
         streams._events_seen[:k] = events
         streams._step = step
+        if pending is not None and streams._pending is not None:
+            touched, held = pending
+            streams._pending_touched[:k] = touched
+            for f in streams._fields:
+                streams._pending[f.name][:k] = held[f.name]
         if history is not None and streams._long is not None:
-            steps, event_codes, rows, codes = history
+            steps, event_codes, rows, codes, own = history
             streams._long.extend(steps, event_codes, rows)
-            streams._long_codes = np.asarray(codes, dtype=np.intp).copy()
+            streams._long_codes = np.array(codes, dtype=np.intp)
+            streams._long_own = np.array(own, dtype=np.int64)
         return streams
 
     # --- end of save/load support ---
@@ -844,6 +1055,35 @@ def _check_mergeable(mine: Metric, other: Metric) -> None:
             f"cannot merge Streams whose metrics' configurations differ in {diff} "
             "(this, other); create both with the same arguments"
         )
+
+
+def _put(buffer: np.ndarray, start: int, values: np.ndarray) -> np.ndarray:
+    """``buffer[start : start + len(values)] = values``, doubling ``buffer`` when too short."""
+    end = start + len(values)
+    if len(buffer) < end:
+        bigger = np.zeros(max(2 * len(buffer), end, 64), dtype=buffer.dtype)
+        bigger[:start] = buffer[:start]
+        buffer = bigger
+    buffer[start:end] = values
+    return buffer
+
+
+def _rows_after_in_group(codes: np.ndarray) -> np.ndarray:
+    """For each position, how many later positions hold the same code.
+
+    >>> _rows_after_in_group(np.array([3, 1, 3, 3, 1]))
+    array([2, 1, 1, 0, 0])
+    """
+    n = len(codes)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(codes, kind="stable")  # each code's positions, in order
+    ordered = codes[order]
+    ends = np.flatnonzero(np.append(ordered[1:] != ordered[:-1], True))
+    group_end = np.repeat(ends, np.diff(np.append(-1, ends)))
+    after = np.empty(n, dtype=np.int64)
+    after[order] = group_end - np.arange(n)
+    return after
 
 
 def _drop_nan_rows(

@@ -111,6 +111,26 @@ def test_streams_replay_equals_update_loop(seed, n, metric, weighted, integer):
     assert replayed.step == looped.step
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"history_every": 3}, {"history_last": 2}, {"history": False}, {"summation": "kahan"}],
+    ids=["every", "last", "off", "kahan"],
+)
+def test_streams_replay_with_history_options_equals_update_loop(options):
+    df = _log(np.random.default_rng(11), 300, batches=10, streams=("x", "y", "z"), integer=True)
+    replayed = im.Streams(im.Mean(**options))
+    replayed.update_state([1.0, 2.0], stream=["x", "q"])  # replay continues what is there
+    looped = im.Streams(im.Mean(**options))
+    looped.update_state([1.0, 2.0], stream=["x", "q"])
+    replayed.replay(df, batch="step", stream="sensor", sample_weight="w", values="loss")
+    _loop(looped, df, "step", "w", stream="sensor", values="loss")
+    _same(replayed.history, looped.history, exact=True)
+    _same(replayed.merged().history, looped.merged().history, exact=True)
+    for key in looped.streams:
+        _same(replayed[key].history, looped[key].history, exact=True)
+    assert replayed.step == looped.step == 11
+
+
 def test_replay_continues_from_the_current_state():
     df = pl.DataFrame({"step": [1, 1, 2], "loss": [1.0, 2.0, 6.0]})
     m = im.Mean()

@@ -175,9 +175,18 @@ batches = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches=batches, weighted=st.booleans(), metric=st.sampled_from(["mean", "sum", "max"]))
-def test_merged_equals_one_metric_and_streams_equal_their_rows(batches, weighted, metric):
-    make = {"mean": im.Mean, "sum": im.Sum, "max": im.Max}[metric]
+@given(
+    batches=batches,
+    weighted=st.booleans(),
+    metric=st.sampled_from(["mean", "sum", "max"]),
+    last=st.sampled_from([None, 1, 2]),
+)
+def test_merged_equals_one_metric_and_streams_equal_their_rows(batches, weighted, metric, last):
+    kind = {"mean": im.Mean, "sum": im.Sum, "max": im.Max}[metric]
+
+    def make():
+        return kind(history_last=last)  # history_last: each stream keeps its last rows
+
     s, one = im.Streams(make()), make()
     alone: dict[str, im.Metric] = {}
     for rows in batches:
@@ -260,6 +269,102 @@ def test_reset_keeps_streams_and_records_one_row_each():
     assert s.result() == np.inf and s.macro_result() == np.inf
     s.update_state([5], stream="b")
     assert s["b"].result() == 5.0 and s["b"].step == 3  # update, reset, update
+
+
+# -- history options and merged() -------------------------------------------------------------
+
+
+def test_history_last_bounds_every_streams_rows():
+    # 1,000 streams updated 40 times: each keeps its last 3 rows, the store at most twice that
+    last, k = 3, 1000
+    rng = np.random.default_rng(5)
+    s = im.Streams(im.Sum(history_last=last))
+    alone = {key: im.Sum(history_last=last) for key in (0, 7, 999, "rare")}
+    held = []
+    for i in range(40):
+        values = rng.integers(-9, 10, size=k).astype(float)
+        s.update_state(values, stream=np.arange(k))
+        for key in (0, 7, 999):
+            alone[key].update_state(values[key : key + 1])
+        if i in (0, 20):  # a stream seen twice keeps both rows: the window is per stream
+            s.update_state([float(i)], stream="rare")
+            alone["rare"].update_state([float(i)])
+        held.append(len(s._long))  # rows in memory (the buffer behind `history`)
+    assert max(held) <= 2 * last * len(s)
+    assert s.history.height == last * k + 2
+    assert s.history.group_by("stream").len()["len"].max() == last
+    for key, m in alone.items():
+        assert s[key].history.equals(m.history)  # steps are the stream's own events
+        assert s[key].state == m.state
+    assert s.merged().history["step"].to_list() == [40, 41, 42]
+
+
+def test_history_every_writes_rows_at_the_merged_steps():
+    # one row per stream changed since its last row, at every 3rd update of the Streams
+    rng = np.random.default_rng(6)
+    s = im.Streams(im.Sum(history_every=3))
+    log = []
+    for step in range(1, 12):
+        keys = rng.choice(["a", "b", "c"], size=int(rng.integers(1, 4)))
+        values = rng.integers(-9, 10, size=len(keys)).astype(float)
+        s.update_state(values, stream=keys.tolist())
+        log += [(step, str(key), value) for key, value in zip(keys, values, strict=True)]
+    recorded = s.merged().history["step"].to_list()
+    assert recorded == [3, 6, 9]
+    frame = pl.DataFrame(log, schema=["step", "stream", "value"], orient="row")
+    expected = []
+    for start, end in zip([0, 3, 6], recorded, strict=True):
+        window = frame.filter((pl.col("step") > start) & (pl.col("step") <= end))
+        for key in window["stream"].unique(maintain_order=True).sort().to_list():
+            batch = window.filter(pl.col("stream") == key)["value"].sum()
+            running = frame.filter((pl.col("step") <= end) & (pl.col("stream") == key))
+            expected.append((end, key, batch, running["value"].sum()))
+    got = s.history.select("step", "stream", "batch_total", "running_total")
+    assert sorted(got.rows()) == expected
+    assert s.breakdown()["total"].sum() == frame["value"].sum()  # the state is never held back
+    a_steps = frame.filter(pl.col("stream") == "a")["step"].unique(maintain_order=True)
+    a_rows = s.history.filter(pl.col("stream") == "a")["step"]
+    own = [a_steps.search_sorted(step, side="right") for step in a_rows]
+    assert own == s["a"].history["step"].to_list()  # numbered by a's own updates
+    s.merge_state(im.Streams(im.Sum(history_every=3)))  # nothing merged in: no stream changed
+    s.reset_state()  # resets are always written, for every stream
+    assert s.history.filter(pl.col("event") == "reset").height == 3
+
+
+def test_history_false_keeps_no_rows():
+    s = im.Streams(im.Mean(history=False))
+    for _ in range(5):
+        s.update_state(np.arange(100.0), stream=np.arange(100) % 7)
+    assert s.history.height == 0 and s[3].history.height == 0 and s[3].step == 5
+    assert s.merged().history.height == 0 and s.step == 5
+
+
+def test_merged_is_cached_and_changing_it_leaves_the_streams_alone():
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0, 4.0], stream=["a", "b", "a"])
+    before = (s.result(), s.history, s.breakdown(), s.step)
+    first = s.merged()
+    assert first is s.merged()  # one copy per event, not one per call
+    history = first.history.clone()
+    other = im.Mean()
+    other.update_state([100.0])
+    log = pl.DataFrame({"batch": [1, 1], "loss": [7.0, 9.0]})
+    for change in (
+        lambda m: m.update_state([50.0]),
+        lambda m: m.merge_state(other),
+        lambda m: m.replay(log, values="loss", batch="batch"),
+        lambda m: m.reset_state(),
+    ):
+        mine = s.merged()
+        change(mine)
+        fresh = s.merged()
+        assert fresh is not mine
+        assert fresh.result() == before[0] == 7.0 / 3
+        assert fresh.history.equals(history) and fresh.step == 1
+        assert (s.result(), s.step) == (before[0], before[3])
+        assert s.history.equals(before[1]) and s.breakdown().equals(before[2])
+    s.update_state([10.0], stream="b")  # an event of the Streams: a new copy
+    assert s.merged() is not fresh and fresh.step == 1 and s.merged().step == 2
 
 
 # -- what the average hides ------------------------------------------------------------------
