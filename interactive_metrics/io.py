@@ -13,9 +13,10 @@ A saved metric is two files, kept either in a directory or in one ``.zip`` file:
 A saved :class:`~interactive_metrics.Streams` has the same ``metric.json`` (kind
 ``"streams"``: the merged metric as above, ``null_stream``, the step and the number of
 streams) and up to three Parquet files: ``streams.parquet`` (one row per stream: the
-key, in its polars dtype, the weight, the event count and the running state),
-``history.parquet`` (``streams.history``, one row per event and stream) and
-``merged_history.parquet`` (``streams.merged().history``).
+key, in its polars dtype, the weight, the event count, the running state and what
+``history_every`` holds back), ``history.parquet`` (``streams.history`` plus each row's
+``stream_step``, its step among its stream's events) and ``merged_history.parquet``
+(``streams.merged().history``).
 
 Loading parses JSON and Parquet and nothing else: no pickle, no ``eval``, no import
 of a name found in the file, so a loaded file can never run code. A file that was
@@ -120,7 +121,8 @@ def save(
     ``Int64``, ``Date``, ...) and must come back equal and of the same Python type:
     keys of mixed types, or of a type polars holds only as objects, are refused.
     A numpy scalar key (``np.int64(3)``) comes back as the equal Python value
-    (``3``), which finds the same stream.
+    (``3``), and an aware ``datetime`` with polars' ``zoneinfo`` time zone (the
+    same instant): both find the same stream.
 
     Examples
     --------
@@ -355,7 +357,11 @@ def _metric_from_dict(
             _get(pending, "batch", dict, "pending"), metric, "pending", path
         )
     if (frame is None) != (metric._history is None):
-        raise _corrupt(path, "it has a history file exactly when its metric records no history")
+        recorded = "records" if metric._history is not None else "does not record"
+        raise _corrupt(
+            path,
+            f"its metric {recorded} a history, so a history file must be there exactly then",
+        )
     # Everything is decoded and checked: only now is the new metric filled in.
     if frame is not None:
         metric._history = _restore_history(metric, frame, step, path)
@@ -411,7 +417,9 @@ def _history_arrays(
     for column, _shape in buffer.columns:
         width = buffer.slices[column].stop - buffer.slices[column].start
         may_be_null = column in buffer.null_on_reset
-        if not np.array_equal(nulls[column], is_reset if may_be_null else np.zeros(n, bool)):
+        if not np.array_equal(
+            nulls[column], is_reset if may_be_null else np.zeros(n, bool)
+        ) or _null_count(frame[column].drop_nulls()):
             raise _corrupt(path, f"column {column!r} of {name} has nulls where it cannot")
         block = rows[:, buffer.slices[column]]
         values = frame[column]
@@ -429,15 +437,17 @@ def _history_arrays(
 def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
     parts = streams._saved_parts()
     metric: Metric = parts["metric"]
-    keys = _key_column(parts["keys"])
-    table = pl.DataFrame(
-        [
-            keys,
-            pl.Series("weight", parts["weight"]),
-            pl.Series("events", parts["events"], dtype=pl.Int64),
-            *(pl.Series(f"running_{name}", value) for name, value in parts["state"].items()),
-        ]
-    )
+    columns = [
+        _key_column(parts["keys"]),
+        pl.Series("weight", parts["weight"]),
+        pl.Series("events", parts["events"], dtype=pl.Int64),
+        *(pl.Series(f"running_{name}", value) for name, value in parts["state"].items()),
+    ]
+    if parts["pending"] is not None:  # history_every > 1: each stream's held-back batches
+        touched, held = parts["pending"]
+        columns.append(pl.Series("pending", touched, dtype=pl.Boolean))
+        columns += [pl.Series(f"pending_{name}", value) for name, value in held.items()]
+    table = pl.DataFrame(columns)
     frames = {STREAMS_FILE: table}
     if parts["history"] is not None:
         frames[HISTORY_FILE] = parts["history"]
@@ -541,7 +551,7 @@ def _streams_from_dict(
     table = frames[STREAMS_FILE]
     if table.height != count:
         raise _corrupt(path, f"{STREAMS_FILE} holds {table.height} streams, expected {count}")
-    keys, weight, events, state = _decode_streams_table(table, metric, step, path)
+    keys, weight, events, state, pending = _decode_streams_table(table, metric, step, path)
     history = None
     if HISTORY_FILE in frames:
         history = _decode_stream_history(frames[HISTORY_FILE], metric, keys, events, step, path)
@@ -555,27 +565,32 @@ def _streams_from_dict(
             weight=weight,
             events=events,
             state=state,
+            pending=pending,
             history=history,
         )
     except (TypeError, ValueError) as error:
         raise _corrupt(path, f"its parts do not make a Streams ({error})") from None
 
 
-def _decode_streams_table(
-    table: pl.DataFrame, metric: Metric, step: int, path: Path
-) -> tuple[list[Any], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: Path) -> Any:
+    """``(keys, weight, events, state, pending)`` from ``streams.parquet``, checked."""
     value_dtype = pl.DataFrame([pl.Series("x", np.zeros(0, metric._dtype))]).schema["x"]
+    shaped = {
+        f.name: pl.Array(value_dtype, f.shape) if f.shape else value_dtype for f in metric._fields
+    }
     expected: dict[str, Any] = {"weight": value_dtype, "events": pl.Int64}
-    for f in metric._fields:
-        shaped = pl.Array(value_dtype, f.shape) if f.shape else value_dtype
-        expected[f"running_{f.name}"] = shaped
+    expected.update({f"running_{name}": dtype for name, dtype in shaped.items()})
+    held = "pending" in table.columns
+    if held:
+        expected["pending"] = pl.Boolean
+        expected.update({f"pending_{name}": dtype for name, dtype in shaped.items()})
     got = dict(table.schema)
     key_dtype = got.pop("stream", None)
     if key_dtype is None or table.columns[0] != "stream" or got != expected:
         shown = ", ".join(f"{k}: {v}" for k, v in table.schema.items())
         want = ", ".join(f"{k}: {v}" for k, v in {"stream": "<keys>", **expected}.items())
         raise _corrupt(path, f"{STREAMS_FILE} has columns ({shown}), expected ({want})")
-    if any(table[name].null_count() for name in table.columns):
+    if any(_null_count(table[name]) for name in table.columns):
         raise _corrupt(path, f"{STREAMS_FILE} has nulls")
     keys = _decode_keys(table["stream"], path)
     k = len(keys)
@@ -583,14 +598,25 @@ def _decode_streams_table(
     events = table["events"].to_numpy()
     if k and (events.min() < 0 or events.max() > step):
         raise _corrupt(path, f"the event counts in {STREAMS_FILE} must be within [0, {step}]")
-    state = {
-        f.name: table[f"running_{f.name}"]
-        .to_numpy()
-        .astype(metric._dtype, copy=False)
-        .reshape(k, *f.shape)
-        for f in metric._fields
-    }
-    return keys, weight, events, state
+
+    def numbers(prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f.name: table[f"{prefix}{f.name}"]
+            .to_numpy()
+            .astype(metric._dtype, copy=False)
+            .reshape(k, *f.shape)
+            for f in metric._fields
+        }
+
+    pending = (table["pending"].to_numpy(), numbers("pending_")) if held else None
+    return keys, weight, events, numbers("running_"), pending
+
+
+def _null_count(column: pl.Series) -> int:
+    """Nulls in a column, counting those inside ``Array`` values (numpy would read them as NaN)."""
+    while isinstance(column.dtype, pl.Array):
+        column = column.explode()
+    return column.null_count()
 
 
 def _decode_keys(column: pl.Series, path: Path) -> list[Any]:
@@ -617,29 +643,52 @@ def _decode_stream_history(
     events_seen: np.ndarray,
     step: int,
     path: Path,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The per-stream history as ``(steps, events, rows, codes)``; codes index ``keys``."""
+) -> tuple[np.ndarray, ...]:
+    """The per-stream history as ``(steps, events, rows, codes, stream_steps)``.
+
+    ``codes`` index ``keys``; ``stream_steps`` (the last column) number each row
+    among its stream's events.
+    """
     key_series = pl.Series("stream", keys)
-    if frame.columns[2:3] != ["stream"] or frame.schema["stream"] != key_series.dtype:
-        shown = ", ".join(f"{k}: {v}" for k, v in frame.schema.items())
+    schema = frame.schema
+    if (
+        frame.columns[2:3] != ["stream"]
+        or schema["stream"] != key_series.dtype
+        or frame.columns[-1] != "stream_step"
+        or schema["stream_step"] != pl.Int64
+    ):
+        shown = ", ".join(f"{k}: {v}" for k, v in schema.items())
         raise _corrupt(
             path,
             f"{HISTORY_FILE} has columns ({shown}), expected a third column 'stream' of "
-            f"the keys' dtype {key_series.dtype}",
+            f"the keys' dtype {key_series.dtype} and a last column 'stream_step: Int64'",
         )
     steps, events, rows = _history_arrays(
-        metric, frame.drop("stream"), step, path, HISTORY_FILE, strictly=False
+        metric, frame.drop("stream", "stream_step"), step, path, HISTORY_FILE, strictly=False
     )
     if frame.height == 0:
-        return steps, events, rows, np.zeros(0, dtype=np.intp)
+        return steps, events, rows, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
     lookup = pl.DataFrame([key_series, pl.Series("code", np.arange(len(keys), dtype=np.int64))])
     codes = frame.select("stream").join(lookup, on="stream", how="left", maintain_order="left")
     if codes.height != frame.height or codes["code"].null_count():
         raise _corrupt(path, f"{HISTORY_FILE} names streams that {STREAMS_FILE} does not hold")
     code = codes["code"].to_numpy().astype(np.intp)
-    if (np.bincount(code, minlength=len(keys)) > events_seen).any():
-        raise _corrupt(path, f"{HISTORY_FILE} has more rows for a stream than it had events")
-    return steps, events, rows, code
+    own = frame["stream_step"]
+    if own.null_count():
+        raise _corrupt(path, f"`stream_step` in {HISTORY_FILE} has nulls")
+    own_steps = own.to_numpy()
+    if not ((own_steps >= 1) & (own_steps <= events_seen[code])).all():
+        raise _corrupt(
+            path, f"`stream_step` in {HISTORY_FILE} must be within [1, its stream's events]"
+        )
+    by_stream = np.lexsort((np.arange(len(code)), code))  # each stream's rows, in order
+    same = code[by_stream][1:] == code[by_stream][:-1]
+    for numbers in (steps, own_steps):
+        if (np.diff(numbers[by_stream])[same] <= 0).any():
+            raise _corrupt(
+                path, f"the rows of a stream in {HISTORY_FILE} must have increasing steps"
+            )
+    return steps, events, rows, code, own_steps
 
 
 # -- numbers, bit for bit --------------------------------------------------------------------

@@ -280,7 +280,9 @@ def test_a_history_with_other_columns_is_refused(saved: Path) -> None:
 def test_a_history_file_is_listed_exactly_when_the_metric_records_history(saved: Path) -> None:
     rewrite(saved, lambda p: p.__setitem__("history", None))
     (saved / "history.parquet").unlink()
-    with pytest.raises(SavedFileError, match="has a history file exactly when"):
+    with pytest.raises(
+        SavedFileError, match="records a history, so a history file must be there exactly then"
+    ):
         im.load(saved)
 
 
@@ -535,11 +537,23 @@ def test_a_saved_streams_is_json_and_plain_parquet(tmp_path: Path) -> None:
         "metric.json",
         "streams.parquet",
     ]
-    assert pl.read_parquet(path / "history.parquet").equals(s.history)
+    history = pl.read_parquet(path / "history.parquet")
+    assert history.drop("stream_step").equals(s.history)
+    for key in s.streams:  # each row's step among its stream's events
+        steps = history.filter(pl.col("stream") == key)["stream_step"]
+        assert steps.to_list() == s[key].history["step"].to_list()
     assert pl.read_parquet(path / "merged_history.parquet").equals(s.merged().history)
     table = pl.read_parquet(path / "streams.parquet")
-    assert table.columns == ["stream", "weight", "events", "running_confusion_matrix"]
+    assert table.columns == [
+        "stream",
+        "weight",
+        "events",
+        "running_confusion_matrix",
+        "pending",  # history_every=2: what each stream holds back until the next recorded row
+        "pending_confusion_matrix",
+    ]
     assert table["stream"].to_list() == s.streams == ["a", "unknown", "b"]
+    assert table["pending"].to_list() == [False, False, True]
     assert np.array_equal(table["running_confusion_matrix"].to_numpy()[2], s["b"].result())
     metadata = json.loads((path / "metric.json").read_text())
     assert metadata["kind"] == "streams" and metadata["schema_version"] == 2
@@ -711,6 +725,16 @@ def test_edited_stream_tables_are_refused(saved_streams: Path) -> None:
             r"\(List\(String\)\) are not keys",
         ),
         (table.with_columns(pl.lit(None, pl.Float64).alias("weight")), r"has nulls"),
+        (
+            table.with_columns(
+                pl.col("running_true_positives")
+                .arr.to_list()
+                .list.concat([None])
+                .list.slice(1)
+                .list.to_array(2)
+            ),
+            r"has nulls",
+        ),
     ]:
         replace_member(saved_streams, "streams.parquet", frame)
         with pytest.raises(SavedFileError, match=message):
@@ -720,7 +744,19 @@ def test_edited_stream_tables_are_refused(saved_streams: Path) -> None:
         (history.reverse(), r"steps in history.parquet must never decrease"),
         (history.with_columns(pl.col("stream").cast(pl.Categorical)), r"third column 'stream'"),
         (history.drop("stream"), r"third column 'stream'"),
-        (pl.concat([history, history.tail(1)]), r"more rows for a stream than it had events"),
+        (pl.concat([history, history.tail(1)]), r"rows of a stream .* must have increasing steps"),
+        (
+            history.with_columns(pl.col("stream_step").reverse()),
+            r"rows of a stream .* must have increasing steps|within \[1, its stream's events\]",
+        ),
+        (history.with_columns(pl.col("stream_step") + 99), r"within \[1, its stream's events\]"),
+        (history.drop("stream_step"), r"a last column 'stream_step: Int64'"),
+        (
+            history.with_columns(
+                pl.col("result").arr.to_list().list.concat([None]).list.slice(1).list.to_array(2)
+            ),
+            r"column 'result' of history.parquet has nulls where it cannot",
+        ),
     ]:
         replace_member(saved_streams, "history.parquet", frame)
         with pytest.raises(SavedFileError, match=message):
@@ -780,4 +816,17 @@ def test_a_replayed_streams_round_trips_and_replays_on(tmp_path: Path) -> None:
     rest = log.filter(pl.col("step") >= 8)
     original.replay(rest, sample_weight="w", **columns)
     loaded.replay(rest, sample_weight="w", **columns)
+    assert_same_streams(loaded, original)
+
+
+@pytest.mark.parametrize("options", [{"history_last": 2}, {"history_every": 3, "history_last": 4}])
+def test_bounded_per_stream_histories_round_trip(tmp_path: Path, options: dict[str, Any]) -> None:
+    original = im.Streams(im.Mean(**options))
+    updates: list[tuple[Any, ...]] = [("update", 4, seed, True) for seed in range(40)]
+    run(original, "Mean", "str", updates[:30])
+    assert original.history.height < 30  # windows dropped rows
+    loaded = im.load(original.save(tmp_path / "bounded.zip"))
+    assert_same_streams(loaded, original)
+    run(original, "Mean", "str", [*updates[30:], ("reset",), *updates[:3]])
+    run(loaded, "Mean", "str", [*updates[30:], ("reset",), *updates[:3]])
     assert_same_streams(loaded, original)
