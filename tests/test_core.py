@@ -231,6 +231,19 @@ def test_weight_check_agrees_with_elementwise_comparison(weights, dtype):
 # -- reductions: batch, segments, scans ---------------------------------------------------
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 32, 128, 129, 5000])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_sum_of_any_length_is_within_rounding_of_the_exact_sum(n, dtype):
+    import math
+
+    terms = np.random.default_rng(n).normal(size=n).astype(dtype)
+    total = REDUCTIONS["sum"].over_batch(terms, n, np.dtype(dtype))
+    assert type(total) is np.dtype(dtype).type
+    exact = math.fsum(terms.astype(float).tolist())
+    eps = np.finfo(dtype).eps
+    assert abs(float(total) - exact) <= 4 * eps * float(np.abs(terms).sum()) + 1e-300
+
+
 def test_product_terms_sum_like_the_product_array():
     rng = np.random.default_rng(3)
     for n in (0, 1, 7, 32, 1000):
