@@ -41,7 +41,6 @@ from interactive_metrics.replay import (
     _check_columns,
     _check_nulls,
     _chunk_arrays,
-    _drop_nan,
     _input_roles,
     _StreamPartials,
     apply_batches,
@@ -138,7 +137,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
     if starts is not None:
         codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
     values, weight, n = _chunk_arrays(metric, chunk, plan.inputs, plan.sample_weight)
-    values, weight, keep, n = _drop_nan(metric, values, weight, n)
+    values, weight, n, keep = metric._handle_nan(values, weight, n)
     terms, n = metric._terms_of(values, weight, n)
     rows = np.arange(height, dtype=np.int64)
     if keep is not None:

@@ -369,7 +369,7 @@ class Metric:
         if weight is not None:
             check_sample_weight(weight)
         if self.nan_strategy != "propagate":
-            inputs, weight, n = self._handle_nan(inputs, weight, n)
+            inputs, weight, n, _ = self._handle_nan(inputs, weight, n)
         terms = self.terms(*inputs, sample_weight=weight)
         if not factored and any(type(term) is Product for term in terms.values()):
             terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
@@ -411,12 +411,19 @@ class Metric:
 
     def _handle_nan(
         self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
-    ) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+    ) -> tuple[list[np.ndarray], np.ndarray | None, int, np.ndarray | None]:
+        """Apply ``nan_strategy`` to one batch: the kept inputs, weights, count and mask.
+
+        The mask (None when every sample is kept) lets callers that carry more per
+        sample, as stream keys and batch ids, drop the same samples.
+        """
+        if self.nan_strategy == "propagate":
+            return inputs, weight, n, None
         bad = np.zeros(n, dtype=bool)
         for x in inputs:
             bad |= np.isnan(x).reshape(n, -1).any(axis=1) if x.size else bad
         if not bad.any():
-            return inputs, weight, n
+            return inputs, weight, n, None
         if self.nan_strategy == "error":
             where = [
                 name for x, name in zip(inputs, self._input_names, strict=True) if np.isnan(x).any()
@@ -429,7 +436,7 @@ class Metric:
         keep = ~bad
         if weight is not None and weight.ndim and weight.shape[0] == n:
             weight = weight[keep]
-        return [x[keep] for x in inputs], weight, int(keep.sum())
+        return [x[keep] for x in inputs], weight, int(keep.sum()), keep
 
     def update_state(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> None:
         """Add one batch: validate, compute terms, reduce, merge into the state, record.

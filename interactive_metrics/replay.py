@@ -231,24 +231,6 @@ def _chunk_arrays(
     return metric._batch_inputs(arrays, {}, weights)
 
 
-def _drop_nan(
-    metric: Metric, values: list[np.ndarray], weight: np.ndarray | None, n: int
-) -> tuple[list[np.ndarray], np.ndarray | None, np.ndarray | None, int]:
-    """``nan_strategy="ignore"``: the samples kept (mask), so batch and stream ids follow."""
-    if metric.nan_strategy != "ignore":
-        return values, weight, None, n
-    bad = np.zeros(n, dtype=bool)
-    for x in values:
-        if x.size:
-            bad |= np.isnan(x).reshape(n, -1).any(axis=1)
-    if not bad.any():
-        return values, weight, None, n
-    keep = ~bad
-    if weight is not None and weight.ndim and weight.shape[0] == n:
-        weight = weight[keep]
-    return [x[keep] for x in values], weight, keep, int(keep.sum())
-
-
 class _Partials:
     """Partial states per batch id, one block per chunk; merged exactly at the end."""
 
@@ -408,7 +390,7 @@ def replay_metric(
         _check_nulls(chunk, roles, set())
         starts, codes, ids = _batch_codes(chunk[batch])
         values, weight, n = _chunk_arrays(metric, chunk, inputs, sample_weight)
-        values, weight, keep, n = _drop_nan(metric, values, weight, n)
+        values, weight, n, keep = metric._handle_nan(values, weight, n)
         terms, n = metric._terms_of(values, weight, n)
         if keep is not None:  # rows dropped: batches are counted by code (even emptied ones)
             if starts is not None:
@@ -512,7 +494,7 @@ def replay_streams(
             codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
         local, keys = factorize(chunk[stream], "stream", streams.null_stream)
         values, weight, n = _chunk_arrays(overall, chunk, inputs, sample_weight)
-        values, weight, keep, n = _drop_nan(overall, values, weight, n)
+        values, weight, n, keep = overall._handle_nan(values, weight, n)
         terms, n = overall._terms_of(values, weight, n)
         rows = np.arange(offset, offset + height)
         if keep is not None:

@@ -382,8 +382,9 @@ class Streams:
         values, weight, n = metric._batch_inputs(inputs, named, sample_weight)
         keys = self._key_array(stream, n)
         per_row = is_key_sequence(stream)
-        if metric.nan_strategy == "ignore":
-            values, weight, keys, n = _drop_nan_rows(values, weight, keys, n, per_row)
+        values, weight, n, keep = metric._handle_nan(values, weight, n)
+        if keep is not None and per_row:  # nan_strategy="ignore" dropped samples: their keys too
+            keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
         overall = metric._reduce_batch(values, weight, n)  # validates weights and terms
         if per_row:
             terms, n = metric._terms_of(values, weight, n)
@@ -1084,24 +1085,6 @@ def _rows_after_in_group(codes: np.ndarray) -> np.ndarray:
     after = np.empty(n, dtype=np.int64)
     after[order] = group_end - np.arange(n)
     return after
-
-
-def _drop_nan_rows(
-    values: list[np.ndarray], weight: np.ndarray | None, keys: Any, n: int, per_row: bool
-) -> tuple[list[np.ndarray], np.ndarray | None, Any, int]:
-    """``nan_strategy="ignore"``: drop the samples with a NaN input, with their weights and keys."""
-    bad = np.zeros(n, dtype=bool)
-    for x in values:
-        if x.size:
-            bad |= np.isnan(x).reshape(n, -1).any(axis=1)
-    if not bad.any():
-        return values, weight, keys, n
-    keep = ~bad
-    if weight is not None and weight.ndim and weight.shape[0] == n:
-        weight = weight[keep]
-    if per_row:
-        keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
-    return [x[keep] for x in values], weight, keys, int(keep.sum())
 
 
 def _is_text(dtype: pl.DataType) -> bool:

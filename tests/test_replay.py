@@ -278,6 +278,17 @@ def test_nan_ignore_keeps_emptied_batches_as_steps():
     assert s.step == 3 and s.history["step"].to_list() == [1, 3]
 
 
+def test_nan_error_names_the_input_and_changes_nothing():
+    df = pl.DataFrame({"step": [1, 2], "sensor": ["a", "b"], "loss": [1.0, np.nan]})
+    for target, keys in (
+        (im.Mean(nan_strategy="error"), {}),
+        (im.Streams(im.Mean(nan_strategy="error")), {"stream": "sensor"}),
+    ):
+        with pytest.raises(ValueError, match=r"`values` contains 1 sample\(s\) with NaN"):
+            target.replay(df, values="loss", batch="step", **keys)
+        assert target.step == 0 and target.history.height == 0
+
+
 def test_empty_log_changes_nothing_but_is_valid():
     df = pl.DataFrame({"step": [], "loss": []}, schema={"step": pl.Int64, "loss": pl.Float64})
     m = im.Mean().replay(df, values="loss", batch="step")

@@ -507,6 +507,15 @@ def test_nan_ignore_drops_samples_with_their_keys():
     assert s.result() == 3.0
 
 
+def test_nan_error_raises_and_changes_nothing():
+    s = im.Streams(im.Mean(nan_strategy="error"))
+    s.update_state([1.0, 2.0], stream=pl.Series(["a", "b"]))
+    before = _snapshot(s)
+    with pytest.raises(ValueError, match=r"`values` contains 1 sample\(s\) with NaN"):
+        s.update_state([1.0, np.nan, 3.0], stream=["a", "c", "a"])
+    assert _unchanged(before, s) and "c" not in s
+
+
 def test_not_a_metric():
     with pytest.raises(TypeError, match="`metric` must be an interactive_metrics Metric"):
         im.Streams("mean")  # type: ignore[arg-type]
