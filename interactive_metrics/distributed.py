@@ -424,7 +424,7 @@ def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
     order = ids[by_id] if isinstance(ids, np.ndarray) else ids.gather(by_id)
     batch_states = _from_columns(metric, batches.iloc[by_id])
     if not isinstance(target, Streams):
-        apply_batches(target, batch_states)
+        apply_batches(target, batch_states, order)
         return target
     per_stream = merged[~is_batch]
     parts = _StreamPartials()
@@ -435,5 +435,5 @@ def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
         parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
         parts.weights.append(per_stream["weight"].to_numpy(dtype=metric._dtype))
         parts.states.append(_from_columns(metric, per_stream))
-    _apply_streams(target, parts, order, batch_states)
+    _apply_streams(target, parts, order, batch_states, order)
     return target

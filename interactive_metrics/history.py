@@ -90,6 +90,7 @@ class HistoryBuffer:
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._events = np.empty(_INITIAL_CAPACITY, dtype=np.int8)
         self._frame: pl.DataFrame | None = None
+        self._batch_ids: pl.DataFrame | None = None  # (step, batch_id) of replayed steps
 
     def __len__(self) -> int:
         return self.length
@@ -175,6 +176,38 @@ class HistoryBuffer:
         self._queued_steps, self._queued_events, self._queued_rows = [], [], []
         self._length = 0
         self._frame = None
+        self._batch_ids = None
+
+    def label_steps(self, steps: np.ndarray, batch_ids: pl.Series) -> None:
+        """Name the batch of the log each of ``steps`` replayed: a ``batch_id`` column.
+
+        Once a history has labels, :meth:`frame` has a ``batch_id`` column after
+        ``event`` (null on rows without one, e.g. those of ``update_state``). Labels
+        of rows no longer kept (``last``) are dropped as new ones come.
+
+        Examples
+        --------
+        >>> h = HistoryBuffer([("total", ())], np.dtype("float64"))
+        >>> h.extend(np.array([1, 2]), np.array([0, 0], dtype=np.int8), np.array([[1.0], [3.0]]))
+        >>> h.label_steps(np.array([1, 2]), pl.Series(["2024-06-01", "2024-06-02"]))
+        >>> h.append(3, 0, (4.0,))
+        >>> h.frame()["batch_id"].to_list()
+        ['2024-06-01', '2024-06-02', None]
+        """
+        labels = pl.DataFrame(
+            [pl.Series("step", steps, dtype=pl.Int64), batch_ids.alias("batch_id")]
+        )
+        if self._batch_ids is not None:
+            old = self._batch_ids
+            if len(self):
+                old = old.filter(pl.col("step") >= int(self.steps[0]))
+            try:
+                labels = pl.concat([old, labels], how="vertical_relaxed")
+            except pl.exceptions.PolarsError:  # ids of two kinds (numbers, then text): as text
+                text = pl.col("batch_id").cast(pl.String)
+                labels = pl.concat([old.with_columns(text), labels.with_columns(text)])
+        self._batch_ids = labels
+        self._frame = None
 
     @property
     def steps(self) -> np.ndarray:
@@ -246,5 +279,8 @@ class HistoryBuffer:
                 pl.when(is_reset).then(None).otherwise(pl.col(c)).alias(c)
                 for c in self.null_on_reset
             )
+        if self._batch_ids is not None:  # replayed rows name their batch
+            frame = frame.join(self._batch_ids, on="step", how="left", maintain_order="left")
+            frame = frame.select("step", "event", "batch_id", *frame.columns[2:-1])
         self._frame = frame
         return frame

@@ -28,6 +28,7 @@ from interactive_metrics.core.segments import (
     sample_weights,
     scan_segments,
 )
+from interactive_metrics.history import HistoryBuffer
 from interactive_metrics.metric import UPDATE, Metric, State
 
 if TYPE_CHECKING:
@@ -269,22 +270,26 @@ def _batch_states(
 # -- writing the history -------------------------------------------------------------------------
 
 
-def apply_batches(metric: Metric, batches: State) -> None:
+def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None:
     """Append ``k`` batch states (arrays of shape ``(k, ...)``) as ``k`` updates, in order.
 
     The running states are one cumulative scan that starts from the current
     state: the same additions, in the same order, as ``k`` calls of the update
     loop, so they agree to the last bit. Options that need a step-by-step update
     (``summation="kahan"``, ``history_every > 1``) merge the states one by one.
+    ``batch_ids`` (the log's ids of the ``k`` batches) name the recorded rows in a
+    ``batch_id`` history column.
     """
     plan = metric._plan
     k = len(next(iter(batches.values()))) if batches else 0
     if k == 0:
         return
     history = metric._history
+    first = metric._step + 1
     if metric._compensation is not None or metric._pending_allowed:
         for i in range(k):
             metric._apply({name: _scalar(metric, batches[name][i]) for name, _ in plan}, UPDATE)
+        _label(history, first, batch_ids)
         return
     running = {}
     for name, reduction in plan:
@@ -307,9 +312,28 @@ def apply_batches(metric: Metric, batches: State) -> None:
         )
     metric._state = {name: _scalar(metric, running[name][-1]) for name, _ in plan}
     metric._step += k
+    _label(history, first, batch_ids)
     listeners = getattr(metric, "_listeners", ())
     for listener in tuple(listeners):
         listener(metric, UPDATE)
+
+
+def _batch_ids(ids: Any, dtype: pl.DataType) -> pl.Series:
+    """The sorted distinct batch ids as the log holds them (dates stay dates)."""
+    series = ids if isinstance(ids, pl.Series) else pl.Series("batch_id", ids)
+    return series.cast(dtype) if dtype.is_temporal() and series.dtype != dtype else series
+
+
+def _label(history: HistoryBuffer | None, first: int, batch_ids: Any) -> None:
+    """Name the rows written for steps ``first, first + 1, ...`` by the log's batch ids."""
+    if history is None or batch_ids is None or not len(batch_ids):
+        return
+    ids = batch_ids if isinstance(batch_ids, pl.Series) else pl.Series(batch_ids)
+    steps = np.arange(first, first + len(ids), dtype=np.int64)
+    recorded = np.isin(steps, history.steps)  # history_every / history_last skip some
+    if not recorded.all():
+        steps, ids = steps[recorded], ids.filter(pl.Series(recorded))
+    history.label_steps(steps, ids)
 
 
 def _scalar(metric: Metric, value: np.ndarray) -> Any:
@@ -350,7 +374,9 @@ def replay_metric(
     Returns
     -------
     Metric
-        ``metric``, with one history row per batch.
+        ``metric``, with one history row per batch. ``step`` counts batches in
+        batch-id order; the ``batch_id`` column holds the log's id of each batch
+        (null on rows written by ``update_state``, merges and resets).
 
     Raises
     ------
@@ -383,7 +409,8 @@ def replay_metric(
     inputs = _input_roles(metric, columns)
     lazy, frame = _as_lazy(data)
     roles: dict[str, str | None] = {**inputs, "sample_weight": sample_weight, "batch": batch}
-    _check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    schema = lazy.collect_schema()
+    _check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     partials = _Partials()
     for chunk in _chunks(lazy, frame, needed):
@@ -398,8 +425,8 @@ def replay_metric(
                 starts = None
             codes = codes[keep]
         partials.add(ids, _batch_states(metric, terms, n, starts, codes, len(ids)))
-    _, states = partials.merged(metric)
-    apply_batches(metric, states)
+    ids, states = partials.merged(metric)
+    apply_batches(metric, states, _batch_ids(ids, schema[batch]))
     return metric
 
 
@@ -480,7 +507,8 @@ def replay_streams(
         "batch": batch,
         "stream": stream,
     }
-    _check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    schema = lazy.collect_schema()
+    _check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     null_ok = {"stream"} if streams.null_stream is not None else set()
     dtype = overall._dtype
@@ -515,12 +543,18 @@ def replay_streams(
         parts.states.append(reduce_segments(overall._plan, terms, inverse, len(distinct), dtype))
         offset += height
     all_batches, batch_states = batches.merged(overall)
-    _apply_streams(streams, parts, all_batches, batch_states)
+    _apply_streams(
+        streams, parts, all_batches, batch_states, _batch_ids(all_batches, schema[batch])
+    )
     return streams
 
 
 def _apply_streams(
-    streams: Streams, parts: _StreamPartials, all_batches: Any, batch_states: State
+    streams: Streams,
+    parts: _StreamPartials,
+    all_batches: Any,
+    batch_states: State,
+    batch_ids: Any = None,
 ) -> None:
     overall = streams._overall
     plan, dtype = overall._plan, overall._dtype
@@ -564,7 +598,7 @@ def _apply_streams(
     code_of[order_of_streams] = new_codes
     codes = code_of[stream_of] if len(stream_of) else stream_of
     if streams._pending is not None:  # history_every > 1: rows at the merged history's steps
-        _apply_one_by_one(streams, codes, batch_rank, states, weights, batch_states)
+        _apply_one_by_one(streams, codes, batch_rank, states, weights, batch_states, batch_ids)
         return
     # running states: a scan per stream over its batches, from its current state
     by_stream = np.lexsort((batch_rank, codes))
@@ -606,7 +640,7 @@ def _apply_streams(
             steps=streams._step + 1 + batch_rank[rows],
             own_steps=own[rows],
         )
-    apply_batches(overall, batch_states)
+    apply_batches(overall, batch_states, batch_ids)
     streams._finish(UPDATE, steps=k_batches)
 
 
@@ -617,9 +651,11 @@ def _apply_one_by_one(
     states: State,
     weights: np.ndarray,
     batch_states: State,
+    batch_ids: Any,
 ) -> None:
     """Apply the batches one update at a time (``history_every > 1`` holds rows back)."""
     overall = streams._overall
+    first = overall._step + 1
     k_batches = len(next(iter(batch_states.values())))
     rows = np.lexsort((codes, batch_rank))  # by batch, then stream
     bounds = np.searchsorted(batch_rank[rows], np.arange(k_batches + 1))
@@ -629,6 +665,7 @@ def _apply_one_by_one(
         merged = {name: _scalar(overall, x[b]) for name, x in batch_states.items()}
         streams._update(codes[part], batch, weights[part], merged)
         streams._step += 1
+    _label(overall._history, first, batch_ids)
     streams._finish(UPDATE, steps=0)
 
 
