@@ -9,30 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import paired, row  # noqa: E402
+
 import interactive_metrics as im  # noqa: E402
-
-
-def best(fn, number: int, repeat: int = 5) -> float:
-    """Seconds per call: the best of ``repeat`` timings of ``number`` calls."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
-
-
-def row(name: str, seconds: float, baseline: float, target: float) -> dict:
-    ratio = seconds / baseline
-    return {
-        "name": name,
-        "seconds": seconds,
-        "baseline_seconds": baseline,
-        "ratio": ratio,
-        "target": f"<= {target:g}x",
-        "ok": ratio <= target,
-    }
 
 
 def small_updates() -> list[dict]:
@@ -44,7 +29,6 @@ def small_updates() -> list[dict]:
         state["total"] += float(np.sum(v))
 
     number = 20_000
-    baseline = best(bare, number)
     rows = []
     for cls in (im.Sum, im.Mean):
         for weighted in (False, True):
@@ -55,34 +39,30 @@ def small_updates() -> list[dict]:
                 else (lambda m=metric: m.update_state(v))
             )
             label = f"{cls.__name__}.update_state(32 values{', weighted' if weighted else ''})"
-            rows.append(
-                row(label + " vs total += float(np.sum(v))", best(call, number), baseline, 2)
-            )
+            seconds, baseline = paired(call, bare, number)
+            rows.append(row(label + " vs total += float(np.sum(v))", seconds, baseline, 2))
     return rows
 
 
 def big_batch() -> list[dict]:
     rng = np.random.default_rng(1)
     v, w = rng.random(10_000_000), rng.random(10_000_000)
-    sum_time = best(lambda: np.sum(v), 3, 3)
-    dot_time = best(lambda: np.dot(v, w), 3, 3)
     rows = []
     for cls in (im.Sum, im.Mean):
         m = cls()
+        seconds, baseline = paired(lambda m=m: m.update_state(v), lambda: np.sum(v), 3, 5)
         rows.append(
-            row(
-                f"{cls.__name__}: one update of 1e7 values vs np.sum",
-                best(lambda m=m: m.update_state(v), 3, 3),
-                sum_time,
-                1.25,
-            )
+            row(f"{cls.__name__}: one update of 1e7 values vs np.sum", seconds, baseline, 1.25)
         )
         m = cls()
+        seconds, baseline = paired(
+            lambda m=m: m.update_state(v, sample_weight=w), lambda: np.dot(v, w), 3, 5
+        )
         rows.append(
             row(
                 f"{cls.__name__}: one weighted update of 1e7 vs np.dot(v, w)",
-                best(lambda m=m: m.update_state(v, sample_weight=w), 3, 3),
-                dot_time,
+                seconds,
+                baseline,
                 1.25,
             )
         )

@@ -10,43 +10,15 @@ Run alone with ``python bench/bench_families.py``; ``./dev bench`` runs every be
 from __future__ import annotations
 
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best, paired, row  # noqa: E402
+
 import interactive_metrics as im  # noqa: E402
-
-
-def best(fn, number: int, repeat: int = 7) -> float:
-    """Seconds per call: the best of ``repeat`` timings of ``number`` calls."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
-
-
-def paired(ours, bare, number: int, repeat: int = 9) -> tuple[float, float]:
-    """Best seconds per call of ``ours`` and ``bare``, timed in alternation.
-
-    Alternating keeps both exposed to the same load from other processes on a
-    shared machine, so the ratio is steadier than two separate measurements.
-    """
-    ours_best = bare_best = float("inf")
-    for _ in range(repeat):
-        ours_best = min(ours_best, timeit.timeit(ours, number=number) / number)
-        bare_best = min(bare_best, timeit.timeit(bare, number=number) / number)
-    return ours_best, bare_best
-
-
-def row(name: str, seconds: float, baseline: float, target: float) -> dict:
-    ratio = seconds / baseline
-    return {
-        "name": name,
-        "seconds": seconds,
-        "baseline_seconds": baseline,
-        "ratio": ratio,
-        "target": f"<= {target:g}x",
-        "ok": ratio <= target,
-    }
 
 
 def small_updates() -> list[dict]:

@@ -3,16 +3,16 @@
 Rows are kept in a 2-D buffer of the metric's dtype (doubling its capacity when
 full), with the step in an ``int64`` buffer and the event in an ``int8`` one: no
 Python object per stored row. Appending one row at a time into numpy costs three
-item assignments (about 0.3 µs), so :meth:`HistoryBuffer.append` first collects
-rows in a short Python list and copies them into the buffers in one block of up
-to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history.
+item assignments (about 0.3 µs), so :meth:`HistoryBuffer.append_numbers` first
+queues rows in a short Python list and copies them into the buffers in one block
+of up to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history.
 :meth:`HistoryBuffer.frame` turns the kept rows into a polars DataFrame on demand
 (and caches it until the next event).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -46,6 +46,10 @@ class HistoryBuffer:
         Columns shown as null on ``reset`` rows (the batch columns: a reset has no batch).
     last : int or None
         Keep only the last ``last`` rows (``None`` keeps every row).
+    complete : callable, optional
+        Called with each block of rows queued by :meth:`append` (a ``(k, width)``
+        array) before it is stored, to fill in columns that are cheaper to
+        compute for many rows at once (a metric's results).
 
     Examples
     --------
@@ -70,8 +74,10 @@ class HistoryBuffer:
         dtype: np.dtype[Any],
         null_on_reset: Sequence[str] = (),
         last: int | None = None,
+        complete: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self.columns = [(name, tuple(shape)) for name, shape in columns]
+        self.complete = complete
         self.dtype = dtype
         self.null_on_reset = tuple(null_on_reset)
         self.last = last
@@ -82,10 +88,8 @@ class HistoryBuffer:
             self.slices[name] = slice(start, start + width)
             start += width
         self.width = start
-        self._length = 0  # rows in the numpy buffers; more may wait in the pending lists
-        self._queued_steps: list[int] = []
-        self._queued_events: list[int] = []
-        self._queued_rows: list[Any] = []
+        self._length = 0  # rows in the numpy buffers; more may wait in the queue
+        self._queue: list[tuple[float, ...]] = []  # rows to copy in: (step, event, *numbers)
         self._values = np.empty((_INITIAL_CAPACITY, self.width), dtype=dtype)
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._events = np.empty(_INITIAL_CAPACITY, dtype=np.int8)
@@ -108,17 +112,19 @@ class HistoryBuffer:
         return n * (self._values.itemsize * self.width + 8 + 1)
 
     def _flush(self) -> None:
-        """Copy the rows collected by :meth:`append` into the numpy buffers, in one block."""
-        if not self._queued_steps:
+        """Copy the rows queued by :meth:`append_numbers` into the numpy buffers, in one block."""
+        queue = self._queue
+        if not queue:
             return
-        steps, events, rows = self._queued_steps, self._queued_events, self._queued_rows
-        self._queued_steps, self._queued_events, self._queued_rows = [], [], []
-        if type(rows[0]) is tuple:  # rows of numbers: read them in one pass, no 2-D parsing
-            flat = np.fromiter(chain.from_iterable(rows), self.dtype, len(rows) * self.width)
-            block = flat.reshape(len(rows), self.width)
-        else:
-            block = np.stack(rows).astype(self.dtype, copy=False)
-        self._store(np.array(steps, dtype=np.int64), np.array(events, dtype=np.int8), block)
+        self._queue = []
+        k = len(queue)
+        # float64 holds every step below 2**53 and every float16/32/64 value exactly
+        flat = np.fromiter(chain.from_iterable(queue), np.float64, k * (self.width + 2))
+        flat = flat.reshape(k, self.width + 2)
+        block = flat[:, 2:].astype(self.dtype, copy=False)
+        if self.complete is not None:
+            self.complete(block)
+        self._store(flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int8), block)
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._steps)
@@ -143,10 +149,31 @@ class HistoryBuffer:
 
     def append(self, step: int, event: int, row: Sequence[float] | np.ndarray) -> None:
         """Append one row: ``step``, the event code and the numbers in column order."""
-        self._queued_steps.append(step)
-        self._queued_events.append(event)
-        self._queued_rows.append(row)
-        if len(self._queued_steps) >= FLUSH_ROWS:
+        if not isinstance(row, np.ndarray):
+            self.append_numbers((step, event, *row))
+            return
+        self._flush()  # an array row (a metric with shaped fields) goes straight in
+        i = self._length
+        if self.last is not None and i >= 2 * self.last:
+            self._drop_oldest(i - self.last)  # amortised O(1): once every `last` rows
+            i = self._length
+        if i == len(self._steps):
+            self._grow(i + 1)
+        self._values[i] = row
+        self._steps[i] = step
+        self._events[i] = event
+        self._length = i + 1
+        self._frame = None
+
+    def append_numbers(self, numbers: tuple[float, ...]) -> None:
+        """Append one row given as one tuple: the step, the event code, then the numbers.
+
+        The fast path of :meth:`append` (no tuple to build twice): rows are queued
+        and copied into the buffers in blocks of :data:`FLUSH_ROWS`.
+        """
+        queue = self._queue
+        queue.append(numbers)
+        if len(queue) >= FLUSH_ROWS:
             self._flush()
         self._frame = None
 
@@ -173,7 +200,7 @@ class HistoryBuffer:
 
     def clear(self) -> None:
         """Forget every row."""
-        self._queued_steps, self._queued_events, self._queued_rows = [], [], []
+        self._queue = []
         self._length = 0
         self._frame = None
         self._batch_ids = None

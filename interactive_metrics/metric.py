@@ -315,7 +315,31 @@ class Metric:
             ("result", self._result_shape),
         ]
         null_on_reset = [name for name, _ in batch] + ["batch_result"]
-        return HistoryBuffer(columns, self._dtype, null_on_reset, last=self.history_last)
+        complete = self._complete_results if self._scalar_only else None
+        return HistoryBuffer(
+            columns, self._dtype, null_on_reset, last=self.history_last, complete=complete
+        )
+
+    def _complete_results(self, block: np.ndarray) -> None:
+        """Fill the ``batch_result`` and ``result`` columns of a block of history rows.
+
+        Updates of scalar metrics record states only; their results are computed
+        here, for a block of rows at once (``compute`` on arrays when it is
+        elementwise, else row by row: see :class:`~interactive_metrics.core.segments.RowCompute`),
+        whenever the history is read or every few hundred updates.
+        """
+        rows = self.__dict__.get("_row_compute")
+        if rows is None:
+            from interactive_metrics.core.segments import RowCompute
+
+            rows = self._row_compute = RowCompute.for_metric(self)
+        k = len(self._fields)
+        names = [f.name for f in self._fields]
+        batch = {name: block[:, i] for i, name in enumerate(names)}
+        running = {name: block[:, k + 1 + i] for i, name in enumerate(names)}
+        with np.errstate(all="ignore"):
+            block[:, k] = rows(batch)
+            block[:, 2 * k + 1] = rows(running)
 
     # -- derived: update --------------------------------------------------------------------
 
@@ -532,13 +556,13 @@ class Metric:
 
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
         """Append the row of this event; updates held back by ``history_every`` are in it."""
-        compute = self.compute
-        if self._scalar_only:
-            row: Any = (*batch.values(), compute(batch), *new.values(), compute(new))
+        step = self._step + 1
+        if self._scalar_only:  # the two results are filled in later, by `_complete_results`
+            history.append_numbers((step, event, *batch.values(), 0.0, *new.values(), 0.0))
         else:
+            compute = self.compute
             parts = (*batch.values(), compute(batch), *new.values(), compute(new))
-            row = np.concatenate([np.ravel(v) for v in parts])
-        history.append(self._step + 1, event, row)
+            history.append(step, event, np.concatenate([np.ravel(v) for v in parts]))
         if self._pending is not None:
             self._pending = None
             self._updates_unrecorded = 0
