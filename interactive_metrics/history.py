@@ -206,9 +206,9 @@ class HistoryBuffer:
         self._batch_ids = None
 
     def label_steps(self, steps: np.ndarray, batch_ids: pl.Series) -> None:
-        """Name the batch of the log each of ``steps`` replayed: a ``batch_id`` column.
+        """Name the batch of the log each of ``steps`` replayed: a ``log_batch`` column.
 
-        Once a history has labels, :meth:`frame` has a ``batch_id`` column after
+        Once a history has labels, :meth:`frame` has a ``log_batch`` column after
         ``event`` (null on rows without one, e.g. those of ``update_state``). Labels
         of rows no longer kept (``last``) are dropped as new ones come.
 
@@ -218,11 +218,11 @@ class HistoryBuffer:
         >>> h.extend(np.array([1, 2]), np.array([0, 0], dtype=np.int8), np.array([[1.0], [3.0]]))
         >>> h.label_steps(np.array([1, 2]), pl.Series(["2024-06-01", "2024-06-02"]))
         >>> h.append(3, 0, (4.0,))
-        >>> h.frame()["batch_id"].to_list()
+        >>> h.frame()["log_batch"].to_list()
         ['2024-06-01', '2024-06-02', None]
         """
         labels = pl.DataFrame(
-            [pl.Series("step", steps, dtype=pl.Int64), batch_ids.alias("batch_id")]
+            [pl.Series("step", steps, dtype=pl.Int64), batch_ids.alias("log_batch")]
         )
         if self._batch_ids is not None:
             old = self._batch_ids
@@ -231,7 +231,7 @@ class HistoryBuffer:
             try:
                 labels = pl.concat([old, labels], how="vertical_relaxed")
             except pl.exceptions.PolarsError:  # ids of two kinds (numbers, then text): as text
-                text = pl.col("batch_id").cast(pl.String)
+                text = pl.col("log_batch").cast(pl.String)
                 labels = pl.concat([old.with_columns(text), labels.with_columns(text)])
         self._batch_ids = labels
         self._frame = None
@@ -308,6 +308,6 @@ class HistoryBuffer:
             )
         if self._batch_ids is not None:  # replayed rows name their batch
             frame = frame.join(self._batch_ids, on="step", how="left", maintain_order="left")
-            frame = frame.select("step", "event", "batch_id", *frame.columns[2:-1])
+            frame = frame.select("step", "event", "log_batch", *frame.columns[2:-1])
         self._frame = frame
         return frame

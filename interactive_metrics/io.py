@@ -377,12 +377,12 @@ def _metric_from_dict(
 def _restore_history(metric: Metric, frame: pl.DataFrame, step: int, path: Path) -> Any:
     buffer = metric._new_history()
     labels = None
-    if frame.columns[2:3] == ["batch_id"]:  # a replayed history names each row's batch
-        labels = frame.select("step", "batch_id").drop_nulls("batch_id")
-        frame = frame.drop("batch_id")
+    if frame.columns[2:3] == ["log_batch"]:  # a replayed history names each row's batch
+        labels = frame.select("step", "log_batch").drop_nulls("log_batch")
+        frame = frame.drop("log_batch")
     buffer.extend(*_history_arrays(metric, frame, step, path, HISTORY_FILE, strictly=True))
     if labels is not None:
-        buffer.label_steps(labels["step"].to_numpy(), labels["batch_id"])
+        buffer.label_steps(labels["step"].to_numpy(), labels["log_batch"])
     return buffer
 
 

@@ -278,7 +278,7 @@ def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None
     loop, so they agree to the last bit. Options that need a step-by-step update
     (``summation="kahan"``, ``history_every > 1``) merge the states one by one.
     ``batch_ids`` (the log's ids of the ``k`` batches) name the recorded rows in a
-    ``batch_id`` history column.
+    ``log_batch`` history column.
     """
     plan = metric._plan
     k = len(next(iter(batches.values()))) if batches else 0
@@ -320,7 +320,7 @@ def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None
 
 def _batch_ids(ids: Any, dtype: pl.DataType) -> pl.Series:
     """The sorted distinct batch ids as the log holds them (dates stay dates)."""
-    series = ids if isinstance(ids, pl.Series) else pl.Series("batch_id", ids)
+    series = ids if isinstance(ids, pl.Series) else pl.Series("log_batch", ids)
     return series.cast(dtype) if dtype.is_temporal() and series.dtype != dtype else series
 
 
@@ -375,7 +375,7 @@ def replay_metric(
     -------
     Metric
         ``metric``, with one history row per batch. ``step`` counts batches in
-        batch-id order; the ``batch_id`` column holds the log's id of each batch
+        batch-id order; the ``log_batch`` column holds the log's id of each batch
         (null on rows written by ``update_state``, merges and resets).
 
     Raises

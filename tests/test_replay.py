@@ -46,7 +46,7 @@ def _log(rng, n, batches=20, streams=("a", "b", "c"), integer=False):
 
 def _same(a: pl.DataFrame, b: pl.DataFrame, exact: bool) -> None:
     # a replayed history also names each row's batch (tested on its own below); a loop does not
-    a, b = a.drop("batch_id", strict=False), b.drop("batch_id", strict=False)
+    a, b = a.drop("log_batch", strict=False), b.drop("log_batch", strict=False)
     assert a.columns == b.columns and a.height == b.height
     for column in a.columns:
         if exact or a[column].dtype in (pl.Int64, pl.String) or column == "event":
@@ -144,12 +144,14 @@ def test_history_names_each_replayed_batch(options):
     ids = sorted(set(days)) + sorted({d + dt.timedelta(days=10) for d in days})
     by_step = dict(zip(range(2, 2 + len(ids)), ids, strict=True))  # step 1 is the update
     h = m.history
-    assert h.columns[:4] == ["step", "event", "batch_id", "batch_total"]
-    assert h["batch_id"].to_list() == [by_step.get(step) for step in h["step"]]
-    assert h["batch_id"].dtype == pl.Date
+    assert h.columns[:4] == ["step", "event", "log_batch", "batch_total"]  # not a batch_ field
+    for kind in ("history", "batch_sums", "sum_vs_mean"):  # charts read the history as before
+        assert m.plot(kind).to_dict()
+    assert h["log_batch"].to_list() == [by_step.get(step) for step in h["step"]]
+    assert h["log_batch"].dtype == pl.Date
     s = im.Streams(im.Mean(**options)).replay(df, values="loss", batch="day", stream="sensor")
     merged = s.merged().history
-    assert merged["batch_id"].to_list() == [sorted(set(days))[step - 1] for step in merged["step"]]
+    assert merged["log_batch"].to_list() == [sorted(set(days))[step - 1] for step in merged["step"]]
 
 
 def test_replay_continues_from_the_current_state():
@@ -246,7 +248,7 @@ def test_array_columns_are_multidimensional_inputs():
     looped = im.Mean()
     looped.update_state([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     looped.update_state([[0.0, 0.0, 3.0]])
-    assert m.history.drop("batch_id").equals(looped.history)
+    assert m.history.drop("log_batch").equals(looped.history)
 
 
 def test_streams_order_is_the_loops_order_not_the_tables():
