@@ -36,6 +36,7 @@ from interactive_metrics.core.coerce import (
     resolve_dtype,
 )
 from interactive_metrics.core.reduce import REDUCTIONS, Product, Reduction, compensated_add
+from interactive_metrics.core.segments import RowCompute
 from interactive_metrics.history import HistoryBuffer
 
 __all__ = ["Metric", "StateField"]
@@ -247,6 +248,7 @@ class Metric:
         self._pending: State | None = None
         self._pending_allowed = history_every > 1
         self._updates_unrecorded = 0
+        self._row_compute: RowCompute | None = None  # results of many states at once
         self._history = self._new_history() if history else None
         self.summation = summation
         # What rounding left out of each running sum (summation="kahan"), else None.
@@ -328,10 +330,8 @@ class Metric:
         elementwise, else row by row: see :class:`~interactive_metrics.core.segments.RowCompute`),
         whenever the history is read or every few hundred updates.
         """
-        rows = self.__dict__.get("_row_compute")
-        if rows is None:
-            from interactive_metrics.core.segments import RowCompute
-
+        rows = self._row_compute
+        if rows is None:  # probed once, on the first block
             rows = self._row_compute = RowCompute.for_metric(self)
         k = len(self._fields)
         names = [f.name for f in self._fields]
