@@ -12,32 +12,18 @@ The Streams update also records one history row per stream and the merged state.
 from __future__ import annotations
 
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best, paired, row  # noqa: E402
+
 import interactive_metrics as im  # noqa: E402
 
 ROWS, KEYS = 1_000_000, 1_000
-
-
-def best(fn, number: int = 1, repeat: int = 7) -> float:
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
-
-
-def row(name: str, seconds: float, baseline: float, target: float) -> dict:
-    ratio = seconds / baseline
-    return {
-        "name": name,
-        "seconds": seconds,
-        "baseline_seconds": baseline,
-        "ratio": ratio,
-        "target": f"<= {target:g}x",
-        "ok": ratio <= target,
-    }
 
 
 def run() -> list[dict]:
@@ -52,12 +38,12 @@ def run() -> list[dict]:
         np.bincount(int_keys, weights=values, minlength=KEYS)
         np.bincount(int_keys, minlength=KEYS)
 
-    floor = best(bincount_floor)
     s = im.Streams(im.Mean())
     s.update_state(values, stream=int_keys)  # every key known: the steady state of a loop
-    ours = best(lambda: s.update_state(values, stream=int_keys))
+    ours, floor = paired(lambda: s.update_state(values, stream=int_keys), bincount_floor)
     rows.append(row("Streams(Mean) update, 1e6 rows x 1e3 int keys vs np.bincount", ours, floor, 3))
     first = best(lambda: im.Streams(im.Mean()).update_state(values, stream=int_keys), repeat=3)
+    floor = best(bincount_floor)
     rows.append(row("  ... first update (every key new) vs np.bincount (info)", first, floor, 1e9))
 
     frame = pl.DataFrame({"stream": str_keys.cast(pl.Categorical), "v": values})
@@ -65,10 +51,9 @@ def run() -> list[dict]:
     def polars_floor() -> None:
         frame.group_by("stream").agg(pl.col("v").sum(), pl.len())
 
-    floor = best(polars_floor)
     s = im.Streams(im.Mean())
     s.update_state(values, stream=str_keys)
-    ours = best(lambda: s.update_state(values, stream=str_keys))
+    ours, floor = paired(lambda: s.update_state(values, stream=str_keys), polars_floor)
     rows.append(
         row("Streams(Mean) update, 1e6 rows x 1e3 str keys vs polars cat group-by", ours, floor, 3)
     )
