@@ -116,14 +116,14 @@ class HistoryBuffer:
         queue = self._queue
         if not queue:
             return
-        self._queue = []
         k = len(queue)
         # float64 holds every step below 2**53 and every float16/32/64 value exactly
         flat = np.fromiter(chain.from_iterable(queue), np.float64, k * (self.width + 2))
         flat = flat.reshape(k, self.width + 2)
         block = flat[:, 2:].astype(self.dtype, copy=False)
         if self.complete is not None:
-            self.complete(block)
+            self.complete(block)  # if this raises, the queue is kept as it was
+        self._queue = []
         self._store(flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int8), block)
 
     def _grow(self, needed: int) -> None:
@@ -171,10 +171,9 @@ class HistoryBuffer:
         The fast path of :meth:`append` (no tuple to build twice): rows are queued
         and copied into the buffers in blocks of :data:`FLUSH_ROWS`.
         """
-        queue = self._queue
-        queue.append(numbers)
-        if len(queue) >= FLUSH_ROWS:
-            self._flush()
+        if len(self._queue) >= FLUSH_ROWS:
+            self._flush()  # before queueing: if it raises, this row is not kept either
+        self._queue.append(numbers)
         self._frame = None
 
     def extend(self, steps: np.ndarray, events: np.ndarray, rows: np.ndarray) -> None:

@@ -332,3 +332,28 @@ def test_a_failed_update_changes_nothing_property(cls, data, bad):
         m.update_state(*args, **kwargs)
     assert m.state == state
     assert_frame_equal(m.history, history)
+
+
+def test_a_compute_that_fails_on_some_state_fails_updates_cleanly():
+    # Results of scalar metrics are computed in blocks of history rows; a compute that
+    # raises still fails an update (or a read of the history) without losing rows.
+    class Picky(im.Metric):
+        fields = [im.StateField("total")]
+
+        def terms(self, values, sample_weight=None):
+            return {"total": values}
+
+        def compute(self, state):
+            if np.any(np.asarray(state["total"]) > 1000):
+                raise ArithmeticError("too big")
+            return state["total"]
+
+    m = Picky()
+    for _ in range(300):
+        m.update_state([1.0])
+    assert m.history.height == 300 and m.result_at(300) == 300.0
+    m.update_state([1000.0])  # queued: its results are not computed yet
+    with pytest.raises(ArithmeticError, match="too big"):
+        m.history  # noqa: B018
+    assert len(m._history._queue) == 1  # the row waits; nothing was half-stored
+    assert m.step == 301 and m.state == {"total": 1300.0}
