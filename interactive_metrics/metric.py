@@ -182,6 +182,10 @@ class Metric:
         "history_last",
         "summation",
     )
+    #: How each input is coerced: to an array of the metric's float dtype. A metric
+    #: whose inputs are class labels may keep integer arrays as they are (no float copy).
+    _as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
+    _as_input = staticmethod(as_array)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -366,11 +370,12 @@ class Metric:
         if kwargs or len(args) != len(names):
             args = self._bind(args, kwargs)
         dtype = self._dtype
+        as_input = self._as_input
         if len(args) == 1:
-            inputs = [as_array(args[0], names[0], dtype)]
+            inputs = [as_input(args[0], names[0], dtype)]
             n = inputs[0].shape[0]
         else:
-            inputs = [as_array(x, name, dtype) for x, name in zip(args, names, strict=True)]
+            inputs = [as_input(x, name, dtype) for x, name in zip(args, names, strict=True)]
             n = inputs[0].shape[0]
             for x, name in zip(inputs[1:], names[1:], strict=False):
                 if x.shape[0] != n:

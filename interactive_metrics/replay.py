@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.core.segments import (
     RowCompute,
     factorize,
@@ -202,7 +203,11 @@ def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
 
 
 def _reduce_sorted(metric: Metric, terms: State, starts: np.ndarray, n: int) -> State:
-    """Reduce terms of rows sorted by batch: ``ufunc.reduceat`` at the batch starts."""
+    """Reduce terms of rows sorted by batch: ``ufunc.reduceat`` at the batch starts.
+
+    :class:`~interactive_metrics.core.OneHot` terms are summed by batch with one
+    bincount instead, without their dense ``(n, ...)`` array.
+    """
     dtype = metric._dtype
     if n == 0:
         return {f.name: np.zeros((0, *f.shape), dtype=dtype) for f in metric._fields}
@@ -210,7 +215,10 @@ def _reduce_sorted(metric: Metric, terms: State, starts: np.ndarray, n: int) -> 
     counts = None
     for name, reduction in metric._plan:
         term = terms[name]
-        if np.ndim(term):  # per sample: an array, or weighted values kept as two factors
+        if type(term) is OneHot:  # one bincount per field, never the dense (n, ...) terms
+            codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+            out[name] = reduction.over_segments(term, codes, len(starts), dtype)
+        elif np.ndim(term):  # per sample: an array, or weighted values kept as two factors
             term = np.asarray(term)
             out[name] = reduction.ufunc.reduceat(term, starts, axis=0).astype(dtype, copy=False)
         else:

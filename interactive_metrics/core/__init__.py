@@ -6,6 +6,7 @@ Nothing here imports a renderer; everything is a pure function of arrays.
 from interactive_metrics.core.coerce import as_array, as_sample_weight, resolve_dtype
 from interactive_metrics.core.reduce import (
     REDUCTIONS,
+    OneHot,
     Product,
     Reduction,
     compensated_add,
@@ -16,6 +17,7 @@ from interactive_metrics.core.weights import masked_samples, squeeze_or_expand, 
 
 __all__ = [
     "REDUCTIONS",
+    "OneHot",
     "Product",
     "Reduction",
     "as_array",

@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REDUCTIONS", "Product", "Reduction", "compensated_add", "divide_no_nan", "reduce_sum"]
+__all__ = [
+    "REDUCTIONS",
+    "OneHot",
+    "Product",
+    "Reduction",
+    "compensated_add",
+    "divide_no_nan",
+    "reduce_sum",
+]
 
 
 def reduce_sum(
@@ -168,6 +176,139 @@ class Product:
         return f"Product(values={self.values!r}, weight={self.weight!r})"
 
 
+class OneHot:
+    """Per-sample terms that are zero but for one entry, kept as that entry's position and weight.
+
+    Sample ``i`` adds ``weight[i]`` (1 when unweighted) at flat position ``index[i]``
+    of a sum field of shape ``field_shape``; everywhere else it adds 0. A confusion
+    matrix is the example: the dense per-sample terms of ``n`` samples and ``k``
+    classes would be an ``(n, k, k)`` array, here they are two arrays of length
+    ``n``. Summed over a batch they are one :func:`numpy.bincount` (``sum``), by
+    segment one bincount of ``segment · size + index`` (``segment_sums``); anyone
+    else gets the dense array from ``np.asarray(one_hot)``.
+
+    Only ``sum`` fields may use it (a minimum or maximum over samples needs the
+    zeros too: :class:`Reduction` materialises the dense array for those).
+    Sums are accumulated in float64 and rounded once to ``dtype``, so float32
+    and float16 counts stay exact up to ``2**53``, not ``2**24`` or ``2**11``.
+
+    Parameters
+    ----------
+    index : numpy.ndarray
+        1-D integer positions in ``[0, prod(field_shape))``, one per sample.
+    field_shape : tuple of int
+        The shape of the field (``(k, k)`` for a confusion matrix).
+    weight : numpy.ndarray, optional
+        1-D weights, one per sample (already checked: >= 0, not NaN). None adds 1.
+    dtype : numpy.dtype
+        The dtype of the terms and of their sums.
+
+    Examples
+    --------
+    Three samples of a 2 x 2 field: two at position 1 (row 0, column 1), one at 2.
+
+    >>> terms = OneHot(np.array([1, 2, 1]), (2, 2), weight=np.array([1.0, 0.5, 2.0]))
+    >>> terms.shape
+    (3, 2, 2)
+    >>> terms.sum()
+    array([[0. , 3. ],
+           [0.5, 0. ]])
+    >>> terms.segment_sums(np.array([0, 0, 1]), 2)[1]
+    array([[0., 2.],
+           [0., 0.]])
+    >>> np.asarray(terms)[1]
+    array([[0. , 0. ],
+           [0.5, 0. ]])
+    """
+
+    __slots__ = ("dtype", "field_shape", "index", "size", "weight")
+
+    def __init__(
+        self,
+        index: np.ndarray,
+        field_shape: tuple[int, ...],
+        weight: np.ndarray | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.index = np.asarray(index, dtype=np.intp)
+        self.field_shape = tuple(int(d) for d in field_shape)
+        self.size = math.prod(self.field_shape)
+        self.weight = weight
+        self.dtype = np.dtype(dtype)
+        weight_shape = None if weight is None else weight.shape
+        if self.index.ndim != 1 or weight_shape not in (None, self.index.shape):
+            raise ValueError(
+                f"`index` must be 1-D with one position per sample and `weight` None or of the "
+                f"same shape, got shapes {self.index.shape} and {weight_shape}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the dense terms: ``(n, *field_shape)``."""
+        return (self.index.shape[0], *self.field_shape)
+
+    @property
+    def ndim(self) -> int:
+        """``1 + len(field_shape)``: one field-shaped term per sample."""
+        return 1 + len(self.field_shape)
+
+    def __len__(self) -> int:
+        return self.index.shape[0]
+
+    def _out_of_field(self) -> ValueError:
+        index = self.index
+        bad = index[(index < 0) | (index >= self.size)]
+        return ValueError(
+            f"`index` must hold positions in [0, {self.size}) of a field of shape "
+            f"{self.field_shape}, got {int(bad[0]) if bad.size else None!r}"
+        )
+
+    def _counts(self, flat: np.ndarray, length: int) -> np.ndarray:
+        try:
+            counts = np.bincount(flat, self.weight, minlength=length)
+        except ValueError:  # a negative position
+            raise self._out_of_field() from None
+        if counts.shape[0] != length:
+            raise self._out_of_field()
+        return counts
+
+    def sum(self) -> np.ndarray:
+        """The sum over samples: an array of shape ``field_shape`` (one bincount)."""
+        counts = self._counts(self.index, self.size)
+        return counts.reshape(self.field_shape).astype(self.dtype, copy=False)
+
+    def segment_sums(self, segment_ids: np.ndarray, num_segments: int) -> np.ndarray:
+        """Sums by segment: shape ``(num_segments, *field_shape)`` (one bincount).
+
+        Parameters
+        ----------
+        segment_ids : numpy.ndarray
+            Integer ids in ``[0, num_segments)``, one per sample.
+        num_segments : int
+            How many segments; empty ones are all zeros.
+        """
+        index = self.index
+        if index.size and not (0 <= int(index.min()) and int(index.max()) < self.size):
+            raise self._out_of_field()  # it would spill into a neighbouring segment
+        flat = np.asarray(segment_ids, dtype=np.intp) * self.size
+        flat += index
+        counts = self._counts(flat, num_segments * self.size)
+        return counts.reshape(num_segments, *self.field_shape).astype(self.dtype, copy=False)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        n = self.index.shape[0]
+        dense = np.zeros((n, self.size), dtype=self.dtype)
+        dense[np.arange(n), self.index] = 1.0 if self.weight is None else self.weight
+        dense = dense.reshape(self.shape)
+        return dense if dtype is None else dense.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"OneHot(index={self.index!r}, field_shape={self.field_shape!r}, "
+            f"weight={self.weight!r}, dtype={self.dtype.name!r})"
+        )
+
+
 _SMALL = 128  # numpy's pairwise sum adds blocks of up to 128 numbers with 8 running sums
 _ONES = np.ones(_SMALL)
 _ONES.flags.writeable = False
@@ -232,7 +373,8 @@ class Reduction:
     def over_batch(self, term: Any, n: int, dtype: np.dtype[Any]) -> Any:
         """Reduce per-sample terms (shape ``(n, ...)``, or one scalar for all ``n``) over axis 0.
 
-        A :class:`Product` term (weighted values) is summed with one dot product.
+        A :class:`Product` term (weighted values) is summed with one dot product, a
+        :class:`OneHot` term with one bincount.
         """
         if type(term) is np.ndarray and term.ndim:
             if self.name == "sum":
@@ -245,6 +387,10 @@ class Reduction:
         if type(term) is Product:
             out = term.sum()
             return out if type(out) is dtype.type else dtype.type(out)
+        if type(term) is OneHot:
+            if self.name == "sum":
+                return term.sum().astype(dtype, copy=False)
+            return self.over_batch(np.asarray(term), n, dtype)
         if self.name == "sum":
             return dtype.type(term * n)
         return dtype.type(term if n else self.identity)
@@ -256,8 +402,9 @@ class Reduction:
 
         Parameters
         ----------
-        term : numpy.ndarray or scalar
-            Per-sample terms, or one value shared by every sample.
+        term : numpy.ndarray, Product, OneHot or scalar
+            Per-sample terms, or one value shared by every sample. A :class:`OneHot`
+            sum is one bincount, without its dense ``(n, ...)`` array.
         segment_ids : numpy.ndarray
             Integer ids in ``[0, num_segments)``, one per sample.
         num_segments : int
@@ -265,6 +412,10 @@ class Reduction:
         dtype : numpy.dtype
             Output dtype.
         """
+        if type(term) is OneHot:
+            if self.name == "sum":
+                return term.segment_sums(segment_ids, num_segments).astype(dtype, copy=False)
+            term = np.asarray(term)
         if type(term) is Product:
             term = np.asarray(term)
         if not (isinstance(term, np.ndarray) and term.ndim):

@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from interactive_metrics.core.reduce import divide_no_nan
+from interactive_metrics.core.coerce import as_array
+from interactive_metrics.core.reduce import OneHot, divide_no_nan
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._paired import (
     binary_labels,
@@ -71,6 +72,32 @@ def _check_optional_index(value: Any, name: str, minimum: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be None or an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _labels_as_given(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """Coerce an input of label metrics: integer numpy arrays stay integers (no float copy)."""
+    if type(x) is np.ndarray and x.dtype.kind in "iu" and x.ndim:
+        return x
+    return as_array(x, name, dtype)
+
+
+def _class_labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
+    """:func:`class_labels` without a boolean mask per check: a min, a max and (floats) one cast.
+
+    Any bad label is reported by :func:`class_labels`, with its message (NaN and
+    huge labels without the cast's RuntimeWarning).
+    """
+    if not labels.size:
+        return labels.astype(np.intp)
+    low, high = labels.min(), labels.max()
+    if low >= 0 and high < num_classes:  # False for NaN too
+        if labels.dtype.kind in "iu":
+            return labels.astype(np.intp, copy=False)
+        as_int = labels.astype(np.intp)
+        if (as_int == labels).all():  # whole numbers
+            return as_int
+    with np.errstate(invalid="ignore"):
+        return class_labels(labels, num_classes, name)  # raises, naming the first bad label
 
 
 def _keep_top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -532,11 +559,11 @@ class ConfusionMatrix(Metric):
     highest score is the predicted class. The orientation is scikit-learn's and
     ``tf.math.confusion_matrix``'s.
 
-    Each sample contributes a ``(num_classes, num_classes)`` one-hot matrix (the
-    per-sample contract every metric follows, so streams and replay work), so an
-    update holds ``n · num_classes²`` numbers while it runs: 8 MB for 100,000
-    samples and 10 classes, but 800 MB for 10,000 samples and 100 classes. With
-    many classes, update in batches of a few thousand samples.
+    Each sample contributes a ``(num_classes, num_classes)`` one-hot matrix, kept
+    sparse (:class:`~interactive_metrics.core.OneHot`: one position and one weight
+    per sample), so an update, a per-stream breakdown and a replay each count with
+    one ``np.bincount`` and need memory for ``n`` positions, not ``n · num_classes²``
+    numbers. Counts are summed in float64 and rounded once to ``dtype``.
 
     Examples
     --------
@@ -549,6 +576,8 @@ class ConfusionMatrix(Metric):
            [0. , 0.5, 1. ],
            [0. , 1. , 1. ]])
     """
+
+    _as_input = staticmethod(_labels_as_given)
 
     def __init__(
         self, num_classes: int, name: str | None = None, dtype: Any = None, **options: Any
@@ -574,12 +603,17 @@ class ConfusionMatrix(Metric):
                 + (f" (or scores, shape (n, {self.num_classes}))" if name == "y_pred" else "")
                 + f", got shape {labels.shape}"
             )
-        return class_labels(labels, self.num_classes, name)
+        return _class_labels(labels, self.num_classes, name)
 
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
-        """Each sample's weighted one-hot ``(true, predicted)`` matrix."""
+        """Each sample's weighted one-hot ``(true, predicted)`` matrix, kept sparse.
+
+        The terms are a :class:`~interactive_metrics.core.OneHot`: each sample's
+        flat position ``true · k + predicted`` and its weight, summed with one
+        bincount; the dense ``(n, k, k)`` array is never built.
+        """
         k = self.num_classes
         actual = self._labels(y_true, "y_true")
         if y_pred.ndim == 2 and y_pred.shape[1] == k:
@@ -588,9 +622,9 @@ class ConfusionMatrix(Metric):
             predicted = self._labels(y_pred, "y_pred")
         n = actual.shape[0]
         weight = element_weights(sample_weight, (n,))
-        term = np.zeros((n, k * k), dtype=self._dtype)
-        term[np.arange(n), actual * k + predicted] = 1.0 if weight is None else weight
-        return {"confusion_matrix": term.reshape(n, k, k)}
+        position = actual * k
+        position += predicted
+        return {"confusion_matrix": OneHot(position, (k, k), weight, self._dtype)}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The matrix."""
