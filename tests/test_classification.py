@@ -474,3 +474,25 @@ def test_nan_predictions_can_be_dropped():
     m = im.Precision(nan_strategy="ignore")
     m.update_state([1, 1, 0], [0.9, np.nan, 0.8])
     assert m.state == {"true_positives": 1.0, "false_positives": 1.0}
+
+
+def test_top_k_label_with_a_non_finite_score_is_never_in_the_top_k():
+    # tf.math.in_top_k: "true if the prediction for the target class is finite and among
+    # the top k"; a NaN elsewhere does not push the label out.
+    scores = np.array(
+        [
+            [np.nan, 0.1, 0.2],  # label 0 scored NaN: out
+            [np.inf, 0.1, 0.2],  # label 0 scored +inf: out (not finite)
+            [0.3, np.nan, 0.2],  # label 0 is the best number: in
+            [0.1, np.inf, 0.2],  # +inf elsewhere outranks label 0 (k=1): out
+            [0.5, 0.1, 0.2],  # plain case: in
+        ]
+    )
+    labels = np.zeros(5, dtype=int)
+    m = im.SparseTopKCategoricalAccuracy(k=1)
+    m.update_state(labels, scores)
+    assert m.state == {"correct": 2.0, "count": 5.0}
+    one_hot = np.eye(3)[labels]
+    m = im.TopKCategoricalAccuracy(k=3)  # every finite label is in; non-finite ones still out
+    m.update_state(one_hot, scores)
+    assert m.state == {"correct": 3.0, "count": 5.0}

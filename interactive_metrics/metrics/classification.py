@@ -66,9 +66,15 @@ def _sparse_labels(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _in_top_k(labels: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Whether each label is among the ``k`` highest scores (ties count in, as ``in_top_k``)."""
+    """Whether each label is among the ``k`` highest scores, as TensorFlow's ``in_top_k``.
+
+    Ties with the ``k``-th score count in; a label whose own score is not finite
+    (NaN or ±inf) is never in the top ``k``; other NaN scores are outranked by
+    every number (they do not push the label out).
+    """
     label_score = np.take_along_axis(scores, labels[..., None], axis=-1)
-    return np.count_nonzero(scores > label_score, axis=-1) < k
+    in_top = np.count_nonzero(scores > label_score, axis=-1) < k
+    return in_top & np.isfinite(label_score[..., 0])
 
 
 def _check_threshold(threshold: Any) -> float:
@@ -249,7 +255,8 @@ class TopKCategoricalAccuracy(MeanOfSamples):
     ----------
     k : int
         How many of the highest scores count. Classes tied with the ``k``-th score
-        count in (as TensorFlow's ``in_top_k``).
+        count in, and a label whose score is NaN or infinite never does (as
+        TensorFlow's ``in_top_k``).
     name, dtype, **options
         As for :class:`~interactive_metrics.Metric`.
 
