@@ -7,8 +7,9 @@ A metric declares three small things:
     (``sum``, ``min`` or ``max``) whose identity is the field's fresh value;
 ``terms(inputs..., sample_weight=None)``
     a pure, vectorised function from one batch to *per-sample* contributions for
-    each field (an array of shape ``(n, *field.shape)``, or one scalar shared by
-    every sample);
+    each field (an array of shape ``(n, *field.shape)``, one scalar shared by
+    every sample, or for a sum field whose terms are one-hot a sparse
+    :class:`~interactive_metrics.core.OneHot`);
 ``compute(state)``
     a pure function from a state to the result.
 
@@ -273,6 +274,13 @@ class Metric:
         A subclass names its inputs, e.g. ``terms(self, values, sample_weight=None)``
         or ``terms(self, y_true, y_pred, sample_weight=None)``; those names are the
         arguments of ``update_state`` and appear in error messages.
+
+        Each field's terms are an array of shape ``(n, *field.shape)`` or one scalar
+        shared by all ``n`` samples. A ``sum`` field whose per-sample terms are zero
+        but for one entry (a confusion matrix, class counts) may return a
+        :class:`~interactive_metrics.core.OneHot` (each sample's flat position and
+        weight) instead: every reduction sums it with one bincount, without the
+        dense ``(n, *field.shape)`` array.
         """
         raise NotImplementedError(f"{type(self).__name__} must define `terms`")
 
@@ -393,7 +401,10 @@ class Metric:
 
         Weighted values may come back as a :class:`~interactive_metrics.core.Product`
         of values and weights; only ``factored=True`` callers (the batch reduce, which
-        sums them with a dot product) see it, everyone else gets plain arrays.
+        sums them with a dot product) see it, everyone else gets plain arrays. A
+        :class:`~interactive_metrics.core.OneHot` reaches every caller as it is: they
+        all reduce through :class:`~interactive_metrics.core.Reduction`, which sums it
+        with a bincount.
         """
         if weight is not None:
             check_sample_weight(weight)
