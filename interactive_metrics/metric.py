@@ -415,16 +415,6 @@ class Metric:
             terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
         return terms, n
 
-    def _batch_terms(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
-    ) -> tuple[State, int]:
-        """Coerce and validate one batch, then return its per-sample terms and sample count.
-
-        This is the whole input side of ``update_state``; per-stream and replay
-        code reduce the same terms by segment instead of over the batch.
-        """
-        return self._terms_of(*self._batch_inputs(args, kwargs, sample_weight))
-
     def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
         """Reduce a batch to its state; large batches go in cache-sized chunks.
 

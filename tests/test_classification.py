@@ -496,3 +496,15 @@ def test_top_k_label_with_a_non_finite_score_is_never_in_the_top_k():
     m = im.TopKCategoricalAccuracy(k=3)  # every finite label is in; non-finite ones still out
     m.update_state(one_hot, scores)
     assert m.state == {"correct": 3.0, "count": 5.0}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_class_labels_raise_without_a_warning_first(bad):
+    import warnings
+
+    m = im.SparseCategoricalAccuracy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from the cast would fail here
+        with pytest.raises(ValueError, match="must hold class labels"):
+            m.update_state([0.0, bad], [[0.9, 0.1], [0.2, 0.8]])
+    assert m.step == 0

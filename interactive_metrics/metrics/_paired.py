@@ -108,7 +108,8 @@ def class_labels(labels: np.ndarray, num_classes: int, name: str = "y_true") -> 
     ...
     ValueError: `y_true` must hold class labels in [0, 3) (whole numbers), got 3.0; ...
     """
-    as_int = labels.astype(np.intp)
+    with np.errstate(invalid="ignore"):  # NaN and inf cast to garbage, caught just below
+        as_int = labels.astype(np.intp)
     if labels.size:
         bad = (as_int != labels) | (as_int < 0) | (as_int >= num_classes)
         if bad.any():
