@@ -37,6 +37,10 @@ __all__ = ["Streams"]
 _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
 
 
+_BREAKDOWN_COLUMNS = frozenset({"stream", "weight", "share", "result", "contribution"})
+"""The columns of :meth:`Streams.breakdown` that are not state fields."""
+
+
 def _fresh(metric: Metric) -> Metric:
     """A new metric with ``metric``'s configuration and a fresh state."""
     return type(metric).from_config(metric.get_config())
@@ -801,7 +805,9 @@ class Streams:
         Columns, in order: ``stream``; ``weight`` (the total sample weight the
         stream has seen: its number of samples when unweighted); ``share``
         (``weight`` over the total weight; null when no weight has been seen); one
-        column per state field; ``result``; ``contribution``.
+        column per state field, named as the field (``state_<field>`` for a field
+        named like one of the other columns, e.g. ``weight``); ``result``;
+        ``contribution``.
 
         Notes
         -----
@@ -846,7 +852,8 @@ class Streams:
         if total_weight == 0:
             columns["share"] = pl.Series("share", [None] * k, dtype=pl.Float64)
         for f in self._fields:
-            columns[f.name] = pl.Series(f.name, self._state[f.name][:k].copy())
+            name = f"state_{f.name}" if f.name in _BREAKDOWN_COLUMNS else f.name
+            columns[name] = pl.Series(name, self._state[f.name][:k].copy())
         columns["result"] = pl.Series("result", results)
         columns["contribution"] = self._contributions(results)
         return pl.DataFrame(columns)

@@ -563,3 +563,32 @@ def test_history_survives_an_event_that_adds_no_rows():
     assert s.step == 2
     assert s.history.equals(before)
     assert s.history.columns.count("stream") == 1
+
+
+def test_breakdown_keeps_a_state_field_named_like_a_breakdown_column():
+    # A field called `weight` must not replace the stream's sample weight in the table.
+    class WeightedHits(im.Metric):
+        fields = [im.StateField("weight"), im.StateField("result")]
+
+        def terms(self, values, sample_weight=None):
+            weighted, _ = im.core.weighted_samples(values, sample_weight, reduce="sum")
+            return {"weight": 2 * weighted, "result": weighted}
+
+        def compute(self, state):
+            return state["result"]
+
+    s = im.Streams(WeightedHits())
+    s.update_state([1.0, 3.0, 5.0], stream=["a", "a", "b"])
+    table = s.breakdown()
+    assert table.columns == [
+        "stream",
+        "weight",
+        "share",
+        "state_weight",
+        "state_result",
+        "result",
+        "contribution",
+    ]
+    assert table["weight"].to_list() == [2.0, 1.0]  # samples per stream, not the field
+    assert table["state_weight"].to_list() == [8.0, 10.0]
+    assert table["result"].to_list() == [4.0, 5.0]
