@@ -25,6 +25,7 @@ from interactive_metrics.core.segments import (
     as_key_series,
     codes_in,
     factorize,
+    first_appearances,
     is_key_sequence,
     reduce_segments,
     sample_weights,
@@ -278,8 +279,7 @@ class Streams:
                 codes = lut[keys] if highest < len(lut) else np.full(n, -1, dtype=np.intp)
                 if highest >= len(lut) or codes.min() < 0:
                     new = keys[codes < 0] if highest < len(lut) else keys
-                    distinct, first = np.unique(new, return_index=True)
-                    self._register(distinct[np.argsort(first, kind="stable")].tolist())
+                    self._register(first_appearances(new).tolist())
                     codes = self._lut[keys] if self._lut is not None else None
                 if codes is not None:
                     return self._global_segments(codes, n)

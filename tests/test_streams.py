@@ -592,3 +592,22 @@ def test_breakdown_keeps_a_state_field_named_like_a_breakdown_column():
     assert table["weight"].to_list() == [2.0, 1.0]  # samples per stream, not the field
     assert table["state_weight"].to_list() == [8.0, 10.0]
     assert table["result"].to_list() == [4.0, 5.0]
+
+
+@given(
+    st.lists(st.integers(-5, 40), max_size=60)
+    | st.lists(st.integers(-(2**62), 2**62), max_size=20),
+    st.sampled_from(["int64", "int8", "uint16", "bool"]),
+)
+def test_integer_keys_are_numbered_in_order_of_first_appearance(keys, dtype):
+    from interactive_metrics.core.segments import factorize
+
+    info = np.iinfo(dtype) if dtype != "bool" else None
+    if info is not None:
+        keys = [k for k in keys if info.min <= k <= info.max]
+    array = np.array(keys, dtype=dtype)
+    codes, uniques = factorize(array)
+    expected = list(dict.fromkeys(array.tolist()))  # first appearance, as Python values
+    assert uniques == expected
+    assert [type(u) for u in uniques] == [type(e) for e in expected]
+    assert codes.tolist() == [expected.index(k) for k in array.tolist()]
