@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dask  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 import polars as pl  # noqa: E402
+from _common import row  # noqa: E402
 
 import interactive_metrics as im  # noqa: E402
 from interactive_metrics.distributed import replay_dask  # noqa: E402
@@ -35,18 +37,6 @@ def best(fn, repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def row(name: str, seconds: float, baseline: float, target: float) -> dict:
-    ratio = seconds / baseline
-    return {
-        "name": name,
-        "seconds": seconds,
-        "baseline_seconds": baseline,
-        "ratio": ratio,
-        "target": f"<= {target:g}x",
-        "ok": ratio <= target,
-    }
 
 
 def run() -> list[dict]:

@@ -330,6 +330,24 @@ def mutate(data: bytes, kind: str, where: float, byte: int) -> bytes:
     return data[:i] + bytes([byte]) + data[i:]
 
 
+def load_damaged(original: Any, tmp_path: Path, part: str, change: tuple[str, float, int]) -> Any:
+    """Save ``original``, damage one of its files (or the archive), load it: None if refused.
+
+    A refusal must be a :class:`SavedFileError` saying "cannot load".
+    """
+    if part == "archive":
+        path = original.save(tmp_path / "saved.zip")
+        path.write_bytes(mutate(path.read_bytes(), *change))
+    else:
+        path = original.save(tmp_path / "saved")
+        (path / part).write_bytes(mutate((path / part).read_bytes(), *change))
+    try:
+        return im.load(path)
+    except SavedFileError as error:
+        assert str(error).startswith("cannot load")
+        return None
+
+
 @settings(
     max_examples=120,
     deadline=None,
@@ -341,16 +359,8 @@ def test_damaged_files_fail_clearly_or_load_unchanged(
     tmp_path: Path, part: str, change: tuple[str, float, int]
 ) -> None:
     original = reference_metric()
-    if part == "archive":
-        path = original.save(tmp_path / "m.zip")
-        path.write_bytes(mutate(path.read_bytes(), *change))
-    else:
-        path = original.save(tmp_path / "m")
-        (path / part).write_bytes(mutate((path / part).read_bytes(), *change))
-    try:
-        loaded = im.load(path)
-    except SavedFileError as error:
-        assert str(error).startswith("cannot load")
+    loaded = load_damaged(original, tmp_path, part, change)
+    if loaded is None:
         return
     # A byte that carried nothing (e.g. a zip timestamp): everything is as it was saved.
     assert_same(loaded, original)
@@ -781,18 +791,9 @@ def test_damaged_streams_files_fail_clearly_or_load_unchanged(
     tmp_path: Path, part: str, change: tuple[str, float, int]
 ) -> None:
     original = reference_streams()
-    if part == "archive":
-        path = original.save(tmp_path / "s.zip")
-        path.write_bytes(mutate(path.read_bytes(), *change))
-    else:
-        path = original.save(tmp_path / "s")
-        (path / part).write_bytes(mutate((path / part).read_bytes(), *change))
-    try:
-        loaded = im.load(path)
-    except SavedFileError as error:
-        assert str(error).startswith("cannot load")
-        return
-    assert_same_streams(loaded, original)
+    loaded = load_damaged(original, tmp_path, part, change)
+    if loaded is not None:
+        assert_same_streams(loaded, original)
 
 
 def test_a_replayed_streams_round_trips_and_replays_on(tmp_path: Path) -> None:
