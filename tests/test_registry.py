@@ -320,3 +320,30 @@ def test_float32_dtype_is_kept_in_state_and_history(case):
         while hasattr(dtype, "inner"):
             dtype = dtype.inner
         assert str(dtype) == "Float32", column
+
+
+@by_case
+def test_history_results_are_the_results_seen_after_each_event(case):
+    # Scalar metrics record states and compute `batch_result`/`result` later, for a block
+    # of rows at once; they must be exactly what `result()` said at the time, and what
+    # `compute` gives for each batch state alone.
+    rng = np.random.default_rng(11)
+    m, other = build(case), build(case)
+    run(case, other, rng, [5])
+    seen = []
+    for step, n in enumerate([3, 0, 7, 1, 300, 2]):
+        if step == 3:
+            m.merge_state([other])
+        else:
+            run(case, m, rng, [n])
+        seen.append(np.asarray(m.result(), dtype=float))
+    h = m.history
+    for i, want in enumerate(seen):
+        got = np.asarray(h["result"][i], dtype=float)
+        np.testing.assert_array_equal(got, want, err_msg=f"row {i}")
+        assert np.array_equal(np.asarray(m.result_at(i + 1), dtype=float), want, equal_nan=True)
+    batch_fields = {f.name: h[f"batch_{f.name}"].to_numpy() for f in m._fields}
+    for i in range(h.height):
+        state = {k: np.asarray(v[i]) for k, v in batch_fields.items()}
+        own = np.asarray(m.compute(state), dtype=float)
+        np.testing.assert_array_equal(np.asarray(h["batch_result"][i], dtype=float), own)
