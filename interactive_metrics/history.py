@@ -47,9 +47,10 @@ class HistoryBuffer:
     last : int or None
         Keep only the last ``last`` rows (``None`` keeps every row).
     complete : callable, optional
-        Called with each block of rows queued by :meth:`append` (a ``(k, width)``
-        array) before it is stored, to fill in columns that are cheaper to
-        compute for many rows at once (a metric's results).
+        Called with each block of queued rows of numbers (a ``(k, width)`` array)
+        before it is stored, to fill in columns that are cheaper to compute for
+        many rows at once (a metric's results). Array rows given to
+        :meth:`append` are stored as they are.
 
     Examples
     --------
