@@ -14,85 +14,14 @@ Examples
 20.0
 """
 
-from interactive_metrics import charts, core, data
+from interactive_metrics import charts, core, data, metrics
 from interactive_metrics.core import reduce_sum
 from interactive_metrics.io import load
 from interactive_metrics.metric import Metric, StateField
-from interactive_metrics.metrics import (
-    Accuracy,
-    BinaryAccuracy,
-    CategoricalAccuracy,
-    ConfusionMatrix,
-    Count,
-    F1Score,
-    FalseNegatives,
-    FalsePositives,
-    FBetaScore,
-    LogCoshError,
-    Max,
-    Mean,
-    MeanAbsoluteError,
-    MeanAbsolutePercentageError,
-    MeanMetricWrapper,
-    MeanSquaredError,
-    MeanSquaredLogarithmicError,
-    Min,
-    Precision,
-    Recall,
-    RootMeanSquaredError,
-    SparseCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy,
-    Sum,
-    SumAbsoluteError,
-    SumBinaryAccuracy,
-    SumMetricWrapper,
-    SumSquaredError,
-    TopKCategoricalAccuracy,
-    TrueNegatives,
-    TruePositives,
-)
+from interactive_metrics.metrics import *  # noqa: F403 (every metric class, listed once: metrics.__all__)
 from interactive_metrics.streams import Streams
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Accuracy",
-    "BinaryAccuracy",
-    "CategoricalAccuracy",
-    "ConfusionMatrix",
-    "Count",
-    "F1Score",
-    "FBetaScore",
-    "FalseNegatives",
-    "FalsePositives",
-    "LogCoshError",
-    "Max",
-    "Mean",
-    "MeanAbsoluteError",
-    "MeanAbsolutePercentageError",
-    "MeanMetricWrapper",
-    "MeanSquaredError",
-    "MeanSquaredLogarithmicError",
-    "Metric",
-    "Min",
-    "Precision",
-    "Recall",
-    "RootMeanSquaredError",
-    "SparseCategoricalAccuracy",
-    "SparseTopKCategoricalAccuracy",
-    "StateField",
-    "Streams",
-    "Sum",
-    "SumAbsoluteError",
-    "SumBinaryAccuracy",
-    "SumMetricWrapper",
-    "SumSquaredError",
-    "TopKCategoricalAccuracy",
-    "TrueNegatives",
-    "TruePositives",
-    "charts",
-    "core",
-    "data",
-    "load",
-    "reduce_sum",
-]
+__all__ = ["Metric", "StateField", "Streams", "charts", "core", "data", "load", "reduce_sum"]
+__all__ += metrics.__all__
