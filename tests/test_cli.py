@@ -17,21 +17,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS
 
 import interactive_metrics as im
 from interactive_metrics import cli
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +337,7 @@ def test_runs_as_a_subprocess(tmp_path: Path, log_csv: Path) -> None:
 
 
 def _chromium_or_skip() -> None:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {CHROMIUM} is missing: apt-get install chromium")
         pytest.skip("needs Debian's chromium (apt-get install chromium)")
@@ -389,7 +378,7 @@ print(json.dumps({"remote": remote, "errors": errors, "marks": marks, "dots": do
 
 def test_report_draws_its_charts_offline_in_chromium(report: Path, tmp_path: Path) -> None:
     _chromium_or_skip()
-    command = [sys.executable, "-c", _BROWSER_CHECK, CHROMIUM, json.dumps(CHROMIUM_ARGS)]
+    command = [sys.executable, "-c", _BROWSER_CHECK, str(CHROMIUM), json.dumps(CHROMIUM_ARGS)]
     command += [report.as_uri(), str(tmp_path / "report.png")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr

@@ -23,17 +23,9 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("IM_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared browser settings
+from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TOKEN = "interactive-metrics-e2e"
