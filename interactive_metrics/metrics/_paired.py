@@ -9,7 +9,7 @@ weighted sum).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -156,28 +156,40 @@ def element_weights(sample_weight: np.ndarray | None, shape: tuple[int, ...]) ->
         ) from None
 
 
-class MeanOfSamples(Metric):
+class _PerSample(Metric):
+    """A metric of one value per sample (or per value): declare ``per_sample``."""
+
+    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Values of shape ``(n, ...)`` for one batch (override this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
+
+    def _weighted(
+        self,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        sample_weight: np.ndarray | None,
+        reduce: Literal["sum", "mean"],
+    ) -> tuple[Any, np.ndarray | None]:
+        """``per_sample`` in the metric's dtype, weighted per sample (Keras 3 rules)."""
+        values = self.per_sample(y_true, y_pred)
+        if values.dtype != self._dtype:
+            values = values.astype(self._dtype)
+        return weighted_samples(values, sample_weight, reduce=reduce, factored=True)
+
+
+class MeanOfSamples(_PerSample):
     """The weighted mean of ``per_sample(y_true, y_pred)``: declare two fields and that function.
 
     ``fields`` are ``(<what is summed>, count)``; values of rank > 1 are averaged
     over their trailing axes per sample, as Keras' ``MeanMetricWrapper`` does.
     """
 
-    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Values of shape ``(n, ...)`` for one batch (override this)."""
-        raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
-
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
         """Each sample's weighted value and its weight (1 when unweighted)."""
-        values = self.per_sample(y_true, y_pred)
-        if values.dtype != self._dtype:
-            values = values.astype(self._dtype)
+        weighted, weight = self._weighted(y_true, y_pred, sample_weight, "mean")
         total, count = self._plan
-        if sample_weight is None and values.ndim == 1:  # the common case, without the detour
-            return {total[0]: values, count[0]: 1.0}
-        weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
         return {total[0]: weighted, count[0]: 1.0 if weight is None else weight}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -186,24 +198,17 @@ class MeanOfSamples(Metric):
         return divide_no_nan(state[total[0]], state[count[0]])
 
 
-class SumOfSamples(Metric):
+class SumOfSamples(_PerSample):
     """The weighted sum of ``per_sample(y_true, y_pred)``: declare one field and that function.
 
     Values of rank > 1 are summed over their trailing axes per sample.
     """
 
-    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Values of shape ``(n, ...)`` for one batch (override this)."""
-        raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
-
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
         """Each sample's weighted value."""
-        values = self.per_sample(y_true, y_pred)
-        if values.dtype != self._dtype:
-            values = values.astype(self._dtype)
-        weighted, _ = weighted_samples(values, sample_weight, reduce="sum", factored=True)
+        weighted, _ = self._weighted(y_true, y_pred, sample_weight, "sum")
         return {self._plan[0][0]: weighted}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
