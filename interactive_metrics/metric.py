@@ -97,6 +97,36 @@ class StateField:
         return REDUCTIONS[self.reduce]
 
 
+def _fieldwise(
+    functions: Sequence[tuple[str, Callable[[Any, Any], Any]]], both_mappings: bool = False
+) -> Callable[[Mapping[str, Any], Any], State]:
+    """A function ``(a, b) -> {name: f(a[name], b) for name, f in functions}``.
+
+    With ``both_mappings``, ``b`` is a mapping too and ``f`` gets ``b[name]``.
+    Written out for metrics of one or two fields (most of them): Python 3.11
+    spends about 200 ns setting up a dict comprehension, a fair share of a small update.
+
+    Examples
+    --------
+    >>> add = _fieldwise([("total", lambda x, y: x + y)], both_mappings=True)
+    >>> add({"total": 1.0}, {"total": 2.5})
+    {'total': 3.5}
+    """
+    if len(functions) == 1:
+        ((a, fa),) = functions
+        if both_mappings:
+            return lambda x, y: {a: fa(x[a], y[a])}
+        return lambda x, y: {a: fa(x[a], y)}
+    if len(functions) == 2:
+        (a, fa), (b, fb) = functions
+        if both_mappings:
+            return lambda x, y: {a: fa(x[a], y[a]), b: fb(x[b], y[b])}
+        return lambda x, y: {a: fa(x[a], y), b: fb(x[b], y)}
+    if both_mappings:
+        return lambda x, y: {name: f(x[name], y[name]) for name, f in functions}
+    return lambda x, y: {name: f(x[name], y) for name, f in functions}
+
+
 def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
@@ -243,7 +273,10 @@ class Metric:
         if not self._fields:
             raise TypeError(f"{type(self).__name__} declares no state `fields`")
         self._plan = tuple((f.name, f.reduction) for f in self._fields)
-        self._combiners = tuple((f.name, f.reduction.combine) for f in self._fields)
+        self._reduce_terms = _fieldwise(
+            [(f.name, f.reduction.batch_reducer(self._dtype)) for f in self._fields]
+        )
+        self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
         self._scalar_only = all(f.shape == () for f in self._fields)
         with np.errstate(all="ignore"):
             self._result_shape = np.shape(self.compute(self._identity()))
@@ -410,7 +443,10 @@ class Metric:
             check_sample_weight(weight)
         if self.nan_strategy != "propagate":
             inputs, weight, n, _ = self._handle_nan(inputs, weight, n)
-        terms = self.terms(*inputs, sample_weight=weight)
+        if len(inputs) == 1:
+            terms = self.terms(inputs[0], sample_weight=weight)
+        else:
+            terms = self.terms(*inputs, sample_weight=weight)
         if not factored and any(type(term) is Product for term in terms.values()):
             terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
         return terms, n
@@ -425,7 +461,7 @@ class Metric:
         dtype = self._dtype
         if n <= _CHUNK:
             terms, n = self._terms_of(inputs, weight, n, factored=True)
-            return {name: r.over_batch(terms[name], n, dtype) for name, r in self._plan}
+            return self._reduce_terms(terms, n)
         per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
         batch = self._identity()
         for start in range(0, n, _CHUNK):
@@ -485,7 +521,12 @@ class Metric:
             For inputs that are not numeric arrays of compatible shapes, and weights
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
-        self._apply(self._reduce_batch(*self._batch_inputs(inputs, named, sample_weight)), UPDATE)
+        inputs_, weight, n = self._batch_inputs(inputs, named, sample_weight)
+        if n <= _CHUNK:  # as _reduce_batch does, one call sooner: small updates are the common case
+            terms, n = self._terms_of(inputs_, weight, n, factored=True)
+            self._apply(self._reduce_terms(terms, n), UPDATE)
+        else:
+            self._apply(self._reduce_batch(inputs_, weight, n), UPDATE)
 
     def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
         """Update with one batch, then return the running result (as Keras does)."""
@@ -504,16 +545,19 @@ class Metric:
             if self._compensation is not None:
                 low = self._zero_compensation()
         elif self._compensation is None:
-            old = self._state
-            new = {name: combine(old[name], batch[name]) for name, combine in self._combiners}
+            new = self._combine(self._state, batch)
         else:
             new, low = self._add_compensated(self._state, self._compensation, batch, batch_low)
         history = self._history
         if history is not None:
-            recorded: State | None = batch
-            if event == UPDATE and self._pending_allowed:
-                recorded = self._held_back(batch)
-            if recorded is not None:
+            recorded = self._held_back(batch, event) if self._pending_allowed else batch
+            if recorded is None:
+                pass
+            elif self._scalar_only:  # the two results are filled in later, by `_complete_results`
+                history.append_numbers(
+                    (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
+                )
+            else:
                 self._record(history, recorded, new, event)
         self._state = new
         if low is not None:
@@ -522,18 +566,24 @@ class Metric:
         if self._listeners:
             self._notify(event)
 
-    def _held_back(self, batch: State) -> State | None:
-        """``history_every > 1``: the batch to record now (all updates since the last row), or None.
+    def _held_back(self, batch: State, event: int) -> State | None:
+        """``history_every > 1``: the batch to record now, or None to hold an update back.
 
-        Updates that are not recorded yet add up in ``_pending``.
+        Updates that are not recorded yet add up in ``_pending``; the next recorded
+        update holds all of them. A merge or reset is always recorded, and a row
+        after it starts afresh.
         """
+        if event != UPDATE:
+            self._pending, self._updates_unrecorded = None, 0
+            return batch
         pending = self._pending
         if pending is not None:
-            batch = {name: r.combine(pending[name], batch[name]) for name, r in self._plan}
+            batch = self._combine(pending, batch)
         if self._updates_unrecorded + 1 < self.history_every:
             self._pending = batch
             self._updates_unrecorded += 1
             return None
+        self._pending, self._updates_unrecorded = None, 0
         return batch
 
     def _notify(self, event: int) -> None:
@@ -561,17 +611,10 @@ class Metric:
         return new, new_low
 
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
-        """Append the row of this event; updates held back by ``history_every`` are in it."""
-        step = self._step + 1
-        if self._scalar_only:  # the two results are filled in later, by `_complete_results`
-            history.append_numbers((step, event, *batch.values(), 0.0, *new.values(), 0.0))
-        else:
-            compute = self.compute
-            parts = (*batch.values(), compute(batch), *new.values(), compute(new))
-            history.append(step, event, np.concatenate([np.ravel(v) for v in parts]))
-        if self._pending is not None:
-            self._pending = None
-            self._updates_unrecorded = 0
+        """Append the row of an event of a metric with array fields or an array result."""
+        compute = self.compute
+        parts = (*batch.values(), compute(batch), *new.values(), compute(new))
+        history.append(self._step + 1, event, np.concatenate([np.ravel(v) for v in parts]))
 
     # -- derived: reset and merge -----------------------------------------------------------
 

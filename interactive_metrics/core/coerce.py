@@ -92,7 +92,7 @@ def as_array(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     ...
     ValueError: `values` must be a rectangular array, got a ragged nested sequence ...
     """
-    if type(x) is np.ndarray and x.dtype == dtype and x.ndim:
+    if type(x) is np.ndarray and x.dtype is dtype and x.ndim:  # `is`: the common case, fast
         return x
     array = _to_numpy(x, name)
     kind = array.dtype.kind
@@ -187,7 +187,7 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = Tru
     ...
     ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. -2.0; ...
     """
-    if type(sample_weight) is np.ndarray and sample_weight.dtype == dtype:
+    if type(sample_weight) is np.ndarray and sample_weight.dtype is dtype:
         weight = sample_weight
     else:
         weight = _to_numpy(sample_weight, "sample_weight")
@@ -213,11 +213,9 @@ def check_sample_weight(weight: np.ndarray) -> None:
     ...
     ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. nan; ...
     """
-    if not weight.size:
-        return
     # argmin points at the smallest weight or at the first NaN: one fast pass either way
     flat = weight if weight.ndim == 1 else weight.reshape(-1)
-    if not flat[flat.argmin()] >= 0:  # False for NaN too
+    if flat.shape[0] and not flat[flat.argmin()] >= 0:  # False for NaN too
         bad = weight[~(weight >= 0)]
         raise ValueError(
             f"`sample_weight` must be >= 0 and not NaN, got {bad.size} bad weight(s), "

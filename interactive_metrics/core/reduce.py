@@ -376,6 +376,8 @@ class Reduction:
         A :class:`Product` term (weighted values) is summed with one dot product, a
         :class:`OneHot` term with one bincount.
         """
+        if type(term) is Product and self.name != "sum":
+            term = np.asarray(term)  # a minimum of products needs the products
         if type(term) is np.ndarray and term.ndim:
             if self.name == "sum":
                 out = _sum_rows(term)
@@ -394,6 +396,31 @@ class Reduction:
         if self.name == "sum":
             return dtype.type(term * n)
         return dtype.type(term if n else self.identity)
+
+    def batch_reducer(self, dtype: np.dtype[Any]) -> Callable[[Any, int], Any]:
+        """``over_batch`` for one dtype, as a function of ``(term, n)``.
+
+        Float64 sums get a function that sums the two common cases of small
+        batches directly (a :class:`Product` with one dot product, a short 1-D
+        array as a dot with ones) and hands everything else to :meth:`over_batch`:
+        the same results, a few hundred nanoseconds sooner on each update.
+        """
+        over_batch = self.over_batch
+        if self.name != "sum" or dtype != _ONES.dtype:
+            return lambda term, n: over_batch(term, n, dtype)
+        float64, ones = _ONES.dtype, _ONES_OF_LENGTH
+
+        def sum_float64(term: Any, n: int) -> Any:
+            kind = type(term)
+            if kind is Product and term.values.dtype is float64:
+                return term.values.dot(term.weight)
+            if kind is np.ndarray and term.ndim == 1 and term.dtype is float64:
+                length = term.shape[0]
+                if length <= _SMALL:
+                    return term.dot(ones[length])
+            return over_batch(term, n, dtype)
+
+        return sum_float64
 
     def over_segments(
         self, term: Any, segment_ids: np.ndarray, num_segments: int, dtype: np.dtype[Any]
