@@ -8,6 +8,7 @@ the best of each: a burst of load from another process then slows both, not one.
 
 from __future__ import annotations
 
+import time
 import timeit
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +20,24 @@ def best(fn: Callable[[], Any], number: int = 1, repeat: int = 5) -> float:
 
 
 def paired(
-    ours: Callable[[], Any], baseline: Callable[[], Any], number: int = 1, rounds: int = 7
+    ours: Callable[[], Any],
+    baseline: Callable[[], Any],
+    number: int = 1,
+    rounds: int = 7,
+    settle: float = 0.0,
 ) -> tuple[float, float]:
-    """Seconds per call of ``ours`` and of ``baseline``, timed alternately, best of ``rounds``."""
+    """Seconds per call of ``ours`` and of ``baseline``, timed alternately, best of ``rounds``.
+
+    ``settle`` seconds of sleep come before each timing, for calls that use all
+    cores: a thread pool keeps spinning for a while after its work is done
+    (OpenBLAS' for up to about 0.1 s), and the next timing would share the cores
+    with it. A notebook cell rarely follows a BLAS call that closely.
+    """
     mine, theirs = [], []
     for _ in range(rounds):
+        time.sleep(settle)
         theirs.append(timeit.timeit(baseline, number=number))
+        time.sleep(settle)
         mine.append(timeit.timeit(ours, number=number))
     return min(mine) / number, min(theirs) / number
 

@@ -47,6 +47,7 @@ NAN_STRATEGIES = ("propagate", "ignore", "error")
 SUMMATIONS = ("plain", "kahan")
 State = dict[str, Any]
 _CHUNK = 1 << 17  # samples per chunk of a large batch: the arrays of one chunk stay in cache
+_F64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,19 @@ def _fieldwise(
     if both_mappings:
         return lambda x, y: {name: f(x[name], y[name]) for name, f in functions}
     return lambda x, y: {name: f(x[name], y) for name, f in functions}
+
+
+def _weighted_sums() -> Callable[[np.ndarray, np.ndarray], tuple[float, float, float]]:
+    """:func:`~interactive_metrics.core.kernels.weighted_sums`, imported on first use (numba)."""
+    global _WEIGHTED_SUMS
+    if _WEIGHTED_SUMS is None:
+        from interactive_metrics.core.kernels import weighted_sums
+
+        _WEIGHTED_SUMS = weighted_sums
+    return _WEIGHTED_SUMS
+
+
+_WEIGHTED_SUMS: Callable[[np.ndarray, np.ndarray], tuple[float, float, float]] | None = None
 
 
 def _snake_case(name: str) -> str:
@@ -217,6 +231,15 @@ class Metric:
     #: whose inputs are class labels may keep integer arrays as they are (no float copy).
     _as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
     _as_input = staticmethod(as_array)
+    #: Declare ``True`` when ``terms`` only wraps its inputs and weights (in a
+    #: :class:`~interactive_metrics.core.Product` from ``weighted_samples(...,
+    #: factored=True)``, the weights themselves, constants) and computes nothing from
+    #: them. A weighted float64 batch is then reduced whole, never in chunks, and each
+    #: product is summed by one compiled pass that also sums and checks the weights
+    #: (:func:`~interactive_metrics.core.kernels.weighted_sums`): a third of numpy's
+    #: passes on large batches, one call instead of three on small ones. ``Sum`` and
+    #: ``Mean`` declare it.
+    terms_wrap_inputs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -278,6 +301,8 @@ class Metric:
         )
         self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
         self._scalar_only = all(f.shape == () for f in self._fields)
+        self._fused = self.terms_wrap_inputs and self._dtype == np.float64
+        self._fused_plan = tuple((f.name, f.reduce == "sum", f.reduction) for f in self._fields)
         with np.errstate(all="ignore"):
             self._result_shape = np.shape(self.compute(self._identity()))
         self._scalar_only = self._scalar_only and self._result_shape == ()
@@ -443,25 +468,32 @@ class Metric:
             check_sample_weight(weight)
         if self.nan_strategy != "propagate":
             inputs, weight, n, _ = self._handle_nan(inputs, weight, n)
-        if len(inputs) == 1:
-            terms = self.terms(inputs[0], sample_weight=weight)
-        else:
-            terms = self.terms(*inputs, sample_weight=weight)
+        terms = self._call_terms(inputs, weight)
         if not factored and any(type(term) is Product for term in terms.values()):
             terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
         return terms, n
 
-    def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
-        """Reduce a batch to its state; large batches go in cache-sized chunks.
+    def _call_terms(self, inputs: list[np.ndarray], weight: np.ndarray | None) -> State:
+        if len(inputs) == 1:  # most metrics: a positional call is ~150 ns faster than *inputs
+            return self.terms(inputs[0], sample_weight=weight)
+        return self.terms(*inputs, sample_weight=weight)
 
-        The partial states of the chunks merge exactly (that is what the fields'
+    def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
+        """Reduce a batch to its state.
+
+        A weighted float64 batch of a metric with ``terms_wrap_inputs`` is summed
+        in one compiled pass (:meth:`_reduce_fused`). Other batches are reduced
+        whole up to 131,072 samples, larger ones in chunks of that size: the
+        partial states of the chunks merge exactly (that is what the fields'
         reductions are for), and every pass over a chunk (weight check, products,
         sums) then reads memory that is already in cache.
         """
-        dtype = self._dtype
+        if weight is not None and self._fused and weight.ndim == 1 and weight.shape[0] == n:
+            return self._reduce_fused(inputs, weight, n)
         if n <= _CHUNK:
             terms, n = self._terms_of(inputs, weight, n, factored=True)
             return self._reduce_terms(terms, n)
+        dtype = self._dtype
         per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
         batch = self._identity()
         for start in range(0, n, _CHUNK):
@@ -473,6 +505,47 @@ class Metric:
                 name: r.combine(batch[name], r.over_batch(terms[name], m, dtype))
                 for name, r in self._plan
             }
+        return batch
+
+    def _reduce_fused(self, inputs: list[np.ndarray], weight: np.ndarray, n: int) -> State:
+        """Reduce a weighted float64 batch of a metric with ``terms_wrap_inputs``.
+
+        The terms are taken for the whole batch at once: they hold views of the
+        inputs, not arrays as large as the batch. Each sum of a
+        :class:`~interactive_metrics.core.Product` of values and these weights is
+        one compiled pass (:func:`~interactive_metrics.core.kernels.weighted_sums`)
+        that also sums and checks the weights; a sum field whose terms are the
+        weights themselves (a mean's ``count``) gets that weight sum. Other terms
+        are reduced as usual, after the weights are checked.
+        """
+        weighted_sums = _WEIGHTED_SUMS or _weighted_sums()
+        if self.nan_strategy != "propagate":
+            inputs, kept, n, _ = self._handle_nan(inputs, weight, n)
+            weight = weight if kept is None else kept
+        terms = self._call_terms(inputs, weight)
+        batch: State = {}
+        weight_total = None  # Σ weight, once a compiled pass has summed and checked the weights
+        checked = False
+        for name, is_sum, reduction in self._fused_plan:
+            term = terms[name]
+            if is_sum:
+                if term is weight:
+                    if weight_total is None:  # Σ weight² is not used: one pass for Σ weight
+                        _, weight_total, negative = weighted_sums(weight, weight)
+                        if negative or weight_total != weight_total:  # negative or NaN
+                            check_sample_weight(weight)  # raises, naming the bad weights
+                    batch[name] = np.float64(weight_total)
+                    continue
+                if type(term) is Product and term.weight is weight and term.values.dtype is _F64:
+                    total, weight_total, negative = weighted_sums(term.values, weight)
+                    if negative or weight_total != weight_total:
+                        check_sample_weight(weight)
+                    batch[name] = np.float64(total)
+                    continue
+            if weight_total is None and not checked:
+                check_sample_weight(weight)
+                checked = True
+            batch[name] = reduction.over_batch(term, n, self._dtype)
         return batch
 
     def _handle_nan(
@@ -521,12 +594,7 @@ class Metric:
             For inputs that are not numeric arrays of compatible shapes, and weights
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
-        inputs_, weight, n = self._batch_inputs(inputs, named, sample_weight)
-        if n <= _CHUNK:  # as _reduce_batch does, one call sooner: small updates are the common case
-            terms, n = self._terms_of(inputs_, weight, n, factored=True)
-            self._apply(self._reduce_terms(terms, n), UPDATE)
-        else:
-            self._apply(self._reduce_batch(inputs_, weight, n), UPDATE)
+        self._apply(self._reduce_batch(*self._batch_inputs(inputs, named, sample_weight)), UPDATE)
 
     def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
         """Update with one batch, then return the running result (as Keras does)."""
