@@ -14,14 +14,45 @@ Examples
 20.0
 """
 
-from interactive_metrics import charts, core, data, metrics
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from interactive_metrics import core, metrics
 from interactive_metrics.core import reduce_sum
-from interactive_metrics.io import load
 from interactive_metrics.metric import Metric, StateField
 from interactive_metrics.metrics import *  # noqa: F403 (every metric class, listed once: metrics.__all__)
-from interactive_metrics.streams import Streams
+
+if TYPE_CHECKING:
+    from interactive_metrics import charts, data, io  # noqa: F401 (lazy, below)
+    from interactive_metrics.io import load
+    from interactive_metrics.streams import Streams
 
 __version__ = "0.1.0"
 
 __all__ = ["Metric", "StateField", "Streams", "charts", "core", "data", "load", "reduce_sum"]
 __all__ += metrics.__all__
+
+# Imported on first use (PEP 562), so that `import interactive_metrics` stays fast:
+# name -> (module, attribute)
+_LAZY = {
+    "charts": ("interactive_metrics.charts", None),
+    "data": ("interactive_metrics.data", None),
+    "io": ("interactive_metrics.io", None),
+    "load": ("interactive_metrics.io", "load"),
+    "Streams": ("interactive_metrics.streams", "Streams"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'interactive_metrics' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
