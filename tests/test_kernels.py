@@ -17,9 +17,9 @@ from interactive_metrics.core import kernels
 from interactive_metrics.core.weights import weighted_samples
 from interactive_metrics.metric import Metric, StateField
 
-BLOCK, PARALLEL_MIN = kernels.BLOCK, kernels.PARALLEL_MIN
-# lengths on both sides of one block, of several blocks, and of the all-cores threshold
-LENGTHS = [0, 1, 7, 64, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 3, PARALLEL_MIN + 5]
+BLOCK, THREADS_MIN = kernels.BLOCK, kernels.THREADS_MIN
+# lengths on both sides of one block, of several blocks, and of the several-threads threshold
+LENGTHS = [0, 1, 7, 64, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 3, THREADS_MIN + 5]
 
 
 def small_integers(n: int, low: int, high: int, seed: int) -> np.ndarray:
@@ -58,7 +58,7 @@ def test_sums_are_within_rounding_of_the_exact_sums(arrays_):
     assert negative == 0
 
 
-@pytest.mark.parametrize("n", [5, BLOCK + 9, PARALLEL_MIN + 9])
+@pytest.mark.parametrize("n", [5, BLOCK + 9, THREADS_MIN + 9])
 def test_negative_weights_are_counted_and_nan_weights_make_the_weight_sum_nan(n):
     rng = np.random.default_rng(n)
     v, w = rng.random(n), rng.random(n)
@@ -72,26 +72,26 @@ def test_negative_weights_are_counted_and_nan_weights_make_the_weight_sum_nan(n)
     assert kernels.weighted_sums(v, w)[2] == 0
 
 
-def test_one_core_and_all_cores_give_the_same_bits():
+def test_several_threads_give_the_bits_of_one():
     rng = np.random.default_rng(3)
-    n = PARALLEL_MIN * 3 + 17
+    n = THREADS_MIN * 2 + 17
     v, w = rng.normal(size=n), rng.random(n)
-    blocks = -(-n // BLOCK)
-    serial, parallel = np.empty((blocks, 2)), np.empty((blocks, 2))
-    assert kernels._blocks(v, w, serial) == kernels._blocks_parallel(v, w, parallel) == 0
-    np.testing.assert_array_equal(serial, parallel)
+    one = np.empty((-(-n // BLOCK), 2))
+    negative = kernels._blocks(v, w, one)
+    total, weight_total = np.add.reduce(one, axis=0).tolist()
+    assert kernels.weighted_sums(v, w) == (total, weight_total, negative)
 
 
 def _child_sums(connection, v, w):
     connection.send(kernels.weighted_sums(v, w))
 
 
-def test_a_forked_child_sums_on_one_core_with_the_same_result():
-    # numba's OpenMP thread pool cannot be used after fork(): the child takes the
-    # single-core loop, which adds the blocks in the same order
+def test_a_forked_child_gets_threads_of_its_own():
+    # the parent's helper threads do not run in a child made by fork(): waiting for
+    # them would hang, so the child makes its own
     rng = np.random.default_rng(4)
-    v, w = rng.normal(size=PARALLEL_MIN + 1), rng.random(PARALLEL_MIN + 1)
-    in_parent = kernels.weighted_sums(v, w)  # the thread pool is running now
+    v, w = rng.normal(size=THREADS_MIN + 1), rng.random(THREADS_MIN + 1)
+    in_parent = kernels.weighted_sums(v, w)  # the helper threads are running now
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child_sums, args=(send, v, w))
@@ -102,8 +102,9 @@ def test_a_forked_child_sums_on_one_core_with_the_same_result():
 
 
 def test_threads_may_sum_at_the_same_time():
+    # the kernel releases the GIL: four threads at once must each get the same sums
     rng = np.random.default_rng(5)
-    v, w = rng.normal(size=PARALLEL_MIN + 3), rng.random(PARALLEL_MIN + 3)
+    v, w = rng.normal(size=THREADS_MIN + 3), rng.random(THREADS_MIN + 3)
     expected = kernels.weighted_sums(v, w)
     results, errors = [], []
 
@@ -142,7 +143,7 @@ def test_weighted_sum_and_mean_against_exact_sums(cls, n):
     assert row["batch_total"] == m.state["total"]
 
 
-@pytest.mark.parametrize("n", [8, PARALLEL_MIN + 1])
+@pytest.mark.parametrize("n", [8, THREADS_MIN + 1])
 @pytest.mark.parametrize("bad", [-1.0, np.nan])
 def test_a_bad_weight_in_the_fused_pass_changes_nothing(n, bad):
     rng = np.random.default_rng(6)
@@ -177,7 +178,7 @@ def test_fused_and_unfused_paths_agree():
     # MeanMetricWrapper computes its values and sums them with numpy: same numbers, other path
     rng = np.random.default_rng(8)
     fused, unfused = im.Mean(), im.MeanMetricWrapper(lambda y_true, y_pred: y_pred)
-    for n in (3, 100, BLOCK * 2 + 1, PARALLEL_MIN + 7):
+    for n in (3, 100, BLOCK * 2 + 1, THREADS_MIN + 7):
         v, w = rng.normal(size=n), rng.random(n)
         fused.update_state(v, sample_weight=w)
         unfused.update_state(np.zeros(n), v, sample_weight=w)

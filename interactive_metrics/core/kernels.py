@@ -1,25 +1,33 @@
-"""A compiled one-pass weighted sum (numba) for large float64 batches.
+"""A compiled one-pass weighted sum (numba) for weighted float64 batches.
 
 With numpy, a checked weighted mean reads the weights three times: once to check
 them (``argmin``), once in ``np.dot(values, weight)`` and once more to sum them
 (the ``count``). On a batch of millions of samples each pass goes to memory, so
-three passes cost about three times one. :func:`weighted_sums` reads each sample
+three passes cost about three times one; on a small batch each is a call of about
+0.2 µs. :func:`weighted_sums` reads each sample
 once and returns ``Σ valuesᵢ·weightᵢ``, ``Σ weightᵢ`` and the number of negative
 weights. A NaN weight makes the weight sum NaN, so the weights are valid when no
 weight is negative and the weight sum is not NaN (``-0.0`` is not negative).
 
 Rounding: samples are summed in blocks of :data:`BLOCK`, each with several running
 sums (the loop is vectorised, as BLAS does), and the block sums are added with
-numpy's pairwise sum. The result does not depend on the number of threads: large
-batches spread whole blocks over the cores, and the block sums are added in order.
-On random data the sums are within a few ulps of the exact sum, as ``np.dot`` is.
-A sum of zeros may come out as ``0.0`` where numpy gives ``-0.0``.
+numpy's pairwise sum. On random data the sums are within a few ulps of the exact
+sum, as ``np.dot`` is. A sum of zeros may come out as ``0.0`` where numpy gives
+``-0.0``.
+
+The pass releases the GIL. Batches of at least :data:`THREADS_MIN` samples are
+split into runs of whole blocks summed by up to four threads at once (the caller's
+and a small pool's), with the same blocks and so the same result as on one thread.
+The pass is bound by memory bandwidth: two threads were measured about 10% faster
+than one on a two-core machine. (numba's own parallel loops were no faster here and
+bring thread-pool hazards: OpenMP cannot be used after ``fork()``, numba's
+"workqueue" pool not by two threads at once.)
 
 This module imports numba, so :mod:`interactive_metrics` imports it only on first
-use (the first weighted float64 update of more than 131,072 samples of ``Sum`` or
-``Mean``). Loading the compiled kernel then takes about 0.4 s; the very first time
-after installation, compiling it takes a few seconds (numba caches it beside this
-file or in its cache directory).
+use: the first weighted float64 update of a ``Sum`` or ``Mean`` (or of any metric
+that declares ``terms_wrap_inputs``) in a process takes about 0.4 s more, to import
+numba and load the compiled kernel (numba caches it beside this file, or in its
+cache directory; compiling it anew takes about as long).
 
 Examples
 --------
@@ -35,7 +43,7 @@ Examples
 from __future__ import annotations
 
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -44,8 +52,8 @@ __all__ = ["BLOCK", "weighted_sums"]
 
 #: Samples per block: each block is summed with vectorised running sums, blocks pairwise.
 BLOCK = 4096
-#: Batches of at least this many samples are spread over all cores.
-PARALLEL_MIN = 1 << 18
+#: Batches of at least this many samples are summed by several threads.
+THREADS_MIN = 1 << 21
 
 # Let the compiler reorder the additions within a block (vectorised running sums)
 # and fuse multiply-adds, as BLAS does. NaN and infinities keep their meaning: no
@@ -66,47 +74,33 @@ def _sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
     return total, weight_total, negative
 
 
-# The same loop over blocks twice: on one core and on all of them. (numba's cache
-# does not tell two compilations of one function apart by their options.)
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _blocks(values: np.ndarray, weight: np.ndarray, out: np.ndarray) -> float:
     negative = 0.0
     for b in range(out.shape[0]):
         # slices, not index ranges: the loop inside then needs no wraparound checks
-        total, weight_total, k = _sums(
-            values[b * BLOCK : b * BLOCK + BLOCK], weight[b * BLOCK : b * BLOCK + BLOCK]
-        )
-        out[b, 0], out[b, 1] = total, weight_total
+        part = slice(b * BLOCK, b * BLOCK + BLOCK)
+        out[b, 0], out[b, 1], k = _sums(values[part], weight[part])
         negative += k
     return negative
 
 
-@numba.njit(nogil=True, cache=True, fastmath=_FASTMATH, parallel=True)
-def _blocks_parallel(values: np.ndarray, weight: np.ndarray, out: np.ndarray) -> float:
-    negative = 0.0
-    for b in numba.prange(out.shape[0]):
-        total, weight_total, k = _sums(
-            values[b * BLOCK : b * BLOCK + BLOCK], weight[b * BLOCK : b * BLOCK + BLOCK]
-        )
-        out[b, 0], out[b, 1] = total, weight_total
-        negative += k
-    return negative
+_HELPERS: tuple[int, ThreadPoolExecutor | None] | None = None
 
 
-# numba runs parallel loops on one process-wide thread pool. Its default on Linux
-# (GNU OpenMP, when present) must not be used again in a child made by fork(): numba
-# then ends the child. Its fallback ("workqueue") must not be entered by two threads
-# at once. So: one parallel loop at a time, and none in a forked child.
-_parallel = threading.Lock()
-_parent = os.getpid()
+def _helpers() -> ThreadPoolExecutor | None:
+    """Threads that sum parts of a large batch beside the caller's (None on one core).
 
-
-def _reset_after_fork() -> None:
-    global _parallel
-    _parallel = threading.Lock()  # another thread may have held it when the process forked
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
+    Made anew in a child process after ``fork()``, where the parent's threads do not run.
+    """
+    global _HELPERS
+    pid = os.getpid()
+    if _HELPERS is None or _HELPERS[0] != pid:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        count = min(3, (cores or 1) - 1)  # memory-bound: a few threads reach the bandwidth
+        pool = ThreadPoolExecutor(count, "interactive_metrics.kernels") if count > 0 else None
+        _HELPERS = (pid, pool)
+    return _HELPERS[1]
 
 
 def weighted_sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
@@ -126,11 +120,20 @@ def weighted_sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float,
     n = weight.shape[0]
     if n <= BLOCK:
         return _sums(values, weight)
-    out = np.empty((-(-n // BLOCK), 2))  # each block's two sums
-    if n >= PARALLEL_MIN and os.getpid() == _parent:
-        with _parallel:
-            negative = _blocks_parallel(values, weight, out)
-    else:
+    blocks = -(-n // BLOCK)
+    out = np.empty((blocks, 2))  # each block's two sums
+    helpers = _helpers() if n >= THREADS_MIN else None
+    if helpers is None:
         negative = _blocks(values, weight, out)
+    else:  # whole blocks per thread: the same blocks, so the same sums, as on one thread
+        edges = [blocks * i // (helpers._max_workers + 1) for i in range(helpers._max_workers + 2)]
+        parts = [slice(a * BLOCK, b * BLOCK) for a, b in zip(edges, edges[1:], strict=False)]
+        rows = [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+        others = [
+            helpers.submit(_blocks, values[part], weight[part], out[row])
+            for part, row in zip(parts[1:], rows[1:], strict=True)
+        ]
+        negative = _blocks(values[parts[0]], weight[parts[0]], out[rows[0]])
+        negative += sum(other.result() for other in others)
     total, weight_total = np.add.reduce(out, axis=0).tolist()
     return total, weight_total, negative
