@@ -16,8 +16,8 @@ sum, as ``np.dot`` is. A sum of zeros may come out as ``0.0`` where numpy gives
 ``-0.0``.
 
 The pass releases the GIL. Batches of at least :data:`THREADS_MIN` samples are
-split into runs of whole blocks summed by up to four threads at once (the caller's
-and a small pool's), with the same blocks and so the same result as on one thread.
+split into runs of whole blocks that up to four threads (the caller's and a small
+pool's) take in turn: the same blocks, so the same result, as on one thread.
 The pass is bound by memory bandwidth: two threads were measured about 10% faster
 than one on a two-core machine. (numba's own parallel loops were no faster here and
 bring thread-pool hazards: OpenMP cannot be used after ``fork()``, numba's
@@ -43,6 +43,7 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -54,6 +55,7 @@ __all__ = ["BLOCK", "weighted_sums"]
 BLOCK = 4096
 #: Batches of at least this many samples are summed by several threads.
 THREADS_MIN = 1 << 21
+_RUN = 64  # blocks (256 Ki samples) a thread takes at a time
 
 # Let the compiler reorder the additions within a block (vectorised running sums)
 # and fuse multiply-adds, as BLAS does. NaN and infinities keep their meaning: no
@@ -103,6 +105,34 @@ def _helpers() -> ThreadPoolExecutor | None:
     return _HELPERS[1]
 
 
+def _blocks_on_threads(
+    values: np.ndarray, weight: np.ndarray, out: np.ndarray, helpers: ThreadPoolExecutor
+) -> float:
+    """:func:`_blocks` by the caller's thread and the helpers, taking runs of blocks in turn.
+
+    Each run is a fixed range of whole blocks, so the sums are those of one thread;
+    a thread that is slowed (by another process on its core) just takes fewer runs.
+    """
+    blocks = out.shape[0]
+    runs = iter(range(0, blocks, _RUN))
+    lock = threading.Lock()
+
+    def work() -> float:
+        negative = 0.0
+        while True:
+            with lock:
+                first = next(runs, None)
+            if first is None:
+                return negative
+            last = min(first + _RUN, blocks)
+            part = slice(first * BLOCK, last * BLOCK)
+            negative += _blocks(values[part], weight[part], out[first:last])
+
+    others = [helpers.submit(work) for _ in range(helpers._max_workers)]
+    negative = work()
+    return negative + sum(other.result() for other in others)
+
+
 def weighted_sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
     """``Σ valuesᵢ·weightᵢ``, ``Σ weightᵢ`` and the number of negative weights, in one pass.
 
@@ -125,15 +155,7 @@ def weighted_sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float,
     helpers = _helpers() if n >= THREADS_MIN else None
     if helpers is None:
         negative = _blocks(values, weight, out)
-    else:  # whole blocks per thread: the same blocks, so the same sums, as on one thread
-        edges = [blocks * i // (helpers._max_workers + 1) for i in range(helpers._max_workers + 2)]
-        parts = [slice(a * BLOCK, b * BLOCK) for a, b in zip(edges, edges[1:], strict=False)]
-        rows = [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
-        others = [
-            helpers.submit(_blocks, values[part], weight[part], out[row])
-            for part, row in zip(parts[1:], rows[1:], strict=True)
-        ]
-        negative = _blocks(values[parts[0]], weight[parts[0]], out[rows[0]])
-        negative += sum(other.result() for other in others)
+    else:
+        negative = _blocks_on_threads(values, weight, out, helpers)
     total, weight_total = np.add.reduce(out, axis=0).tolist()
     return total, weight_total, negative
