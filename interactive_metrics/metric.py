@@ -231,15 +231,18 @@ class Metric:
     #: whose inputs are class labels may keep integer arrays as they are (no float copy).
     _as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
     _as_input = staticmethod(as_array)
-    #: Declare ``True`` when ``terms`` only wraps its inputs and weights (in a
-    #: :class:`~interactive_metrics.core.Product` from ``weighted_samples(...,
-    #: factored=True)``, the weights themselves, constants) and computes nothing from
-    #: them. A weighted float64 batch is then reduced whole, never in chunks, and each
-    #: product is summed by one compiled pass that also sums and checks the weights
-    #: (:func:`~interactive_metrics.core.kernels.weighted_sums`): a third of numpy's
-    #: passes on large batches, one call instead of three on small ones. ``Sum`` and
-    #: ``Mean`` declare it.
     terms_wrap_inputs: ClassVar[bool] = False
+    """Declare ``True`` when ``terms`` only wraps its inputs and weights.
+
+    That is: it returns a :class:`~interactive_metrics.core.Product` from
+    ``weighted_samples(..., factored=True)``, the weights themselves or constants,
+    and computes nothing from them. A weighted float64 batch is then reduced whole,
+    never in chunks, and each product is summed by one compiled pass that also sums
+    and checks the weights (:func:`~interactive_metrics.core.kernels.weighted_sums`):
+    a third of numpy's passes on large batches, one call instead of three on small
+    ones. The weights are checked after ``terms`` runs, not before. ``Sum`` and
+    ``Mean`` declare it.
+    """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
