@@ -523,6 +523,7 @@ class Metric:
         """
         weighted_sums = _WEIGHTED_SUMS or _weighted_sums()
         if self.nan_strategy != "propagate":
+            check_sample_weight(weight)  # also the weights of samples about to be dropped
             inputs, kept, n, _ = self._handle_nan(inputs, weight, n)
             weight = weight if kept is None else kept
         terms = self._call_terms(inputs, weight)

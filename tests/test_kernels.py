@@ -174,6 +174,19 @@ def test_nan_strategy_ignore_drops_samples_and_their_weights_in_the_fused_pass()
     assert m.state["count"] == pytest.approx(math.fsum(w[keep].tolist()), rel=1e-14)
 
 
+@pytest.mark.parametrize("strategy", ["ignore", "error"])
+def test_a_bad_weight_on_a_nan_sample_is_refused_on_both_paths(strategy):
+    # the weights are checked before NaN samples are dropped, fused or not
+    values, weight = np.array([np.nan, 1.0, 2.0]), np.array([-1.0, 1.0, 1.0])
+    fused = im.Mean(nan_strategy=strategy)
+    unfused = im.MeanMetricWrapper(lambda y_true, y_pred: y_pred, nan_strategy=strategy)
+    with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
+        fused.update_state(values, sample_weight=weight)
+    with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
+        unfused.update_state(np.zeros(3), values, sample_weight=weight)
+    assert fused.step == unfused.step == 0
+
+
 def test_fused_and_unfused_paths_agree():
     # MeanMetricWrapper computes its values and sums them with numpy: same numbers, other path
     rng = np.random.default_rng(8)
