@@ -25,7 +25,7 @@ bring thread-pool hazards: OpenMP cannot be used after ``fork()``, numba's
 
 This module imports numba, so :mod:`interactive_metrics` imports it only on first
 use: the first weighted float64 update of a ``Sum`` or ``Mean`` (or of any metric
-that declares ``terms_wrap_inputs``) in a process takes about 0.4 s more, to import
+that declares ``terms_wrap_inputs``) in a process takes about 0.4-0.6 s more, to import
 numba and load the compiled kernel (numba caches it beside this file, or in its
 cache directory; compiling it anew takes about as long).
 
