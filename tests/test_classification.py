@@ -508,3 +508,32 @@ def test_non_finite_class_labels_raise_without_a_warning_first(bad):
         with pytest.raises(ValueError, match="must hold class labels"):
             m.update_state([0.0, bad], [[0.9, 0.1], [0.2, 0.8]])
     assert m.step == 0
+
+
+def test_large_labels_are_not_rounded_to_a_float16_metric():
+    # in float16, 2049 is 2048: labels cast to the metric's dtype would call a wrong
+    # prediction right. Labels keep their own dtype; scores and state are float16.
+    classes = 2100
+    scores = np.zeros((2, classes), dtype=np.float16)
+    scores[0, 2048] = 1.0  # predicts 2048 for a sample labelled 2049: wrong
+    scores[1, 2050] = 1.0  # predicts 2050 for a sample labelled 2050: right
+    labels = [2049, 2050]
+    accuracy = im.Accuracy(dtype="float16")
+    accuracy.update_state(labels, [2048, 2050])
+    assert accuracy.result() == 0.5
+    for metric in (
+        im.SparseCategoricalAccuracy(dtype="float16"),
+        im.SparseTopKCategoricalAccuracy(k=1, dtype="float16"),
+    ):
+        metric.update_state(labels, scores)
+        assert metric.result() == 0.5, type(metric).__name__
+        assert metric.state["count"] == 2.0
+    matrix = im.ConfusionMatrix(classes, dtype="float16")
+    matrix.update_state([2049.0, 2050.0], [2048, 2050])  # float labels from a list too
+    counts = matrix.result()
+    assert counts.dtype == np.float16
+    assert counts[2049, 2048] == 1 and counts[2050, 2050] == 1 and counts.sum() == 2
+    # the float16 path itself is unchanged: labels that float16 holds exactly still work
+    small = im.SparseCategoricalAccuracy(dtype="float16")
+    small.update_state(np.array([1, 0], dtype=np.float16), [[0.2, 0.8], [0.9, 0.1]])
+    assert small.result() == 1.0

@@ -108,6 +108,43 @@ def as_array(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 
+def as_labels(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """Coerce an input that holds class labels: :func:`as_array`, without rounding them.
+
+    Labels cast to a narrow float may change: in float16, 2049 becomes 2048, and
+    a wrong label is then counted as right. So integers keep their integer dtype
+    (no float copy either), and floats wider than ``dtype`` keep theirs; the metric
+    checks that they are whole numbers in range.
+
+    Parameters
+    ----------
+    x : array-like
+        What :func:`as_array` accepts.
+    name : str
+        The argument's name, used in error messages.
+    dtype : numpy.dtype
+        The metric's floating dtype, for floats no wider than it and for booleans.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> as_labels([2049, 3], "y_true", np.dtype("float16"))
+    array([2049,    3])
+    >>> as_array([2049, 3], "y_true", np.dtype("float16"))
+    array([2048.,    3.], dtype=float16)
+    """
+    if type(x) is np.ndarray and x.dtype.kind in "iu" and x.ndim:
+        return x
+    array = _to_numpy(x, name)
+    kind = array.dtype.kind
+    if kind in "iu" or (kind == "f" and array.dtype.itemsize > dtype.itemsize):
+        return array.reshape(1) if array.ndim == 0 else array
+    return as_array(array, name, dtype)
+
+
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x

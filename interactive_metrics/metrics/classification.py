@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from interactive_metrics.core.coerce import as_array, as_labels
 from interactive_metrics.metric import StateField
 from interactive_metrics.metrics._paired import (
     MeanOfSamples,
@@ -31,6 +32,11 @@ __all__ = [
 ]
 
 _ACCURACY_FIELDS = (StateField("correct"), StateField("count"))
+
+
+def _labels_then_scores(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """``y_true`` holds class labels (never rounded to the dtype), ``y_pred`` scores."""
+    return as_labels(x, name, dtype) if name == "y_true" else as_array(x, name, dtype)
 
 
 def _class_scores(y_pred: np.ndarray) -> np.ndarray:
@@ -102,6 +108,7 @@ class Accuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    _as_input = staticmethod(as_labels)  # labels are compared as given, not rounded to dtype
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where the prediction equals the label."""
@@ -241,6 +248,7 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    _as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where ``argmax(y_pred) == y_true``."""
@@ -307,6 +315,8 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     >>> m.result()
     0.3
     """
+
+    _as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where the label's class is in the top ``k``."""

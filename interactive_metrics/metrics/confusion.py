@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from interactive_metrics.core.coerce import as_array
+from interactive_metrics.core.coerce import as_labels
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._paired import (
@@ -72,13 +72,6 @@ def _check_optional_index(value: Any, name: str, minimum: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be None or an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _labels_as_given(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
-    """Coerce an input of label metrics: integer numpy arrays stay integers (no float copy)."""
-    if type(x) is np.ndarray and x.dtype.kind in "iu" and x.ndim:
-        return x
-    return as_array(x, name, dtype)
 
 
 def _class_labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
@@ -577,7 +570,7 @@ class ConfusionMatrix(Metric):
            [0. , 1. , 1. ]])
     """
 
-    _as_input = staticmethod(_labels_as_given)
+    _as_input = staticmethod(as_labels)  # labels and scores, never rounded to dtype
 
     def __init__(
         self, num_classes: int, name: str | None = None, dtype: Any = None, **options: Any
