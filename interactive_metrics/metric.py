@@ -623,14 +623,13 @@ class Metric:
         history = self._history
         if history is not None:
             recorded = self._held_back(batch, event) if self._pending_allowed else batch
-            if recorded is None:
-                pass
-            elif self._scalar_only:  # the two results are filled in later, by `_complete_results`
-                history.append_numbers(
-                    (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
-                )
-            else:
-                self._record(history, recorded, new, event)
+            if recorded is not None:  # None: an update held back by history_every
+                if self._scalar_only:  # the two results are filled in later (_complete_results)
+                    history.append_numbers(
+                        (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
+                    )
+                else:
+                    self._record(history, recorded, new, event)
         self._state = new
         if low is not None:
             self._compensation = low

@@ -13,7 +13,8 @@ Rounding: samples are summed in blocks of :data:`BLOCK`, each with several runni
 sums (the loop is vectorised, as BLAS does), and the block sums are added with
 numpy's pairwise sum. On random data the sums are within a few ulps of the exact
 sum, as ``np.dot`` is. A sum of zeros may come out as ``0.0`` where numpy gives
-``-0.0``.
+``-0.0``, and a strided array (a column of a 2-D array) is added in another order
+than a contiguous one: the same size of rounding, not always the same bits.
 
 The pass releases the GIL. Batches of at least :data:`THREADS_MIN` samples are
 split into runs of whole blocks that up to four threads (the caller's and a small
@@ -87,28 +88,28 @@ def _blocks(values: np.ndarray, weight: np.ndarray, out: np.ndarray) -> float:
     return negative
 
 
-_HELPERS: tuple[int, ThreadPoolExecutor | None] | None = None
+_HELPERS: tuple[int, ThreadPoolExecutor | None, int] = (-1, None, 0)
 
 
-def _helpers() -> ThreadPoolExecutor | None:
-    """Threads that sum parts of a large batch beside the caller's (None on one core).
+def _helpers() -> tuple[ThreadPoolExecutor | None, int]:
+    """Threads that sum parts of a large batch beside the caller's, and how many (0 on one core).
 
     Made anew in a child process after ``fork()``, where the parent's threads do not run.
     """
     global _HELPERS
     pid = os.getpid()
-    if _HELPERS is None or _HELPERS[0] != pid:
+    if _HELPERS[0] != pid:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         count = min(3, (cores or 1) - 1)  # memory-bound: a few threads reach the bandwidth
         pool = ThreadPoolExecutor(count, "interactive_metrics.kernels") if count > 0 else None
-        _HELPERS = (pid, pool)
-    return _HELPERS[1]
+        _HELPERS = (pid, pool, count)
+    return _HELPERS[1], _HELPERS[2]
 
 
 def _blocks_on_threads(
-    values: np.ndarray, weight: np.ndarray, out: np.ndarray, helpers: ThreadPoolExecutor
+    values: np.ndarray, weight: np.ndarray, out: np.ndarray, helpers: ThreadPoolExecutor, count: int
 ) -> float:
-    """:func:`_blocks` by the caller's thread and the helpers, taking runs of blocks in turn.
+    """:func:`_blocks` by the caller's thread and ``count`` helpers, taking runs of blocks in turn.
 
     Each run is a fixed range of whole blocks, so the sums are those of one thread;
     a thread that is slowed (by another process on its core) just takes fewer runs.
@@ -128,7 +129,10 @@ def _blocks_on_threads(
             part = slice(first * BLOCK, last * BLOCK)
             negative += _blocks(values[part], weight[part], out[first:last])
 
-    others = [helpers.submit(work) for _ in range(helpers._max_workers)]
+    try:
+        others = [helpers.submit(work) for _ in range(count)]
+    except RuntimeError:  # the interpreter is shutting down: the caller takes every run
+        others = []
     negative = work()
     return negative + sum(other.result() for other in others)
 
@@ -152,10 +156,10 @@ def weighted_sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float,
         return _sums(values, weight)
     blocks = -(-n // BLOCK)
     out = np.empty((blocks, 2))  # each block's two sums
-    helpers = _helpers() if n >= THREADS_MIN else None
+    helpers, count = _helpers() if n >= THREADS_MIN else (None, 0)
     if helpers is None:
         negative = _blocks(values, weight, out)
     else:
-        negative = _blocks_on_threads(values, weight, out, helpers)
+        negative = _blocks_on_threads(values, weight, out, helpers, count)
     total, weight_total = np.add.reduce(out, axis=0).tolist()
     return total, weight_total, negative
