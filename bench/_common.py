@@ -29,9 +29,9 @@ def paired(
     """Seconds per call of ``ours`` and of ``baseline``, timed alternately, best of ``rounds``.
 
     ``settle`` seconds of sleep come before each timing, for calls that use all
-    cores: a thread pool keeps spinning for a while after its work is done
-    (OpenBLAS' for up to about 0.1 s), and the next timing would share the cores
-    with it. A notebook cell rarely follows a BLAS call that closely.
+    cores: a thread pool may keep spinning for a while after its work is done
+    (OpenBLAS' workers do), and the next timing would share the cores with it. A
+    notebook cell rarely follows a BLAS call that closely.
     """
     mine, theirs = [], []
     for _ in range(rounds):

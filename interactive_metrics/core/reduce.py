@@ -404,6 +404,14 @@ class Reduction:
         batches directly (a :class:`Product` with one dot product, a short 1-D
         array as a dot with ones) and hands everything else to :meth:`over_batch`:
         the same results, a few hundred nanoseconds sooner on each update.
+
+        Examples
+        --------
+        >>> total = REDUCTIONS["sum"].batch_reducer(np.dtype("float64"))
+        >>> total(Product(np.array([1.0, 3.0]), np.array([0.5, 1.0])), 2)
+        np.float64(3.5)
+        >>> total(np.array([1.0, 3.0, 5.0, 7.0]), 4)
+        np.float64(16.0)
         """
         over_batch = self.over_batch
         if self.name != "sum" or dtype != _ONES.dtype:
