@@ -467,10 +467,10 @@ class Metric:
         all reduce through :class:`~interactive_metrics.core.Reduction`, which sums it
         with a bincount.
         """
-        if weight is not None:
-            check_sample_weight(weight)
         if self.nan_strategy != "propagate":
-            inputs, weight, n, _ = self._handle_nan(inputs, weight, n)
+            inputs, weight, n, _ = self._handle_nan(inputs, weight, n)  # checks the weights
+        elif weight is not None:
+            check_sample_weight(weight)
         terms = self._call_terms(inputs, weight)
         if not factored and any(type(term) is Product for term in terms.values()):
             terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
@@ -523,8 +523,7 @@ class Metric:
         """
         weighted_sums = _WEIGHTED_SUMS or _weighted_sums()
         if self.nan_strategy != "propagate":
-            check_sample_weight(weight)  # also the weights of samples about to be dropped
-            inputs, kept, n, _ = self._handle_nan(inputs, weight, n)
+            inputs, kept, n, _ = self._handle_nan(inputs, weight, n)  # checks the weights
             weight = weight if kept is None else kept
         terms = self._call_terms(inputs, weight)
         batch: State = {}
@@ -558,10 +557,14 @@ class Metric:
         """Apply ``nan_strategy`` to one batch: the kept inputs, weights, count and mask.
 
         The mask (None when every sample is kept) lets callers that carry more per
-        sample, as stream keys and batch ids, drop the same samples.
+        sample, as stream keys and batch ids, drop the same samples. The weights are
+        checked first, all of them: a negative weight is refused even on a sample
+        that is about to be dropped, whichever path (metric, streams, replay) drops it.
         """
         if self.nan_strategy == "propagate":
             return inputs, weight, n, None
+        if weight is not None:
+            check_sample_weight(weight)
         bad = np.zeros(n, dtype=bool)
         for x in inputs:
             bad |= np.isnan(x).reshape(n, -1).any(axis=1) if x.size else bad

@@ -176,8 +176,9 @@ def test_nan_strategy_ignore_drops_samples_and_their_weights_in_the_fused_pass()
 
 
 @pytest.mark.parametrize("strategy", ["ignore", "error"])
-def test_a_bad_weight_on_a_nan_sample_is_refused_on_both_paths(strategy):
-    # the weights are checked before NaN samples are dropped, fused or not
+def test_a_bad_weight_on_a_nan_sample_is_refused_on_every_path(strategy):
+    # the weights are checked before NaN samples are dropped: metric (fused or not),
+    # streams and replay alike
     values, weight = np.array([np.nan, 1.0, 2.0]), np.array([-1.0, 1.0, 1.0])
     fused = im.Mean(nan_strategy=strategy)
     unfused = im.MeanMetricWrapper(lambda y_true, y_pred: y_pred, nan_strategy=strategy)
@@ -186,6 +187,15 @@ def test_a_bad_weight_on_a_nan_sample_is_refused_on_both_paths(strategy):
     with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
         unfused.update_state(np.zeros(3), values, sample_weight=weight)
     assert fused.step == unfused.step == 0
+    streams = im.Streams(im.Mean(nan_strategy=strategy))
+    with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
+        streams.update_state(values, stream=["a", "b", "a"], sample_weight=weight)
+    assert streams.streams == []
+    log = pl.DataFrame({"batch": [0, 0, 1], "values": values, "weight": weight})
+    with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
+        im.Mean(nan_strategy=strategy).replay(
+            log, values="values", batch="batch", sample_weight="weight"
+        )
 
 
 def test_fused_and_unfused_paths_agree():
