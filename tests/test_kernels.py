@@ -77,9 +77,9 @@ def test_several_threads_give_the_bits_of_one():
     rng = np.random.default_rng(3)
     n = THREADS_MIN * 2 + 17
     v, w = rng.normal(size=n), rng.random(n)
-    one = np.empty((-(-n // BLOCK), 2))
+    one = np.empty((2, -(-n // BLOCK)))
     negative = kernels._blocks(v, w, one)
-    total, weight_total = np.add.reduce(one, axis=0).tolist()
+    total, weight_total = np.add.reduce(one, axis=1).tolist()
     assert kernels.weighted_sums(v, w) == (total, weight_total, negative)
 
 
@@ -265,3 +265,15 @@ def test_read_only_and_strided_inputs(n):
     m = im.Mean()
     m.update_state(pl.Series(values), sample_weight=pl.Series(weight))
     assert m.result() == pytest.approx(expected[0] / expected[1], rel=1e-15)
+
+
+@pytest.mark.parametrize("n", [1000, 100_000, THREADS_MIN + 1000])
+def test_within_one_ulp_of_the_exact_sum_on_positive_data(n):
+    # the blocks' sums are added pairwise: np.dot is up to ~20 ulps off at millions
+    # of samples, the compiled pass (and numpy's pairwise sum) within one
+    rng = np.random.default_rng(n)
+    for _ in range(3):
+        v, w = rng.random(n), rng.random(n)
+        total, weight_total, _ = kernels.weighted_sums(v, w)
+        for got, exact in ((total, math.fsum((v * w).tolist())), (weight_total, math.fsum(w))):
+            assert abs(got - exact) <= float(np.spacing(exact))
