@@ -12,9 +12,10 @@ weight is negative and the weight sum is not NaN (``-0.0`` is not negative).
 Rounding: samples are summed in blocks of :data:`BLOCK`, each with several running
 sums (the loop is vectorised, as BLAS does), and the block sums are added with
 numpy's pairwise sum. On random positive data the sums are within one ulp of the
-exact sum up to 10 million samples (``np.dot``: up to about 20 ulps). A sum of zeros may come out as ``0.0`` where numpy gives
-``-0.0``, and a strided array (a column of a 2-D array) is added in another order
-than a contiguous one: the same size of rounding, not always the same bits.
+exact sum up to 10 million samples (``np.dot``: up to about 20 ulps). A sum of
+zeros may come out as ``0.0`` where numpy gives ``-0.0``, and a strided array (a
+column of a 2-D array) is added in another order than a contiguous one: the same
+size of rounding, not always the same bits.
 
 The pass releases the GIL. Batches of at least :data:`THREADS_MIN` samples are
 split into runs of whole blocks that up to four threads (the caller's and a small
