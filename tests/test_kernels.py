@@ -6,6 +6,7 @@ import math
 import multiprocessing
 import threading
 
+import numba
 import numpy as np
 import polars as pl
 import pytest
@@ -277,3 +278,13 @@ def test_within_one_ulp_of_the_exact_sum_on_positive_data(n):
         total, weight_total, _ = kernels.weighted_sums(v, w)
         for got, exact in ((total, math.fsum((v * w).tolist())), (weight_total, math.fsum(w))):
             assert abs(got - exact) <= float(np.spacing(exact))
+
+
+def test_kernels_compile_where_numba_cannot_cache():
+    # code from exec() has no file beside which numba could keep its cache: numba
+    # refuses cache=True for it, as for a read-only install without a home directory
+    namespace: dict = {}
+    exec("def twice(x):\n    return 2.0 * x\n", namespace)
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        numba.njit(cache=True)(namespace["twice"])
+    assert kernels._compile(namespace["twice"])(1.5) == 3.0

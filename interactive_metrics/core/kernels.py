@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numba
 import numpy as np
@@ -65,7 +67,20 @@ _RUN = 64  # blocks (256 Ki samples) a thread takes at a time
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-@numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _compile(function: Callable[..., Any]) -> Any:
+    """``numba.njit`` the function, cached on disk where numba finds a place to write.
+
+    numba keeps compiled code beside the module or in its cache directory; where it
+    can write to neither (a read-only install without a home directory), it refuses
+    ``cache=True`` outright, and the kernel is then compiled in each process instead.
+    """
+    try:
+        return numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, fastmath=_FASTMATH)(function)
+
+
+@_compile
 def _sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
     total = 0.0
     weight_total = 0.0
@@ -78,7 +93,7 @@ def _sums(values: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
     return total, weight_total, negative
 
 
-@numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
+@_compile
 def _blocks(values: np.ndarray, weight: np.ndarray, out: np.ndarray) -> float:
     negative = 0.0
     for b in range(out.shape[1]):
