@@ -496,7 +496,6 @@ class Metric:
         if n <= _CHUNK:
             terms, n = self._terms_of(inputs, weight, n, factored=True)
             return self._reduce_terms(terms, n)
-        dtype = self._dtype
         per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
         batch = self._identity()
         for start in range(0, n, _CHUNK):
@@ -504,10 +503,7 @@ class Metric:
             chunk_weight = weight[part] if per_sample_weight else weight  # type: ignore[index]
             chunk = [x[part] for x in inputs]
             terms, m = self._terms_of(chunk, chunk_weight, len(chunk[0]), factored=True)
-            batch = {
-                name: r.combine(batch[name], r.over_batch(terms[name], m, dtype))
-                for name, r in self._plan
-            }
+            batch = self._combine(batch, self._reduce_terms(terms, m))
         return batch
 
     def _reduce_fused(self, inputs: list[np.ndarray], weight: np.ndarray, n: int) -> State:
@@ -753,7 +749,7 @@ class Metric:
         combined = self._identity()
         if self._compensation is None:
             for other in others:
-                combined = {n: r.combine(combined[n], other._state[n]) for n, r in self._plan}
+                combined = self._combine(combined, other._state)
             self._apply(combined, MERGE)
             return
         low = self._zero_compensation()

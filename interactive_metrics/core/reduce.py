@@ -400,32 +400,26 @@ class Reduction:
     def batch_reducer(self, dtype: np.dtype[Any]) -> Callable[[Any, int], Any]:
         """``over_batch`` for one dtype, as a function of ``(term, n)``.
 
-        Float64 sums get a function that sums the two common cases of small
-        batches directly (a :class:`Product` with one dot product, a short 1-D
-        array as a dot with ones) and hands everything else to :meth:`over_batch`:
-        the same results, a few hundred nanoseconds sooner on each update.
+        Float64 sums of float64 arrays, the terms of most small updates, go straight
+        to :func:`_sum_rows`; everything else to :meth:`over_batch`: the same
+        results, a few hundred nanoseconds sooner on each update.
 
         Examples
         --------
         >>> total = REDUCTIONS["sum"].batch_reducer(np.dtype("float64"))
-        >>> total(Product(np.array([1.0, 3.0]), np.array([0.5, 1.0])), 2)
-        np.float64(3.5)
         >>> total(np.array([1.0, 3.0, 5.0, 7.0]), 4)
         np.float64(16.0)
+        >>> total(Product(np.array([1.0, 3.0]), np.array([0.5, 1.0])), 2)
+        np.float64(3.5)
         """
         over_batch = self.over_batch
         if self.name != "sum" or dtype != _ONES.dtype:
             return lambda term, n: over_batch(term, n, dtype)
-        float64, ones = _ONES.dtype, _ONES_OF_LENGTH
+        float64 = _ONES.dtype
 
         def sum_float64(term: Any, n: int) -> Any:
-            kind = type(term)
-            if kind is Product and term.values.dtype is float64:
-                return term.values.dot(term.weight)
-            if kind is np.ndarray and term.ndim == 1 and term.dtype is float64:
-                length = term.shape[0]
-                if length <= _SMALL:
-                    return term.dot(ones[length])
+            if type(term) is np.ndarray and term.dtype is float64 and term.ndim:
+                return _sum_rows(term)
             return over_batch(term, n, dtype)
 
         return sum_float64
