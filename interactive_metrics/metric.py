@@ -19,9 +19,11 @@ From these the base derives ``update_state``, ``result``, ``reset_state``,
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +328,9 @@ class Metric:
                 if f.reduce == "sum"
             }
         self._listeners: list[Callable[[Metric, int], None]] = []
+        # Held while an event is committed and while the history is read, so that
+        # threads updating one metric neither lose updates nor see half a row.
+        self._lock = threading.RLock()
 
     # -- the three declarations ------------------------------------------------------------
 
@@ -365,7 +370,8 @@ class Metric:
         """
         if self._history is None:
             return self._new_history().frame()
-        return self._history.frame()
+        with self._lock:  # reading flushes queued rows: not while another thread appends
+            return self._history.frame()
 
     @property
     def state(self) -> dict[str, Any]:
@@ -610,30 +616,31 @@ class Metric:
         ``batch_low`` is what rounding left out of ``batch`` (merges under
         ``summation="kahan"``); the new compensation is committed with the state.
         """
-        low: State | None = None
-        if event == RESET:
-            new = batch
-            if self._compensation is not None:
-                low = self._zero_compensation()
-        elif self._compensation is None:
-            new = self._combine(self._state, batch)
-        else:
-            new, low = self._add_compensated(self._state, self._compensation, batch, batch_low)
-        history = self._history
-        if history is not None:
-            recorded = self._held_back(batch, event) if self._pending_allowed else batch
-            if recorded is not None:  # None: an update held back by history_every
-                if self._scalar_only:  # the two results are filled in later (_complete_results)
-                    history.append_numbers(
-                        (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
-                    )
-                else:
-                    self._record(history, recorded, new, event)
-        self._state = new
-        if low is not None:
-            self._compensation = low
-        self._step += 1
-        if self._listeners:
+        with self._lock:  # one event at a time: threads may share a metric
+            low: State | None = None
+            if event == RESET:
+                new = batch
+                if self._compensation is not None:
+                    low = self._zero_compensation()
+            elif self._compensation is None:
+                new = self._combine(self._state, batch)
+            else:
+                new, low = self._add_compensated(self._state, self._compensation, batch, batch_low)
+            history = self._history
+            if history is not None:
+                recorded = self._held_back(batch, event) if self._pending_allowed else batch
+                if recorded is not None:  # None: an update held back by history_every
+                    if self._scalar_only:  # results are filled in later (_complete_results)
+                        history.append_numbers(
+                            (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
+                        )
+                    else:
+                        self._record(history, recorded, new, event)
+            self._state = new
+            if low is not None:
+                self._compensation = low
+            self._step += 1
+        if self._listeners:  # outside the lock: a listener may take locks of its own
             self._notify(event)
 
     def _held_back(self, batch: State, event: int) -> State | None:
@@ -722,7 +729,15 @@ class Metric:
         >>> a.result(), a.history["event"].to_list()
         (3.5, ['update', 'merge'])
         """
-        others = [metrics] if isinstance(metrics, Metric) else list(metrics)
+        if isinstance(metrics, Metric):
+            others = [metrics]
+        elif isinstance(metrics, Iterable) and not isinstance(metrics, (str, bytes, Mapping)):
+            others = list(metrics)
+        else:
+            raise TypeError(
+                f"`metrics` must be a Metric or an iterable of Metric, got "
+                f"{type(metrics).__name__}; pass e.g. [other_metric]"
+            )
         mine = self._merge_key()
         for other in others:
             if type(other) is not type(self):
@@ -746,15 +761,19 @@ class Metric:
                         f"cannot merge {other.name!r} into {self.name!r}: field {f.name!r} "
                         f"has shape {got}, expected {f.shape}"
                     )
+        snapshots = []
+        for other in others:  # each state with its compensation, as of one event
+            with other._lock:
+                snapshots.append((other._state, other._compensation))
         combined = self._identity()
         if self._compensation is None:
-            for other in others:
-                combined = self._combine(combined, other._state)
+            for state, _ in snapshots:
+                combined = self._combine(combined, state)
             self._apply(combined, MERGE)
             return
         low = self._zero_compensation()
-        for other in others:
-            combined, low = self._add_compensated(combined, low, other._state, other._compensation)
+        for state, compensation in snapshots:
+            combined, low = self._add_compensated(combined, low, state, compensation)
         self._apply(combined, MERGE, low)
 
     # -- derived: the past ------------------------------------------------------------------
@@ -798,12 +817,13 @@ class Metric:
         """
         if step == 0 and isinstance(step, int):
             return {name: _plain(value) for name, value in self._identity().items()}
-        row = self._row(step)
-        assert self._history is not None
-        return {
-            f.name: _plain(self._history.value(row, f"running_{f.name}", f.shape))
-            for f in self._fields
-        }
+        with self._lock:
+            row = self._row(step)
+            assert self._history is not None
+            return {
+                f.name: _plain(self._history.value(row, f"running_{f.name}", f.shape))
+                for f in self._fields
+            }
 
     def result_at(self, step: int) -> Any:
         """The result after ``step`` events, read from the history (never recomputed).
@@ -819,9 +839,10 @@ class Metric:
         """
         if step == 0 and isinstance(step, int):
             return _plain(self.compute(self._identity()))
-        row = self._row(step)
-        assert self._history is not None
-        return _plain(self._history.value(row, "result", self._result_shape))
+        with self._lock:
+            row = self._row(step)
+            assert self._history is not None
+            return _plain(self._history.value(row, "result", self._result_shape))
 
     # -- derived: configuration and display -------------------------------------------------
 
@@ -918,6 +939,26 @@ class Metric:
 
         replay_metric(self, data, batch=batch, sample_weight=sample_weight, **columns)
         return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A copy with a lock of its own (a lock cannot be copied; its holder is not copied)."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        with self._lock:
+            for name, value in self.__dict__.items():
+                fresh = threading.RLock() if name == "_lock" else copy.deepcopy(value, memo)
+                clone.__dict__[name] = fresh
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes but the lock: what ``copy.copy`` (and a process pool) transfers."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         def fmt(value: Any) -> str:
