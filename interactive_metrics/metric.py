@@ -49,7 +49,6 @@ NAN_STRATEGIES = ("propagate", "ignore", "error")
 SUMMATIONS = ("plain", "kahan")
 State = dict[str, Any]
 _CHUNK = 1 << 17  # samples per chunk of a large batch: the arrays of one chunk stay in cache
-_F64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -128,19 +127,6 @@ def _fieldwise(
     if both_mappings:
         return lambda x, y: {name: f(x[name], y[name]) for name, f in functions}
     return lambda x, y: {name: f(x[name], y) for name, f in functions}
-
-
-def _weighted_sums() -> Callable[[np.ndarray, np.ndarray], tuple[float, float, float]]:
-    """:func:`~interactive_metrics.core.kernels.weighted_sums`, imported on first use (numba)."""
-    global _WEIGHTED_SUMS
-    if _WEIGHTED_SUMS is None:
-        from interactive_metrics.core.kernels import weighted_sums
-
-        _WEIGHTED_SUMS = weighted_sums
-    return _WEIGHTED_SUMS
-
-
-_WEIGHTED_SUMS: Callable[[np.ndarray, np.ndarray], tuple[float, float, float]] | None = None
 
 
 def _snake_case(name: str) -> str:
@@ -234,16 +220,11 @@ class Metric:
     _as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
     _as_input = staticmethod(as_array)
     terms_wrap_inputs: ClassVar[bool] = False
-    """Declare ``True`` when ``terms`` only wraps its inputs and weights.
+    """Accepted for metrics written against earlier versions; it changes nothing now.
 
-    That is: it returns a :class:`~interactive_metrics.core.Product` from
-    ``weighted_samples(..., factored=True)``, the weights themselves or constants,
-    and computes nothing from them. A weighted float64 batch is then reduced whole,
-    never in chunks, and each product is summed by one compiled pass that also sums
-    and checks the weights (:func:`~interactive_metrics.core.kernels.weighted_sums`):
-    a third of numpy's passes on large batches, one call instead of three on small
-    ones. The weights are checked after ``terms`` runs, not before. ``Sum`` and
-    ``Mean`` declare it.
+    It once sent weighted float64 batches of ``Sum`` and ``Mean`` through a compiled
+    pass (numba), removed because its first call cost about a second in every new
+    process. Every batch now takes the one path of :meth:`update_state`.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -306,8 +287,6 @@ class Metric:
         )
         self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
         self._scalar_only = all(f.shape == () for f in self._fields)
-        self._fused = self.terms_wrap_inputs and self._dtype == np.float64
-        self._fused_plan = tuple((f.name, f.reduce == "sum", f.reduction) for f in self._fields)
         with np.errstate(all="ignore"):
             self._result_shape = np.shape(self.compute(self._identity()))
         self._scalar_only = self._scalar_only and self._result_shape == ()
@@ -490,15 +469,12 @@ class Metric:
     def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
         """Reduce a batch to its state.
 
-        A weighted float64 batch of a metric with ``terms_wrap_inputs`` is summed
-        in one compiled pass (:meth:`_reduce_fused`). Other batches are reduced
-        whole up to 131,072 samples, larger ones in chunks of that size: the
-        partial states of the chunks merge exactly (that is what the fields'
+        Batches of up to 131,072 samples are reduced whole, larger ones in chunks of
+        that size:
+        the partial states of the chunks merge exactly (that is what the fields'
         reductions are for), and every pass over a chunk (weight check, products,
         sums) then reads memory that is already in cache.
         """
-        if weight is not None and self._fused and weight.ndim == 1 and weight.shape[0] == n:
-            return self._reduce_fused(inputs, weight, n)
         if n <= _CHUNK:
             terms, n = self._terms_of(inputs, weight, n, factored=True)
             return self._reduce_terms(terms, n)
@@ -510,47 +486,6 @@ class Metric:
             chunk = [x[part] for x in inputs]
             terms, m = self._terms_of(chunk, chunk_weight, len(chunk[0]), factored=True)
             batch = self._combine(batch, self._reduce_terms(terms, m))
-        return batch
-
-    def _reduce_fused(self, inputs: list[np.ndarray], weight: np.ndarray, n: int) -> State:
-        """Reduce a weighted float64 batch of a metric with ``terms_wrap_inputs``.
-
-        The terms are taken for the whole batch at once: they hold views of the
-        inputs, not arrays as large as the batch. Each sum of a
-        :class:`~interactive_metrics.core.Product` of values and these weights is
-        one compiled pass (:func:`~interactive_metrics.core.kernels.weighted_sums`)
-        that also sums and checks the weights; a sum field whose terms are the
-        weights themselves (a mean's ``count``) gets that weight sum. Other terms
-        are reduced as usual, after the weights are checked.
-        """
-        weighted_sums = _WEIGHTED_SUMS or _weighted_sums()
-        if self.nan_strategy != "propagate":
-            inputs, kept, n, _ = self._handle_nan(inputs, weight, n)  # checks the weights
-            weight = weight if kept is None else kept
-        terms = self._call_terms(inputs, weight)
-        batch: State = {}
-        weight_total = None  # Σ weight, once a compiled pass has summed and checked the weights
-        checked = False
-        for name, is_sum, reduction in self._fused_plan:
-            term = terms[name]
-            if is_sum:
-                if term is weight:
-                    if weight_total is None:  # Σ weight² is not used: one pass for Σ weight
-                        _, weight_total, negative = weighted_sums(weight, weight)
-                        if negative or weight_total != weight_total:  # negative or NaN
-                            check_sample_weight(weight)  # raises, naming the bad weights
-                    batch[name] = np.float64(weight_total)
-                    continue
-                if type(term) is Product and term.weight is weight and term.values.dtype is _F64:
-                    total, weight_total, negative = weighted_sums(term.values, weight)
-                    if negative or weight_total != weight_total:
-                        check_sample_weight(weight)
-                    batch[name] = np.float64(total)
-                    continue
-            if weight_total is None and not checked:
-                check_sample_weight(weight)
-                checked = True
-            batch[name] = reduction.over_batch(term, n, self._dtype)
         return batch
 
     def _handle_nan(

@@ -38,7 +38,6 @@ class Sum(Metric):
     """
 
     fields = (StateField("total"),)
-    terms_wrap_inputs = True
 
     def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
         """Each sample's weighted value."""
@@ -77,7 +76,6 @@ class Mean(Metric):
     """
 
     fields = (StateField("total"), StateField("count"))
-    terms_wrap_inputs = True
 
     def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
         """Each sample's weighted value and its weight (1 when unweighted)."""
