@@ -809,10 +809,8 @@ def _check_output(out: Path) -> bool:
         return True
     folder = Path(os.path.realpath(out)).parent
     if not folder.is_dir():
-        raise CommandError(
-            f"cannot write -o {str(out)!r}: the directory {str(folder)!r} does not exist; "
-            "create it first"
-        )
+        why = "is not a directory" if folder.exists() else "does not exist; create it first"
+        raise CommandError(f"cannot write -o {str(out)!r}: {str(folder)!r} {why}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CommandError(
             f"cannot write -o {str(out)!r}: the directory {str(folder)!r} is not writable"
@@ -849,7 +847,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Once(argparse.Action):
-    """Store an option's value, refusing the option a second time (argparse keeps the last)."""
+    """Store an option's value; a second, different value is an error (argparse keeps the last)."""
 
     def __call__(
         self,
@@ -859,7 +857,7 @@ class _Once(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         seen = namespace.__dict__.setdefault("_given_once", {})
-        if self.dest in seen:
+        if self.dest in seen and seen[self.dest] != values:
             first = seen[self.dest]
             if self.dest == "metric":
                 raise CommandError(
