@@ -76,8 +76,12 @@ batch would.
 """
 
 
-class CommandError(Exception):
-    """A problem with the command line or the log, reported without a traceback."""
+class CommandError(ValueError):
+    """A problem with the command line or the log, reported without a traceback.
+
+    A ``ValueError``, so that :func:`write_report` called from Python raises only the
+    errors every public function of the package raises.
+    """
 
 
 MAX_STATE_NUMBERS = 1_000_000
@@ -139,18 +143,15 @@ def _required_options(cls: type[Metric]) -> list[str]:
 
 
 def _accepted_options(cls: type[Metric]) -> list[str]:
-    """The keyword arguments ``cls`` takes: its own, then those it passes on to Metric."""
+    """The keyword arguments ``cls`` takes: its own, then Metric's (through ``**options``)."""
     names: list[str] = []
-    takes_more = False
-    for init in (cls.__init__, Metric.__init__):
-        for p in inspect.signature(init).parameters.values():
-            if p.kind == p.VAR_KEYWORD:
-                takes_more = True
-            elif p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-                names.append(p.name)
-        if not takes_more:
-            break
-        takes_more = False
+    passes_on = False
+    for p in inspect.signature(cls.__init__).parameters.values():
+        passes_on = passes_on or p.kind == p.VAR_KEYWORD
+        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.append(p.name)
+    if passes_on:
+        names += [p for p in inspect.signature(Metric.__init__).parameters if p != "self"]
     return list(dict.fromkeys(names))
 
 
@@ -356,13 +357,17 @@ def _check_input_column(log: pl.DataFrame, column: str, flag: str) -> None:
 
 
 def _check_history_size(metric: Metric, rows: int) -> None:
-    """Refuse a replay whose history would outgrow MAX_HISTORY_NUMBERS (it would exhaust memory)."""
+    """Refuse a replay whose history could outgrow MAX_HISTORY_NUMBERS (and exhaust memory).
+
+    ``rows`` counts every batch (and every batch of every stream): an upper bound, as
+    ``history_every`` and ``history_last`` may record fewer.
+    """
     per_row = 2 * _state_numbers(metric) + 2 * int(np.prod(np.shape(metric.result())))
     if rows * per_row > MAX_HISTORY_NUMBERS:
         raise CommandError(
             f"the history would hold {rows * per_row:,} numbers ({rows:,} rows of {per_row:,}); "
             f"the report allows at most {MAX_HISTORY_NUMBERS:,}: use fewer batches (a coarser "
-            "--batch column), fewer streams, or --option history_every=N"
+            "--batch column) or fewer streams"
         )
 
 
@@ -422,6 +427,11 @@ def replay_log(
     Splitting the run into ``pieces`` groups of whole batches changes nothing in the
     result or the history (each replay continues from the state the previous one
     left); it lets the progress bar move on long logs.
+
+    Raises CommandError, before anything is replayed, for a missing column, a log with
+    no rows, batch ids or stream keys that cannot be sorted or grouped (lists, structs,
+    objects, 128-bit integers) and a history larger than MAX_HISTORY_NUMBERS; a
+    ``TypeError``/``ValueError`` of the replay itself becomes a CommandError too.
     """
     import interactive_metrics as im
 
@@ -743,6 +753,14 @@ def write_report(
     -------
     Path
         ``output``.
+
+    Raises
+    ------
+    CommandError
+        A ``ValueError`` saying, on one line, what is wrong with the arguments, the log or
+        ``output``; nothing is written. ``output`` is checked before the replay and
+        written through a temporary file beside it, so a failed write leaves an earlier
+        report as it was.
     """
     built = build_metric(metric, dict(options or {}))
     if built._result_shape != ():
