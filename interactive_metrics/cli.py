@@ -344,6 +344,11 @@ def _check_key_column(log: pl.DataFrame, column: str, flag: str) -> None:
             f"column {column!r} (for {flag}) must hold {_KEY_DTYPES}, got dtype {dtype}; "
             f"cast or convert it first, e.g. pl.col({column!r}).cast(pl.String)"
         )
+    if flag == "--stream" and dtype == pl.Duration:  # charts.stream_breakdown casts keys to text
+        raise CommandError(
+            f"column {column!r} (for --stream) holds durations, which the per-stream charts "
+            f"cannot draw yet; convert them first, e.g. pl.col({column!r}).dt.to_string()"
+        )
 
 
 def _check_input_column(log: pl.DataFrame, column: str, flag: str) -> None:

@@ -145,6 +145,12 @@ CASES: list[tuple[str, Callable[[Path], str] | None, list[str], str]] = [
         r"column 'stream' \(for --stream\) must hold .*, got dtype Struct",
     ),
     (
+        "duration stream keys",
+        _parquet(_log(stream=[datetime.timedelta(days=d) for d in (1, 2, 1, 2)])),
+        [*PREDICTIONS, "--stream", "stream"],
+        r"column 'stream' \(for --stream\) holds durations, which the per-stream charts",
+    ),
+    (
         "128-bit integers",
         _parquet(_log().with_columns(pl.col("y_true").cast(pl.Int128))),
         PREDICTIONS,
