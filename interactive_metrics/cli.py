@@ -793,6 +793,11 @@ def write_report(
     out = Path(output)
     direct = _check_output(out)  # before the replay: a bad -o costs no time
     path = None if log is None else Path(log)
+    if path is not None and path.exists() and out.exists() and os.path.samefile(path, out):
+        raise CommandError(
+            f"-o {str(out)!r} is the LOG itself; writing the report there would replace the "
+            "log: give another file name"
+        )
     frame = read_log(path)
     bar = Progress(0, progress) if progress is not None else None
     replayed = replay_log(

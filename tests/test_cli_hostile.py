@@ -269,9 +269,18 @@ CASES: list[tuple[str, Callable[[Path], str] | None, list[str], str]] = [
     ("output in a missing directory", _good_csv, ["-o", "{tmp}/no/such/dir/r.html"], r"not exist"),
     ("output is a directory", _good_csv, ["-o", "{tmp}"], r"-o must be a file name, got the dir"),
     ("output under a file", _good_csv, ["-o", "{tmp}/log.csv/r.html"], r"is not a directory"),
+    ("output is the log", _good_csv, ["-o", "{tmp}/log.csv"], r"is the LOG itself"),
     ("output not writable", _good_csv, ["-o", "/proc/im-report.html"], r"cannot write -o '/proc/"),
 ]
 LINUX_ONLY = {"unreadable", "output not writable"}
+
+
+def _listing(folder: Path) -> list[tuple[str, int, int]]:
+    """Every entry under ``folder`` with its size and modification time (read nothing)."""
+    return sorted(
+        (str(p.relative_to(folder)), p.lstat().st_size, p.lstat().st_mtime_ns)
+        for p in folder.rglob("*")
+    )
 
 
 @pytest.mark.parametrize(
@@ -296,7 +305,7 @@ def test_bad_input_is_one_line_and_exit_2(
         arguments += PREDICTIONS
     if "-o" not in arguments:
         arguments += ["-o", str(tmp_path / "report.html")]
-    before = sorted(p.name for p in tmp_path.rglob("*"))
+    before = _listing(tmp_path)
 
     status = cli.main(["report", log, *arguments])
 
@@ -308,7 +317,7 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("interactive-metrics: error: "), lines[0]
     assert re.search(message, lines[0]), lines[0]
-    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+    assert _listing(tmp_path) == before  # nothing written, nothing changed
 
 
 def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
