@@ -7,6 +7,13 @@ per-stream breakdown, then writes a single HTML file with the charts embedded an
 inlined: it opens offline, from a laptop or an e-mail attachment, with no network.
 Without ``LOG`` it reports on the bundled sample log (an anomaly detector on six
 sensors, one of which degrades). ``interactive-metrics metrics`` lists the metric names.
+
+Every bad input (a missing or unreadable file, a log that is not CSV or Parquet, a
+missing column, text where numbers belong, an empty log, a bad ``--option``, an output
+path that cannot be written) ends as one line on stderr, ``interactive-metrics: error:
+...``, and exit status 2, with nothing written. An error the command did not expect
+(a bug) is one line too, with exit status 1 and a request to report it; set
+``INTERACTIVE_METRICS_TRACEBACK=1`` to see its traceback.
 """
 
 from __future__ import annotations
@@ -18,14 +25,17 @@ import html
 import inspect
 import json
 import math
+import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
+import numpy as np
 import polars as pl
 
 from interactive_metrics.metric import Metric
@@ -66,8 +76,29 @@ batch would.
 """
 
 
-class CommandError(Exception):
-    """A problem with the command line or the log, reported without a traceback."""
+class CommandError(ValueError):
+    """A problem with the command line or the log, reported without a traceback.
+
+    A ``ValueError``, so that :func:`write_report` called from Python raises only the
+    errors every public function of the package raises.
+    """
+
+
+MAX_STATE_NUMBERS = 1_000_000
+"""The most numbers the metric's state may hold (8 MB in float64): ``--option num_classes``
+of a confusion matrix may be at most 1000, whose state is ``num_classes**2`` numbers."""
+
+MAX_HISTORY_NUMBERS = 100_000_000
+"""The most numbers the replayed history may hold (800 MB in float64): history rows times
+the numbers in each row (the batch's state and the running state, and both results)."""
+
+TRACEBACK_VARIABLE = "INTERACTIVE_METRICS_TRACEBACK"
+"""Set this environment variable to ``1`` to see the traceback of an unexpected error."""
+
+
+def _one_line(text: object) -> str:
+    """``text`` on one line: polars and numpy messages may span several."""
+    return " ".join(str(text).split())
 
 
 # -- metrics by name -----------------------------------------------------------------------------
@@ -111,7 +142,38 @@ def _required_options(cls: type[Metric]) -> list[str]:
     ]
 
 
+def _accepted_options(cls: type[Metric]) -> list[str]:
+    """The keyword arguments ``cls`` takes: its own, then Metric's (through ``**options``)."""
+    names: list[str] = []
+    passes_on = False
+    for p in inspect.signature(cls.__init__).parameters.values():
+        passes_on = passes_on or p.kind == p.VAR_KEYWORD
+        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.append(p.name)
+    if passes_on:
+        names += [p for p in inspect.signature(Metric.__init__).parameters if p != "self"]
+    return list(dict.fromkeys(names))
+
+
+def _refuse_constant(text: str) -> NoReturn:
+    raise ValueError(f"{text} is not a number the report can use")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400
+        raise ValueError(f"{text} is too large for a float")
+    return number
+
+
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs as keyword arguments: values read as JSON, else kept as text.
+
+    Examples
+    --------
+    >>> _parse_options(["threshold=0.7", "average=micro", "thresholds=[0.3, 0.5]"])
+    {'threshold': 0.7, 'average': 'micro', 'thresholds': [0.3, 0.5]}
+    """
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -119,11 +181,86 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
             raise CommandError(
                 f"--option must look like NAME=VALUE, got {pair!r}; e.g. --option threshold=0.7"
             )
-        try:
-            options[key] = json.loads(text)  # numbers, true/false, lists; never code
+        if key in options:
+            raise CommandError(
+                f"--option {key} is given twice ({key}={options[key]!r} and {pair!r}); "
+                "give each option once"
+            )
+        try:  # numbers, true/false, lists; never code
+            options[key] = json.loads(
+                text, parse_constant=_refuse_constant, parse_float=_finite_float
+            )
         except json.JSONDecodeError:
             options[key] = text
+        except (ValueError, RecursionError) as error:  # NaN, 1e400, 5000 digits, [[[[...
+            if isinstance(error, RecursionError):
+                error = ValueError("it is nested too deeply")
+            raise CommandError(
+                f"--option {key} must be a finite number, true/false, a list or text, got "
+                f"{_shorten(text)!r}: {_one_line(error)}"
+            ) from None
     return options
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _state_numbers(metric: Metric) -> int:
+    return sum(int(np.size(value)) for value in metric.state.values())
+
+
+def _check_num_classes(cls: type[Metric], options: dict[str, Any]) -> None:
+    """Refuse a ``num_classes`` whose state would hold more than MAX_STATE_NUMBERS numbers.
+
+    Checked before the metric is built (a confusion matrix of 100000 classes would ask
+    for 74.5 GiB): the metric is built, without a history, with 8, 16, 32, ... classes
+    until its state outgrows the limit or ``num_classes`` is reached; then the largest
+    number of classes that fits is found between the last two. Each trial state holds at
+    most a few times the limit. The only assumption is that a state grows with its classes.
+    """
+    n = options.get("num_classes")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 8:
+        return  # not a whole number (the metric refuses it), or small: build it and see
+
+    def size(classes: int) -> int:
+        trial = {**options, "num_classes": classes, "history": False}
+        return _state_numbers(cls(**trial))
+
+    try:
+        low, high = 4, 8
+        while high < n and size(high) <= MAX_STATE_NUMBERS:
+            low, high = high, high * 2
+        if high >= n and size(n) <= MAX_STATE_NUMBERS:
+            return
+        high = min(high, n)
+        while high - low > 1:  # size(low) fits, size(high) does not
+            middle = (low + high) // 2
+            low, high = (middle, high) if size(middle) <= MAX_STATE_NUMBERS else (low, middle)
+    except (TypeError, ValueError):
+        return  # the real build raises the same, with the metric's own message
+    raise CommandError(
+        f"--option num_classes={n} is too large: the report allows at most "
+        f"{MAX_STATE_NUMBERS:,} numbers in a metric's state, which for {cls.__name__} means "
+        f"num_classes <= {low:,}"
+    )
+
+
+def _check_options(cls: type[Metric], options: dict[str, Any]) -> None:
+    """What the report cannot do with ``options``, said before the metric is built."""
+    accepted = _accepted_options(cls)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        raise CommandError(
+            f"--option {unknown[0]} is not an argument of {cls.__name__}; it takes "
+            f"{', '.join(accepted)}"
+        )
+    if "history" in options and options["history"] is not True:
+        raise CommandError(
+            f"--option history must be true, got {json.dumps(options['history'])}: the "
+            "report draws the metric's history (history_every=N records every N-th batch)"
+        )
+    _check_num_classes(cls, options)
 
 
 def build_metric(name: str, options: dict[str, Any]) -> Metric:
@@ -138,7 +275,7 @@ def build_metric(name: str, options: dict[str, Any]) -> Metric:
     key = _snake(name) if name not in names else name
     cls = names.get(key.lower().replace("-", "_"))
     if cls is None:
-        close = [n for n in names if key.lower()[:4] in n][:5]
+        close = [n for n in names if key and key.lower()[:4] in n][:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise CommandError(
             f"--metric must be a metric name, got {name!r}{hint}; "
@@ -149,32 +286,94 @@ def build_metric(name: str, options: dict[str, Any]) -> Metric:
         raise CommandError(
             f"--metric {key} needs --option {missing[0]}=VALUE (e.g. --option {missing[0]}=3)"
         )
+    _check_options(cls, options)
     try:
-        return cls(**options)
-    except (TypeError, ValueError) as error:
-        raise CommandError(f"--option: cannot build {cls.__name__}: {error}") from None
+        metric = cls(**options)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise CommandError(f"--option: cannot build {cls.__name__}: {_one_line(error)}") from None
+    numbers = _state_numbers(metric)
+    if numbers > MAX_STATE_NUMBERS:
+        raise CommandError(
+            f"--option: {cls.__name__} with these options keeps a state of {numbers:,} "
+            f"numbers; the report allows at most {MAX_STATE_NUMBERS:,}"
+        )
+    return metric
 
 
 # -- reading and replaying -----------------------------------------------------------------------
 
 
 def read_log(path: Path | None) -> pl.DataFrame:
-    """Read a CSV or Parquet log (or the bundled sample log when ``path`` is None)."""
+    """Read a CSV or Parquet log (or the bundled sample log when ``path`` is None).
+
+    Raises CommandError (one line) for a path that is not a readable regular file, a
+    suffix other than .csv/.tsv/.txt/.parquet/.pq, and a file polars cannot read.
+    """
     if path is None:
         from interactive_metrics.data import sample_log
 
         return sample_log()
-    if not path.is_file():
+    if path.is_dir():
+        raise CommandError(f"LOG must be a file, got the directory {str(path)!r}")
+    if not path.exists():
         raise CommandError(f"LOG must be an existing file, got {str(path)!r}")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise CommandError(f"LOG must be a regular file, got {str(path)!r}")
     suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".txt"):
+        raise CommandError(
+            f"LOG must be a .csv or .parquet file, got {str(path)!r}; convert it first"
+        )
     try:
         if suffix in (".parquet", ".pq"):
             return pl.read_parquet(path)
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",")
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise CommandError(f"cannot read {str(path)!r}: {error}") from None
-    raise CommandError(f"LOG must be a .csv or .parquet file, got {str(path)!r}; convert it first")
+        return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",")
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise CommandError(f"cannot read {str(path)!r} as {kind}: {_one_line(error)}") from None
+
+
+_KEY_DTYPES = "integers, floats, strings, booleans, categories, dates or times"
+
+
+def _check_key_column(log: pl.DataFrame, column: str, flag: str) -> None:
+    """Batch ids and stream keys: flat values polars can sort and group (no lists, structs)."""
+    dtype = log.schema[column]
+    if dtype.is_nested() or dtype == pl.Object or dtype in (pl.Int128, pl.UInt128):
+        raise CommandError(
+            f"column {column!r} (for {flag}) must hold {_KEY_DTYPES}, got dtype {dtype}; "
+            f"cast or convert it first, e.g. pl.col({column!r}).cast(pl.String)"
+        )
+    if flag == "--stream" and dtype == pl.Duration:  # charts.stream_breakdown casts keys to text
+        raise CommandError(
+            f"column {column!r} (for --stream) holds durations, which the per-stream charts "
+            f"cannot draw yet; convert them first, e.g. pl.col({column!r}).dt.to_string()"
+        )
+
+
+def _check_input_column(log: pl.DataFrame, column: str, flag: str) -> None:
+    """128-bit integers: numpy has no such type, so the replay could not read them."""
+    dtype = log.schema[column]
+    if dtype in (pl.Int128, pl.UInt128):
+        raise CommandError(
+            f"column {column!r} (for {flag}) must hold numbers numpy can read, got dtype "
+            f"{dtype}; cast it first, e.g. pl.col({column!r}).cast(pl.Float64)"
+        )
+
+
+def _check_history_size(metric: Metric, rows: int) -> None:
+    """Refuse a replay whose history could outgrow MAX_HISTORY_NUMBERS (and exhaust memory).
+
+    ``rows`` counts every batch (and every batch of every stream): an upper bound, as
+    ``history_every`` and ``history_last`` may record fewer.
+    """
+    per_row = 2 * _state_numbers(metric) + 2 * int(np.prod(np.shape(metric.result())))
+    if rows * per_row > MAX_HISTORY_NUMBERS:
+        raise CommandError(
+            f"the history would hold {rows * per_row:,} numbers ({rows:,} rows of {per_row:,}); "
+            f"the report allows at most {MAX_HISTORY_NUMBERS:,}: use fewer batches (a coarser "
+            "--batch column) or fewer streams"
+        )
 
 
 class Progress:
@@ -233,6 +432,11 @@ def replay_log(
     Splitting the run into ``pieces`` groups of whole batches changes nothing in the
     result or the history (each replay continues from the state the previous one
     left); it lets the progress bar move on long logs.
+
+    Raises CommandError, before anything is replayed, for a missing column, a log with
+    no rows, batch ids or stream keys that cannot be sorted or grouped (lists, structs,
+    objects, 128-bit integers) and a history larger than MAX_HISTORY_NUMBERS; a
+    ``TypeError``/``ValueError`` of the replay itself becomes a CommandError too.
     """
     import interactive_metrics as im
 
@@ -241,29 +445,49 @@ def replay_log(
     if missing:
         shown = log.columns[:12] + (["..."] if log.width > 12 else [])
         raise CommandError(f"column {missing[0]!r} is not in the log; its columns are {shown}")
-    log = log.sort(batch, maintain_order=True)
-    ids = log.get_column(batch)
-    starts = ids.is_first_distinct().arg_true().to_list() if log.height else []
+    if log.height == 0:
+        raise CommandError(
+            f"the log has no rows (its columns are {log.columns[:12]}); a report needs at "
+            "least one batch"
+        )
+    _check_key_column(log, batch, "--batch")
+    if stream:
+        _check_key_column(log, stream, "--stream")
+    flags = {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}
+    for role, column in [*columns.items(), ("sample_weight", sample_weight)]:
+        if column:
+            _check_input_column(log, column, flags.get(role, "--sample-weight"))
+    try:
+        log = log.sort(batch, maintain_order=True)
+        starts = log.get_column(batch).is_first_distinct().arg_true().to_list()
+    except pl.exceptions.PolarsError as error:
+        raise CommandError(
+            f"column {batch!r} (for --batch) cannot be sorted: {_one_line(error)}"
+        ) from None
     n_batches = len(starts)
+    rows = n_batches
+    if stream:  # one history row per (batch, stream) pair, besides the merged row per batch
+        rows += log.select(pl.struct(batch, stream).n_unique()).item()
+    _check_history_size(metric, rows)
     cuts = sorted({starts[(i * n_batches) // pieces] for i in range(pieces)} | {log.height})
-    if not starts:
-        cuts = [0, 0]
     target: Any = im.Streams(metric) if stream else metric
     keys = {"stream": stream} if stream else {}
     done = 0
     if progress is not None:
         progress.total = max(n_batches, 1)
-    for start, end in zip(cuts[:-1], cuts[1:], strict=True):
-        piece = log.slice(start, end - start)
-        try:
-            target.replay(piece, batch=batch, sample_weight=sample_weight, **keys, **columns)
-        except (TypeError, ValueError) as error:
-            raise CommandError(str(error)) from None
-        done += piece.get_column(batch).n_unique() if piece.height else 0
+    try:
+        for start, end in zip(cuts[:-1], cuts[1:], strict=True):
+            piece = log.slice(start, end - start)
+            try:
+                target.replay(piece, batch=batch, sample_weight=sample_weight, **keys, **columns)
+            except (TypeError, ValueError) as error:
+                raise CommandError(_one_line(error)) from None
+            done += piece.get_column(batch).n_unique()
+            if progress is not None:
+                progress.update(done)
+    finally:  # end the bar's line, so an error message starts on its own
         if progress is not None:
-            progress.update(done)
-    if progress is not None:
-        progress.close()
+            progress.close()
     overall = target.merged() if stream else target
     return Replayed(overall, target if stream else None, log.height, n_batches, columns)
 
@@ -534,6 +758,14 @@ def write_report(
     -------
     Path
         ``output``.
+
+    Raises
+    ------
+    CommandError
+        A ``ValueError`` saying, on one line, what is wrong with the arguments, the log or
+        ``output``; nothing is written. ``output`` is checked before the replay and
+        written through a temporary file beside it, so a failed write leaves an earlier
+        report as it was.
     """
     built = build_metric(metric, dict(options or {}))
     if built._result_shape != ():
@@ -558,7 +790,14 @@ def write_report(
             f"{' and '.join(flags[n] for n in inputs)}"
         )
     columns = {name: str(given[name]) for name in inputs}
+    out = Path(output)
+    direct = _check_output(out)  # before the replay: a bad -o costs no time
     path = None if log is None else Path(log)
+    if path is not None and path.exists() and out.exists() and os.path.samefile(path, out):
+        raise CommandError(
+            f"-o {str(out)!r} is the LOG itself; writing the report there would replace the "
+            "log: give another file name"
+        )
     frame = read_log(path)
     bar = Progress(0, progress) if progress is not None else None
     replayed = replay_log(
@@ -573,19 +812,95 @@ def write_report(
         source=source,
         higher_is_better=higher_is_better,
     )
-    out = Path(output)
     try:
-        out.write_text(document, encoding="utf-8")
+        if direct:
+            out.write_text(document, encoding="utf-8")
+        else:
+            _write_whole(Path(os.path.realpath(out)), document)
     except OSError as error:
-        raise CommandError(f"cannot write -o {str(out)!r}: {error}") from None
+        raise CommandError(f"cannot write -o {str(out)!r}: {_one_line(error)}") from None
     return out
+
+
+def _check_output(out: Path) -> bool:
+    """Refuse an output path that cannot be written, before any work; True: write in place.
+
+    A regular file (or a new one) is replaced whole; an existing FIFO or device (such as
+    ``/dev/stdout``) is written to directly.
+    """
+    if out.is_dir():
+        raise CommandError(
+            f"-o must be a file name, got the directory {str(out)!r}; "
+            f"e.g. -o {str(out / 'report.html')!r}"
+        )
+    if out.exists() and not out.is_file():
+        return True
+    folder = Path(os.path.realpath(out)).parent
+    if not folder.is_dir():
+        why = "is not a directory" if folder.exists() else "does not exist; create it first"
+        raise CommandError(f"cannot write -o {str(out)!r}: {str(folder)!r} {why}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CommandError(
+            f"cannot write -o {str(out)!r}: the directory {str(folder)!r} is not writable"
+        )
+    return False
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write ``target`` through a temporary file beside it: a failed write leaves it as it was."""
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 # -- the command line ----------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as CommandError: one line, and no usage block above it."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the error, pointing at ``--help``."""
+        raise CommandError(f"{_one_line(message)} (see `{self.prog} --help`)")
+
+
+class _Once(argparse.Action):
+    """Store an option's value; a second, different value is an error (argparse keeps the last)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in seen and seen[self.dest] != values:
+            first = seen[self.dest]
+            if self.dest == "metric":
+                raise CommandError(
+                    f"--metric is given twice ({first!r} and {values!r}); a report shows one "
+                    "metric for now: run the command once per metric"
+                )
+            raise CommandError(
+                f"{option_string} is given twice ({first!r} and {values!r}); give it once"
+            )
+        seen[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="interactive-metrics",
         description="See what a metric does: replay logged runs into offline HTML reports.",
     )
@@ -606,21 +921,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--metric",
+        action=_Once,
         metavar="NAME",
         help="the metric, e.g. mean, sum, binary_accuracy, precision, mean_absolute_error "
-        "(list: `interactive-metrics metrics`)",
+        "(list: `interactive-metrics metrics`); one per report for now",
     )
-    report.add_argument("--batch", metavar="COL", help="the column of batch ids (steps)")
+    report.add_argument(
+        "--batch", action=_Once, metavar="COL", help="the column of batch ids (steps)"
+    )
     inputs = report.add_argument_group("input columns (give --values, or --y-true and --y-pred)")
-    inputs.add_argument("--values", metavar="COL", help="the values, for one-input metrics")
-    inputs.add_argument("--y-true", metavar="COL", help="the true labels or targets")
-    inputs.add_argument("--y-pred", metavar="COL", help="the predictions or scores")
+    inputs.add_argument(
+        "--values", action=_Once, metavar="COL", help="the values, for one-input metrics"
+    )
+    inputs.add_argument("--y-true", action=_Once, metavar="COL", help="the true labels or targets")
+    inputs.add_argument("--y-pred", action=_Once, metavar="COL", help="the predictions or scores")
     report.add_argument(
         "--stream",
+        action=_Once,
         metavar="COL",
         help="a column of stream keys (sensor, customer, source): adds the per-stream breakdown",
     )
-    report.add_argument("--sample-weight", metavar="COL", help="a column of sample weights")
+    report.add_argument(
+        "--sample-weight", action=_Once, metavar="COL", help="a column of sample weights"
+    )
     report.add_argument(
         "--option",
         metavar="NAME=VALUE",
@@ -631,11 +954,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o",
         "--output",
+        action=_Once,
         metavar="FILE",
         default="report.html",
         help="where to write the report (default: report.html)",
     )
-    report.add_argument("--title", help="the report's title")
+    report.add_argument("--title", action=_Once, help="the report's title")
     report.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -656,16 +980,58 @@ def _list_metrics(out: TextIO) -> None:
         out.write(f"{name:34} {inputs}{needs}\n")
 
 
+PROG = "interactive-metrics"
+
+
+def _say(message: str) -> None:
+    """One line on stderr, as argparse words its errors."""
+    try:
+        sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed or gone: the exit status still tells
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0: success, 2: a usage error).
+    """Run the command line; return the exit status.
+
+    0: success; 2: a bad argument or a bad log (one line on stderr, nothing written);
+    1: an error the command did not expect, i.e. a bug (one line asking to report it;
+    with the environment variable ``INTERACTIVE_METRICS_TRACEBACK=1``, its traceback).
 
     Examples
     --------
     >>> main(["report", "--metric", "nonsense", "--values", "x", "--batch", "b"])
-    Traceback (most recent call last):
-    ...
-    SystemExit: 2
+    2
     """
+    try:
+        return _run(argv)
+    except CommandError as error:
+        _say(str(error))
+        return 2
+    except SystemExit as done:  # --help, or argparse leaving some other way
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
+    except KeyboardInterrupt:
+        _say("interrupted; no report was written")
+        return 130
+    except MemoryError:
+        _say(
+            "out of memory: the log does not fit in this machine's memory; "
+            "report on a smaller part of it (fewer rows, or only the columns the report reads)"
+        )
+        return 1
+    except (Exception, pl.exceptions.PanicException) as error:
+        if os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+            raise
+        _say(
+            f"unexpected {type(error).__name__}: {_shorten(_one_line(error), 300)}; this is a "
+            f"bug in {PROG}, please report it with the command you ran "
+            f"({TRACEBACK_VARIABLE}=1 shows the traceback)"
+        )
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "metrics":
@@ -689,29 +1055,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = {**settings, "batch": settings["batch"] or "batch"}
     for name in ("metric", "batch"):
         if settings[name] is None:
-            parser.error(
+            raise CommandError(
                 f"report {args.log} needs --{name} (e.g. --{name} "
                 f"{'mean' if name == 'metric' else 'step'})"
             )
     show = args.progress if args.progress is not None else sys.stderr.isatty()
-    try:
-        options = _parse_options(args.option)
-        out = write_report(
-            args.log,
-            args.output,
-            metric=settings["metric"],
-            batch=settings["batch"],
-            values=settings["values"],
-            y_true=settings["y_true"],
-            y_pred=settings["y_pred"],
-            stream=settings["stream"],
-            sample_weight=args.sample_weight,
-            options=options,
-            title=args.title,
-            progress=sys.stderr if show else None,
-        )
-    except CommandError as error:
-        parser.error(str(error))
+    options = _parse_options(args.option)
+    out = write_report(
+        args.log,
+        args.output,
+        metric=settings["metric"],
+        batch=settings["batch"],
+        values=settings["values"],
+        y_true=settings["y_true"],
+        y_pred=settings["y_pred"],
+        stream=settings["stream"],
+        sample_weight=args.sample_weight,
+        options=options,
+        title=args.title,
+        progress=sys.stderr if show else None,
+    )
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

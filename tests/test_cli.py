@@ -182,10 +182,12 @@ def test_options_reach_the_metric(tmp_path: Path, log_csv: Path) -> None:
 
 
 def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interactive-metrics: error: "), captured.err
+    return captured.err
 
 
 @pytest.mark.parametrize(
@@ -300,9 +302,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(
 
 
 def test_help_explains_the_command(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["report", "--help"])
-    assert exit_info.value.code == 0
+    assert cli.main(["report", "--help"]) == 0
     text = capsys.readouterr().out
     for words in ["self-contained HTML", "bundled sample log", "--y-true", "--stream", "examples:"]:
         assert words in text
