@@ -538,17 +538,20 @@ class Streams:
         event: int,
         steps: np.ndarray | None = None,
         own_steps: np.ndarray | None = None,
+        results: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Append one long-history row per stream in ``codes`` (at ``steps``, or the next step).
 
         ``own_steps`` numbers each row among its stream's events (by default the
-        stream's events so far). With ``history_last``, each stream's oldest rows are
+        stream's events so far); ``results`` are the rows' batch results and results,
+        when already computed. With ``history_last``, each stream's oldest rows are
         dropped in bulk once the history holds twice the rows the windows keep.
         """
         k = len(codes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            batch_result = self._rows(batch)
-            result = self._rows(running)
+        if results is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                results = (self._rows(batch), self._rows(running))
+        batch_result, result = results
         blocks = [
             *(batch[f.name].reshape(k, -1) for f in self._fields),
             batch_result.reshape(k, -1),
@@ -645,6 +648,7 @@ class Streams:
         >>> a.breakdown().select("stream", "result").rows()
         [('x', 3.0), ('y', 7.0)]
         """
+        group: list[Any]
         if isinstance(others, Streams):
             group = [others]
         elif isinstance(others, (list, tuple)):

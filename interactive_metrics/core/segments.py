@@ -96,7 +96,7 @@ def is_missing_key(key: Any) -> bool:
     return kind.__module__.startswith("pandas") and kind.__name__ in ("NAType", "NaTType")
 
 
-def check_key_dtype(dtype: pl.DataType, name: str) -> None:
+def check_key_dtype(dtype: pl.DataType, name: str, subject: str | None = None) -> None:
     """Refuse a key dtype that cannot name a stream: composite, object or decimal.
 
     Keys may be strings (Categorical and Enum too), integers, floats, booleans,
@@ -110,10 +110,11 @@ def check_key_dtype(dtype: pl.DataType, name: str) -> None:
     ...
     TypeError: `stream` must be one key per sample (one key column per call), got keys of ...
     """
+    subject = subject or f"`{name}`"
     if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
         got = "lists, tuples or dicts" if dtype == pl.List(pl.Null) else f"dtype {dtype}"
         raise TypeError(
-            f"`{name}` must be one key per sample (one key column per call), got keys of "
+            f"{subject} must be one key per sample (one key column per call), got keys of "
             f"{got}; composite keys (lists, tuples, structs, several columns) are "
             "not supported yet: join them into one string key first, e.g. with "
             "pl.concat_str or '/'.join(...)"
@@ -130,7 +131,7 @@ def check_key_dtype(dtype: pl.DataType, name: str) -> None:
     )
     if not supported:
         raise TypeError(
-            f"`{name}` keys must be {KEY_KINDS}, got keys of dtype {dtype}; convert them "
+            f"{subject} keys must be {KEY_KINDS}, got keys of dtype {dtype}; convert them "
             "first, e.g. with `str`"
         )
 
@@ -163,8 +164,12 @@ def key_series(keys: Any, name: str) -> pl.Series:
         series = keys
     elif type(keys).__module__.startswith("pandas"):
         try:
-            series = pl.from_pandas(keys)  # NaN, NA and NaT become nulls
+            converted = pl.from_pandas(keys)  # NaN, NA and NaT become nulls
         except (TypeError, ValueError, pl.exceptions.PolarsError, ImportError):
+            converted = None
+        if isinstance(converted, pl.Series):
+            series = converted
+        else:
             series = _series_of_objects(list(keys), name)
     elif isinstance(keys, np.ndarray) and keys.dtype.kind not in "OV":
         if keys.dtype.kind == "c":
@@ -363,22 +368,22 @@ def factorize(
             return_dtype=pl.Int64,
         )
     out = codes.to_numpy().astype(np.intp, copy=False) if not nulls else None
-    distinct = uniques.to_list()
+    labels = uniques.to_list()
     if null_at is None:
         assert out is not None
-        return out, distinct
+        return out, labels
     physical = codes.cast(pl.Int64).to_numpy()  # float, NaN where missing
     missing = np.isnan(physical)
     found = np.where(missing, 0, physical).astype(np.intp)
     found += found >= null_at
     found[missing] = null_at
-    distinct.insert(null_at, null_label)
-    if null_label in distinct[:null_at] or null_label in distinct[null_at + 1 :]:
+    labels.insert(null_at, null_label)
+    if null_label in labels[:null_at] or null_label in labels[null_at + 1 :]:
         # the null label is also a key of the batch: one stream, at its first appearance
-        first: dict[Any, int] = {}
-        remap = np.array([first.setdefault(k, len(first)) for k in distinct], dtype=np.intp)
-        return remap[found], list(first)
-    return found, distinct
+        seen: dict[Any, int] = {}
+        remap = np.array([seen.setdefault(k, len(seen)) for k in labels], dtype=np.intp)
+        return remap[found], list(seen)
+    return found, labels
 
 
 def codes_in(keys: pl.Series, categories: pl.Enum) -> pl.Series:
