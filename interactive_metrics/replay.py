@@ -132,6 +132,14 @@ def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: 
         if column is None or role in allowed:
             continue
         nulls = chunk[column].null_count()
+        if role == "stream" and chunk[column].dtype in (pl.Float32, pl.Float64):
+            nulls += int(chunk[column].is_nan().sum())  # NaN keys are missing keys too
+            if nulls:
+                raise ValueError(
+                    f"column {column!r} (for `stream`) has {nulls} missing key(s) (null or "
+                    "NaN); drop those rows, or name a stream for them, e.g. "
+                    "Streams(metric, null_stream='unknown')"
+                )
         if nulls:
             raise ValueError(
                 f"column {column!r} (for `{role}`) has {nulls} null(s); fill or drop them "

@@ -174,6 +174,15 @@ def key_series(keys: Any, name: str) -> pl.Series:
     elif isinstance(keys, np.ndarray) and keys.dtype.kind not in "OV":
         if keys.dtype.kind == "c":
             raise TypeError(f"`{name}` keys must be {KEY_KINDS}, got complex numbers")
+        if keys.dtype.kind in "Mm":  # polars takes ms, us and ns (and days for dates)
+            unit = np.datetime_data(keys.dtype)[0]
+            if unit not in ("ms", "us", "ns", *(("D",) if keys.dtype.kind == "M" else ())):
+                if unit in ("ps", "fs", "as"):
+                    raise TypeError(
+                        f"`{name}` keys must be {KEY_KINDS} of at most nanosecond "
+                        f"resolution, got {keys.dtype}; cast them to nanoseconds first"
+                    )
+                keys = keys.astype(f"{keys.dtype.kind}8[us]")
         series = pl.Series(name, keys)
     else:
         series = _series_of_objects(keys, name)
