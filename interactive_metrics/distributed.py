@@ -38,6 +38,7 @@ from interactive_metrics.metric import Metric, State
 from interactive_metrics.replay import (
     _apply_streams,
     _batch_codes,
+    _batch_ids,
     _check_columns,
     _check_nulls,
     _chunk_arrays,
@@ -407,11 +408,17 @@ def replay_dask(
     plan = _plan_for(target, batch, stream, sample_weight, columns)
     schema = pl.from_pandas(data._meta).schema
     _check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
-    return _apply(target, _merged_partials(data, plan))
+    return _apply(target, _merged_partials(data, plan), schema[batch])
 
 
-def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
-    """Sort merged partial states by batch id and scan them into ``target``'s history."""
+def _apply(
+    target: Metric | Streams, merged: pd.DataFrame, batch_dtype: pl.DataType | None = None
+) -> Any:
+    """Sort merged partial states by batch id and scan them into ``target``'s history.
+
+    Workers ship dates and durations as their physical integers; ``batch_dtype`` (the
+    log's) names the ids as the log holds them, as the single-machine replay does.
+    """
     from interactive_metrics.streams import Streams
 
     metric = target._overall if isinstance(target, Streams) else target
@@ -423,8 +430,9 @@ def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
     )
     order = ids[by_id] if isinstance(ids, np.ndarray) else ids.gather(by_id)
     batch_states = _from_columns(metric, batches.iloc[by_id])
+    labels = order if batch_dtype is None else _batch_ids(order, batch_dtype)
     if not isinstance(target, Streams):
-        apply_batches(target, batch_states, order)
+        apply_batches(target, batch_states, labels)
         return target
     per_stream = merged[~is_batch]
     parts = _StreamPartials()
@@ -435,5 +443,5 @@ def _apply(target: Metric | Streams, merged: pd.DataFrame) -> Any:
         parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
         parts.weights.append(per_stream["weight"].to_numpy(dtype=metric._dtype))
         parts.states.append(_from_columns(metric, per_stream))
-    _apply_streams(target, parts, order, batch_states, order)
+    _apply_streams(target, parts, order, batch_states, labels)
     return target

@@ -237,6 +237,11 @@ class HistoryBuffer:
         self._frame = None
 
     @property
+    def label_dtype(self) -> pl.DataType | None:
+        """The dtype of the ``log_batch`` labels (see :meth:`label_steps`), None without any."""
+        return None if self._batch_ids is None else self._batch_ids.schema["log_batch"]
+
+    @property
     def steps(self) -> np.ndarray:
         """The recorded steps (a read-only view, increasing)."""
         start = self._start()  # flushes the queued rows first

@@ -14,7 +14,7 @@ partial states merge exactly, which is what mergeable states are for.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ import polars as pl
 from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.core.segments import (
     RowCompute,
+    check_key_dtype,
     factorize,
     reduce_segments,
     sample_weights,
@@ -35,7 +36,7 @@ from interactive_metrics.metric import UPDATE, Metric, State
 if TYPE_CHECKING:
     from interactive_metrics.streams import Streams
 
-__all__ = ["Source", "replay_metric", "replay_streams"]
+__all__ = ["BATCH_ID_KINDS", "Source", "check_batch_dtype", "replay_metric", "replay_streams"]
 
 Source = Any  # pl.DataFrame | pl.LazyFrame | pandas.DataFrame | str | os.PathLike[str]
 """What can be replayed: a polars DataFrame or LazyFrame, a pandas DataFrame, or a
@@ -115,6 +116,10 @@ def _check_columns(
                 f"column {column!r} (for `{role}`) is not in the data; available columns: {shown}"
             )
         dtype = schema[column]
+        if role == "batch":
+            check_batch_dtype(dtype, column)
+        if role == "stream":
+            check_key_dtype(dtype, "stream", f"column {column!r} (for `stream`)")
         if role in numeric and not _numeric(dtype):
             raise TypeError(
                 f"column {column!r} (for `{role}`) must hold numbers, got dtype {dtype}; cast "
@@ -127,6 +132,14 @@ def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: 
         if column is None or role in allowed:
             continue
         nulls = chunk[column].null_count()
+        if role == "stream" and chunk[column].dtype in (pl.Float32, pl.Float64):
+            nulls += int(chunk[column].is_nan().sum())  # NaN keys are missing keys too
+            if nulls:
+                raise ValueError(
+                    f"column {column!r} (for `stream`) has {nulls} missing key(s) (null or "
+                    "NaN); drop those rows, or name a stream for them, e.g. "
+                    "Streams(metric, null_stream='unknown')"
+                )
         if nulls:
             raise ValueError(
                 f"column {column!r} (for `{role}`) has {nulls} null(s); fill or drop them "
@@ -287,22 +300,41 @@ def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None
     (``summation="kahan"``, ``history_every > 1``) merge the states one by one.
     ``batch_ids`` (the log's ids of the ``k`` batches) name the recorded rows in a
     ``log_batch`` history column.
+
+    Everything is computed and checked first (:func:`prepare_batches`); the metric
+    is changed only once nothing can fail.
+    """
+    prepare_batches(metric, batches, batch_ids)()
+
+
+def prepare_batches(metric: Metric, batches: State, batch_ids: Any = None) -> Callable[[], None]:
+    """Check and compute what :func:`apply_batches` writes; return the write, as a call.
+
+    Raises (before anything changes) when the batch ids cannot be stored beside the
+    ids of earlier replays in the metric's history. The returned call only stores
+    arrays that are ready.
     """
     plan = metric._plan
     k = len(next(iter(batches.values()))) if batches else 0
     if k == 0:
-        return
+        return _nothing
     history = metric._history
+    ids = None if history is None or batch_ids is None else _stored_ids(history, batch_ids)
     first = metric._step + 1
     if metric._compensation is not None or metric._pending_allowed:
-        for i in range(k):
-            metric._apply({name: _scalar(metric, batches[name][i]) for name, _ in plan}, UPDATE)
-        _label(history, first, batch_ids)
-        return
+        merged = [{name: _scalar(metric, batches[name][i]) for name, _ in plan} for i in range(k)]
+
+        def one_by_one() -> None:
+            for batch in merged:
+                metric._apply(batch, UPDATE)
+            _label(history, first, ids)
+
+        return one_by_one
     running = {}
     for name, reduction in plan:
         start = np.asarray(metric._state[name])[None]
         running[name] = reduction.scan(np.concatenate([start, batches[name]]))[1:]
+    rows_block = None
     if history is not None:
         rows = RowCompute.for_metric(metric)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -313,23 +345,105 @@ def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None
             *(running[name].reshape(k, -1) for name, _ in plan),
             result.reshape(k, -1),
         ]
-        history.extend(
-            np.arange(metric._step + 1, metric._step + k + 1, dtype=np.int64),
-            np.zeros(k, dtype=np.int8),
-            np.concatenate(blocks, axis=1),
-        )
-    metric._state = {name: _scalar(metric, running[name][-1]) for name, _ in plan}
-    metric._step += k
-    _label(history, first, batch_ids)
-    listeners = getattr(metric, "_listeners", ())
-    for listener in tuple(listeners):
-        listener(metric, UPDATE)
+        rows_block = np.concatenate(blocks, axis=1)
+    steps = np.arange(first, first + k, dtype=np.int64)
+    state = {name: _scalar(metric, running[name][-1]) for name, _ in plan}
+
+    def scanned() -> None:
+        if history is not None and rows_block is not None:
+            history.extend(steps, np.zeros(k, dtype=np.int8), rows_block)
+        metric._state = state
+        metric._step += k
+        _label(history, first, ids)
+        for listener in tuple(getattr(metric, "_listeners", ())):
+            listener(metric, UPDATE)
+
+    return scanned
+
+
+def _nothing() -> None:
+    return None
 
 
 def _batch_ids(ids: Any, dtype: pl.DataType) -> pl.Series:
-    """The sorted distinct batch ids as the log holds them (dates stay dates)."""
+    """The sorted distinct batch ids as the log holds them (dates stay dates, text is String)."""
     series = ids if isinstance(ids, pl.Series) else pl.Series("log_batch", ids)
+    if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
+        return series.cast(pl.String)
     return series.cast(dtype) if dtype.is_temporal() and series.dtype != dtype else series
+
+
+BATCH_ID_KINDS = "integers, floats, booleans, strings, dates, datetimes, durations or times"
+"""What a replay's batch ids may be (one kind per history: see :func:`_stored_ids`)."""
+
+
+def _id_family(dtype: pl.DataType) -> Any:
+    """Which batch ids may share a ``log_batch`` column: None for ids that are refused."""
+    if dtype in (pl.Int128, pl.UInt128):
+        return None
+    if dtype.is_integer() or dtype.is_float():
+        return "number"
+    if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "text"
+    if isinstance(dtype, pl.Datetime):
+        return ("datetime", dtype.time_zone)
+    if isinstance(dtype, pl.Duration):
+        return "duration"
+    if dtype in (pl.Boolean, pl.Date, pl.Time):
+        return str(dtype)
+    return None
+
+
+def check_batch_dtype(dtype: pl.DataType, column: str) -> None:
+    """Refuse batch ids that cannot be sorted, stored and saved: decimals, lists, objects...
+
+    Examples
+    --------
+    >>> check_batch_dtype(pl.Date(), "day")
+    >>> check_batch_dtype(pl.List(pl.Int64), "step")
+    Traceback (most recent call last):
+    ...
+    TypeError: column 'step' (for `batch`) must hold integers, floats, booleans, strings, ...
+    """
+    if _id_family(dtype) is None:
+        raise TypeError(
+            f"column {column!r} (for `batch`) must hold {BATCH_ID_KINDS}, got dtype {dtype}; "
+            f"cast it first, e.g. pl.col({column!r}).cast(pl.Int64) or .cast(pl.String)"
+        )
+
+
+def _stored_ids(history: HistoryBuffer, batch_ids: Any) -> pl.Series:
+    """The batch ids as they will be stored beside the labels of earlier replays.
+
+    Ids of the same dtype, or that cast to it without loss, are stored as that
+    dtype; numbers of another type widen the column (integers then floats: floats).
+    Anything else (numbers then text, text then durations, dates then integers,
+    datetimes of two time zones...) is a ``ValueError`` naming both dtypes.
+    """
+    ids = batch_ids if isinstance(batch_ids, pl.Series) else pl.Series("log_batch", batch_ids)
+    new, old = ids.dtype, history.label_dtype
+    family = _id_family(new)
+    if family is None:  # ids that reach here from an engine (apply_partials) unchecked
+        raise TypeError(f"`batch` ids must be {BATCH_ID_KINDS}, got dtype {new}; cast them first")
+    if old is None or new == old:
+        return ids
+    if family == _id_family(old):
+        try:
+            cast = ids.cast(old, strict=True)
+            if cast.cast(new).equals(ids):
+                return cast
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            pass
+        if family == "number":
+            empty = [pl.DataFrame({"x": pl.Series([], dtype=d)}) for d in (old, new)]
+            wider = pl.concat(empty, how="vertical_relaxed").schema["x"]
+            if _id_family(wider) == "number":
+                return ids
+    raise ValueError(
+        f"`batch` ids of dtype {new} cannot be stored beside the {old} ids of earlier "
+        f"replays in this history (its `log_batch` column); cast the batch column to {old} "
+        "first, or replay into a fresh metric"
+    )
 
 
 def _label(history: HistoryBuffer | None, first: int, batch_ids: Any) -> None:
@@ -601,13 +715,46 @@ def _apply_streams(
     meet = np.lexsort((first_row, batch_rank))
     seen = np.unique(stream_of[meet], return_index=True)[1]
     order_of_streams = stream_of[meet][np.sort(seen)]
-    new_codes = streams._register([parts.keys[i] for i in order_of_streams.tolist()])
-    code_of = np.empty(max(num_streams, 1), dtype=np.intp)
-    code_of[order_of_streams] = new_codes
-    codes = code_of[stream_of] if len(stream_of) else stream_of
-    if streams._pending is not None:  # history_every > 1: rows at the merged history's steps
-        _apply_one_by_one(streams, codes, batch_rank, states, weights, batch_states, batch_ids)
-        return
+    # everything that can fail comes first: the batch ids beside earlier ones, the
+    # new streams' codes (forgotten again on error), the scan and the history rows
+    history = overall._history
+    checked_ids = None if history is None or batch_ids is None else _stored_ids(history, batch_ids)
+    saved = streams._registry()
+    try:
+        new_codes = streams._register([parts.keys[i] for i in order_of_streams.tolist()])
+        code_of = np.empty(max(num_streams, 1), dtype=np.intp)
+        code_of[order_of_streams] = new_codes
+        codes = code_of[stream_of] if len(stream_of) else stream_of
+        if streams._pending is not None:  # history_every > 1: rows at the merged steps
+            steps = _one_by_one_steps(codes, batch_rank, k_batches)
+            write = None
+        else:
+            write = _scanned_streams(
+                streams, codes, batch_rank, states, weights, batch_states, checked_ids
+            )
+    except BaseException:
+        streams._forget_keys_after(saved)
+        raise
+    if write is None:
+        _apply_one_by_one(streams, codes, steps, states, weights, batch_states, checked_ids)
+    else:
+        write()
+        streams._finish(UPDATE, steps=k_batches)
+
+
+def _scanned_streams(
+    streams: Streams,
+    codes: np.ndarray,
+    batch_rank: np.ndarray,
+    states: State,
+    weights: np.ndarray,
+    batch_states: State,
+    batch_ids: Any,
+) -> Callable[[], None]:
+    """The running states of every stream as a scan per stream; the write, as a call."""
+    overall = streams._overall
+    plan, dtype = overall._plan, overall._dtype
+    names = [name for name, _ in plan]
     # running states: a scan per stream over its batches, from its current state
     by_stream = np.lexsort((batch_rank, codes))
     group_codes, group_starts, group_sizes = np.unique(
@@ -628,34 +775,56 @@ def _apply_streams(
     back = np.empty_like(by_stream)
     back[by_stream] = np.arange(len(by_stream))
     running = {name: x[back] for name, x in running_sorted.items()}
-    # the stores: per-stream state, weight and event count; then the long history, in step order
     last = group_starts + group_sizes - 1
-    for name, _ in plan:
-        streams._state[name][group_codes] = running_sorted[name][last]
-    np.add.at(streams._weight, codes, weights)
+    final = {name: running_sorted[name][last] for name in names}
     # each row's step among its stream's events: the events before, plus its rank
     rank = np.arange(len(by_stream)) - np.repeat(group_starts, group_sizes)
     own = np.empty(len(by_stream), dtype=np.int64)
     own[by_stream] = streams._events_seen[codes[by_stream]] + rank + 1
-    streams._events_seen[group_codes] += group_sizes
+    rows = np.lexsort((codes, batch_rank))
+    record = None
     if streams._long is not None and len(codes):
-        rows = np.lexsort((codes, batch_rank))
-        streams._record(
-            codes[rows],
-            {name: states[name][rows] for name in names},
-            {name: running[name][rows] for name in names},
-            UPDATE,
-            steps=streams._step + 1 + batch_rank[rows],
-            own_steps=own[rows],
-        )
-    apply_batches(overall, batch_states, batch_ids)
-    streams._finish(UPDATE, steps=k_batches)
+        batch_rows = {name: states[name][rows] for name in names}
+        running_rows = {name: running[name][rows] for name in names}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            results = (streams._rows(batch_rows), streams._rows(running_rows))
+        record = (batch_rows, running_rows, results)
+    write_overall = prepare_batches(overall, batch_states, batch_ids)
+
+    def write() -> None:
+        for name in names:
+            streams._state[name][group_codes] = final[name]
+        np.add.at(streams._weight, codes, weights)
+        streams._events_seen[group_codes] += group_sizes
+        if record is not None:
+            batch_rows, running_rows, results = record
+            streams._record(
+                codes[rows],
+                batch_rows,
+                running_rows,
+                UPDATE,
+                steps=streams._step + 1 + batch_rank[rows],
+                own_steps=own[rows],
+                results=results,
+            )
+        write_overall()
+
+    return write
+
+
+def _one_by_one_steps(
+    codes: np.ndarray, batch_rank: np.ndarray, k_batches: int
+) -> list[np.ndarray]:
+    """The rows of each batch, by stream: what :func:`_apply_one_by_one` updates at a time."""
+    rows = np.lexsort((codes, batch_rank))  # by batch, then stream
+    bounds = np.searchsorted(batch_rank[rows], np.arange(k_batches + 1))
+    return [rows[bounds[b] : bounds[b + 1]] for b in range(k_batches)]
 
 
 def _apply_one_by_one(
     streams: Streams,
     codes: np.ndarray,
-    batch_rank: np.ndarray,
+    steps: list[np.ndarray],
     states: State,
     weights: np.ndarray,
     batch_states: State,
@@ -664,11 +833,7 @@ def _apply_one_by_one(
     """Apply the batches one update at a time (``history_every > 1`` holds rows back)."""
     overall = streams._overall
     first = overall._step + 1
-    k_batches = len(next(iter(batch_states.values())))
-    rows = np.lexsort((codes, batch_rank))  # by batch, then stream
-    bounds = np.searchsorted(batch_rank[rows], np.arange(k_batches + 1))
-    for b in range(k_batches):
-        part = rows[bounds[b] : bounds[b + 1]]
+    for b, part in enumerate(steps):
         batch = {name: x[part] for name, x in states.items()}
         merged = {name: _scalar(overall, x[b]) for name, x in batch_states.items()}
         streams._update(codes[part], batch, weights[part], merged)

@@ -21,12 +21,14 @@ import polars as pl
 
 from interactive_metrics.core.reduce import divide_no_nan
 from interactive_metrics.core.segments import (
+    MISSING,
     RowCompute,
-    as_key_series,
     codes_in,
     factorize,
     first_appearances,
     is_key_sequence,
+    key_scalar,
+    key_series,
     reduce_segments,
     sample_weights,
 )
@@ -74,8 +76,11 @@ class Streams:
         The metric every stream computes; only its configuration is used (its
         state is not copied). ``Streams(im.Mean())`` gives each stream a mean.
     null_stream : hashable, optional
-        The stream that null / None keys are counted in. Without it, a null key
-        is an error (a missing key usually means a broken log).
+        The stream that missing keys are counted in: None, float NaN, pandas
+        ``NA`` / ``NaN`` / ``NaT``, numpy ``NaT`` and polars nulls, in
+        ``update_state``, ``replay`` and a Dask replay alike (``s[None]`` and
+        ``s[float("nan")]`` are that stream). Without it, a missing key is an
+        error (a missing key usually means a broken log).
 
     Notes
     -----
@@ -127,6 +132,14 @@ class Streams:
                 f"`metric` must be an interactive_metrics Metric, got {type(metric).__name__}; "
                 "pass e.g. im.Mean()"
             )
+        if null_stream is not None:
+            checked = key_scalar(null_stream, "null_stream")
+            if checked is MISSING:
+                raise ValueError(
+                    f"`null_stream` must be a key that names the stream of missing keys, got "
+                    f"the missing key {null_stream!r}; pass e.g. null_stream='unknown'"
+                )
+            null_stream = checked
         self.metric = metric
         self.null_stream = null_stream
         self._overall = _fresh(metric)
@@ -227,36 +240,32 @@ class Streams:
     # -- keys to segments --------------------------------------------------------------------
 
     def _key_array(self, stream: Any, n: int) -> Any:
-        """Validate the keys of a batch: a numpy integer array, a polars Series, or one key."""
+        """Validate the keys of a batch: a numpy integer array, a polars Series, or one key.
+
+        Missing keys (None, NaN, pandas NA / NaT, numpy NaT, polars nulls) are nulls in
+        the Series, or ``null_stream`` for a single key; without a ``null_stream`` they
+        are an error.
+        """
         if not is_key_sequence(stream):
-            if stream is None:
+            key = key_scalar(stream, "stream")
+            if key is MISSING:
                 if self.null_stream is None:
                     raise ValueError(
-                        "`stream` must be a key or one key per sample, got None; pass a key, "
-                        "or name a stream for missing keys with null_stream='unknown'"
+                        f"`stream` must be a key or one key per sample, got {stream!r} (a "
+                        "missing key); pass a key, or name a stream for missing keys with "
+                        "null_stream='unknown'"
                     )
                 return self.null_stream
-            try:
-                hash(stream)
-            except TypeError:
-                raise TypeError(
-                    f"`stream` must be a hashable key or a sequence of keys, got "
-                    f"{type(stream).__name__}; pass a string, an integer or a list of them"
-                ) from None
-            return stream
+            return key
         keys = stream
-        if isinstance(keys, np.ndarray) and keys.dtype.kind in "iub":
-            if keys.ndim != 1:
-                raise ValueError(
-                    f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
-                )
-        else:
-            if isinstance(keys, np.ndarray) and keys.ndim != 1:
-                raise ValueError(
-                    f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
-                )
-            keys = as_key_series(keys, "stream")
-            if keys.dtype.is_integer() and keys.null_count() == 0:
+        if isinstance(keys, np.ndarray) and keys.ndim != 1:
+            raise ValueError(
+                f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
+            )
+        if not (isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"):
+            keys = key_series(keys, "stream")
+            wide = keys.dtype in (pl.Int128, pl.UInt128)  # numpy has no 128-bit integers
+            if keys.dtype.is_integer() and not wide and keys.null_count() == 0:
                 keys = keys.to_numpy()
         if len(keys) != n:
             raise ValueError(
@@ -265,10 +274,44 @@ class Streams:
             )
         if isinstance(keys, pl.Series) and keys.null_count() and self.null_stream is None:
             raise ValueError(
-                f"`stream` must not contain null keys, got {keys.null_count()} null(s); drop "
-                "those rows, or name a stream for them, e.g. null_stream='unknown'"
+                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
+                f"{keys.null_count()} missing; drop those rows, or name a stream for them, "
+                "e.g. null_stream='unknown'"
             )
         return keys
+
+    def _lookup(self, key: Any) -> int | None:
+        """The code of the stream ``key`` names (a missing key names ``null_stream``)."""
+        try:
+            key = key_scalar(key, "key")
+        except (TypeError, ValueError):
+            return None
+        if key is MISSING:
+            if self.null_stream is None:
+                return None
+            key = self.null_stream
+        return self._index.get(key)
+
+    def _registry(self) -> tuple[int, np.ndarray | None, pl.Enum | None, dict[Any, np.ndarray]]:
+        """What :meth:`_forget_keys_after` needs to undo the keys registered from now on.
+
+        References only (no copies): registering changes the lookup tables in place or
+        replaces them, and undoing clears the codes it added.
+        """
+        return len(self._keys), self._lut, self._enum, dict(self._category_luts)
+
+    def _forget_keys_after(self, saved: tuple[Any, ...]) -> None:
+        """Undo the keys registered since :meth:`_registry` (a failed call adds none)."""
+        known, lut, enum, luts = saved
+        if len(self._keys) == known:
+            return
+        for key in self._keys[known:]:
+            del self._index[key]
+        del self._keys[known:]
+        for table in (lut, *luts.values()):
+            if table is not None:
+                table[table >= known] = -1
+        self._lut, self._enum, self._category_luts = lut, enum, luts
 
     def _segments(self, keys: Any, n: int) -> tuple[np.ndarray, int, np.ndarray]:
         """Register new keys; return (segment id per sample, number of segments, their codes)."""
@@ -371,7 +414,8 @@ class Streams:
         ------
         TypeError, ValueError
             For bad inputs or weights (as the metric raises them), keys of the wrong
-            length, and null keys without ``null_stream``. Nothing changes on error.
+            length or kind (see :class:`Streams`), and missing keys (None, NaN, NA,
+            NaT, null) without ``null_stream``. Nothing changes on error.
 
         Examples
         --------
@@ -390,29 +434,34 @@ class Streams:
         if keep is not None and per_row:  # nan_strategy="ignore" dropped samples: their keys too
             keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
         overall = metric._reduce_batch(values, weight, n)  # validates weights and terms
-        if per_row:
-            terms, n = metric._terms_of(values, weight, n)
-            ids, num, segment_codes = self._segments(keys, n)
-            row_counts = np.bincount(ids, minlength=num)
-            batch = reduce_segments(self._plan, terms, ids, num, self._dtype, row_counts)
-            per_sample = sample_weights(weight, n)
-            if per_sample is None:
-                batch_weight = row_counts.astype(self._dtype)
+        saved = self._registry()
+        try:  # new keys are registered here: a failure before the update forgets them
+            if per_row:
+                terms, n = metric._terms_of(values, weight, n)
+                ids, num, segment_codes = self._segments(keys, n)
+                row_counts = np.bincount(ids, minlength=num)
+                batch = reduce_segments(self._plan, terms, ids, num, self._dtype, row_counts)
+                per_sample = sample_weights(weight, n)
+                if per_sample is None:
+                    batch_weight = row_counts.astype(self._dtype)
+                else:
+                    batch_weight = np.bincount(ids, weights=per_sample, minlength=num)
+                touched = np.flatnonzero(row_counts)
+                codes = segment_codes[touched]
+                if len(codes) > 1 and not bool((np.diff(codes) > 0).all()):
+                    order = np.argsort(codes, kind="stable")
+                    touched, codes = touched[order], codes[order]
+                batch = {name: x[touched] for name, x in batch.items()}
+                batch_weight = batch_weight[touched].astype(self._dtype, copy=False)
             else:
-                batch_weight = np.bincount(ids, weights=per_sample, minlength=num)
-            touched = np.flatnonzero(row_counts)
-            codes = segment_codes[touched]
-            if len(codes) > 1 and not bool((np.diff(codes) > 0).all()):
-                order = np.argsort(codes, kind="stable")
-                touched, codes = touched[order], codes[order]
-            batch = {name: x[touched] for name, x in batch.items()}
-            batch_weight = batch_weight[touched].astype(self._dtype, copy=False)
-        else:
-            codes = self._register([keys]) if n else np.zeros(0, dtype=np.intp)
-            per_sample = sample_weights(weight, n)
-            total_weight = n if per_sample is None else per_sample.sum()
-            batch = {name: np.asarray(x)[None][: len(codes)] for name, x in overall.items()}
-            batch_weight = np.full(len(codes), total_weight, dtype=self._dtype)
+                codes = self._register([keys]) if n else np.zeros(0, dtype=np.intp)
+                per_sample = sample_weights(weight, n)
+                total_weight = n if per_sample is None else per_sample.sum()
+                batch = {name: np.asarray(x)[None][: len(codes)] for name, x in overall.items()}
+                batch_weight = np.full(len(codes), total_weight, dtype=self._dtype)
+        except BaseException:
+            self._forget_keys_after(saved)
+            raise
         self._update(codes, batch, batch_weight, overall)
         self._finish(UPDATE)
 
@@ -489,17 +538,20 @@ class Streams:
         event: int,
         steps: np.ndarray | None = None,
         own_steps: np.ndarray | None = None,
+        results: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Append one long-history row per stream in ``codes`` (at ``steps``, or the next step).
 
         ``own_steps`` numbers each row among its stream's events (by default the
-        stream's events so far). With ``history_last``, each stream's oldest rows are
+        stream's events so far); ``results`` are the rows' batch results and results,
+        when already computed. With ``history_last``, each stream's oldest rows are
         dropped in bulk once the history holds twice the rows the windows keep.
         """
         k = len(codes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            batch_result = self._rows(batch)
-            result = self._rows(running)
+        if results is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                results = (self._rows(batch), self._rows(running))
+        batch_result, result = results
         blocks = [
             *(batch[f.name].reshape(k, -1) for f in self._fields),
             batch_result.reshape(k, -1),
@@ -582,8 +634,9 @@ class Streams:
         Raises
         ------
         ValueError
-            For something that is not a Streams, or a Streams of another metric class
-            or configuration.
+            For something that is not a Streams (a plain metric, a number, ...) or a
+            list holding one, or a Streams of another metric class or configuration.
+            Nothing changes on error.
 
         Examples
         --------
@@ -595,12 +648,26 @@ class Streams:
         >>> a.breakdown().select("stream", "result").rows()
         [('x', 3.0), ('y', 7.0)]
         """
-        group = [others] if isinstance(others, Streams) else list(others)
+        group: list[Any]
+        if isinstance(others, Streams):
+            group = [others]
+        elif isinstance(others, (list, tuple)):
+            group = list(others)
+        elif isinstance(others, Iterable) and not isinstance(others, (Metric, str, bytes, dict)):
+            group = list(others)  # a generator, a set, ... of Streams
+        else:
+            group = [others]  # not a Streams: refused below
         for other in group:
             if not isinstance(other, Streams):
+                hint = (
+                    "a plain metric merges with `s.merged()`, or update a Streams with it"
+                    if isinstance(other, Metric)
+                    else "pass a Streams or a list of them"
+                )
                 raise ValueError(
-                    f"cannot merge a {type(other).__name__} into a Streams; merge Streams of "
-                    "the same metric (use `merged()` for a plain metric)"
+                    f"cannot merge a {type(other).__name__} into a Streams: `others` must be "
+                    f"a Streams (or a list of Streams) of the same metric, got "
+                    f"{type(other).__name__}; {hint}"
                 )
             _check_mergeable(self._overall, other._overall)
         for other in group:
@@ -631,7 +698,7 @@ class Streams:
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._index
+        return self._lookup(key) is not None
 
     def __iter__(self) -> Iterator[Any]:
         return iter(list(self._keys))
@@ -717,9 +784,15 @@ class Streams:
         ``history_every=N`` its rows are those written at the recorded updates of
         the Streams (see :attr:`history`), not every N-th event of the stream.
         """
-        code = self._index.get(key)
+        code = self._lookup(key)
         if code is None:
             shown = self._keys[:10]
+            key_scalar(key, "key")  # a key of a kind no stream has: a TypeError saying so
+            if self.null_stream is None and key_scalar(key, "key") is MISSING:
+                raise KeyError(
+                    f"no stream for the missing key {key!r}: this Streams has no "
+                    "`null_stream`, so missing keys were refused, never counted"
+                )
             raise KeyError(
                 f"no stream {key!r}; known streams are {shown}"
                 + (" ..." if len(self._keys) > 10 else "")

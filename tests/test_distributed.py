@@ -6,6 +6,8 @@ The reference is `replay` on one machine (itself tested against a loop of
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -196,3 +198,48 @@ def test_any_engine_partial_states_then_merge_then_apply() -> None:
     polars.testing.assert_frame_equal(target.breakdown(), here.breakdown())
     with pytest.raises(ValueError, match=r"missing \['weight'\]"):
         apply_partials(im.Streams(im.Precision()), merged.drop("weight"))
+
+
+def test_missing_stream_keys_on_a_cluster_follow_null_stream(client) -> None:
+    # NaN and None keys (pandas' missing-value markers) are one stream, as on one machine
+    log = pd.DataFrame(
+        {
+            "step": [1, 1, 2, 2, 3, 3],
+            "sensor": [1.0, np.nan, None, 1.0, np.nan, 2.0],
+            "loss": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        }
+    )
+    frame = dd.from_pandas(log, npartitions=3)
+    on_cluster = im.Streams(im.Sum(), null_stream="unknown").replay(
+        frame, values="loss", batch="step", stream="sensor"
+    )
+    at_home = im.Streams(im.Sum(), null_stream="unknown").replay(
+        pl.from_pandas(log), values="loss", batch="step", stream="sensor"
+    )
+    assert on_cluster.streams == at_home.streams == [1.0, "unknown", 2.0]
+    assert on_cluster["unknown"].result() == 22.0 == on_cluster[np.nan].result()
+    polars.testing.assert_frame_equal(on_cluster.breakdown(), at_home.breakdown())
+    with pytest.raises(ValueError, match="missing key"):
+        im.Streams(im.Sum()).replay(frame, values="loss", batch="step", stream="sensor")
+
+
+def test_a_cluster_replay_whose_ids_cannot_sit_beside_earlier_ones_changes_nothing(client):
+    first = pd.DataFrame({"step": [1, 2], "sensor": ["a", "b"], "loss": [1.0, 2.0]})
+    later = pd.DataFrame(
+        {"step": pd.to_timedelta([1, 2], unit="s"), "sensor": ["a", "c"], "loss": [4.0, 8.0]}
+    )
+    for target in (im.Mean(), im.Streams(im.Mean())):
+        kw = {"stream": "sensor"} if isinstance(target, im.Streams) else {}
+        target.replay(dd.from_pandas(first, npartitions=2), values="loss", batch="step", **kw)
+        history, step = target.history, target.step
+        with pytest.raises(ValueError, match=r"`batch` ids of dtype Duration.* beside the Int64"):
+            target.replay(dd.from_pandas(later, npartitions=2), values="loss", batch="step", **kw)
+        assert target.history.equals(history) and target.step == step
+        if isinstance(target, im.Streams):
+            assert target.streams == ["a", "b"] and target.merged().step == step
+    # on its own, the same log keeps its durations (workers ship their physical integers)
+    fresh = im.Mean().replay(dd.from_pandas(later, npartitions=2), values="loss", batch="step")
+    assert fresh.history["log_batch"].to_list() == [
+        dt.timedelta(seconds=1),
+        dt.timedelta(seconds=2),
+    ]

@@ -11,7 +11,8 @@ states at once (:class:`RowCompute`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,17 @@ import polars as pl
 from interactive_metrics.core.reduce import Reduction
 
 __all__ = [
+    "KEY_KINDS",
+    "MISSING",
     "RowCompute",
-    "as_key_series",
+    "check_key_dtype",
     "codes_in",
     "factorize",
     "first_appearances",
     "is_key_sequence",
+    "is_missing_key",
+    "key_scalar",
+    "key_series",
     "reduce_segments",
     "sample_weights",
     "scan_segments",
@@ -36,6 +42,15 @@ Plan = Sequence[tuple[str, Reduction]]
 
 PARALLEL_ROWS = 1 << 16
 """Batches of at least this many keys are coded by polars' query engine, on all its threads."""
+
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+"""What :func:`key_scalar` returns for a missing key (None, NaN, pandas NA / NaT, NaT)."""
+
+KEY_KINDS = "strings, integers, floats, booleans, bytes, dates, datetimes, durations or times"
+"""The keys a stream (or a group) may have, as error messages list them."""
+
+_INT_RANGE = (-(2**63), 2**64)
 
 
 def is_key_sequence(keys: Any) -> bool:
@@ -53,24 +68,202 @@ def is_key_sequence(keys: Any) -> bool:
         return False
     if isinstance(keys, (list, tuple, np.ndarray, pl.Series)):
         return not (isinstance(keys, np.ndarray) and keys.ndim == 0)
-    module = type(keys).__module__
-    return module.startswith("pandas") and hasattr(keys, "__len__")
+    kind = type(keys)
+    return (
+        kind.__module__.startswith("pandas")
+        and hasattr(keys, "__len__")
+        and not hasattr(keys, "columns")  # a DataFrame is several key columns: refused
+    )
 
 
-def as_key_series(keys: Any, name: str) -> pl.Series:
-    """Keys as a polars Series, with an error naming ``name`` when polars cannot hold them."""
-    if isinstance(keys, pl.Series):
-        return keys
-    if type(keys).__module__.startswith("pandas"):
-        return pl.Series(name, keys.to_numpy() if hasattr(keys, "to_numpy") else list(keys))
-    try:
-        return pl.Series(name, keys)
-    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as error:
+def is_missing_key(key: Any) -> bool:
+    """Whether ``key`` marks a missing key: None, a float NaN, pandas NA / NaT, numpy NaT.
+
+    Examples
+    --------
+    >>> is_missing_key(None), is_missing_key(float("nan")), is_missing_key(np.datetime64("NaT"))
+    (True, True, True)
+    >>> is_missing_key("nan"), is_missing_key(0.0)
+    (False, False)
+    """
+    if key is None:
+        return True
+    if isinstance(key, (float, np.floating)):
+        return bool(np.isnan(key))
+    if isinstance(key, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(key))
+    kind = type(key)
+    return kind.__module__.startswith("pandas") and kind.__name__ in ("NAType", "NaTType")
+
+
+def check_key_dtype(dtype: pl.DataType, name: str, subject: str | None = None) -> None:
+    """Refuse a key dtype that cannot name a stream: composite, object or decimal.
+
+    Keys may be strings (Categorical and Enum too), integers, floats, booleans,
+    bytes, dates, datetimes, durations or times.
+
+    Examples
+    --------
+    >>> check_key_dtype(pl.String(), "stream")
+    >>> check_key_dtype(pl.List(pl.Int64), "stream")
+    Traceback (most recent call last):
+    ...
+    TypeError: `stream` must be one key per sample (one key column per call), got keys of ...
+    """
+    subject = subject or f"`{name}`"
+    if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+        got = "lists, tuples or dicts" if dtype == pl.List(pl.Null) else f"dtype {dtype}"
         raise TypeError(
-            f"`{name}` must hold keys of one type (strings, integers, ...), got a sequence "
-            f"polars cannot group on ({type(error).__name__}: {error}); "
-            "convert the keys to one type first"
-        ) from None
+            f"{subject} must be one key per sample (one key column per call), got keys of "
+            f"{got}; composite keys (lists, tuples, structs, several columns) are "
+            "not supported yet: join them into one string key first, e.g. with "
+            "pl.concat_str or '/'.join(...)"
+        )
+    supported = (
+        dtype == pl.String
+        or dtype == pl.Binary
+        or dtype == pl.Boolean
+        or dtype == pl.Null
+        or isinstance(dtype, (pl.Categorical, pl.Enum))
+        or dtype in (pl.Float32, pl.Float64, pl.Date, pl.Time)
+        or isinstance(dtype, (pl.Datetime, pl.Duration))
+        or dtype.is_integer()
+    )
+    if not supported:
+        raise TypeError(
+            f"{subject} keys must be {KEY_KINDS}, got keys of dtype {dtype}; convert them "
+            "first, e.g. with `str`"
+        )
+
+
+def _types_of(keys: Any) -> str:
+    names = sorted({type(k).__name__ for k in keys})
+    return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+
+
+def key_series(keys: Any, name: str) -> pl.Series:
+    """Per-sample keys as a polars Series of a supported dtype, missing keys as nulls.
+
+    Float NaN, pandas NA / NaT and numpy NaT become nulls, like polars nulls and
+    None: every missing key is a null, counted under one rule (a Streams'
+    ``null_stream``). Keys of several types in one call, composite keys (lists,
+    tuples, structs) and keys polars cannot group on are a ``TypeError``.
+
+    Examples
+    --------
+    >>> key_series(["a", float("nan"), None], "stream").to_list()
+    ['a', None, None]
+    >>> key_series(np.array([1.0, np.nan]), "stream").to_list()
+    [1.0, None]
+    >>> key_series([1, "a"], "stream")
+    Traceback (most recent call last):
+    ...
+    TypeError: `stream` must hold keys of one type per call, got int, str; ...
+    """
+    if isinstance(keys, pl.Series):
+        series = keys
+    elif type(keys).__module__.startswith("pandas"):
+        try:
+            converted = pl.from_pandas(keys)  # NaN, NA and NaT become nulls
+        except (TypeError, ValueError, pl.exceptions.PolarsError, ImportError):
+            converted = None
+        if isinstance(converted, pl.Series):
+            series = converted
+        else:
+            series = _series_of_objects(list(keys), name)
+    elif isinstance(keys, np.ndarray) and keys.dtype.kind not in "OV":
+        if keys.dtype.kind == "c":
+            raise TypeError(f"`{name}` keys must be {KEY_KINDS}, got complex numbers")
+        if keys.dtype.kind in "Mm":  # polars takes ms, us and ns (and days for dates)
+            unit = np.datetime_data(keys.dtype)[0]
+            if unit not in ("ms", "us", "ns", *(("D",) if keys.dtype.kind == "M" else ())):
+                if unit in ("ps", "fs", "as"):
+                    raise TypeError(
+                        f"`{name}` keys must be {KEY_KINDS} of at most nanosecond "
+                        f"resolution, got {keys.dtype}; cast them to nanoseconds first"
+                    )
+                keys = keys.astype(f"{keys.dtype.kind}8[us]")
+        series = pl.Series(name, keys)
+    else:
+        series = _series_of_objects(keys, name)
+    check_key_dtype(series.dtype, name)
+    if series.dtype in (pl.Float32, pl.Float64) and series.is_nan().any():
+        series = series.fill_nan(None)
+    return series.alias(name)
+
+
+def _series_of_objects(keys: Any, name: str) -> pl.Series:
+    """A list, tuple or object array of keys as a Series; missing markers as nulls."""
+    try:
+        series = pl.Series(name, keys)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        series = None
+    if series is None or series.dtype == pl.Object:
+        cleaned = [None if is_missing_key(k) else k for k in keys]
+        try:
+            series = pl.Series(name, cleaned)
+        except OverflowError:
+            raise TypeError(
+                f"`{name}` keys that are integers must fit in 128 bits; pass larger ones as strings"
+            ) from None
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            if any(isinstance(k, (list, tuple, dict, np.ndarray)) for k in cleaned):
+                check_key_dtype(pl.List(pl.Null), name)  # composite keys: say so
+            raise TypeError(
+                f"`{name}` must hold keys of one type per call, got {_types_of(cleaned)}; "
+                f"convert them to one type first (keys may be {KEY_KINDS})"
+            ) from None
+        if series.dtype == pl.Object:
+            raise TypeError(
+                f"`{name}` keys must be {KEY_KINDS}, got {_types_of(cleaned)}; convert the "
+                "keys first, e.g. with `str`"
+            )
+    return series
+
+
+def key_scalar(key: Any, name: str) -> Any:
+    """One key for a whole batch, as the Python value a stream is registered under.
+
+    Returns :data:`MISSING` for a missing key (None, NaN, pandas NA / NaT, numpy
+    NaT). numpy scalars become Python values (``np.int64(3)`` is the stream ``3``).
+
+    Examples
+    --------
+    >>> key_scalar("a", "stream"), key_scalar(np.int64(3), "stream"), key_scalar(np.nan, "stream")
+    ('a', 3, MISSING)
+    >>> key_scalar(2**70, "stream") == 2**70  # polars holds it in an Int128 column
+    True
+    >>> key_scalar(2**200, "stream")
+    Traceback (most recent call last):
+    ...
+    TypeError: `stream` keys that are integers must fit in 128 bits; pass larger ones as strings
+    """
+    kind = type(key)
+    if kind is str:
+        return key
+    if kind is int and _INT_RANGE[0] <= key < _INT_RANGE[1]:
+        return key
+    if is_missing_key(key):
+        return MISSING
+    if isinstance(key, np.ndarray) and key.ndim == 0:
+        return key_scalar(key[()], name)
+    if not isinstance(key, (bool, int, float, bytes, np.generic, dt.date, dt.time, dt.timedelta)):
+        iterable = isinstance(key, (Iterator, range, set, frozenset, dict))
+        hint = (
+            "pass one key per sample as a list, numpy array or Series (e.g. list(...))"
+            if iterable
+            else f"pass one of {KEY_KINDS}, or a list of them"
+        )
+        if hasattr(key, "columns"):
+            hint = (
+                "pass one key column per call (composite keys of several columns are not "
+                "supported yet): join the columns into one string key first"
+            )
+        raise TypeError(
+            f"`{name}` must be a key or one key per sample, got {kind.__name__}; {hint}"
+        )
+    values = key_series([key], name).to_list()
+    return MISSING if values[0] is None else values[0]
 
 
 def first_appearances(keys: np.ndarray) -> np.ndarray:
@@ -115,7 +308,9 @@ def factorize(
     name : str
         The argument's name, for error messages.
     null_label : hashable, optional
-        The key that null / None keys become. Without one, a null key is an error.
+        The key that missing keys (None, NaN, pandas NA / NaT, polars null) become,
+        numbered where the first missing key appears. Without one, a missing key
+        is an error.
 
     Returns
     -------
@@ -127,7 +322,10 @@ def factorize(
     Raises
     ------
     ValueError
-        For null keys without ``null_label``.
+        For missing keys without ``null_label``.
+    TypeError
+        For keys of several types, composite keys, or keys that are not one of
+        :data:`KEY_KINDS`.
 
     Examples
     --------
@@ -136,10 +334,12 @@ def factorize(
     (array([0, 1, 0, 2]), ['b', 'a', 'c'])
     >>> factorize(np.array([30, 10, 30]))
     (array([0, 1, 0]), [30, 10])
+    >>> factorize([2.0, float("nan"), 1.0, None], null_label="unknown")
+    (array([0, 1, 2, 1]), [2.0, 'unknown', 1.0])
     >>> factorize(["a", None])
     Traceback (most recent call last):
     ...
-    ValueError: `stream` must not contain null keys, got 1 null(s); ...
+    ValueError: `stream` must not contain missing keys (None, NaN, NA, NaT or null), got ...
     """
     if isinstance(keys, np.ndarray) and keys.dtype.kind in "iub" and keys.ndim == 1:
         by_table = _codes_by_table(keys)
@@ -150,33 +350,49 @@ def factorize(
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         return rank[inverse].astype(np.intp, copy=False), distinct[order].tolist()
-    series = as_key_series(keys, name)
-    if series.dtype == pl.Object:
-        raise TypeError(
-            f"`{name}` must hold keys polars can group on (strings, numbers, dates, ...), "
-            f"got Python objects; convert the keys first, e.g. with `str`"
-        )
+    series = key_series(keys, name)
     nulls = series.null_count()
-    if nulls:
-        if null_label is None:
-            raise ValueError(
-                f"`{name}` must not contain null keys, got {nulls} null(s); drop those rows, "
-                f"or name a stream for them, e.g. null_stream='unknown'"
-            )
-        try:
-            series = series.fill_null(pl.lit(null_label, dtype=series.dtype))
-        except (TypeError, pl.exceptions.PolarsError):
-            series = series.cast(pl.String).fill_null(str(null_label))
+    if nulls and null_label is None:
+        raise ValueError(
+            f"`{name}` must not contain missing keys (None, NaN, NA, NaT or null), got "
+            f"{nulls} missing; drop those rows, or name a stream for them, e.g. "
+            "null_stream='unknown'"
+        )
+    if nulls == len(series) and nulls:
+        return np.zeros(nulls, dtype=np.intp), [null_label]
     if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
         series = series.cast(pl.String)
     uniques = series.unique(maintain_order=True)
+    null_at = None
+    if nulls:  # missing keys take the place of their first appearance, as `null_label`
+        null_at = int(uniques.is_null().arg_max() or 0)
+        uniques = uniques.drop_nulls()
     if series.dtype == pl.String:
         codes = series.cast(pl.Enum(uniques)).to_physical()
     else:
         codes = series.replace_strict(
-            uniques, pl.Series(np.arange(len(uniques), dtype=np.int64)), return_dtype=pl.Int64
+            uniques,
+            pl.Series(np.arange(len(uniques), dtype=np.int64)),
+            default=None,
+            return_dtype=pl.Int64,
         )
-    return codes.to_numpy().astype(np.intp, copy=False), uniques.to_list()
+    out = codes.to_numpy().astype(np.intp, copy=False) if not nulls else None
+    labels = uniques.to_list()
+    if null_at is None:
+        assert out is not None
+        return out, labels
+    physical = codes.cast(pl.Int64).to_numpy()  # float, NaN where missing
+    missing = np.isnan(physical)
+    found = np.where(missing, 0, physical).astype(np.intp)
+    found += found >= null_at
+    found[missing] = null_at
+    labels.insert(null_at, null_label)
+    if null_label in labels[:null_at] or null_label in labels[null_at + 1 :]:
+        # the null label is also a key of the batch: one stream, at its first appearance
+        seen: dict[Any, int] = {}
+        remap = np.array([seen.setdefault(k, len(seen)) for k in labels], dtype=np.intp)
+        return remap[found], list(seen)
+    return found, labels
 
 
 def codes_in(keys: pl.Series, categories: pl.Enum) -> pl.Series:
