@@ -9,12 +9,15 @@ one metric updated with the same batches.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import os
+import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
@@ -38,6 +41,31 @@ from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric, State
 __all__ = ["Streams"]
 
 _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[Streams, _P], _R],
+) -> Callable[Concatenate[Streams, _P], _R]:
+    """Run ``method`` holding the Streams' lock: threads may share one Streams."""
+
+    @functools.wraps(method)
+    def locked(self: Streams, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+def _all_locked(group: Iterable[Streams]) -> contextlib.ExitStack:
+    """Hold the locks of every Streams in ``group``, taken in one global order (no deadlock)."""
+    stack = contextlib.ExitStack()
+    for streams in sorted({id(s): s for s in group}.values(), key=id):
+        stack.enter_context(streams._lock)
+    return stack
 
 
 _BREAKDOWN_COLUMNS = frozenset({"stream", "weight", "share", "result", "contribution"})
@@ -140,6 +168,7 @@ class Streams:
                     f"the missing key {null_stream!r}; pass e.g. null_stream='unknown'"
                 )
             null_stream = checked
+        self._lock = threading.RLock()
         self.metric = metric
         self.null_stream = null_stream
         self._overall = _fresh(metric)
@@ -395,6 +424,7 @@ class Streams:
 
     # -- the protocol ------------------------------------------------------------------------
 
+    @_locked
     def update_state(
         self, *inputs: Any, stream: Any, sample_weight: Any = None, **named: Any
     ) -> None:
@@ -613,6 +643,7 @@ class Streams:
         for listener in tuple(self._listeners):
             listener(self, event)
 
+    @_locked
     def reset_state(self) -> None:
         """Return every stream (and the merged state) to the metric's fresh state; recorded.
 
@@ -670,6 +701,10 @@ class Streams:
                     f"{type(other).__name__}; {hint}"
                 )
             _check_mergeable(self._overall, other._overall)
+        with _all_locked([self, *group]):  # each state as of one event, the others' included
+            self._merge(group)
+
+    def _merge(self, group: list[Streams]) -> None:
         for other in group:
             k = len(other._keys)
             codes = self._register(list(other._keys))
@@ -716,6 +751,7 @@ class Streams:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._rows({name: x[:k] for name, x in self._state.items()})
 
+    @_locked
     def macro_result(self) -> Any:
         """The macro result: the unweighted mean of the results of the streams.
 
@@ -740,6 +776,7 @@ class Streams:
         mean = self._results()[active].mean(axis=0)
         return mean.copy() if np.ndim(mean) else float(mean)
 
+    @_locked
     def merged(self) -> Metric:
         """A standalone metric whose state is the merge of every stream.
 
@@ -774,6 +811,7 @@ class Streams:
             self._merged = merged
         return merged
 
+    @_locked
     def __getitem__(self, key: Hashable) -> Metric:
         """That stream as a standalone metric, with its own history.
 
@@ -817,6 +855,7 @@ class Streams:
         return metric
 
     @property
+    @_locked
     def history(self) -> pl.DataFrame:
         """One row per (recorded event, stream the event changed), as a polars DataFrame.
 
@@ -872,6 +911,7 @@ class Streams:
     def _key_dtype(self) -> pl.DataType:
         return self._key_series().dtype if self._keys else pl.String()
 
+    @_locked
     def breakdown(self) -> pl.DataFrame:
         """One row per stream: its weight and share, state, result and contribution.
 
@@ -949,6 +989,7 @@ class Streams:
             self._contribution = self._rows.contribution_field()
         return self._contribution
 
+    @_locked
     def replay(
         self,
         data: Any,
@@ -1042,6 +1083,7 @@ class Streams:
 
         return save(self, path, **options)
 
+    @_locked
     def _saved_parts(self) -> dict[str, Any]:
         """Everything a saved Streams holds, as copies (see :meth:`_from_saved_parts`).
 

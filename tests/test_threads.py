@@ -43,7 +43,9 @@ def run_threads(work: Callable[[int], None]) -> None:
     assert not errors, errors
 
 
-def serial_reference(make: Callable[[], im.Metric], update: Callable[[im.Metric], None]) -> im.Metric:
+def serial_reference(
+    make: Callable[[], im.Metric], update: Callable[[im.Metric], None]
+) -> im.Metric:
     reference = make()
     for _ in range(THREADS * ROUNDS):
         update(reference)
@@ -141,3 +143,70 @@ def test_a_copy_has_its_own_lock_and_state() -> None:
     assert (m.result(), m.step) == (3.0, 1)
     assert (clone.result(), clone.step) == (13.0, 2)
     assert clone.history["running_total"].to_list() == [3.0, 13.0]
+
+
+def test_threads_updating_one_streams_lose_nothing(tmp_path: Path) -> None:
+    shared = im.Streams(im.Mean())
+
+    def work(i: int) -> None:
+        for r in range(ROUNDS // 4):
+            shared.update_state([1.0, 0.0, float(i)], stream=[f"own{i}", "common", "common"])
+            if r % 100 == 0:
+                shared.breakdown()
+                shared.history  # noqa: B018
+
+    run_threads(work)
+    rounds = ROUNDS // 4
+    assert shared.step == THREADS * rounds
+    breakdown = {row["stream"]: row for row in shared.breakdown().iter_rows(named=True)}
+    assert set(breakdown) == {"common"} | {f"own{i}" for i in range(THREADS)}
+    for i in range(THREADS):
+        assert breakdown[f"own{i}"]["count"] == rounds
+        assert breakdown[f"own{i}"]["result"] == 1.0
+    assert breakdown["common"]["count"] == 2 * THREADS * rounds
+    expected_common = sum(range(THREADS)) * rounds / (2 * THREADS * rounds)
+    assert breakdown["common"]["result"] == pytest.approx(expected_common, rel=1e-12)
+    merged = shared.merged()
+    assert merged.step == shared.step and merged.state["count"] == 3 * THREADS * rounds
+    history = shared.history
+    assert history.height == 2 * THREADS * rounds  # one row per (event, stream it touched)
+    assert history["step"].n_unique() == shared.step
+    loaded = im.load(shared.save(tmp_path / "streams.zip"))
+    assert loaded.breakdown().equals(shared.breakdown())
+
+
+def test_streams_merging_each_other_from_two_threads_do_not_deadlock() -> None:
+    a, b = im.Streams(im.Sum()), im.Streams(im.Sum())
+    a.update_state([1.0], stream="a")
+    b.update_state([1.0], stream="b")
+
+    def work(i: int) -> None:
+        for _ in range(100):
+            (a if i % 2 else b).merge_state(b if i % 2 else a)
+
+    run_threads(work)  # a lock-order deadlock would hang here
+    assert a.step == b.step == 1 + 2 * 100
+    assert a.streams == ["a", "b"] and b.streams == ["b", "a"]
+
+
+def test_a_replay_and_updates_from_other_threads_interleave_whole() -> None:
+    import polars as pl
+
+    from interactive_metrics.replay import replay_metric
+
+    log = pl.DataFrame({"batch": np.repeat(np.arange(50), 4), "loss": np.ones(200)})
+    shared = im.Mean()
+
+    def work(i: int) -> None:
+        for _ in range(20):
+            if i == 0:
+                shared.replay(log, values="loss", batch="batch")
+            elif i == 1:
+                replay_metric(shared, log, values="loss", batch="batch")
+            else:
+                shared.update_state([1.0, 1.0])
+
+    run_threads(work)
+    assert shared.step == 2 * 20 * 50 + 2 * 20
+    assert shared.history["step"].to_list() == list(range(1, shared.step + 1))
+    assert shared.state["count"] == 2 * 20 * 200 + 2 * 20 * 2
