@@ -212,7 +212,7 @@ def test_batch_sums_bins_long_histories_keeping_extremes() -> None:
     bins = rows_of(chart, "bar")
     batches = frame.filter(pl.col("event") != "reset")
     assert sum(b["batches"] for b in bins) == batches.height
-    assert len(bins) == 280  # half the width in pixels
+    assert len(bins) == 320  # half the default width (640 px) in pixels
     # each bin's extremes and sum, against numpy on the same consecutive batches
     values = batches["batch_total"].to_numpy()
     starts = np.cumsum([0] + [b["batches"] for b in bins[:-1]])
@@ -267,7 +267,7 @@ def test_sum_vs_mean_restarts_after_reset_and_skips_weightless_batches(
 def test_sum_vs_mean_needs_a_count_field() -> None:
     m = im.Sum()
     m.update_state([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"needs a `count` state field.*got fields \('total',\)"):
+    with pytest.raises(ValueError, match=r"needs a weight field `count`.*got fields \('total',\)"):
         charts.sum_vs_mean(m)
 
 
@@ -278,17 +278,21 @@ def test_history_of_any_column(mean_with_reset: im.Mean) -> None:
     chart = charts.history(mean_with_reset, ["batch_result", "result"])
     spec = assert_json_safe(chart)
     rows = rows_of(chart, "line")
-    assert [r["result"] for r in rows] == mean_with_reset.history["result"].to_list()
-    assert [r["batch_result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
+    assert [r["running result"] for r in rows] == mean_with_reset.history["result"].to_list()
+    assert [r["batch result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
+    folds = [u["transform"] for u in units(spec) if u["mark"]["type"] == "line"]
+    assert folds == [  # the batch line first (under), then the running line
+        [{"fold": ["batch result"], "as": ["series", "value"]}],
+        [{"fold": ["running result"], "as": ["series", "value"]}],
+    ]
     line = next(u for u in units(spec) if u["mark"]["type"] == "line")
-    assert line["transform"] == [{"fold": ["batch_result", "result"], "as": ["series", "value"]}]
     assert line["encoding"]["color"]["field"] == "series"
     assert {p["name"] for p in spec["params"]} >= {"pick_series", "hover_step", "zoom_steps"}
     legend_pick = next(p for p in spec["params"] if p["name"] == "pick_series")
     assert legend_pick["bind"] == "legend"
     # a state field name means its running column
     total = rows_of(charts.history(mean_with_reset, "total"), "line")
-    assert [r["running_total"] for r in total] == [6.0, 16.0, 40.0, 0.0, 14.0]
+    assert [r["running total"] for r in total] == [6.0, 16.0, 40.0, 0.0, 14.0]
     render(chart)
 
 
@@ -366,7 +370,7 @@ def test_nan_results_become_nulls_and_are_counted() -> None:
     m.update_state([2.0])
     chart = charts.history(m)
     spec = assert_json_safe(chart)
-    assert [r["result"] for r in rows_of(chart, "line")] == [None, None]
+    assert [r["running result"] for r in rows_of(chart, "line")] == [None, None]
     assert "2 NaN or infinite value(s) are not drawn" in json.dumps(spec["title"])
     render(chart)
     assert_json_safe(charts.sum_vs_mean(m))
@@ -378,7 +382,7 @@ def test_infinite_results_of_a_fresh_min() -> None:
     m.update_state([3.0, 1.0])
     m.reset_state()  # the running min is +inf again
     chart = charts.history(m)
-    assert [r["result"] for r in rows_of(chart, "line")] == [1.0, None]
+    assert [r["running result"] for r in rows_of(chart, "line")] == [1.0, None]
 
 
 # -- long histories -----------------------------------------------------------------------

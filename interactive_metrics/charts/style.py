@@ -43,8 +43,10 @@ __all__ = [
     "column_label",
     "format_number",
     "format_share",
+    "higher_is_better",
     "humanize",
     "stream_colors",
+    "step_domain",
     "stream_label",
     "theme_config",
     "title_for",
@@ -258,7 +260,7 @@ def color_scale(keys: Sequence[Any], all_keys: Sequence[Any]) -> Any:
     >>> scale.to_dict() == {"domain": ["b", "(null)"], "range": [PALETTE[1], PALETTE[2]]}
     True
     """
-    alt = altair()
+    alt = altair(theme=False)
 
     labels = [stream_label(k) for k in keys]
     return alt.Scale(domain=labels, range=stream_colors(keys, all_keys))
@@ -287,10 +289,12 @@ def value_domain(
     (0.9794, 0.9906)
     >>> value_domain([3.0, 5.0], include_zero=True)
     (0.0, 5.3)
-    >>> value_domain([0.75])  # one step: 5% of the value either side
-    (0.7125, 0.7875)
-    >>> value_domain([0.0]), value_domain([float("nan"), None])
-    ((-1.0, 1.0), None)
+    >>> value_domain([0.75])  # one step: 5% of the value either side, and a little room
+    (0.708, 0.792)
+    >>> value_domain([1.0])  # a rate of 1 is not drawn against values above 1
+    (0.947, 1.003)
+    >>> value_domain([-4.0]), value_domain([float("nan"), None])
+    ((-4.224, -3.776), None)
     """
     finite = []
     for value in values:
@@ -307,10 +311,17 @@ def value_domain(
     span = high - low
     if span == 0:
         half = abs(low) * 0.05 if low != 0 else 1.0
-        low, high = low - half, high + half
+        window_low, window_high = low - half, high + half
+        if 0 <= low <= 1:  # a share or a rate: the window stays inside [0, 1]
+            window_low, window_high = max(window_low, 0.0), min(window_high, 1.0)
         if include_zero:
-            low, high = (0.0, high) if low < 0 <= high - half else (low, 0.0)
-        return _rounded(low, half), _rounded(high, half)
+            window_low, window_high = min(window_low, 0.0), max(window_high, 0.0)
+        pad = (window_high - window_low) * padding
+        new_low = window_low if include_zero and window_low == 0 else window_low - pad
+        new_high = window_high if include_zero and window_high == 0 else window_high + pad
+        return _rounded(new_low, window_high - window_low), _rounded(
+            new_high, window_high - window_low
+        )
     pad = span * padding
     new_low = low if include_zero and low == 0 else low - pad
     new_high = high if include_zero and high == 0 else high + pad
@@ -340,7 +351,7 @@ def value_scale(
     >>> value_scale(include_zero=True).to_dict()
     {'nice': True, 'zero': True}
     """
-    alt = altair()
+    alt = altair(theme=False)
 
     if values is None:
         if include_zero:
@@ -350,6 +361,58 @@ def value_scale(
     if domain is None:
         return alt.Scale(zero=include_zero, **options)
     return alt.Scale(domain=list(domain), nice=False, zero=False, **options)
+
+
+def step_domain(steps: Iterable[Any], *, min_span: int = 10) -> tuple[float, float] | None:
+    """The x-domain of a step axis: the steps with room at both ends, at least ``min_span`` wide.
+
+    Bars centred on the first and last steps fit inside, end points are off the frame,
+    and a run of one or two steps gets a window of ``min_span`` steps starting at its
+    first step (a single bar is a bar, not a wall). None when there is no step.
+
+    Examples
+    --------
+    >>> step_domain([1])
+    (0.5, 10.5)
+    >>> step_domain(range(1, 1001))
+    (-8.99, 1009.99)
+    """
+    finite = [float(s) for s in steps if s is not None and math.isfinite(float(s))]
+    if not finite:
+        return None
+    first, last = min(finite), max(finite)
+    pad = max(0.5, (last - first) * 0.01)
+    low, high = first - pad, last + pad
+    return low + 0.0, max(high, low + min_span) + 0.0
+
+
+_LOWER_IS_BETTER = ("error", "loss", "deviance", "hinge", "crossentropy", "cross_entropy")
+_HIGHER_IS_BETTER = (
+    "accuracy", "precision", "recall", "f1", "fbeta", "f_beta", "auc", "iou", "jaccard",
+    "specificity", "sensitivity", "r2", "r_squared", "score", "true_positive",
+)  # fmt: skip
+
+
+def higher_is_better(metric_name: str) -> bool | None:
+    """Whether a larger result is better, from the metric's name; None when it cannot tell.
+
+    Errors and losses are lower-is-better, accuracies, precisions, recalls, F-scores
+    and AUCs higher-is-better; a plain ``mean`` or ``sum`` has no direction, so its
+    streams are "above" or "below" merged rather than "worse".
+
+    Examples
+    --------
+    >>> higher_is_better("precision"), higher_is_better("mean_squared_error")
+    (True, False)
+    >>> higher_is_better("mean") is None
+    True
+    """
+    name = str(metric_name).lower()
+    if any(word in name for word in _LOWER_IS_BETTER):
+        return False
+    if any(word in name for word in _HIGHER_IS_BETTER):
+        return True
+    return None
 
 
 # -- typography and themes -----------------------------------------------------------------
@@ -397,7 +460,7 @@ _user_chose = False
 
 def _register() -> Any:
     global _registered
-    alt = altair()
+    alt = altair(theme=False)
 
     if not _registered:
         for name, dark in THEMES.items():
