@@ -278,12 +278,12 @@ def test_history_of_any_column(mean_with_reset: im.Mean) -> None:
     chart = charts.history(mean_with_reset, ["batch_result", "result"])
     spec = assert_json_safe(chart)
     rows = rows_of(chart, "line")
-    assert [r["running result"] for r in rows] == mean_with_reset.history["result"].to_list()
-    assert [r["batch result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
+    assert [r["result"] for r in rows] == mean_with_reset.history["result"].to_list()
+    assert [r["batch_result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
     folds = [u["transform"] for u in units(spec) if u["mark"]["type"] == "line"]
     assert folds == [  # the batch line first (under), then the running line
-        [{"fold": ["batch result"], "as": ["series", "value"]}],
-        [{"fold": ["running result"], "as": ["series", "value"]}],
+        [{"fold": ["batch_result"], "as": ["series", "value"]}],
+        [{"fold": ["result"], "as": ["series", "value"]}],
     ]
     line = next(u for u in units(spec) if u["mark"]["type"] == "line")
     assert line["encoding"]["color"]["field"] == "series"
@@ -292,7 +292,7 @@ def test_history_of_any_column(mean_with_reset: im.Mean) -> None:
     assert legend_pick["bind"] == "legend"
     # a state field name means its running column
     total = rows_of(charts.history(mean_with_reset, "total"), "line")
-    assert [r["running total"] for r in total] == [6.0, 16.0, 40.0, 0.0, 14.0]
+    assert [r["running_total"] for r in total] == [6.0, 16.0, 40.0, 0.0, 14.0]
     render(chart)
 
 
@@ -370,7 +370,7 @@ def test_nan_results_become_nulls_and_are_counted() -> None:
     m.update_state([2.0])
     chart = charts.history(m)
     spec = assert_json_safe(chart)
-    assert [r["running result"] for r in rows_of(chart, "line")] == [None, None]
+    assert [r["result"] for r in rows_of(chart, "line")] == [None, None]
     assert "2 NaN or infinite value(s) are not drawn" in json.dumps(spec["title"])
     render(chart)
     assert_json_safe(charts.sum_vs_mean(m))
@@ -382,7 +382,7 @@ def test_infinite_results_of_a_fresh_min() -> None:
     m.update_state([3.0, 1.0])
     m.reset_state()  # the running min is +inf again
     chart = charts.history(m)
-    assert [r["running result"] for r in rows_of(chart, "line")] == [1.0, None]
+    assert [r["result"] for r in rows_of(chart, "line")] == [1.0, None]
 
 
 # -- long histories -----------------------------------------------------------------------
@@ -693,3 +693,150 @@ def test_style_use_theme_dark_and_back() -> None:
             style.use_theme("neon")
     finally:
         alt.theme.enable(before)
+
+
+# -- issue 13: no hidden data, sensible axes, one rule for sum_vs_mean ---------------------
+
+
+def bar_views(chart: Any) -> list[tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]]:
+    """(rows, encoding, transforms) of every bar view of a chart."""
+    spec = chart.to_dict()
+    return [
+        (spec["datasets"][u["dataset"]], u["encoding"], u.get("transform", []))
+        for u in units(spec)
+        if (u["mark"]["type"] if isinstance(u["mark"], dict) else u["mark"]) == "bar"
+    ]
+
+
+def x_domain(chart: Any) -> list[float]:
+    spec = chart.to_dict()
+    domains = {
+        tuple(u["encoding"]["x"]["scale"]["domain"])
+        for u in units(spec)
+        if "scale" in u.get("encoding", {}).get("x", {})
+    }
+    assert len(domains) == 1, domains  # every panel shares one step domain
+    return list(domains.pop())
+
+
+@pytest.mark.parametrize("n", [2, 3, 50, 320, 321, 1_000, 54_321, 1_000_000])
+def test_batch_sums_every_bin_has_a_visible_bar_across_the_axis(n: int) -> None:
+    frame = fake_history(n, resets=(n // 2,) if n > 10 else ())
+    chart = charts.batch_sums(frame)
+    batches = frame.filter(pl.col("event") != "reset")["step"].to_numpy()
+    low, high = x_domain(chart)
+    pixels_per_step = 640 / (high - low)
+    for rows, encoding, transforms in bar_views(chart):
+        assert encoding["x"]["field"] == "left" and encoding["x2"]["field"] == "right"
+        if transforms:  # one bar per batch, resets filtered out by vega
+            rows = [r for r in rows if r["event"] != "reset"]
+        left = np.array([r["left"] for r in rows])
+        right = np.array([r["right"] for r in rows])
+        assert np.all((right - left) * pixels_per_step >= 1.0)  # at least a pixel wide
+        assert np.all(left[1:] >= right[:-1])  # no overlap
+        # every batch lies in exactly one bar
+        inside = np.searchsorted(left, batches, side="right") - 1
+        assert np.all(inside >= 0) and np.all(batches <= right[inside])
+        if "batches" in rows[0]:  # binned: the bins touch and count every batch once
+            np.testing.assert_array_equal(left[1:], right[:-1])
+            assert sum(r["batches"] for r in rows) == len(batches)
+        assert low <= left[0] and right[-1] <= high
+
+
+def test_batch_sums_300_batches_render_300_bars() -> None:
+    """Issue 13's chart: 300 batches used to show as ~20 spikes in 280 bins."""
+    chart = charts.batch_sums(fake_history(300))
+    ((rows, _, _),) = bar_views(chart)
+    assert len(rows) == 300 and all(r["right"] - r["left"] == pytest.approx(0.84) for r in rows)
+    render(chart)
+    binned = charts.batch_sums(fake_history(300), width=400)  # 200 bins: touching bars
+    dark, light = bar_views(binned)[0][0], bar_views(binned)[1][0]
+    assert len(dark) == len(light) == 200
+    render(binned)
+
+
+def accuracy_near(rate: float, steps: int, seed: int = 0) -> im.BinaryAccuracy:
+    rng = np.random.default_rng(seed)
+    metric = im.BinaryAccuracy()
+    for _ in range(steps):
+        truth = rng.integers(0, 2, 200)
+        metric.update_state(truth, np.where(rng.random(200) < rate, truth, 1 - truth))
+    return metric
+
+
+def y_domains(chart: Any) -> list[list[float]]:
+    return [
+        u["encoding"]["y"]["scale"]["domain"]
+        for u in units(chart.to_dict())
+        if "domain" in u.get("encoding", {}).get("y", {}).get("scale", {})
+    ]
+
+
+def test_axes_follow_the_data() -> None:
+    metric = accuracy_near(0.986, 40)
+    results = metric.history["result"]
+    (low, high), *_ = y_domains(charts.history(metric))
+    assert results.min() - 0.01 < low < results.min() and results.max() < high < 1.0
+    # positive data: no axis below zero; sums from zero
+    mean = im.Mean()
+    for batch in ([0.2, 0.3], [0.25], [0.31, 0.29, 0.3]):
+        mean.update_state(batch)
+    (low, high), *_ = y_domains(charts.history(mean))
+    assert 0.24 < low < 0.25 and 0.275 < high < 0.28  # running means 0.25, 0.25, 0.275
+    sum_panel, mean_panel = y_domains(charts.sum_vs_mean(mean))[:2]
+    assert sum_panel[0] == 0.0 and mean_panel[0] > 0.1
+    for kind in ("history", "batch_sums", "sum_vs_mean"):
+        spec = json.dumps(mean.plot(kind).to_dict())
+        assert '"format": ",d"' in spec and '"tickMinStep": 1' in spec  # integer step ticks
+
+
+@pytest.mark.parametrize("kind", ["history", "batch_sums", "sum_vs_mean"])
+def test_one_step_charts_have_a_window_not_a_wall(kind: str, tmp_path: Path) -> None:
+    metric = im.BinaryAccuracy()
+    metric.update_state([1, 0, 1, 1], [1, 0, 1, 1])  # accuracy 1 after one step
+    chart = metric.plot(kind)
+    low, high = x_domain(chart)
+    assert high - low >= 10 and low < 1 < high  # one bar is under a tenth of the plot
+    for y_low, y_high in y_domains(chart):
+        assert y_low >= 0 or kind != "history"  # an accuracy of 1 is not drawn down to -0.1
+        assert y_low < y_high
+    if kind == "history":
+        ((y_low, y_high),) = {tuple(d) for d in y_domains(chart)}
+        assert 0.9 < y_low < 1.0 < y_high < 1.01
+    charts.to_png(chart, tmp_path / f"{kind}.png", scale=1)
+
+
+def test_sum_vs_mean_is_there_for_every_mean_shaped_metric() -> None:
+    """One rule (mean_pair) decides; plot() and the report both use it."""
+    metric = accuracy_near(0.9, 5)
+    chart = metric.plot("sum_vs_mean")  # used to raise "pass `total=`"
+    rows = rows_of(chart, "line")
+    history = metric.history
+    np.testing.assert_allclose(
+        [r["running mean (pooled)"] for r in rows], history["result"].to_numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose([r["running_sum"] for r in rows], history["running_correct"])
+    assert charts.mean_pair(im.MeanSquaredError()) == ("squared_error_sum", "count")
+    assert charts.mean_pair(metric.history) == ("correct", "count")
+    for metric_without in (im.Sum(), im.Precision(), im.Min()):
+        assert charts.mean_pair(metric_without) is None
+    precision = im.Precision()
+    precision.update_state([1, 0], [1, 1])
+    with pytest.raises(ValueError, match="needs a weight field `count`"):
+        precision.plot("sum_vs_mean")
+
+
+def test_history_smoothing_is_tensorboards_debiased_average() -> None:
+    metric = accuracy_near(0.8, 30)
+    chart = charts.history(metric, "batch_result", smoothing=0.6)
+    rows = rows_of(chart, "line")
+    raw = np.array([r["batch_result"] for r in rows])
+    expected, last, weight = [], 0.0, 0.0  # TensorBoard's loop, by hand
+    for value in raw:
+        last = last * 0.6 + (1 - 0.6) * value
+        weight = weight * 0.6 + (1 - 0.6)
+        expected.append(last / weight)
+    np.testing.assert_allclose([r["batch_result_smoothed"] for r in rows], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"`smoothing` must be a number in \[0, 1\)"):
+        charts.history(metric, smoothing=1.0)
+    render(chart)

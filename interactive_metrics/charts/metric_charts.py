@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -616,7 +617,7 @@ def _series_colors(columns: Sequence[str]) -> list[str]:
     return colors
 
 
-SMOOTHED = "{}, smoothed"
+SMOOTHED = "{}_smoothed"
 
 
 def _smoothed_colors(columns: Sequence[str], smoothing: float | None) -> list[str]:
@@ -694,10 +695,10 @@ def history(
     ...     m.update_state(batch)
     >>> spec = history(m, ["batch_result", "result"]).to_dict()
     >>> rows = spec["datasets"][spec["data"]["name"]]
-    >>> [(r["batch result"], r["running result"]) for r in rows]
+    >>> [(r["batch_result"], r["result"]) for r in rows]
     [(2.0, 2.0), (8.0, 4.0), (2.0, 3.0)]
     >>> spec = history(m, smoothing=0.5).to_dict()
-    >>> [r["running result, smoothed"] for r in spec["datasets"][spec["data"]["name"]]]
+    >>> [r["result_smoothed"] for r in spec["datasets"][spec["data"]["name"]]]
     [2.0, 3.333333333333333, 3.142857142857143]
     """
     alt = altair()
@@ -740,16 +741,13 @@ def history(
         notes.append(f"{bad:,} NaN or infinite value(s) are not drawn")
     if nulls and any(c.startswith("batch_") for c in columns):
         notes.append("resets have no batch values")
-    renames = dict(zip(columns, labels, strict=True))
-    if smoothed_columns:
-        renames.update(
-            {
-                SMOOTHED.format(c): SMOOTHED.format(lab)
-                for c, lab in zip(columns, labels, strict=True)
-            }
-        )
-    drawn = json_safe(drawn).rename(renames)
-    smoothed_labels = [SMOOTHED.format(lab) for lab in labels] if smoothed_columns else []
+    drawn = json_safe(drawn)
+    # the drawn series keep their column names (what the data says); legends and
+    # tooltips say them in words
+    names = {c: lab for c, lab in zip(columns, labels, strict=True)}
+    names.update({SMOOTHED.format(c): f"{lab}, smoothed" for c, lab in names.copy().items()})
+    smoothed_labels = smoothed_columns
+    labels = list(columns)
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
@@ -758,7 +756,11 @@ def history(
     all_labels = [*labels, *smoothed_labels]
     values = [v for lab in all_labels for v in drawn.get_column(lab).to_list()]
     states = all(c.startswith(("running_", "batch_")) and c != "batch_result" for c in columns)
-    y_title = (name if name != "history" else "result") if is_result else ", ".join(labels)
+    y_title = (
+        (name if name != "history" else "result")
+        if is_result
+        else ", ".join(names[c] for c in columns)
+    )
     y = alt.Y(
         "value:Q",
         title=y_title.replace("_", " "),
@@ -766,7 +768,12 @@ def history(
         axis=alt.Axis(format=NUMBER),
     )
     colors = _series_colors(columns)
-    legend = alt.Legend(title=None, orient="top", direction="horizontal")
+    legend = alt.Legend(
+        title=None,
+        orient="top",
+        direction="horizontal",
+        labelExpr=f"{json.dumps(names)}[datum.label] || datum.label",
+    )
     color = alt.Color(
         "series:N",
         sort=all_labels,
@@ -813,7 +820,7 @@ def history(
     tooltip = [
         alt.Tooltip("step:Q", format=style.STEP_FORMAT),
         alt.Tooltip("event:N"),
-        *(alt.Tooltip(f"{lab}:Q", format=NUMBER) for lab in all_labels),
+        *(alt.Tooltip(f"{lab}:Q", title=names[lab], format=NUMBER) for lab in all_labels),
     ]
     hover_rule = (
         alt.Chart(drawn)

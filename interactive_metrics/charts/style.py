@@ -289,6 +289,8 @@ def value_domain(
     (0.9794, 0.9906)
     >>> value_domain([3.0, 5.0], include_zero=True)
     (0.0, 5.3)
+    >>> value_domain([0.01, 10.0])  # positive data: the axis stops at zero
+    (0.0, 10.5994)
     >>> value_domain([0.75])  # one step: 5% of the value either side, and a little room
     (0.708, 0.792)
     >>> value_domain([1.0])  # a rate of 1 is not drawn against values above 1
@@ -325,6 +327,10 @@ def value_domain(
     pad = span * padding
     new_low = low if include_zero and low == 0 else low - pad
     new_high = high if include_zero and high == 0 else high + pad
+    if low > 0 > new_low:  # positive data never gets a negative axis
+        new_low = 0.0
+    if high < 0 < new_high:
+        new_high = 0.0
     return _rounded(new_low, span), _rounded(new_high, span)
 
 
