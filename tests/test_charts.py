@@ -483,8 +483,8 @@ def test_stream_breakdown_rules_are_merged_and_macro(sensors: im.Streams) -> Non
     assert {r["stream"]: r["share"] for r in dots} == dict(
         zip(breakdown["stream"], breakdown["share"], strict=True)
     )
-    order = encoding_of(chart, "circle")["y"]["sort"]
-    assert order == breakdown.sort("result", descending=True)["stream"].to_list()
+    order = encoding_of(chart, "circle")["y"]["sort"]  # "accuracy": higher is better
+    assert order == breakdown.sort("result")["stream"].to_list()  # worst first
     assert spec["hconcat"][0]["layer"][0]["encoding"]["x2"]["field"] == "result"
     render(chart)
 
@@ -542,7 +542,7 @@ def test_stream_history_lines_and_merged(sensors: im.Streams) -> None:
         assert mine == history.filter(pl.col("stream") == stream)["result"].to_list()
     merged = [r["result"] for r in rows if r["stream"] == "(merged)"]
     assert merged == sensors.merged().history["result"].to_list()
-    assert spec["encoding"]["color"]["scale"]["range"][-1] == "#000000"
+    assert spec["encoding"]["color"]["scale"]["range"][-1] == style.MERGED_COLOR
     pick = next(p for p in spec["params"] if p["name"] == "pick_stream")
     assert pick["bind"] == "legend"
     render(chart)
@@ -840,3 +840,37 @@ def test_history_smoothing_is_tensorboards_debiased_average() -> None:
     with pytest.raises(ValueError, match=r"`smoothing` must be a number in \[0, 1\)"):
         charts.history(metric, smoothing=1.0)
     render(chart)
+
+
+def test_a_stream_keeps_its_colour_in_every_chart_and_selection(sensors: im.Streams) -> None:
+    everyone = sensors.streams
+    full = charts.stream_history(sensors).to_dict()["encoding"]["color"]["scale"]
+    colour_of = dict(zip(full["domain"], full["range"], strict=True))
+    assert [colour_of[k] for k in everyone] == list(style.PALETTE[: len(everyone)])
+    few = charts.stream_history(sensors, max_streams=2).to_dict()["encoding"]["color"]["scale"]
+    assert len(few["domain"]) == 3  # two streams and the merged line
+    for key, colour in zip(few["domain"], few["range"], strict=True):
+        assert colour == colour_of[key]
+    sensors.update_state([1.0], stream=["attic"])  # a new stream takes the next colour
+    later = charts.stream_history(sensors).to_dict()["encoding"]["color"]["scale"]
+    assert dict(zip(later["domain"], later["range"], strict=True)) == {
+        **colour_of,
+        "attic": style.PALETTE[6],
+    }
+
+
+def test_worse_has_one_word_and_one_colour(sensors: im.Streams) -> None:
+    for chart in (charts.stream_breakdown(sensors), sensors.plot(higher_is_better=True)):
+        scale = encoding_of(chart, "circle")["color"]["scale"]
+        assert scale["domain"][0] == style.WORSE_LABEL
+        assert scale["range"][0] == style.WORSE_COLOR
+        assert {r["stream"]: r["side"] for r in rows_of(chart, "circle")}["cellar"] == (
+            style.WORSE_LABEL
+        )
+    plain = im.Streams(im.Mean())  # a plain mean has no direction: above/below, never "worse"
+    plain.update_state([1.0, 2.0, 6.0], stream=["a", "b", "a"])
+    scale = encoding_of(charts.stream_breakdown(plain), "circle")["color"]["scale"]
+    assert scale["domain"] == ["above merged", "below merged"]
+    assert style.WORSE_COLOR not in scale["range"]
+    text = json.dumps(charts.stream_breakdown(sensors).to_dict())
+    assert "below merged" not in text and "#f58518" not in text
