@@ -874,3 +874,40 @@ def test_worse_has_one_word_and_one_colour(sensors: im.Streams) -> None:
     assert style.WORSE_COLOR not in scale["range"]
     text = json.dumps(charts.stream_breakdown(sensors).to_dict())
     assert "below merged" not in text and "#f58518" not in text
+
+
+def test_report_tables_and_titles_read_as_prose(tmp_path: Path) -> None:
+    import re
+
+    from interactive_metrics import cli
+
+    out = tmp_path / "report.html"
+    cli.write_report(
+        None, out, metric="precision", y_true="y_true", y_pred="score", batch="batch",
+        stream="stream",
+    )  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    title = "Precision of the bundled sample log"
+    assert html.count(f"<h1>{title}</h1>") == 1
+    subtitle = re.search(r"<p class='sub'>(.*?)</p>", html)
+    assert subtitle is not None and title not in subtitle.group(1)
+    assert "100,000 rows in 200 batches" in subtitle.group(1)
+    assert "<b>100,000</b><span>rows</span>" in html  # thousands separators
+    headers = re.findall(r"<th>([^<]+)</th>", html)
+    assert "contribution" not in headers  # all null for a precision: dropped, header too
+    assert headers[:3] == ["stream", "weight", "share of weight"]
+    rows = re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", html)
+    assert len(rows) == 6
+    breakdown = (
+        im.Streams(im.Precision())
+        .replay(
+            im.data.anomaly_log(), y_true="y_true", y_pred="score", batch="batch", stream="stream"
+        )
+        .breakdown()
+    )
+    share_of = dict(zip(breakdown["stream"].cast(pl.String), breakdown["share"], strict=True))
+    for stream, cells in rows:
+        shown = re.findall(r"<td class='num'[^>]*>([^<]+)</td>", cells)
+        assert shown[1] == f"{share_of[stream]:.1%}"  # share as a percentage
+        assert all(len(cell.replace(",", "").replace(".", "")) <= 6 for cell in shown)
+    assert [stream for stream, _ in rows][0] == "pump_b"  # the worst first

@@ -773,6 +773,7 @@ def history(
         orient="top",
         direction="horizontal",
         labelExpr=f"{json.dumps(names)}[datum.label] || datum.label",
+        symbolOpacity=1,
     )
     color = alt.Color(
         "series:N",

@@ -452,6 +452,7 @@ def theme_config(dark: bool = False) -> dict[str, Any]:
                    "titleColor": text, "symbolStrokeWidth": 2},
         "header": {"labelColor": text, "titleColor": text},
         "text": {"color": text},
+        "rule": {"color": text},
         "range": {"category": list(PALETTE)},
     }  # fmt: skip
     return {"config": config}
