@@ -592,8 +592,12 @@ def test_svg_export_and_chart_save(mean_with_reset: im.Mean, tmp_path: Any) -> N
 def test_gallery_has_every_chart_as_png_and_svg() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs"
     script = (docs / "gallery" / "make_gallery.py").read_text(encoding="utf-8")
-    names = [line.split('"')[1] for line in script.splitlines() if '": im.charts.' in line]
-    assert len(names) == 7
+    names = [
+        line.split('"')[1]
+        for line in script.splitlines()
+        if '": im.charts.' in line or '": dark(im.charts.' in line
+    ]
+    assert len(names) == 12
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
