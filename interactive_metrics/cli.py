@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
 import html
 import inspect
 import json
@@ -496,44 +495,56 @@ def replay_log(
 
 
 def _number(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    if math.isnan(number) or math.isinf(number):
-        return str(number)
-    return f"{number:.6g}"
+    """A number as the report prints it (``style.format_number``), HTML-escaped."""
+    from interactive_metrics.charts.style import format_number
+
+    return html.escape(format_number(value))
+
+
+def _exact(value: Any) -> str:
+    """The full-precision value, for a cell's ``title`` (shown on hover), or ``""``."""
+    if isinstance(value, float) and not value.is_integer():
+        return f" title='{float(value)!r}'"
+    return ""
+
+
+TABLE_HEADERS = {
+    "stream": "stream",
+    "weight": "weight",
+    "share": "share of weight",
+    "result": "result",
+    "contribution": "contribution",
+}
 
 
 def _table(frame: pl.DataFrame, limit: int = 50) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    """An HTML table: all-null columns dropped, numbers formatted, shares as percentages."""
+    from interactive_metrics.charts.style import column_label, format_share
+
     frame = frame.select(
         c for c in frame.columns if frame.get_column(c).null_count() < frame.height
     )
+    head = "".join(
+        f"<th>{html.escape(TABLE_HEADERS.get(c, column_label(c)))}</th>" for c in frame.columns
+    )
+    shares = [c == "share" for c in frame.columns]
     body = []
     for row in frame.head(limit).iter_rows():
         cells = "".join(
-            f"<td class='num'>{_number(v)}</td>"
+            f"<td class='num'{_exact(v)}>{html.escape(format_share(v))}</td>"
+            if is_share and v is not None
+            else f"<td class='num'{_exact(v)}>{_number(v)}</td>"
             if isinstance(v, (int, float)) and not isinstance(v, bool)
             else f"<td>{html.escape(str(v))}</td>"
-            for v in row
+            for v, is_share in zip(row, shares, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
     more = (
-        f"<p class='note'>{frame.height - limit} more rows not shown.</p>"
+        f"<p class='note'>{frame.height - limit:,} more rows not shown.</p>"
         if frame.height > limit
         else ""
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-
-
-def _mean_fields(metric: Metric) -> tuple[str, str] | None:
-    """The (sum, weight) fields of a mean-like metric, e.g. ``("total", "count")``."""
-    scalar_sums = [f.name for f in metric._fields if f.reduce == "sum" and f.shape == ()]
-    if "count" in scalar_sums and len(scalar_sums) == 2:
-        total = next(name for name in scalar_sums if name != "count")
-        return total, "count"
-    return None
 
 
 def _sections(replayed: Replayed, higher_is_better: bool | None) -> list[tuple[str, str, Any]]:
@@ -544,12 +555,12 @@ def _sections(replayed: Replayed, higher_is_better: bool | None) -> list[tuple[s
     parts: list[tuple[str, str, Any]] = [
         (
             "The metric over the run",
-            "The running result after each batch (one update per batch id, in order), "
-            "and each batch's own result.",
+            "The running result after each batch (the line; one update per batch id, in "
+            "order), and each batch's own result (the light points under it).",
             charts.history(metric, ["result", "batch_result"]),
         )
     ]
-    pair = _mean_fields(metric)
+    pair = charts.mean_pair(metric)
     if pair is not None:
         parts.append(
             (
@@ -562,7 +573,15 @@ def _sections(replayed: Replayed, higher_is_better: bool | None) -> list[tuple[s
             )
         )
     else:
-        sums = [f.name for f in metric._fields if f.reduce == "sum" and f.shape == ()]
+        summed = {f.name for f in metric.fields if f.reduce == "sum"}
+        history = metric.history
+        sums = [
+            column.removeprefix("batch_")
+            for column in history.columns
+            if column.startswith("batch_")
+            and column.removeprefix("batch_") in summed
+            and history.schema[column].is_numeric()
+        ]
         text = (
             f"{type(metric).__name__} keeps no (sum, weight) pair, so there is no mean to set "
             "against a sum"
@@ -600,13 +619,11 @@ def _sections(replayed: Replayed, higher_is_better: bool | None) -> list[tuple[s
     return parts
 
 
-@functools.cache
 def _vega_bundle() -> str:
-    import vl_convert
-    from altair.vegalite import SCHEMA_VERSION
+    """vega, vega-lite and vega-embed to inline (built once, then read from the cache)."""
+    from interactive_metrics.charts.export import vega_bundle
 
-    version = "_".join(SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    return str(vl_convert.javascript_bundle(vl_version=version))  # type: ignore[call-arg]
+    return vega_bundle()
 
 
 def _json_script(value: Any) -> str:
@@ -658,7 +675,8 @@ def render_report(
         cards.insert(1, ("macro (mean of streams)", streams.macro_result()))
         cards.append(("streams", len(streams)))
     card_html = "".join(
-        f"<div class='card'><b>{_number(value)}</b><span>{html.escape(label)}</span></div>"
+        f"<div class='card'><b{_exact(value)}>{_number(value)}</b>"
+        f"<span>{html.escape(label)}</span></div>"
         for label, value in cards
     )
     used = ", ".join(
@@ -666,7 +684,8 @@ def render_report(
     )
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p class='sub'>{html.escape(type(metric).__name__)} of {html.escape(source)} "
+        f"<p class='sub'>{_number(replayed.rows)} rows in {_number(replayed.batches)} batches "
+        f"of {html.escape(source)}, replayed into {html.escape(type(metric).__name__)} "
         f"({used})</p>",
         f"<div class='cards'>{card_html}</div>",
     ]
@@ -675,9 +694,9 @@ def render_report(
         body.append(f"<h2>{html.escape(heading)}</h2><p>{text}</p>")
         if chart is not None:
             body.append(f"<div class='chart' id='chart-{i}'></div>")
-            specs.append((f"chart-{i}", chart.to_dict()))
+            specs.append((f"chart-{i}", chart.to_dict(validate=False)))  # tests validate
         if heading == "Per stream" and breakdown is not None:
-            shown = breakdown.sort("result").select(
+            shown = breakdown.sort("result", descending=higher_is_better is False).select(
                 [c for c in breakdown.columns if breakdown.schema[c] != pl.Object]
             )
             body.append(_table(shown))

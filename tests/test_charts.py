@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import interactive_metrics as im
 from interactive_metrics import charts
+from interactive_metrics.charts import style
 from interactive_metrics.charts.downsample import bin_edges, keep_rows
 from interactive_metrics.history import EVENT_DTYPE
 
@@ -209,7 +212,7 @@ def test_batch_sums_bins_long_histories_keeping_extremes() -> None:
     bins = rows_of(chart, "bar")
     batches = frame.filter(pl.col("event") != "reset")
     assert sum(b["batches"] for b in bins) == batches.height
-    assert len(bins) == 280  # half the width in pixels
+    assert len(bins) == 320  # half the default width (640 px) in pixels
     # each bin's extremes and sum, against numpy on the same consecutive batches
     values = batches["batch_total"].to_numpy()
     starts = np.cumsum([0] + [b["batches"] for b in bins[:-1]])
@@ -264,7 +267,7 @@ def test_sum_vs_mean_restarts_after_reset_and_skips_weightless_batches(
 def test_sum_vs_mean_needs_a_count_field() -> None:
     m = im.Sum()
     m.update_state([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"needs a `count` state field.*got fields \('total',\)"):
+    with pytest.raises(ValueError, match=r"needs a weight field `count`.*got fields \('total',\)"):
         charts.sum_vs_mean(m)
 
 
@@ -277,8 +280,12 @@ def test_history_of_any_column(mean_with_reset: im.Mean) -> None:
     rows = rows_of(chart, "line")
     assert [r["result"] for r in rows] == mean_with_reset.history["result"].to_list()
     assert [r["batch_result"] for r in rows] == [2.0, 10.0, 4.0, None, 7.0]
+    folds = [u["transform"] for u in units(spec) if u["mark"]["type"] == "line"]
+    assert folds == [  # the batch line first (under), then the running line
+        [{"fold": ["batch_result"], "as": ["series", "value"]}],
+        [{"fold": ["result"], "as": ["series", "value"]}],
+    ]
     line = next(u for u in units(spec) if u["mark"]["type"] == "line")
-    assert line["transform"] == [{"fold": ["batch_result", "result"], "as": ["series", "value"]}]
     assert line["encoding"]["color"]["field"] == "series"
     assert {p["name"] for p in spec["params"]} >= {"pick_series", "hover_step", "zoom_steps"}
     legend_pick = next(p for p in spec["params"] if p["name"] == "pick_series")
@@ -476,8 +483,8 @@ def test_stream_breakdown_rules_are_merged_and_macro(sensors: im.Streams) -> Non
     assert {r["stream"]: r["share"] for r in dots} == dict(
         zip(breakdown["stream"], breakdown["share"], strict=True)
     )
-    order = encoding_of(chart, "circle")["y"]["sort"]
-    assert order == breakdown.sort("result", descending=True)["stream"].to_list()
+    order = encoding_of(chart, "circle")["y"]["sort"]  # "accuracy": higher is better
+    assert order == breakdown.sort("result")["stream"].to_list()  # worst first
     assert spec["hconcat"][0]["layer"][0]["encoding"]["x2"]["field"] == "result"
     render(chart)
 
@@ -535,7 +542,7 @@ def test_stream_history_lines_and_merged(sensors: im.Streams) -> None:
         assert mine == history.filter(pl.col("stream") == stream)["result"].to_list()
     merged = [r["result"] for r in rows if r["stream"] == "(merged)"]
     assert merged == sensors.merged().history["result"].to_list()
-    assert spec["encoding"]["color"]["scale"]["range"][-1] == "#000000"
+    assert spec["encoding"]["color"]["scale"]["range"][-1] == style.MERGED_COLOR
     pick = next(p for p in spec["params"] if p["name"] == "pick_stream")
     assert pick["bind"] == "legend"
     render(chart)
@@ -585,8 +592,12 @@ def test_svg_export_and_chart_save(mean_with_reset: im.Mean, tmp_path: Any) -> N
 def test_gallery_has_every_chart_as_png_and_svg() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs"
     script = (docs / "gallery" / "make_gallery.py").read_text(encoding="utf-8")
-    names = [line.split('"')[1] for line in script.splitlines() if '": im.charts.' in line]
-    assert len(names) == 7
+    names = [
+        line.split('"')[1]
+        for line in script.splitlines()
+        if '": im.charts.' in line or '": dark(im.charts.' in line
+    ]
+    assert len(names) == 12
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
@@ -594,3 +605,313 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         assert png.read_bytes().startswith(PNG_MAGIC), name
         assert svg.read_text(encoding="utf-8").lstrip().startswith("<svg"), name
         assert f"(gallery/{name}.png)" in page, f"{name} is not shown in docs/charts.md"
+
+
+# -- style: the shared conventions --------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=4), min_size=1, max_size=25, unique=True), st.data())
+def test_style_stream_keeps_its_colour_whatever_is_selected(keys: list[str], data: Any) -> None:
+    everyone = style.stream_colors(keys, keys)
+    subset = data.draw(st.lists(st.sampled_from(keys), unique=True))
+    assert style.stream_colors(subset, keys) == [everyone[keys.index(k)] for k in subset]
+    assert everyone == [style.PALETTE[i % len(style.PALETTE)] for i in range(len(keys))]
+
+
+def test_style_colour_scale_matches_chart_labels() -> None:
+    scale = style.color_scale([2, None], [1, 2, None]).to_dict()
+    assert scale == {"domain": ["2", "(null)"], "range": [style.PALETTE[1], style.PALETTE[2]]}
+    assert style.WORSE_LABEL == "worse than merged" and style.BETTER_LABEL == "better than merged"
+    assert style.WORSE_COLOR not in (style.BETTER_COLOR, style.NEUTRAL_COLOR)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.879107, "0.8791"),
+        (100000, "100,000"),
+        (100000.0, "100,000"),
+        (1234567.891, "1,234,568"),
+        (0.98612, "0.9861"),
+        (-2.5, "-2.5"),
+        (0.0, "0"),
+        (3, "3"),
+        (2.5e-7, "2.5e-07"),
+        (float("inf"), "∞"),
+        (None, "–"),
+        (np.float64(0.5), "0.5"),
+        (np.int64(12000), "12,000"),
+    ],
+)
+def test_style_format_number(value: Any, text: str) -> None:
+    assert style.format_number(value) == text
+
+
+def test_style_format_share_and_titles() -> None:
+    assert style.format_share(0.04992) == "5.0%"
+    assert style.title_for("precision", "running result") == "Precision over steps"
+    assert style.title_for("precision", "precision") == "Precision"
+    assert style.title_for("precision", "precision recall") == "Precision: recall"
+    assert style.column_label("batch_result") == "batch result"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_style_value_domain_holds_the_data_off_the_frame(values: list[float], zero: bool) -> None:
+    domain = style.value_domain(values, include_zero=zero)
+    assert domain is not None
+    low, high = domain
+    assert low < high
+    assert low <= min(values) and max(values) <= high
+    if zero:
+        assert low <= 0 <= high
+    if max(values) > min(values):  # end points are never on the frame (except zero)
+        assert (low < min(values) or (zero and min(values) == 0)) and (
+            high > max(values) or (zero and max(values) == 0)
+        )
+
+
+def test_style_value_domain_follows_the_data_not_zero_to_one() -> None:
+    assert style.value_domain([0.985, 0.986, 0.987]) == (
+        0.98488,
+        0.98712,
+    )  # span 0.002, 6% of it each side
+    low, high = style.value_domain([0.9])  # one step: not down to -0.1
+    assert 0.8 < low < 0.9 < high < 1.0
+    assert style.value_domain([3.0, 5.0], include_zero=True) == (0.0, 5.3)  # span 0..5
+
+
+def test_style_use_theme_dark_and_back() -> None:
+    import altair as alt
+
+    before = alt.theme.active
+    try:
+        style.use_theme("dark")
+        assert alt.theme.active == "interactive_metrics_dark"
+        assert alt.theme.get()()["config"]["background"] == "#1e1e1e"  # type: ignore[misc]
+        with pytest.raises(ValueError, match="`name` must be 'light', 'dark'"):
+            style.use_theme("neon")
+    finally:
+        alt.theme.enable(before)
+
+
+# -- issue 13: no hidden data, sensible axes, one rule for sum_vs_mean ---------------------
+
+
+def bar_views(chart: Any) -> list[tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]]:
+    """(rows, encoding, transforms) of every bar view of a chart."""
+    spec = chart.to_dict()
+    return [
+        (spec["datasets"][u["dataset"]], u["encoding"], u.get("transform", []))
+        for u in units(spec)
+        if (u["mark"]["type"] if isinstance(u["mark"], dict) else u["mark"]) == "bar"
+    ]
+
+
+def x_domain(chart: Any) -> list[float]:
+    spec = chart.to_dict()
+    domains = {
+        tuple(u["encoding"]["x"]["scale"]["domain"])
+        for u in units(spec)
+        if "scale" in u.get("encoding", {}).get("x", {})
+    }
+    assert len(domains) == 1, domains  # every panel shares one step domain
+    return list(domains.pop())
+
+
+@pytest.mark.parametrize("n", [2, 3, 50, 320, 321, 1_000, 54_321, 1_000_000])
+def test_batch_sums_every_bin_has_a_visible_bar_across_the_axis(n: int) -> None:
+    frame = fake_history(n, resets=(n // 2,) if n > 10 else ())
+    chart = charts.batch_sums(frame)
+    batches = frame.filter(pl.col("event") != "reset")["step"].to_numpy()
+    low, high = x_domain(chart)
+    pixels_per_step = 640 / (high - low)
+    for rows, encoding, transforms in bar_views(chart):
+        assert encoding["x"]["field"] == "left" and encoding["x2"]["field"] == "right"
+        if transforms:  # one bar per batch, resets filtered out by vega
+            rows = [r for r in rows if r["event"] != "reset"]
+        left = np.array([r["left"] for r in rows])
+        right = np.array([r["right"] for r in rows])
+        assert np.all((right - left) * pixels_per_step >= 1.0)  # at least a pixel wide
+        assert np.all(left[1:] >= right[:-1])  # no overlap
+        # every batch lies in exactly one bar
+        inside = np.searchsorted(left, batches, side="right") - 1
+        assert np.all(inside >= 0) and np.all(batches <= right[inside])
+        if "batches" in rows[0]:  # binned: the bins touch and count every batch once
+            np.testing.assert_array_equal(left[1:], right[:-1])
+            assert sum(r["batches"] for r in rows) == len(batches)
+        assert low <= left[0] and right[-1] <= high
+
+
+def test_batch_sums_300_batches_render_300_bars() -> None:
+    """Issue 13's chart: 300 batches used to show as ~20 spikes in 280 bins."""
+    chart = charts.batch_sums(fake_history(300))
+    ((rows, _, _),) = bar_views(chart)
+    assert len(rows) == 300 and all(r["right"] - r["left"] == pytest.approx(0.84) for r in rows)
+    render(chart)
+    binned = charts.batch_sums(fake_history(300), width=400)  # 200 bins: touching bars
+    dark, light = bar_views(binned)[0][0], bar_views(binned)[1][0]
+    assert len(dark) == len(light) == 200
+    render(binned)
+
+
+def accuracy_near(rate: float, steps: int, seed: int = 0) -> im.BinaryAccuracy:
+    rng = np.random.default_rng(seed)
+    metric = im.BinaryAccuracy()
+    for _ in range(steps):
+        truth = rng.integers(0, 2, 200)
+        metric.update_state(truth, np.where(rng.random(200) < rate, truth, 1 - truth))
+    return metric
+
+
+def y_domains(chart: Any) -> list[list[float]]:
+    return [
+        u["encoding"]["y"]["scale"]["domain"]
+        for u in units(chart.to_dict())
+        if "domain" in u.get("encoding", {}).get("y", {}).get("scale", {})
+    ]
+
+
+def test_axes_follow_the_data() -> None:
+    metric = accuracy_near(0.986, 40)
+    results = metric.history["result"]
+    (low, high), *_ = y_domains(charts.history(metric))
+    assert results.min() - 0.01 < low < results.min() and results.max() < high < 1.0
+    # positive data: no axis below zero; sums from zero
+    mean = im.Mean()
+    for batch in ([0.2, 0.3], [0.25], [0.31, 0.29, 0.3]):
+        mean.update_state(batch)
+    (low, high), *_ = y_domains(charts.history(mean))
+    assert 0.24 < low < 0.25 and 0.275 < high < 0.28  # running means 0.25, 0.25, 0.275
+    sum_panel, mean_panel = y_domains(charts.sum_vs_mean(mean))[:2]
+    assert sum_panel[0] == 0.0 and mean_panel[0] > 0.1
+    for kind in ("history", "batch_sums", "sum_vs_mean"):
+        spec = json.dumps(mean.plot(kind).to_dict())
+        assert '"format": ",d"' in spec and '"tickMinStep": 1' in spec  # integer step ticks
+
+
+@pytest.mark.parametrize("kind", ["history", "batch_sums", "sum_vs_mean"])
+def test_one_step_charts_have_a_window_not_a_wall(kind: str, tmp_path: Path) -> None:
+    metric = im.BinaryAccuracy()
+    metric.update_state([1, 0, 1, 1], [1, 0, 1, 1])  # accuracy 1 after one step
+    chart = metric.plot(kind)
+    low, high = x_domain(chart)
+    assert high - low >= 10 and low < 1 < high  # one bar is under a tenth of the plot
+    for y_low, y_high in y_domains(chart):
+        assert y_low >= 0 or kind != "history"  # an accuracy of 1 is not drawn down to -0.1
+        assert y_low < y_high
+    if kind == "history":
+        ((y_low, y_high),) = {tuple(d) for d in y_domains(chart)}
+        assert 0.9 < y_low < 1.0 < y_high < 1.01
+    charts.to_png(chart, tmp_path / f"{kind}.png", scale=1)
+
+
+def test_sum_vs_mean_is_there_for_every_mean_shaped_metric() -> None:
+    """One rule (mean_pair) decides; plot() and the report both use it."""
+    metric = accuracy_near(0.9, 5)
+    chart = metric.plot("sum_vs_mean")  # used to raise "pass `total=`"
+    rows = rows_of(chart, "line")
+    history = metric.history
+    np.testing.assert_allclose(
+        [r["running mean (pooled)"] for r in rows], history["result"].to_numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose([r["running_sum"] for r in rows], history["running_correct"])
+    assert charts.mean_pair(im.MeanSquaredError()) == ("squared_error_sum", "count")
+    assert charts.mean_pair(metric.history) == ("correct", "count")
+    for metric_without in (im.Sum(), im.Precision(), im.Min()):
+        assert charts.mean_pair(metric_without) is None
+    precision = im.Precision()
+    precision.update_state([1, 0], [1, 1])
+    with pytest.raises(ValueError, match="needs a weight field `count`"):
+        precision.plot("sum_vs_mean")
+
+
+def test_history_smoothing_is_tensorboards_debiased_average() -> None:
+    metric = accuracy_near(0.8, 30)
+    chart = charts.history(metric, "batch_result", smoothing=0.6)
+    rows = rows_of(chart, "line")
+    raw = np.array([r["batch_result"] for r in rows])
+    expected, last, weight = [], 0.0, 0.0  # TensorBoard's loop, by hand
+    for value in raw:
+        last = last * 0.6 + (1 - 0.6) * value
+        weight = weight * 0.6 + (1 - 0.6)
+        expected.append(last / weight)
+    np.testing.assert_allclose([r["batch_result_smoothed"] for r in rows], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"`smoothing` must be a number in \[0, 1\)"):
+        charts.history(metric, smoothing=1.0)
+    render(chart)
+
+
+def test_a_stream_keeps_its_colour_in_every_chart_and_selection(sensors: im.Streams) -> None:
+    everyone = sensors.streams
+    full = charts.stream_history(sensors).to_dict()["encoding"]["color"]["scale"]
+    colour_of = dict(zip(full["domain"], full["range"], strict=True))
+    assert [colour_of[k] for k in everyone] == list(style.PALETTE[: len(everyone)])
+    few = charts.stream_history(sensors, max_streams=2).to_dict()["encoding"]["color"]["scale"]
+    assert len(few["domain"]) == 3  # two streams and the merged line
+    for key, colour in zip(few["domain"], few["range"], strict=True):
+        assert colour == colour_of[key]
+    sensors.update_state([1.0], stream=["attic"])  # a new stream takes the next colour
+    later = charts.stream_history(sensors).to_dict()["encoding"]["color"]["scale"]
+    assert dict(zip(later["domain"], later["range"], strict=True)) == {
+        **colour_of,
+        "attic": style.PALETTE[6],
+    }
+
+
+def test_worse_has_one_word_and_one_colour(sensors: im.Streams) -> None:
+    for chart in (charts.stream_breakdown(sensors), sensors.plot(higher_is_better=True)):
+        scale = encoding_of(chart, "circle")["color"]["scale"]
+        assert scale["domain"][0] == style.WORSE_LABEL
+        assert scale["range"][0] == style.WORSE_COLOR
+        assert {r["stream"]: r["side"] for r in rows_of(chart, "circle")}["cellar"] == (
+            style.WORSE_LABEL
+        )
+    plain = im.Streams(im.Mean())  # a plain mean has no direction: above/below, never "worse"
+    plain.update_state([1.0, 2.0, 6.0], stream=["a", "b", "a"])
+    scale = encoding_of(charts.stream_breakdown(plain), "circle")["color"]["scale"]
+    assert scale["domain"] == ["above merged", "below merged"]
+    assert style.WORSE_COLOR not in scale["range"]
+    text = json.dumps(charts.stream_breakdown(sensors).to_dict())
+    assert "below merged" not in text and "#f58518" not in text
+
+
+def test_report_tables_and_titles_read_as_prose(tmp_path: Path) -> None:
+    import re
+
+    from interactive_metrics import cli
+
+    out = tmp_path / "report.html"
+    cli.write_report(
+        None, out, metric="precision", y_true="y_true", y_pred="score", batch="batch",
+        stream="stream",
+    )  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    title = "Precision of the bundled sample log"
+    assert html.count(f"<h1>{title}</h1>") == 1
+    subtitle = re.search(r"<p class='sub'>(.*?)</p>", html)
+    assert subtitle is not None and title not in subtitle.group(1)
+    assert "100,000 rows in 200 batches" in subtitle.group(1)
+    assert "<b>100,000</b><span>rows</span>" in html  # thousands separators
+    headers = re.findall(r"<th>([^<]+)</th>", html)
+    assert "contribution" not in headers  # all null for a precision: dropped, header too
+    assert headers[:3] == ["stream", "weight", "share of weight"]
+    rows = re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", html)
+    assert len(rows) == 6
+    breakdown = (
+        im.Streams(im.Precision())
+        .replay(
+            im.data.anomaly_log(), y_true="y_true", y_pred="score", batch="batch", stream="stream"
+        )
+        .breakdown()
+    )
+    share_of = dict(zip(breakdown["stream"].cast(pl.String), breakdown["share"], strict=True))
+    for stream, cells in rows:
+        shown = re.findall(r"<td class='num'[^>]*>([^<]+)</td>", cells)
+        assert shown[1] == f"{share_of[stream]:.1%}"  # share as a percentage
+        assert all(len(cell.replace(",", "").replace(".", "")) <= 6 for cell in shown)
+    assert [stream for stream, _ in rows][0] == "pump_b"  # the worst first

@@ -21,6 +21,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS
 
 import interactive_metrics as im
 from interactive_metrics import cli
+from interactive_metrics.charts.style import format_number
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +101,11 @@ def test_report_numbers_match_a_numpy_oracle(report: Path, log_csv: Path) -> Non
     for key, expected in per_stream.items():
         cell = re.search(rf"<td>{key}</td>(.*?)</tr>", html)
         assert cell is not None, key
-        numbers = [float(x) for x in re.findall(r"<td class='num'>([^<]+)</td>", cell.group(1))]
-        assert any(abs(x - expected) < 5e-6 for x in numbers), (key, expected, numbers)
-    merged = f"{running[-1]:.6g}"
-    assert f"<b>{merged}</b><span>result (merged)</span>" in html
+        # numbers print to 4 digits; the exact value is the cell's title (shown on hover)
+        numbers = [float(x) for x in re.findall(r"<td class='num' title='([^']+)'>", cell.group(1))]
+        assert any(abs(x - expected) < 1e-12 for x in numbers), (key, expected, numbers)
+    merged = float(running[-1])
+    assert f"<b title='{merged!r}'>{format_number(merged)}</b><span>result (merged)</span>" in html
 
 
 def _rows(spec: dict) -> list[dict]:
@@ -153,7 +155,7 @@ def test_mean_report_has_sum_versus_mean(tmp_path: Path, log_csv: Path) -> None:
     assert len(specs) == 2  # no stream: history and sum-vs-mean only
     assert "Sum versus mean" in html and "Per stream" not in html
     log = pl.read_csv(log_csv)
-    assert f"<b>{log['score'].mean():.6g}</b><span>result</span>" in html
+    assert f">{format_number(log['score'].mean())}</b><span>result</span>" in html
 
 
 def test_a_metric_without_a_mean_explains_why(tmp_path: Path, log_csv: Path) -> None:
@@ -163,7 +165,7 @@ def test_a_metric_without_a_mean_explains_why(tmp_path: Path, log_csv: Path) -> 
     assert len(_specs(html)) == 3  # history and the two per-stream charts
     assert "Min keeps no (sum, weight) pair" in html
     log = pl.read_csv(log_csv)
-    assert f"<b>{log['score'].min():.6g}</b><span>result (merged)</span>" in html
+    assert f">{format_number(log['score'].min())}</b><span>result (merged)</span>" in html
 
 
 def test_options_reach_the_metric(tmp_path: Path, log_csv: Path) -> None:
@@ -175,7 +177,7 @@ def test_options_reach_the_metric(tmp_path: Path, log_csv: Path) -> None:
     assert status == 0
     log = pl.read_csv(log_csv)
     expected = np.mean((log["score"].to_numpy() >= 0.9) == (log["y_true"].to_numpy() == 1))
-    assert f"<b>{expected:.6g}</b>" in out.read_text(encoding="utf-8")
+    assert f">{format_number(expected)}</b>" in out.read_text(encoding="utf-8")
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -67,18 +67,38 @@ def sensor_precision() -> im.Streams:
     return streams.replay(log, y_true="y_true", y_pred="score", batch="batch", stream="stream")
 
 
+def noisy_accuracy(steps: int = 300) -> im.BinaryAccuracy:
+    """A classifier right about 98.6% of the time, 300 batches of 1 to 80 samples."""
+    rng = np.random.default_rng(5)
+    metric = im.BinaryAccuracy(name="binary_accuracy")
+    for _ in range(steps):
+        truth = rng.integers(0, 2, int(rng.integers(1, 80)))
+        metric.update_state(truth, np.where(rng.random(len(truth)) < 0.986, truth, 1 - truth))
+    return metric
+
+
+def dark(chart: Any) -> Any:
+    """The chart as ``im.charts.use_theme("dark")`` draws it (set on the chart itself here)."""
+    return chart.configure(**im.charts.style.theme_config(dark=True)["config"])
+
+
 def gallery() -> dict[str, Any]:
     """Every chart of the gallery, by file name (without extension)."""
     mean, total, precision = teaching_mean(), counting_sum(), sensor_precision()
-    long = long_mean()
+    long, accuracy = long_mean(), noisy_accuracy()
     return {
         "batch_sums": im.charts.batch_sums(total),
         "sum_vs_mean": im.charts.sum_vs_mean(mean),
         "history": im.charts.history(mean, ["batch_result", "result"]),
         "stream_breakdown": im.charts.stream_breakdown(precision, higher_is_better=True),
         "stream_history": im.charts.stream_history(precision),
+        "batch_sums_300": im.charts.batch_sums(accuracy, "correct", width=400),
+        "history_smoothed": im.charts.history(accuracy, "batch_result", smoothing=0.9),
+        "sum_vs_mean_accuracy": im.charts.sum_vs_mean(accuracy),
         "batch_sums_1M": im.charts.batch_sums(long),
         "sum_vs_mean_1M": im.charts.sum_vs_mean(long),
+        "stream_breakdown_dark": dark(im.charts.stream_breakdown(precision)),
+        "history_dark": dark(im.charts.history(precision.merged(), ["result", "batch_result"])),
     }
 
 

@@ -5,6 +5,8 @@ Every chart is a pure function of tidy polars tables (``metric.history``,
 this package does not import altair; the first chart does, and a missing altair
 raises an ImportError that says what to install. Long histories are downsampled
 (:func:`downsample`) before vega-lite sees them, keeping extremes, resets and merges.
+The conventions every chart and widget shares (stream colours, number formats,
+titles, axis rules, the light and dark themes) live in :mod:`.style`.
 
 Examples
 --------
@@ -23,8 +25,9 @@ from typing import Any
 
 from interactive_metrics.charts.downsample import downsample
 from interactive_metrics.charts.export import to_png, to_svg
-from interactive_metrics.charts.metric_charts import batch_sums, history, sum_vs_mean
+from interactive_metrics.charts.metric_charts import batch_sums, history, mean_pair, sum_vs_mean
 from interactive_metrics.charts.stream_charts import stream_breakdown, stream_history
+from interactive_metrics.charts.style import use_theme
 
 __all__ = [
     "METRIC_KINDS",
@@ -32,12 +35,14 @@ __all__ = [
     "batch_sums",
     "downsample",
     "history",
+    "mean_pair",
     "plot",
     "stream_breakdown",
     "stream_history",
     "sum_vs_mean",
     "to_png",
     "to_svg",
+    "use_theme",
 ]
 
 METRIC_KINDS = {"history": history, "batch_sums": batch_sums, "sum_vs_mean": sum_vs_mean}

@@ -10,22 +10,25 @@ import polars as pl
 
 INSTALL_HINT = 'pip install "interactive-metrics[charts]"'
 
-WIDTH = 560
+WIDTH = 640
+"""Default plot width in pixels: about a JupyterLab notebook's output width, less the legend.
+Every chart also takes ``width="container"`` to fill its container where the front end
+supports it (JupyterLab, vega-embed pages)."""
 PANEL_HEIGHT = 170
 MAX_ROWS = 2000
 """Rows sent to vega-lite per drawn table, at most (altair refuses more than 5000)."""
 
-BATCH_COLOR = "#4c78a8"
-RUNNING_COLOR = "#1f3b5c"
-MEAN_COLOR = "#e45756"
-MEAN_OF_MEANS_COLOR = "#f58518"
-EVENT_COLORS = {"reset": "#d62728", "merge": "#9467bd"}
+EVENT_COLORS = {"reset": "#7f7f7f", "merge": "#b07aa1"}
 FEW_POINTS = 60
 """Lines with at most this many points also draw their points."""
 
 
-def altair() -> ModuleType:
-    """Import altair, or raise an ImportError that says what to install."""
+def altair(*, theme: bool = True) -> ModuleType:
+    """Import altair, or raise an ImportError that says what to install.
+
+    With ``theme`` (what every chart asks), our light theme is enabled the first time,
+    unless an altair theme was already chosen (see ``style.use_theme``).
+    """
     try:
         import altair
     except ImportError as error:
@@ -33,6 +36,10 @@ def altair() -> ModuleType:
             f"interactive_metrics charts need altair, which is not installed; "
             f"install it with: {INSTALL_HINT}"
         ) from error
+    if theme:
+        from interactive_metrics.charts import style
+
+        style.ensure_theme()
     return altair
 
 
@@ -102,14 +109,34 @@ def message_chart(message: str, title: str, height: int = PANEL_HEIGHT) -> Any:
     )
 
 
-def step_axis(alt: ModuleType, field: str, title: str | None = "step") -> Any:
-    """The step axis: integer ticks, a tight domain, a little room for edge points."""
-    return alt.X(
-        f"{field}:Q",
-        title=title,
-        axis=alt.Axis(format=",d", tickMinStep=1),
-        scale=alt.Scale(nice=False, padding=10),
+def step_scale_axis(alt: ModuleType, steps: Any = None) -> tuple[Any, Any]:
+    """The scale and axis of a step axis: integer ticks, a domain fitted to ``steps``.
+
+    With ``steps`` (the drawn steps), the domain is ``style.step_domain`` of them: a
+    one-step chart gets a window of a few steps, not one bar across the plot.
+    """
+    from interactive_metrics.charts import style
+
+    domain = style.step_domain(steps) if steps is not None else None
+    scale = (
+        alt.Scale(domain=list(domain), nice=False, zero=False)
+        if domain is not None
+        else alt.Scale(nice=False, zero=False, padding=10)
     )
+    axis = alt.Axis(format=style.STEP_FORMAT, tickMinStep=1, labelFlush=False)
+    return scale, axis
+
+
+def step_axis(alt: ModuleType, field: str, title: str | None = "step", steps: Any = None) -> Any:
+    """The step axis (see :func:`step_scale_axis`) of ``field``."""
+    scale, axis = step_scale_axis(alt, steps)
+    return alt.X(f"{field}:Q", title=title, axis=axis, scale=scale)
+
+
+def bins_for(width: int | str) -> int:
+    """How many bars fit in ``width`` pixels (two pixels each; the default width for strings)."""
+    pixels = width if isinstance(width, int) else WIDTH
+    return max(1, pixels // 2)
 
 
 def step_zoom(alt: ModuleType, name: str) -> Any:

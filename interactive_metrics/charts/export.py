@@ -7,13 +7,16 @@ missing.
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from interactive_metrics.charts._common import INSTALL_HINT
 
-__all__ = ["to_png", "to_svg"]
+__all__ = ["cache_dir", "to_png", "to_svg", "vega_bundle"]
 
 
 def _vl_convert() -> ModuleType:
@@ -79,3 +82,59 @@ def to_svg(chart: Any, path: str | Path | None = None) -> str:
     if path is not None:
         Path(path).write_text(svg, encoding="utf-8")
     return svg
+
+
+def cache_dir() -> Path:
+    """Where derived files are kept between runs (the vega bundle).
+
+    ``$INTERACTIVE_METRICS_CACHE``, else ``$XDG_CACHE_HOME/interactive_metrics``, else
+    ``~/.cache/interactive_metrics``.
+
+    Examples
+    --------
+    >>> cache_dir().name in ("interactive_metrics", os.environ.get("INTERACTIVE_METRICS_CACHE"))
+    True
+    """
+    chosen = os.environ.get("INTERACTIVE_METRICS_CACHE")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "interactive_metrics"
+
+
+@functools.cache
+def vega_bundle() -> str:
+    """The JavaScript of vega, vega-lite and vega-embed, for pages that draw charts offline.
+
+    vl-convert builds it (about 2 s, once per process); the result is kept in
+    :func:`cache_dir` under the vl-convert and Vega-Lite versions, so later runs
+    read it in milliseconds. A cache that cannot be written is skipped, never an error.
+
+    Examples
+    --------
+    >>> "vegaEmbed" in vega_bundle()
+    True
+    """
+    vl_convert = _vl_convert()
+    from altair.vegalite import SCHEMA_VERSION
+
+    version = "_".join(SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    name = f"vega-bundle-{getattr(vl_convert, '__version__', 'unknown')}-vl{version}.js"
+    cached = cache_dir() / name
+    try:
+        text = cached.read_text(encoding="utf-8")
+        if "vegaEmbed" in text:
+            return text
+    except OSError:
+        pass
+    bundle = str(vl_convert.javascript_bundle(vl_version=version))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=cached.parent, suffix=".tmp", delete=False
+        ) as handle:
+            handle.write(bundle)
+        os.replace(handle.name, cached)
+    except OSError:
+        pass
+    return bundle

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from interactive_metrics.charts import style
 from interactive_metrics.charts._common import (
-    BATCH_COLOR,
     EVENT_COLORS,
     FEW_POINTS,
     MAX_ROWS,
-    MEAN_COLOR,
-    MEAN_OF_MEANS_COLOR,
     PANEL_HEIGHT,
-    RUNNING_COLOR,
     WIDTH,
     altair,
+    bins_for,
     count_not_finite,
     history_of,
     json_safe,
@@ -28,14 +27,17 @@ from interactive_metrics.charts._common import (
     require_columns,
     require_scalar,
     step_axis,
+    step_scale_axis,
     step_zoom,
 )
 from interactive_metrics.charts.downsample import bin_edges, downsample
 
-__all__ = ["batch_sums", "history", "sum_vs_mean"]
+__all__ = ["batch_sums", "history", "mean_pair", "sum_vs_mean"]
 
-NUMBER = ",.6~g"
+NUMBER = style.NUMBER_FORMAT
 MAX_EVENT_RULES = 200
+BAR_HALF_WIDTH = 0.42
+"""Half the width of one batch's bar, in steps (bars of consecutive steps leave a gap)."""
 EMPTY = "no events recorded yet: call update_state (or create the metric with history=True)"
 
 
@@ -64,39 +66,105 @@ def _event_rules(alt: Any, frame: pl.DataFrame) -> tuple[Any | None, str]:
                 scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds]),
                 legend=alt.Legend(title="event", orient="right"),
             ),
-            tooltip=[alt.Tooltip("step:Q", format=","), alt.Tooltip("event:N")],
+            tooltip=[alt.Tooltip("step:Q", format=style.STEP_FORMAT), alt.Tooltip("event:N")],
         )
     )
     return rules, shown
 
 
+def _scalar_fields(frame: pl.DataFrame) -> list[str]:
+    """The state fields with a numeric (scalar) ``batch_<field>`` column, in order."""
+    return [
+        column.removeprefix("batch_")
+        for column in frame.columns
+        if column.startswith("batch_")
+        and column != "batch_result"
+        and frame.schema[column].is_numeric()
+    ]
+
+
 def _scalar_field(frame: pl.DataFrame, chart: str) -> str:
-    for column in frame.columns:
-        if column.startswith("batch_") and column != "batch_result":
-            if frame.schema[column].is_numeric():
-                return column.removeprefix("batch_")
+    fields = _scalar_fields(frame)
+    if fields:
+        return fields[0]
     raise ValueError(
         f"`{chart}` needs a scalar state field (a `batch_<field>` column), got columns "
         f"{frame.columns}; pass `field=` naming one"
     )
 
 
-def _line_style(alt: Any, points: int, color: str) -> dict[str, Any]:
+def mean_pair(metric: Any) -> tuple[str, str] | None:
+    """The (weighted total, weight) fields of a metric whose state is a mean, or None.
+
+    The one rule that decides which metrics have a sum-versus-mean view, in
+    ``plot("sum_vs_mean")`` and in the report alike: the state has a scalar summed
+    ``count`` field (the total weight ``Σ w``) and exactly one other scalar summed
+    field (the weighted total ``Σ w·v``). So ``Mean`` is ``("total", "count")``,
+    ``BinaryAccuracy`` ``("correct", "count")`` and ``MeanSquaredError``
+    ``("squared_error_sum", "count")``; ``Sum`` (no weight) and ``Precision`` (two
+    counts, neither a weight) have none.
+
+    Parameters
+    ----------
+    metric : Metric or polars.DataFrame
+        A metric (its declared ``fields`` must reduce by sum), or its history table.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> mean_pair(im.Mean()), mean_pair(im.BinaryAccuracy()), mean_pair(im.Sum())
+    (('total', 'count'), ('correct', 'count'), None)
+    """
+    frame, _ = history_of(metric, "metric")
+    fields = _scalar_fields(frame)
+    declared = getattr(metric, "fields", None)
+    if declared is not None and not isinstance(metric, pl.DataFrame):
+        summed = {f.name for f in declared if getattr(f, "reduce", None) == "sum"}
+        fields = [f for f in fields if f in summed]
+    if "count" in fields and len(fields) == 2:
+        total = next(name for name in fields if name != "count")
+        return total, "count"
+    return None
+
+
+def _line_style(alt: Any, points: int, color: str, width: float = 2) -> dict[str, Any]:
     """Keyword arguments of ``mark_line``: points drawn too when there are few."""
     point = alt.OverlayMarkDef(size=28, color=color) if points <= FEW_POINTS else False
-    return {"color": color, "point": point, "strokeWidth": 2}
+    return {"color": color, "point": point, "strokeWidth": width}
+
+
+def bar_bounds(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right edges of bins of steps ``first[i]..last[i]``: touching, never empty.
+
+    Neighbouring bins meet half-way between one's last step and the next one's first
+    step, the outer bins reach half a step beyond their end steps: together the bins
+    cover the whole axis, and every bin has a width of at least one step.
+
+    Examples
+    --------
+    >>> bar_bounds(np.array([1, 3, 4]), np.array([2, 3, 9]))
+    (array([0.5, 2.5, 3.5]), array([2.5, 3.5, 9.5]))
+    """
+    first, last = np.asarray(first, dtype=np.float64), np.asarray(last, dtype=np.float64)
+    middles = (last[:-1] + first[1:]) / 2
+    left = np.concatenate(([first[0] - 0.5], middles)) if len(first) else first
+    right = np.concatenate((middles, [last[-1] + 0.5])) if len(last) else last
+    return left, right
 
 
 def _binned_bars(
     steps: np.ndarray, values: np.ndarray, weights: np.ndarray | None, bins: int
 ) -> pl.DataFrame:
-    """Per bin of consecutive batches: first and last step, count, smallest, largest, sum."""
+    """Per bin of consecutive batches: its steps and edges, count, smallest, largest, sum."""
     starts = bin_edges(len(steps), bins)
     ends = np.concatenate((starts[1:], [len(steps)])) - 1
+    left, right = bar_bounds(steps[starts], steps[ends])
     with np.errstate(invalid="ignore"):
         data = {
             "step_start": steps[starts],
             "step_end": steps[ends],
+            "left": left,
+            "right": right,
             "batches": ends - starts + 1,
             "smallest": np.fmin.reduceat(values, starts),
             "largest": np.fmax.reduceat(values, starts),
@@ -107,13 +175,17 @@ def _binned_bars(
     return pl.DataFrame(data)
 
 
+def _title(text: str, notes: Sequence[str]) -> Any:
+    return altair().TitleParams(text, subtitle=note(notes), anchor="start")
+
+
 def batch_sums(
     metric: Any,
     field: str | None = None,
     *,
     weight: str | None = "count",
     max_rows: int = MAX_ROWS,
-    width: int = WIDTH,
+    width: int | str = WIDTH,
     height: int = PANEL_HEIGHT,
 ) -> Any:
     """What each batch adds (bars) and the running total it builds (a linked line below).
@@ -130,16 +202,19 @@ def batch_sums(
         skipped when the metric has no such field).
     max_rows : int
         Longer histories are downsampled to about this many rows per drawn table.
-    width, height : int
-        Size of each of the two panels, in pixels.
+    width : int or "container"
+        Width of each of the two panels, in pixels (or the container's width).
+    height : int
+        Height of each panel, in pixels.
 
     Returns
     -------
     altair.VConcatChart
         Two panels sharing the step axis (drag to pan, scroll to zoom); resets and
         merges are dashed rules. With more batches than half the width in pixels,
-        the bars become bins: dark up to the smallest batch of the bin, light up to
-        the largest (so no extreme is hidden), with the bin's sum in the tooltip.
+        the bars become bins that fill the axis (no batch is hidden): each bin is
+        dark up to its smallest batch and light up to its largest, with the bin's
+        sum in the tooltip. The y-axes start at zero (these are sums).
 
     Examples
     --------
@@ -149,8 +224,8 @@ def batch_sums(
     >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
     >>> spec = batch_sums(m).to_dict()
     >>> (rows,) = spec["datasets"].values()  # one table feeds both panels
-    >>> [row["batch_total"] for row in rows]
-    [16.0, 4.0]
+    >>> [(row["batch_total"], row["left"], row["right"]) for row in rows]
+    [(16.0, 0.58, 1.42), (4.0, 1.58, 2.42)]
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
@@ -163,11 +238,12 @@ def batch_sums(
     weight_column = f"batch_{weight}" if weight is not None else None
     if weight_column not in frame.columns or weight == field:
         weight_column = None
-    title = alt.TitleParams(f"{name}: what each batch adds to the running {field}", anchor="start")
+    title = style.title_for(name, "batch_sums")
     if frame.height == 0:
-        return message_chart(EMPTY, title.text)
+        return message_chart(EMPTY, title)
 
-    label = field.replace("_", " ")
+    label = style.column_label(field)
+    batch_label, running_label = f"batch {label}", f"running {label}"
     data = frame.select(
         "step", "event", batch, *([weight_column] if weight_column else []), running
     )
@@ -175,88 +251,110 @@ def batch_sums(
     rules, rules_note = _event_rules(alt, data)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = step_axis(alt, "step")
+    steps = data.get_column("step")
+    x = step_axis(alt, "step", steps=[steps.min(), steps.max()])
+    x_scale, x_axis = step_scale_axis(alt, [steps.min(), steps.max()])
 
     bars_frame = data.filter(pl.col("event").cast(pl.String) != "reset")
-    max_bars = max(1, width // 2)
-    tooltip_number = {"format": NUMBER}
+    max_bars = bins_for(width)
     line_frame = json_safe(downsample(data, [running], max_rows, always=_not_update()))
     if bars_frame.height <= max_bars:
+        line_frame = line_frame.with_columns(
+            (pl.col("step") - BAR_HALF_WIDTH).alias("left"),
+            (pl.col("step") + BAR_HALF_WIDTH).alias("right"),
+        )
+        bar_values = bars_frame.get_column(batch).to_list()
         bars = (
             alt.Chart(line_frame)  # the same table as the line: shipped once
             .transform_filter(alt.datum.event != "reset")
-            .transform_calculate(left="datum.step - 0.42", right="datum.step + 0.42")
             .mark_bar()
             .encode(
                 color=alt.when(alt.datum.event == "merge")
                 .then(alt.value(EVENT_COLORS["merge"]))
-                .otherwise(alt.value(BATCH_COLOR)),
-                x=step_axis(alt, "left", title=None),
+                .otherwise(alt.value(style.BATCH_COLOR)),
+                x=alt.X("left:Q", title=None, axis=x_axis, scale=x_scale),
                 x2="right:Q",
-                y=alt.Y(f"{batch}:Q", title=f"batch {label}"),
+                y=alt.Y(
+                    f"{batch}:Q",
+                    title=batch_label,
+                    scale=style.value_scale(bar_values, include_zero=True),
+                    axis=alt.Axis(format=NUMBER),
+                ),
                 y2=alt.datum(0),
                 tooltip=[
-                    alt.Tooltip("step:Q", format=","),
+                    alt.Tooltip("step:Q", format=style.STEP_FORMAT),
                     alt.Tooltip("event:N"),
-                    alt.Tooltip(f"{batch}:Q", title=f"batch {label}", **tooltip_number),
+                    alt.Tooltip(f"{batch}:Q", title=batch_label, format=NUMBER),
                     *(
-                        [alt.Tooltip(f"{weight_column}:Q", title="batch weight", **tooltip_number)]
+                        [alt.Tooltip(f"{weight_column}:Q", title="batch weight", format=NUMBER)]
                         if weight_column
                         else []
                     ),
-                    alt.Tooltip(f"{running}:Q", title=f"running {label}", **tooltip_number),
+                    alt.Tooltip(f"{running}:Q", title=running_label, format=NUMBER),
                 ],
             )
         )
     else:
-        steps = bars_frame.get_column("step").to_numpy()
+        step_values = bars_frame.get_column("step").to_numpy()
         values = bars_frame.get_column(batch).cast(pl.Float64).to_numpy()
         weights = (
             bars_frame.get_column(weight_column).cast(pl.Float64).to_numpy()
             if weight_column
             else None
         )
-        binned = json_safe(_binned_bars(steps, values, weights, max_bars))
+        binned = json_safe(_binned_bars(step_values, values, weights, max_bars))
         notes.append(
-            f"{bars_frame.height:,} batches in {binned.height:,} bins: dark bar to the smallest, "
-            "light bar to the largest batch of each bin"
+            f"{bars_frame.height:,} batches in {binned.height:,} bins: dark to the smallest, "
+            "light to the largest batch of each bin"
         )
+        extremes = [*binned.get_column("smallest").to_list(), *binned.get_column("largest")]
+        y_scale = style.value_scale(extremes, include_zero=True)
         base = alt.Chart(binned).encode(
-            x=step_axis(alt, "step_start", title=None),
-            x2="step_end:Q",
+            x=alt.X("left:Q", title=None, axis=x_axis, scale=x_scale),
+            x2="right:Q",
             tooltip=[
-                alt.Tooltip("step_start:Q", title="first step", format=","),
-                alt.Tooltip("step_end:Q", title="last step", format=","),
-                alt.Tooltip("batches:Q", format=","),
-                alt.Tooltip("smallest:Q", title=f"smallest batch {label}", **tooltip_number),
-                alt.Tooltip("largest:Q", title=f"largest batch {label}", **tooltip_number),
-                alt.Tooltip("bin_total:Q", title=f"{label} of the bin", **tooltip_number),
+                alt.Tooltip("step_start:Q", title="first step", format=style.STEP_FORMAT),
+                alt.Tooltip("step_end:Q", title="last step", format=style.STEP_FORMAT),
+                alt.Tooltip("batches:Q", format=style.STEP_FORMAT),
+                alt.Tooltip("smallest:Q", title=f"smallest {batch_label}", format=NUMBER),
+                alt.Tooltip("largest:Q", title=f"largest {batch_label}", format=NUMBER),
+                alt.Tooltip("bin_total:Q", title=f"{label} of the bin", format=NUMBER),
                 *(
-                    [alt.Tooltip("bin_weight:Q", title="weight of the bin", **tooltip_number)]
+                    [alt.Tooltip("bin_weight:Q", title="weight of the bin", format=NUMBER)]
                     if weight_column
                     else []
                 ),
             ],
         )
         bars = alt.layer(
-            base.mark_bar(color=BATCH_COLOR, opacity=0.35).encode(
-                y=alt.Y("largest:Q", title=f"batch {label}"), y2=alt.datum(0)
+            base.mark_bar(color=style.BATCH_COLOR, opacity=0.45).encode(
+                y=alt.Y(
+                    "largest:Q", title=batch_label, scale=y_scale, axis=alt.Axis(format=NUMBER)
+                ),
+                y2=alt.datum(0),
             ),
-            base.mark_bar(color=BATCH_COLOR).encode(y="smallest:Q", y2=alt.datum(0)),
+            base.mark_bar(color=style.RESULT_COLOR, opacity=0.8).encode(
+                y="smallest:Q", y2=alt.datum(0)
+            ),
         )
 
     if line_frame.height < data.height:
-        notes.append(f"running {label}: {line_frame.height:,} of {data.height:,} steps drawn")
+        notes.append(f"{running_label}: {line_frame.height:,} of {data.height:,} steps drawn")
     line = (
         alt.Chart(line_frame)
-        .mark_line(**_line_style(alt, line_frame.height, RUNNING_COLOR))
+        .mark_line(**_line_style(alt, line_frame.height, style.RESULT_COLOR))
         .encode(
             x=x,
-            y=alt.Y(f"{running}:Q", title=f"running {label}"),
+            y=alt.Y(
+                f"{running}:Q",
+                title=running_label,
+                scale=style.value_scale(line_frame.get_column(running), include_zero=True),
+                axis=alt.Axis(format=NUMBER),
+            ),
             tooltip=[
-                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("step:Q", format=style.STEP_FORMAT),
                 alt.Tooltip("event:N"),
-                alt.Tooltip(f"{running}:Q", title=f"running {label}", **tooltip_number),
+                alt.Tooltip(f"{running}:Q", title=running_label, format=NUMBER),
             ],
         )
         .add_params(zoom)
@@ -264,11 +362,11 @@ def batch_sums(
     top = alt.layer(bars, rules) if rules is not None else alt.layer(bars)
     bottom = alt.layer(line, rules) if rules is not None else alt.layer(line)
     chart = alt.vconcat(
-        top.properties(width=width, height=height, title=panel_title(f"batch {label}")),
-        bottom.properties(width=width, height=height, title=panel_title(f"running {label}")),
+        top.properties(width=width, height=height, title=panel_title(batch_label)),
+        bottom.properties(width=width, height=height, title=panel_title(running_label)),
         spacing=18,
     ).resolve_scale(x="shared")
-    return chart.properties(title=alt.TitleParams(title.text, subtitle=note(notes), anchor="start"))
+    return chart.properties(title=_title(title, notes))
 
 
 def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
@@ -293,36 +391,40 @@ def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
 
 
 SERIES = ("batch mean", "running mean (pooled)", "mean of batch means")
+SERIES_COLORS = (style.BATCH_COLOR, style.RESULT_COLOR, style.PALETTE[1])
 
 
 def sum_vs_mean(
     metric: Any,
     *,
-    total: str = "total",
-    count: str = "count",
+    total: str | None = None,
+    count: str | None = None,
     max_rows: int = MAX_ROWS,
-    width: int = WIDTH,
+    width: int | str = WIDTH,
     height: int = PANEL_HEIGHT,
 ) -> Any:
     """The same history as a running sum and as means: pooled, per batch, and mean of means.
 
     The top panel is the running sum ``Σ w·v`` (what a ``Sum`` reports: it keeps
     growing). The bottom panel is the pooled running mean ``Σ w·v / Σ w`` (what a
-    ``Mean`` reports), each batch's own mean (dots), and the running mean of the
-    batch means (dashed) that you get by averaging per-batch results: it differs
-    from the pooled mean as soon as batches differ in weight.
+    ``Mean`` reports), each batch's own mean (light dots, under the lines), and the
+    running mean of the batch means (dashed) that you get by averaging per-batch
+    results: it differs from the pooled mean as soon as batches differ in weight.
 
     Parameters
     ----------
     metric : Metric or polars.DataFrame
-        A metric with a sum field and a weight field (``Mean``, a mean-like metric),
-        or its history.
-    total, count : str
-        The state fields holding ``Σ w·v`` and ``Σ w``.
+        A metric whose state is a weighted total and a weight (see :func:`mean_pair`:
+        ``Mean``, ``BinaryAccuracy``, ``MeanSquaredError``, ...), or its history.
+    total, count : str, optional
+        The state fields holding ``Σ w·v`` and ``Σ w``; by default those of
+        :func:`mean_pair`.
     max_rows : int
         Longer histories are downsampled to about this many rows.
-    width, height : int
-        Size of each panel, in pixels.
+    width : int or "container"
+        Width of each panel, in pixels.
+    height : int
+        Height of each panel, in pixels.
 
     Returns
     -------
@@ -331,7 +433,7 @@ def sum_vs_mean(
     Raises
     ------
     ValueError
-        When the metric has no ``count`` (weight) field, e.g. a ``Sum``.
+        When the metric has no weight field, e.g. a ``Sum`` or a ``Precision``.
 
     Notes
     -----
@@ -353,24 +455,27 @@ def sum_vs_mean(
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
+    if total is None or count is None:
+        pair = mean_pair(metric)
+        if pair is None and count is None:
+            fields = tuple(_scalar_fields(frame))
+            raise ValueError(
+                f"`sum_vs_mean` needs a weight field `count` (Σ w) and one weighted total "
+                f"(Σ w·v), got fields {fields}; track the same values with im.Mean() "
+                "(fields total and count), or pass `total=` and `count=` naming the fields"
+            )
+        total = total if total is not None else (pair[0] if pair else "total")
+        count = count if count is not None else (pair[1] if pair else "count")
     needed = [f"{p}_{f}" for f in (total, count) for p in ("batch", "running")]
-    if f"batch_{count}" not in frame.columns:
-        fields = tuple(
-            c.removeprefix("batch_")
-            for c in frame.columns
-            if c.startswith("batch_") and c != "batch_result"
-        )
-        raise ValueError(
-            f"`sum_vs_mean` needs a `{count}` state field (the total weight Σ w) beside "
-            f"`{total}` (Σ w·v), got fields {fields}; track the same values with im.Mean() "
-            "(fields total and count), or pass `count=` naming the weight field"
-        )
-    require_columns(frame, ["step", "event", *needed], "sum_vs_mean", "pass `total=` naming Σ w·v")
+    require_columns(
+        frame, ["step", "event", *needed], "sum_vs_mean", "pass `total=` and `count=` naming them"
+    )
     require_scalar(frame, needed, "sum_vs_mean")
-    title = f"{name}: running sum, pooled mean and mean of batch means"
+    title = style.title_for(name, "sum_vs_mean")
     if frame.height == 0:
-        return message_chart(EMPTY, f"{name}: sum versus mean")
+        return message_chart(EMPTY, title)
 
+    sum_label = "running sum Σ w·v" if total == "total" else f"running {style.column_label(total)}"
     means = _means(frame, total, count)
     notes: list[str] = []
     drawn = downsample(
@@ -392,16 +497,22 @@ def sum_vs_mean(
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = step_axis(alt, "step")
+    steps = drawn.get_column("step")
+    x = step_axis(alt, "step", steps=[steps.min(), steps.max()])
     sum_line = (
         alt.Chart(drawn)
-        .mark_line(**_line_style(alt, drawn.height, RUNNING_COLOR))
+        .mark_line(**_line_style(alt, drawn.height, style.RESULT_COLOR))
         .encode(
             x=x,
-            y=alt.Y("running_sum:Q", title="running sum Σ w·v"),
+            y=alt.Y(
+                "running_sum:Q",
+                title=sum_label,
+                scale=style.value_scale(drawn.get_column("running_sum"), include_zero=True),
+                axis=alt.Axis(format=NUMBER),
+            ),
             tooltip=[
-                alt.Tooltip("step:Q", format=","),
-                alt.Tooltip("running_sum:Q", title="running sum", format=NUMBER),
+                alt.Tooltip("step:Q", format=style.STEP_FORMAT),
+                alt.Tooltip("running_sum:Q", title=sum_label, format=NUMBER),
                 alt.Tooltip("running_weight:Q", title="running weight Σ w", format=NUMBER),
             ],
         )
@@ -409,25 +520,31 @@ def sum_vs_mean(
     )
     color = alt.Color(
         "series:N",
-        scale=alt.Scale(domain=list(SERIES), range=[BATCH_COLOR, MEAN_COLOR, MEAN_OF_MEANS_COLOR]),
+        scale=alt.Scale(domain=list(SERIES), range=list(SERIES_COLORS)),
         legend=alt.Legend(title=None, orient="top", direction="horizontal"),
     )
+    mean_values = [v for s in SERIES for v in drawn.get_column(s).to_list()]
     base = (
         alt.Chart(drawn)
         .transform_fold(list(SERIES), as_=["series", "value"])
         .encode(
             x=x,
-            y=alt.Y("value:Q", title="mean", scale=alt.Scale(padding=6)),
+            y=alt.Y(
+                "value:Q",
+                title="mean",
+                scale=style.value_scale(mean_values),
+                axis=alt.Axis(format=NUMBER),
+            ),
             color=color,
             tooltip=[
-                alt.Tooltip("step:Q", format=","),
+                alt.Tooltip("step:Q", format=style.STEP_FORMAT),
                 alt.Tooltip("series:N"),
                 alt.Tooltip("value:Q", format=NUMBER),
                 alt.Tooltip("batch_weight:Q", title="batch weight", format=NUMBER),
             ],
         )
     )
-    dots = base.transform_filter(alt.datum.series == SERIES[0]).mark_circle(size=30, opacity=0.7)
+    dots = base.transform_filter(alt.datum.series == SERIES[0]).mark_circle(size=22, opacity=0.7)
     lines = base.transform_filter(alt.datum.series != SERIES[0]).mark_line(
         strokeWidth=2, point=drawn.height <= FEW_POINTS
     )
@@ -447,7 +564,7 @@ def sum_vs_mean(
         )
     chart = alt.vconcat(
         sum_panel.properties(
-            width=width, height=height, title=panel_title("running sum: what a Sum reports")
+            width=width, height=height, title=panel_title(f"{sum_label}: what a Sum reports")
         ),
         means_panel.properties(
             width=width,
@@ -456,7 +573,7 @@ def sum_vs_mean(
         ),
         spacing=18,
     ).resolve_scale(x="shared", color="independent", strokeDash="independent")
-    return chart.properties(title=alt.TitleParams(title, subtitle=note(notes), anchor="start"))
+    return chart.properties(title=_title(title, notes))
 
 
 def _resolve(frame: pl.DataFrame, field: str) -> str:
@@ -485,15 +602,65 @@ def _expand_arrays(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFram
     return (frame.with_columns(exprs) if exprs else frame), out
 
 
+def _series_colors(columns: Sequence[str]) -> list[str]:
+    """The running result is the strong blue, batch values light blue, others the palette."""
+    colors: list[str] = []
+    others = 0
+    for column in columns:
+        if column == "result":
+            colors.append(style.RESULT_COLOR)
+        elif column.startswith("batch_"):
+            colors.append(style.BATCH_COLOR)
+        else:
+            colors.append(style.PALETTE[others % len(style.PALETTE)])
+            others += 1
+    return colors
+
+
+SMOOTHED = "{}_smoothed"
+
+
+def _smoothed_colors(columns: Sequence[str], smoothing: float | None) -> list[str]:
+    """Smoothed lines keep their column's colour; a smoothed batch column gets a strong one."""
+    if smoothing is None:
+        return []
+    strong = style.PALETTE[1] if "result" in columns else style.RESULT_COLOR
+    return [
+        strong if c.startswith("batch_") else color
+        for c, color in zip(columns, _series_colors(columns), strict=True)
+    ]
+
+
+def _smoothed(frame: pl.DataFrame, columns: Sequence[str], smoothing: float) -> pl.DataFrame:
+    """Debiased exponential moving averages (TensorBoard's smoothing), restarted at resets."""
+    segment = (pl.col("event").cast(pl.String) == "reset").cum_sum()
+    return frame.with_columns(
+        pl.col(c)
+        .cast(pl.Float64)
+        .fill_nan(None)
+        .ewm_mean(alpha=1.0 - smoothing, adjust=True, ignore_nulls=True)
+        .over(segment)
+        .alias(SMOOTHED.format(c))
+        for c in columns
+    )
+
+
 def history(
     metric: Any,
     field: str | Sequence[str] = "result",
     *,
+    smoothing: float | None = None,
     max_rows: int = MAX_ROWS,
-    width: int = WIDTH,
+    width: int | str = WIDTH,
     height: int = 260,
 ) -> Any:
     """Any history column over the steps: a line per column, with resets and merges marked.
+
+    Drawn like TensorBoard's scalars: the y-axis fits the data (a result near 0.986
+    gets an axis near 0.986; state columns, which are sums and counts, start at
+    zero), hovering shows a rule with every value at the nearest step, and
+    ``smoothing`` draws an exponential moving average over the faint raw line.
+    Per-batch columns (``batch_result``) are light points under the running line.
 
     Parameters
     ----------
@@ -503,10 +670,16 @@ def history(
         History columns (``result``, ``batch_result``, ``running_total``, ...) or
         state field names (``total`` means ``running_total``). A 1-D array column
         (a per-class result) draws one line per element.
+    smoothing : float, optional
+        In ``[0, 1)``: the weight of the past in a debiased exponential moving average
+        (TensorBoard's slider; 0.6 is a light smoothing, 0.95 a strong one), restarted
+        at every reset.
     max_rows : int
         Longer histories are downsampled to about this many rows.
-    width, height : int
-        Size in pixels.
+    width : int or "container"
+        Width in pixels.
+    height : int
+        Height in pixels.
 
     Returns
     -------
@@ -524,70 +697,149 @@ def history(
     >>> rows = spec["datasets"][spec["data"]["name"]]
     >>> [(r["batch_result"], r["result"]) for r in rows]
     [(2.0, 2.0), (8.0, 4.0), (2.0, 3.0)]
+    >>> spec = history(m, smoothing=0.5).to_dict()
+    >>> [r["result_smoothed"] for r in spec["datasets"][spec["data"]["name"]]]
+    [2.0, 3.333333333333333, 3.142857142857143]
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
     requested = [field] if isinstance(field, str) else list(field)
     if not requested:
         raise ValueError("`field` must name at least one history column, got []")
+    if smoothing is not None and not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
+        raise ValueError(
+            f"`smoothing` must be a number in [0, 1) (the weight of the past), got {smoothing!r}"
+        )
     columns = [_resolve(frame, f) for f in requested]
     frame, columns = _expand_arrays(frame, columns)
     require_scalar(frame, columns, "history")
-    label = ", ".join(requested)
+    labels = [style.column_label(c) for c in columns]
+    if len(set(labels)) < len(labels):
+        labels = list(columns)
+    is_result = set(columns) <= {"result", "batch_result"}
+    if columns == ["batch_result"]:
+        title = style.title_for(name, "batch result")
+    elif is_result:
+        title = style.title_for(name, "running result")
+    else:
+        title = style.title_for(name, ", ".join(labels))
     if frame.height == 0:
-        return message_chart(EMPTY, f"{name}: {label}", height=height)
+        return message_chart(EMPTY, title, height=height)
     data = frame.select("step", pl.col("event").cast(pl.String), *columns)
     notes: list[str] = []
-    drawn = downsample(data, columns, max_rows, always=_not_update())
+    bad = sum(count_not_finite(data, c) for c in columns)
+    nulls = sum(data.get_column(c).null_count() for c in columns)
+    smoothed_columns: list[str] = []
+    if smoothing is not None:
+        data = _smoothed(data, columns, float(smoothing))
+        smoothed_columns = [SMOOTHED.format(c) for c in columns]
+        notes.append(f"smoothing {smoothing:g}: exponential moving average over the faint raw line")
+    drawn = downsample(data, [*columns, *smoothed_columns], max_rows, always=_not_update())
     if drawn.height < data.height:
         notes.append(f"{drawn.height:,} of {data.height:,} steps drawn (extremes kept)")
-    bad = sum(count_not_finite(data, c) for c in columns)
     if bad:
         notes.append(f"{bad:,} NaN or infinite value(s) are not drawn")
-    nulls = sum(data.get_column(c).null_count() for c in columns)
     if nulls and any(c.startswith("batch_") for c in columns):
         notes.append("resets have no batch values")
     drawn = json_safe(drawn)
+    # the drawn series keep their column names (what the data says); legends and
+    # tooltips say them in words
+    names = {c: lab for c, lab in zip(columns, labels, strict=True)}
+    names.update({SMOOTHED.format(c): f"{lab}, smoothed" for c, lab in names.copy().items()})
+    smoothed_labels = smoothed_columns
+    labels = list(columns)
     rules, rules_note = _event_rules(alt, drawn)
     notes.append(rules_note)
     zoom = step_zoom(alt, "zoom_steps")
-    x = step_axis(alt, "step")
-    several = len(columns) > 1
+    steps = drawn.get_column("step")
+    x = step_axis(alt, "step", steps=[steps.min(), steps.max()])
+    all_labels = [*labels, *smoothed_labels]
+    values = [v for lab in all_labels for v in drawn.get_column(lab).to_list()]
+    states = all(c.startswith(("running_", "batch_")) and c != "batch_result" for c in columns)
+    y_title = (
+        (name if name != "history" else "result")
+        if is_result
+        else ", ".join(names[c] for c in columns)
+    )
+    y = alt.Y(
+        "value:Q",
+        title=y_title.replace("_", " "),
+        scale=style.value_scale(values, include_zero=states),
+        axis=alt.Axis(format=NUMBER),
+    )
+    colors = _series_colors(columns)
+    legend = alt.Legend(
+        title=None,
+        orient="top",
+        direction="horizontal",
+        labelExpr=f"{json.dumps(names)}[datum.label] || datum.label",
+        symbolOpacity=1,
+    )
+    color = alt.Color(
+        "series:N",
+        sort=all_labels,
+        scale=alt.Scale(domain=all_labels, range=colors + _smoothed_colors(columns, smoothing)),
+        legend=legend if len(all_labels) > 1 else None,
+    )
+    batch_labels = [lab for c, lab in zip(columns, labels, strict=True) if c.startswith("batch_")]
+    line_labels = [lab for lab in labels if lab not in batch_labels]
     pick = alt.selection_point(fields=["series"], bind="legend", name="pick_series")
+    several = len(all_labels) > 1
+
+    def folded(series: Sequence[str]) -> Any:
+        return (
+            alt.Chart(drawn)
+            .transform_fold(list(series), as_=["series", "value"])
+            .encode(x=x, y=y, color=color)
+        )
+
+    def faded(chart: Any, full: float) -> Any:
+        if not several:
+            return chart
+        return chart.encode(
+            opacity=alt.when(pick).then(alt.value(full)).otherwise(alt.value(full * 0.15))
+        )
+
+    layers: list[Any] = []
+    if batch_labels:  # light points and a thin line, under everything else
+        batch_base = folded(batch_labels)
+        layers.append(faded(batch_base.mark_line(strokeWidth=1), 0.35))
+        layers.append(faded(batch_base.mark_circle(size=14), 0.6))
+    raw_opacity = 0.3 if smoothed_labels else 1.0
+    if line_labels:
+        line_base = folded(line_labels)
+        point = drawn.height <= FEW_POINTS and not smoothed_labels
+        layers.append(faded(line_base.mark_line(strokeWidth=2, point=point), raw_opacity))
+    if smoothed_labels:
+        layers.append(faded(folded(smoothed_labels).mark_line(strokeWidth=2.2), 1.0))
+    layers[0] = layers[0].add_params(zoom)
+    if several:
+        layers[-1] = layers[-1].add_params(pick)
     hover = alt.selection_point(
         fields=["step"], nearest=True, on="pointerover", empty=False, name="hover_step"
     )
-    color = (
-        alt.Color("series:N", sort=columns, legend=alt.Legend(title=None, orient="top"))
-        if several
-        else alt.value(RUNNING_COLOR)
-    )
-    base = (
-        alt.Chart(drawn)
-        .transform_fold(columns, as_=["series", "value"])
-        .encode(x=x, y=alt.Y("value:Q", title=label, scale=alt.Scale(padding=6)), color=color)
-    )
-    line = base.mark_line(**_line_style(alt, drawn.height, RUNNING_COLOR)).add_params(zoom)
-    if several:
-        line = line.encode(
-            opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.15))
-        ).add_params(pick)
-    tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("event:N")] + [
-        alt.Tooltip(f"{c}:Q", format=NUMBER) for c in columns
+    tooltip = [
+        alt.Tooltip("step:Q", format=style.STEP_FORMAT),
+        alt.Tooltip("event:N"),
+        *(alt.Tooltip(f"{lab}:Q", title=names[lab], format=NUMBER) for lab in all_labels),
     ]
     hover_rule = (
         alt.Chart(drawn)
-        .mark_rule(color="#999999")
+        .mark_rule(color=style.NEUTRAL_COLOR)
         .encode(
             x="step:Q",
-            opacity=alt.when(hover).then(alt.value(0.6)).otherwise(alt.value(0.0)),
+            opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0)),
             tooltip=tooltip,
         )
         .add_params(hover)
     )
-    layers = [line, hover_rule] + ([rules] if rules is not None else [])
-    return alt.layer(*layers).properties(
-        width=width,
-        height=height,
-        title=alt.TitleParams(f"{name}: {label}", subtitle=note(notes), anchor="start"),
+    hover_points = (
+        folded(line_labels + smoothed_labels or labels)
+        .mark_point(filled=True, size=46)
+        .encode(opacity=alt.when(hover).then(alt.value(1.0)).otherwise(alt.value(0.0)))
     )
+    layers += [hover_points, hover_rule] + ([rules] if rules is not None else [])
+    chart = alt.layer(*layers)
+    if rules is not None:
+        chart = chart.resolve_scale(color="independent")
+    return chart.properties(width=width, height=height, title=_title(title, notes))

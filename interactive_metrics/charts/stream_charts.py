@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from interactive_metrics.charts import style
 from interactive_metrics.charts._common import (
     WIDTH,
     altair,
@@ -23,19 +24,12 @@ from interactive_metrics.charts.downsample import downsample
 
 __all__ = ["stream_breakdown", "stream_history"]
 
-NUMBER = ",.6~g"
-WORSE_COLOR = "#d62728"
-BETTER_COLOR = "#4c78a8"
-ABOVE_COLOR = "#4c78a8"
-BELOW_COLOR = "#f58518"
+NUMBER = style.NUMBER_FORMAT
+ABOVE, BELOW, SAME = "above merged", "below merged", "same as merged"
 MERGED = "merged (micro)"
 MACRO = "macro (mean of streams)"
 EMPTY = "no streams yet: call update_state with a `stream`"
 MERGED_LINE = "(merged)"
-PALETTE = [
-    "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
-    "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
-]  # fmt: skip
 
 
 def _number(value: Any, what: str) -> float:
@@ -103,9 +97,12 @@ def stream_breakdown(
     streams : Streams or polars.DataFrame
         A ``Streams`` metric, or its ``breakdown()`` table (then pass ``merged``).
     higher_is_better : bool, optional
-        When given, streams on the bad side of the merged result are red and the
-        worst come first; otherwise rows are sorted by result, highest first, and
-        colored by side.
+        Streams on the bad side of the merged result are "worse than merged" (red,
+        :data:`~interactive_metrics.charts.style.WORSE_COLOR`) and the worst come
+        first. By default the direction comes from the metric's name
+        (:func:`~interactive_metrics.charts.style.higher_is_better`: precision up,
+        errors down); when it cannot tell (a plain mean), rows are sorted by
+        result, highest first, and are "above" or "below" merged, in blue and grey.
     max_streams : int
         With more streams, only the ``max_streams`` farthest from the merged
         result are drawn (the subtitle says so).
@@ -138,7 +135,9 @@ def stream_breakdown(
     if not (isinstance(max_streams, int) and max_streams >= 1):
         raise ValueError(f"`max_streams` must be a positive integer, got {max_streams!r}")
     frame, merged_value, macro_value, name = _breakdown_of(streams, merged, macro)
-    title = f"{name}: result per stream against the merged result"
+    title = style.title_for(name, "breakdown")
+    if higher_is_better is None and name != "streams":
+        higher_is_better = style.higher_is_better(name)
     if frame.height == 0:
         return message_chart(EMPTY, title)
     if "share" not in frame.columns and "weight" in frame.columns:
@@ -163,21 +162,31 @@ def stream_breakdown(
     bad = count_not_finite(data, "result")
     if bad:
         notes.append(f"{bad} stream(s) with a NaN or infinite result are not drawn")
+    same = pl.col("difference") == 0
     if higher_is_better is None:
         data = data.sort("result", descending=True, nulls_last=True)
-        side = pl.when(pl.col("difference") >= 0).then(pl.lit("above merged"))
-        data = data.with_columns(side.otherwise(pl.lit("below merged")).alias("side"))
-        domain, colors = ["above merged", "below merged"], [ABOVE_COLOR, BELOW_COLOR]
+        side = pl.when(same).then(pl.lit(SAME)).when(pl.col("difference") > 0)
+        data = data.with_columns(side.then(pl.lit(ABOVE)).otherwise(pl.lit(BELOW)).alias("side"))
+        sides = {ABOVE: style.BETTER_COLOR, SAME: style.NEUTRAL_COLOR, BELOW: style.NEUTRAL_COLOR}
     else:
         worse = pl.col("difference") < 0 if higher_is_better else pl.col("difference") > 0
         data = data.sort("result", descending=not higher_is_better, nulls_last=True)
         data = data.with_columns(
-            pl.when(worse)
-            .then(pl.lit("worse than merged"))
-            .otherwise(pl.lit("not worse"))
+            pl.when(same)
+            .then(pl.lit(SAME))
+            .when(worse)
+            .then(pl.lit(style.WORSE_LABEL))
+            .otherwise(pl.lit(style.BETTER_LABEL))
             .alias("side")
         )
-        domain, colors = ["worse than merged", "not worse"], [WORSE_COLOR, BETTER_COLOR]
+        sides = {
+            style.WORSE_LABEL: style.WORSE_COLOR,
+            SAME: style.NEUTRAL_COLOR,
+            style.BETTER_LABEL: style.BETTER_COLOR,
+        }
+    present = set(data.get_column("side").drop_nulls().to_list())
+    domain = [side for side in sides if side in present] or list(sides)[:1]
+    colors = [sides[side] for side in domain]
     order = data.get_column("stream").to_list()
     data = json_safe(data)
     row_step = 22 if len(order) <= 15 else 16
@@ -185,10 +194,10 @@ def stream_breakdown(
     tooltip = [
         alt.Tooltip("stream:N"),
         alt.Tooltip("result:Q", format=NUMBER),
-        alt.Tooltip("difference:Q", title="result − merged", format="+.4~g"),
+        alt.Tooltip("difference:Q", title="result − merged", format="+,.4~r"),
         *([alt.Tooltip("weight:Q", format=NUMBER)] if "weight" in data.columns else []),
         *(
-            [alt.Tooltip("share:Q", title="share of weight", format=".1%")]
+            [alt.Tooltip("share:Q", title="share of weight", format=style.SHARE_FORMAT)]
             if "share" in keep
             else []
         ),
@@ -201,7 +210,14 @@ def stream_breakdown(
     )
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
     sticks = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
-        x=alt.X("merged:Q", title="result", scale=alt.Scale(zero=False, padding=12)),
+        x=alt.X(
+            "merged:Q",
+            title="result",
+            scale=style.value_scale(
+                [*data.get_column("result").to_list(), merged_value, macro_value]
+            ),
+            axis=alt.Axis(format=NUMBER),
+        ),
         x2="result:Q",
         color=color,
     )
@@ -236,18 +252,23 @@ def stream_breakdown(
             tooltip=tooltip,
         )
         share_panel = alt.layer(
-            share_base.mark_bar(color="#9aa7b5", height={"band": 0.6}),
-            share_base.mark_text(align="left", dx=3, fontSize=11, color="#555555").encode(
-                text=alt.Text("share:Q", format=".0%")
+            share_base.mark_bar(color=style.NEUTRAL_COLOR, height={"band": 0.6}),
+            share_base.mark_text(align="left", dx=3, fontSize=11).encode(
+                text=alt.Text("share:Q", format=style.SHARE_FORMAT)
             ),
         ).properties(width=max(110, width // 3), height=alt.Step(row_step))
         panels.append(share_panel)
-    subtitle = note([f"merged {merged_value:.4g} · macro {macro_value:.4g}", *notes])
+    subtitle = note(
+        [
+            f"merged {style.format_number(merged_value)} · "
+            f"macro {style.format_number(macro_value)}",
+            *notes,
+        ]
+    )
     return (
         alt.hconcat(*panels, spacing=8)
         .resolve_scale(y="shared")
         .properties(title=alt.TitleParams(title, subtitle=subtitle, anchor="start"))
-        .configure_legend(symbolStrokeWidth=2)
     )
 
 
@@ -274,7 +295,8 @@ def stream_history(
         With more streams, only the ``max_streams`` whose last value is farthest
         from the median of the streams' last values are drawn.
     merged : bool
-        Also draw the merged metric's line (black), from ``streams.merged().history``,
+        Also draw the merged metric's line (``style.MERGED_COLOR``), from
+        ``streams.merged().history``,
         when ``streams`` is a Streams object.
     max_rows : int
         Longer histories are downsampled to about this many rows in all.
@@ -313,6 +335,13 @@ def stream_history(
             )
         frame = found
         name = str(getattr(getattr(streams, "metric", None), "name", None) or "streams")
+    all_keys = (
+        list(streams.streams)
+        if hasattr(streams, "streams") and not isinstance(streams, pl.DataFrame)
+        else frame.get_column("stream").unique(maintain_order=True).to_list()
+        if "stream" in frame.columns
+        else []
+    )
     column = field
     if column not in frame.columns and f"running_{field}" in frame.columns:
         column = f"running_{field}"
@@ -324,7 +353,12 @@ def stream_history(
         )
     require_columns(frame, ["step", "stream"], "stream_history", "pass streams.history")
     require_scalar(frame, [column], "stream_history")
-    title = f"{name}: {field} per stream"
+    label = style.column_label(column)
+    title = (
+        style.title_for(name, "stream history")
+        if column == "result"
+        else f"{style.title_for(name, label)}, per stream"
+    )
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
     has_event = "event" in frame.columns
@@ -374,10 +408,14 @@ def stream_history(
     if bad:
         notes.append(f"{bad:,} NaN or infinite value(s) are not drawn")
     data = json_safe(data)
-    streams_shown = sorted(set(data.get_column("stream").to_list()) - {MERGED_LINE})
-    palette = PALETTE * (len(streams_shown) // len(PALETTE) + 1)
-    domain = streams_shown + ([MERGED_LINE] if overall is not None else [])
-    colors = palette[: len(streams_shown)] + (["#000000"] if overall is not None else [])
+    # each stream keeps its colour (its place among all streams), whatever is shown
+    shown_labels = set(data.get_column("stream").to_list()) - {MERGED_LINE}
+    streams_shown = [k for k in all_keys if style.stream_label(k) in shown_labels]
+    domain = [style.stream_label(k) for k in streams_shown]
+    colors = style.stream_colors(streams_shown, all_keys)
+    if overall is not None:
+        domain.append(MERGED_LINE)
+        colors.append(style.MERGED_COLOR)
     pick = alt.selection_point(fields=["stream"], bind="legend", name="pick_stream")
     zoom = step_zoom(alt, "zoom_steps")
     legend = alt.Legend(title="stream", symbolLimit=max_streams + 1, labelLimit=140)
@@ -386,15 +424,24 @@ def stream_history(
         .mark_line(strokeWidth=2, point=data.height <= 80)
         .encode(
             x=step_axis(alt, "step"),
-            y=alt.Y(f"{column}:Q", title=field, scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                f"{column}:Q",
+                title=label,
+                scale=style.value_scale(
+                    data.get_column(column).to_list(),
+                    include_zero=column.startswith(("running_", "batch_"))
+                    and column != "batch_result",
+                ),
+                axis=alt.Axis(format=NUMBER),
+            ),
             color=alt.Color(
                 "stream:N", legend=legend, scale=alt.Scale(domain=domain, range=colors)
             ),
             opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.12)),
             tooltip=[
                 alt.Tooltip("stream:N"),
-                alt.Tooltip("step:Q", format=","),
-                alt.Tooltip(f"{column}:Q", title=field, format=NUMBER),
+                alt.Tooltip("step:Q", format=style.STEP_FORMAT),
+                alt.Tooltip(f"{column}:Q", title=label, format=NUMBER),
             ],
         )
         .add_params(pick, zoom)
