@@ -769,7 +769,10 @@ def write_report(
     title : str, optional
         The report's title.
     higher_is_better : bool, optional
-        Colours the streams on the bad side of the merged result.
+        Colours the streams on the bad side of the merged result. By default read
+        from the metric's name (errors and losses lower, accuracies and the like
+        higher); a metric with no direction (a plain mean) shows streams above and
+        below the merged result, none of them "worse".
     progress : text stream, optional
         Where the progress bar goes (e.g. ``sys.stderr``); None for none.
 
@@ -822,8 +825,10 @@ def write_report(
     replayed = replay_log(
         frame, built, columns, batch=batch, stream=stream, sample_weight=sample_weight, progress=bar
     )
-    if higher_is_better is None:
-        higher_is_better = not re.search(r"error|loss", type(built).__name__, re.IGNORECASE)
+    if higher_is_better is None:  # None for a metric with no direction (a plain mean)
+        from interactive_metrics.charts.style import higher_is_better as direction
+
+        higher_is_better = direction(type(built).__name__)
     source = SAMPLE_LOG if path is None else path.name
     document = render_report(
         replayed,

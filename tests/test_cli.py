@@ -389,3 +389,20 @@ def test_report_draws_its_charts_offline_in_chromium(report: Path, tmp_path: Pat
     assert all(count > 20 for count in seen["marks"]), seen["marks"]
     assert len(seen["marks"]) == 4
     assert seen["dots"] >= 6  # one dot per stream in the breakdown
+
+
+def test_a_mean_report_calls_no_stream_worse(tmp_path: Path, log_csv: Path) -> None:
+    # a plain mean has no direction: its streams are above or below merged, not worse
+    from interactive_metrics.charts import style
+
+    out = tmp_path / "mean_streams.html"
+    cli.write_report(log_csv, out, metric="mean", values="score", batch="batch", stream="stream")
+    html = out.read_text(encoding="utf-8")
+    assert "Per stream" in html
+    assert style.WORSE_LABEL not in html and style.BETTER_LABEL not in html
+    out = tmp_path / "accuracy_streams.html"
+    cli.write_report(
+        log_csv, out, metric="binary_accuracy", y_true="y_true", y_pred="score", batch="batch",
+        stream="stream",
+    )  # fmt: skip
+    assert style.WORSE_LABEL in out.read_text(encoding="utf-8")
