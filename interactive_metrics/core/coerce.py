@@ -32,7 +32,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["as_array", "as_labels", "as_sample_weight", "check_sample_weight", "resolve_dtype"]
+__all__ = [
+    "as_array",
+    "as_labels",
+    "as_sample_weight",
+    "check_choice",
+    "check_integer",
+    "check_name",
+    "check_number",
+    "check_optional_integer",
+    "check_sample_weight",
+    "resolve_dtype",
+    "to_numeric",
+]
 
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 _NUMERIC = "biuf"  # numpy dtype kinds a metric accepts: bool, int, uint, float
@@ -192,7 +204,8 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"`{name}` must be array-like, got None; pass a list, array or Series")
     if isinstance(x, (str, bytes, bytearray)):
         raise TypeError(
-            f"`{name}` must be array-like of numbers, got the {type(x).__name__} "
+            f"`{name}` must be array-like of numbers, got the "
+            f"{'string' if isinstance(x, str) else type(x).__name__} "
             f"{_describe(x)}; pass numbers, not text"
         )
     module = type(x).__module__
@@ -288,7 +301,9 @@ def _from_dataframe_library(x: Any, name: str, library: str) -> np.ndarray | Non
         return np.asarray(x, dtype=np.float64)  # the categories' values, NaN where missing
     kind = getattr(dtype, "kind", "O")
     if kind not in _NUMERIC:
-        remedy = "`pd.to_numeric(x)` or `x.astype('Float64')`" if kind == "O" else "`.astype(float)`"
+        remedy = (
+            "`pd.to_numeric(x)` or `x.astype('Float64')`" if kind == "O" else "`.astype(float)`"
+        )
         raise TypeError(
             f"`{name}` must hold numbers or booleans, got a pandas {kind_of} of dtype {dtype}; "
             f"convert it to numbers first ({remedy})"
@@ -461,3 +476,161 @@ def check_sample_weight(weight: np.ndarray) -> None:
             f"e.g. {float(bad[0])!r}; weights say how much a sample counts, "
             "use 0 to mask a sample out"
         )
+
+
+# -- constructor arguments ----------------------------------------------------------------
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` if it is a non-empty string: a metric's name labels charts and files.
+
+    Raises
+    ------
+    TypeError
+        For anything that is not a ``str``.
+    ValueError
+        For an empty or blank string.
+
+    Examples
+    --------
+    >>> check_name("loss")
+    'loss'
+    >>> check_name(123)
+    Traceback (most recent call last):
+    ...
+    TypeError: `name` must be a non-empty str, got 123 (int); pass e.g. name='loss'
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"`name` must be a non-empty str, got {_describe(name)} ({type(name).__name__}); "
+            "pass e.g. name='loss'"
+        )
+    if not name.strip():
+        raise ValueError(f"`name` must be a non-empty str, got {name!r}; pass e.g. name='loss'")
+    return str(name)
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+) -> float:
+    """Return a constructor argument as a finite float, checked against its range.
+
+    Parameters
+    ----------
+    value : Any
+        What the user passed. ``bool`` is refused (``True`` is no threshold).
+    name : str
+        The argument's name, used in error messages.
+    low, high : float, optional
+        The range (``high`` always inclusive).
+    low_inclusive : bool
+        Whether ``low`` itself is allowed.
+
+    Raises
+    ------
+    TypeError
+        For what is not a real number.
+    ValueError
+        For NaN, ±inf and numbers out of range: a metric configured with NaN could
+        never be merged with its own saved copy (NaN equals nothing).
+
+    Examples
+    --------
+    >>> check_number(0.5, "threshold", low=0, high=1)
+    0.5
+    >>> check_number(float("nan"), "threshold")
+    Traceback (most recent call last):
+    ...
+    ValueError: `threshold` must be a finite number, got nan
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(
+            f"`{name}` must be a number, got {_describe(value)} ({type(value).__name__})"
+        )
+    if isinstance(value, (complex, np.complexfloating)):
+        raise TypeError(f"`{name}` must be a real number, got {value!r}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"`{name}` must be a finite number, got {number!r}")
+    too_low = low is not None and (number < low or (number == low and not low_inclusive))
+    if too_low or (high is not None and number > high):
+        left = "[" if low_inclusive else "("
+        where = (
+            f"in {left}{low}, {high}]"
+            if low is not None and high is not None
+            else (f"> {low}" if not low_inclusive else f">= {low}")
+            if low is not None
+            else f"<= {high}"
+        )
+        raise ValueError(f"`{name}` must be a number {where}, got {number!r}")
+    return number
+
+
+def check_integer(value: Any, name: str, minimum: int) -> int:
+    """Return a constructor argument as an ``int`` >= ``minimum`` (``bool`` refused).
+
+    Raises
+    ------
+    TypeError
+        For what is not an integer (floats too: ``2.0`` is not a count).
+    ValueError
+        For an integer below ``minimum``.
+
+    Examples
+    --------
+    >>> check_integer(3, "k", 1)
+    3
+    >>> check_integer(0, "k", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `k` must be an integer >= 1, got 0
+    """
+    return _integer(value, name, minimum, f"an integer >= {minimum}")
+
+
+def check_optional_integer(value: Any, name: str, minimum: int) -> int | None:
+    """:func:`check_integer`, with ``None`` allowed (and returned).
+
+    Examples
+    --------
+    >>> check_optional_integer(None, "top_k", 1) is None
+    True
+    """
+    if value is None:
+        return None
+    return _integer(value, name, minimum, f"None or an integer >= {minimum}")
+
+
+def _integer(value: Any, name: str, minimum: int, expected: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"`{name}` must be {expected}, got {_describe(value)} ({type(value).__name__})"
+        )
+    if value < minimum:
+        raise ValueError(f"`{name}` must be {expected}, got {value!r}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...], remedy: str = "") -> Any:
+    """Return ``value`` if it is one of ``choices`` (compared without numpy broadcasting).
+
+    Examples
+    --------
+    >>> check_choice("ignore", "nan_strategy", ("propagate", "ignore", "error"))
+    'ignore'
+    >>> check_choice("drop", "nan_strategy", ("propagate", "ignore"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `nan_strategy` must be one of ('propagate', 'ignore'), got 'drop'
+    """
+    for choice in choices:
+        if isinstance(value, type(choice)) and value == choice:
+            return choice  # the canonical object: a str, not a numpy str
+    raise ValueError(
+        f"`{name}` must be one of {choices}, got {_describe(value)}" + (remedy and f"; {remedy}")
+    )
