@@ -176,9 +176,8 @@ def to_numeric(x: Any, name: str) -> np.ndarray:
 
     Examples
     --------
-    >>> to_numeric(np.matrix([[1, 2], [3, 4]]), "values")
-    array([[1, 2],
-           [3, 4]])
+    >>> to_numeric([True, False], "sample_weight")
+    array([ True, False])
     >>> to_numeric(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), "values")
     Traceback (most recent call last):
     ...
