@@ -194,8 +194,8 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
         if isinstance(x, np.ma.MaskedArray):
             raise TypeError(
                 f"`{name}` must be a plain array, got a masked array with "
-                f"{int(np.ma.count_masked(x))} masked value(s) (a metric would lose the mask); "
-                "pass `x.filled(np.nan)` (with nan_strategy='ignore' to drop those samples), "
+                f"{int(np.ma.count_masked(x))} masked value(s); a metric would lose the mask, "
+                "so pass `x.filled(np.nan)` (with nan_strategy='ignore' to drop those samples), "
                 "`x.filled(0)`, or `x.compressed()` for the unmasked values of a 1-d array"
             )
         return x if type(x) is np.ndarray else np.asarray(x)  # np.matrix -> plain 2-d
