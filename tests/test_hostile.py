@@ -514,3 +514,170 @@ def test_hostile_property_streams(name: str, kind_name: str, target: int, seed: 
     last = good_batch(case, rng, 3)
     s.update_state(*last[0], sample_weight=last[1], stream=["b", "c", "a"])
     streams_oracle(s, case, [*rows, (last, ["b", "c", "a"])])
+
+
+# -- the faults of issue 12, one by one --------------------------------------------------
+
+
+def test_masked_weights_and_values_are_refused_and_change_nothing(tmp_path) -> None:
+    count, total = im.Count(), im.Sum()
+    masked_weights = np.ma.masked_array([1.0, 1.0, 1.0, 1.0], mask=[0, 1, 0, 1])
+    with pytest.raises(TypeError, match=r"`sample_weight` must be a plain array.*\.filled\("):
+        count.update_state([1, 2, 3, 4], sample_weight=masked_weights)
+    with pytest.raises(TypeError, match=r"`values` must be a plain array.*\.compressed\(\)"):
+        total.update_state(np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]))
+    with pytest.raises(TypeError, match=r"`values` must be a plain array"):  # the fused path
+        total.update_state(np.ma.masked_array([1.0, 2.0]), sample_weight=np.ones(2))
+    assert count.state == {"count": 0.0} and total.state == {"total": 0.0}
+    # the remedies the message names give the answers a user meant
+    total.update_state(np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]).compressed())
+    count.update_state([1, 2, 3, 4], sample_weight=masked_weights.filled(0))
+    assert total.result() == 4.0 and count.result() == 2.0
+    for _ in range(300):  # past the rows a history queues before it writes them
+        total.update_state(np.array([1.0]))
+    assert total.history.height == 301 and total.result() == 304.0
+    assert im.load(total.save(tmp_path / "t")).result() == 304.0
+
+
+def test_a_matrix_is_a_plain_2d_array() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        square, row = np.matrix([[1.0, 2.0], [3.0, 4.0]]), np.matrix([1.0, 2.0])
+    mean = im.Mean()
+    mean.update_state(square)  # two samples, each averaged: 1.5 and 3.5
+    assert mean.state == {"total": 5.0, "count": 2.0} and type(mean.state["total"]) is float
+    with pytest.raises(ValueError, match=r"`sample_weight` of shape \(1, 2\) cannot broadcast"):
+        im.Sum().update_state([1.0, 2.0], sample_weight=row)  # it was an IndexError
+    s = im.Sum()
+    s.update_state([1.0, 2.0], sample_weight=row.T)  # a column: one weight per sample
+    assert s.result() == 5.0
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [pd.DataFrame({"loss": [1.0, 2.0]}), pl.DataFrame({"loss": [1.0, 2.0]}), pl.LazyFrame()],
+    ids=["pandas", "polars", "lazy"],
+)
+def test_a_dataframe_is_refused_with_the_column_remedy(frame: Any) -> None:
+    with pytest.raises(TypeError, match=r"`values` must be one column.*df\['column'\]"):
+        im.Mean().update_state(frame)
+    with pytest.raises(TypeError, match=r"`sample_weight` must be one column"):
+        im.Mean().update_state([1.0, 2.0], sample_weight=frame)
+
+
+MISSING_MARKERS = {
+    "numpy NaN": lambda: np.array([1.0, np.nan, 3.0]),
+    "pandas NaN": lambda: pd.Series([1.0, np.nan, 3.0]),
+    "pandas NA (Float64)": lambda: pd.array([1.0, None, 3.0], dtype="Float64"),
+    "pandas NA (Int64 Series)": lambda: pd.Series([1, None, 3], dtype="Int64"),
+    "polars NaN": lambda: pl.Series([1.0, float("nan"), 3.0]),
+    "polars null": lambda: pl.Series([1.0, None, 3.0]),
+}
+
+
+@pytest.mark.parametrize("marker", list(MISSING_MARKERS))
+@pytest.mark.parametrize("nan_strategy", ["propagate", "ignore", "error"])
+def test_every_missing_marker_is_nan_under_every_nan_strategy(
+    marker: str, nan_strategy: str
+) -> None:
+    data = MISSING_MARKERS[marker]()
+    m = im.Mean(nan_strategy=nan_strategy)
+    if nan_strategy == "error":
+        with pytest.raises(ValueError, match=r"`values` contains 1 sample\(s\) with NaN"):
+            m.update_state(data)
+        assert m.step == 0
+    elif nan_strategy == "ignore":
+        m.update_state(data)
+        assert m.state == {"total": 4.0, "count": 2.0}  # the missing sample is dropped
+    else:
+        m.update_state(data)
+        assert np.isnan(m.state["total"]) and m.state["count"] == 3.0
+
+
+def test_missing_labels_and_weights() -> None:
+    acc = im.Accuracy(nan_strategy="ignore")
+    acc.update_state(pd.array([1, None, 2], dtype="Int64"), [1, 0, 0])
+    assert acc.state == {"correct": 1.0, "count": 2.0}
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0 and not NaN.*nan"):
+        im.Sum().update_state([1.0, 2.0], sample_weight=pl.Series([1.0, None]))
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0 and not NaN"):
+        im.Sum().update_state([1.0, 2.0], sample_weight=pd.array([1, pd.NA], dtype="Int64"))
+
+
+def test_torch_tensors_with_grad() -> None:
+    torch = pytest.importorskip("torch")
+    values = torch.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    weights = torch.tensor([1.0, 0.0, 2.0], dtype=torch.float64)
+    m = im.Mean()
+    m.update_state(values * 2, sample_weight=weights)  # a result of autograd, with grad
+    assert m.state == {"total": 18.0, "count": 3.0}
+    acc = im.BinaryAccuracy()
+    acc.update_state(torch.tensor([1, 0]), torch.tensor([0.9, 0.7], requires_grad=True))
+    assert acc.result() == 0.5
+    with pytest.raises(TypeError, match=r"`values` must hold numbers.*complex"):
+        m.update_state(torch.tensor([1 + 2j]))
+    assert m.step == 1
+
+
+# -- constructor arguments: every metric, every option ------------------------------------
+
+
+def _float_parameters(cls: type[im.Metric]) -> list[str]:
+    signature = inspect.signature(cls.__init__)
+    return [p.name for p in signature.parameters.values() if "float" in str(p.annotation)]
+
+
+def test_every_float_argument_must_be_finite() -> None:
+    seen = set()
+    for name, case in CASES.items():
+        cls = exported_metric_classes()[name]
+        for parameter in _float_parameters(cls):
+            seen.add(f"{name}.{parameter}")
+            for bad in (float("nan"), float("inf"), -float("inf"), np.float32("nan")):
+                with pytest.raises(ValueError, match=rf"`{parameter}` must be"):
+                    case.make(**{**case.kwargs, parameter: bad})
+            for bad in ("0.5", True, 1j, [None]):
+                with pytest.raises((TypeError, ValueError), match=rf"`{parameter}` must be"):
+                    case.make(**{**case.kwargs, parameter: bad})
+    assert {"BinaryAccuracy.threshold", "FBetaScore.beta", "Precision.thresholds"} <= seen
+
+
+def test_float_arguments_in_range_are_kept_exactly() -> None:
+    assert im.BinaryAccuracy(threshold=-2).threshold == -2.0  # logits: any finite number
+    assert im.FBetaScore(3, beta=np.float32(0.5), threshold=1).threshold == 1.0
+    with pytest.raises(ValueError, match=r"`threshold` must be a number in \(0, 1\], got 0.0"):
+        im.FBetaScore(3, threshold=0.0)
+    with pytest.raises(ValueError, match=r"`beta` must be a number > 0, got -1.0"):
+        im.FBetaScore(3, beta=-1)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_metric_validates_the_base_options(name: str) -> None:
+    case = CASES[name]
+    bad: list[tuple[dict[str, Any], type[Exception], str]] = [
+        ({"name": 123}, TypeError, r"`name` must be a non-empty str, got 123 \(int\)"),
+        ({"name": ""}, ValueError, r"`name` must be a non-empty str, got ''"),
+        ({"dtype": "int64"}, ValueError, r"`dtype` must be one of \('float16'"),
+        ({"dtype": "junk"}, TypeError, r"`dtype` must be one of .*which is not a dtype"),
+        ({"dtype": np.longdouble}, ValueError, r"`dtype` must be one of"),
+        ({"history": "yes"}, TypeError, r"`history` must be True or False, got 'yes'"),
+        ({"history_every": True}, TypeError, r"`history_every` must be an integer >= 1"),
+        ({"history_every": 0}, ValueError, r"`history_every` must be an integer >= 1, got 0"),
+        ({"history_last": 2.0}, TypeError, r"`history_last` must be None or an integer"),
+        ({"nan_strategy": np.array(["ignore"])}, ValueError, r"`nan_strategy` must be one of"),
+        ({"summation": None}, ValueError, r"`summation` must be one of"),
+    ]
+    for options, error, match in bad:
+        with pytest.raises(error, match=match):
+            case.build(**options)
+
+
+def test_good_base_options_are_normalised() -> None:
+    m = im.Mean(name=np.str_("loss"), dtype=">f8", history_every=np.int64(2))
+    assert m.name == "loss" and m.dtype == "float64" and type(m.history_every) is int
+    m.update_state(np.array([1.0, 2.0], dtype=">f8"))  # big-endian input, native state
+    m.update_state([3.0])
+    assert m.result() == 2.0 and m.history.height == 1
+    assert "loss" in m._repr_html_()
+    assert im.Sum(dtype=np.float32).dtype == "float32"
+    assert im.Sum(nan_strategy=np.str_("ignore")).get_config()["nan_strategy"] == "ignore"
