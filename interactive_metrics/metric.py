@@ -307,10 +307,19 @@ class Metric:
         self._scalar_only = all(f.shape == () for f in self._fields)
         self._fused = self.terms_wrap_inputs and self._dtype == np.float64
         self._fused_plan = tuple((f.name, f.reduce == "sum", f.reduction) for f in self._fields)
-        with np.errstate(all="ignore"):
-            self._result_shape = np.shape(self.compute(self._identity()))
+        try:
+            with np.errstate(all="ignore"):
+                self._result_shape = np.shape(self.compute(self._identity()))
+            self._state: State = self._identity()
+        except MemoryError:
+            numbers = sum(int(np.prod(f.shape, dtype=np.float64)) for f in self._fields)
+            raise ValueError(
+                f"the state of {type(self).__name__}, {numbers} numbers "
+                f"({numbers * self._dtype.itemsize / 2**30:.1f} GiB in {self.dtype}; field shapes "
+                f"{ {f.name: f.shape for f in self._fields} }), does not fit in memory; "
+                "configure a smaller metric (e.g. fewer classes)"
+            ) from None
         self._scalar_only = self._scalar_only and self._result_shape == ()
-        self._state: State = self._identity()
         self._step = 0
         self._pending: State | None = None
         self._pending_allowed = history_every > 1

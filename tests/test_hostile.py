@@ -681,3 +681,9 @@ def test_good_base_options_are_normalised() -> None:
     assert "loss" in m._repr_html_()
     assert im.Sum(dtype=np.float32).dtype == "float32"
     assert im.Sum(nan_strategy=np.str_("ignore")).get_config()["nan_strategy"] == "ignore"
+
+
+def test_a_state_too_large_for_memory_is_a_value_error() -> None:
+    # 10**14 numbers: beyond any address space, so numpy refuses at once on every machine
+    with pytest.raises(ValueError, match=r"the state of ConfusionMatrix, 100000000000000 numbers"):
+        im.ConfusionMatrix(10**7)
