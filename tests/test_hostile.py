@@ -29,7 +29,7 @@ from metric_cases import CASES, CUSTOM_OBJECTS, Batch, Case, exported_metric_cla
 import interactive_metrics as im
 from interactive_metrics.metrics import __all__ as METRIC_NAMES
 
-HOSTILE = settings(max_examples=150, deadline=None, derandomize=True)
+HOSTILE = settings(max_examples=300, deadline=None, derandomize=True)
 
 
 # -- kinds of hostile argument -----------------------------------------------------------
@@ -476,7 +476,7 @@ def streams_oracle(s: im.Streams, case: Case, rows: list[tuple[Batch, list[str]]
         )
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     name=st.sampled_from(sorted(CASES)),
     kind_name=st.sampled_from(sorted(KINDS)),
