@@ -35,6 +35,10 @@ import polars as pl
 from interactive_metrics.core.coerce import (
     as_array,
     as_sample_weight,
+    check_choice,
+    check_integer,
+    check_name,
+    check_optional_integer,
     check_sample_weight,
     resolve_dtype,
 )
@@ -254,26 +258,23 @@ class Metric:
         history_last: int | None = None,
         summation: Literal["plain", "kahan"] = "plain",
     ) -> None:
-        if summation not in SUMMATIONS:
-            raise ValueError(
-                f"`summation` must be one of {SUMMATIONS}, got {summation!r}; 'kahan' "
-                "keeps running sums within about one ulp of the exact sum (see docs/numerics.md)"
+        summation = check_choice(
+            summation,
+            "summation",
+            SUMMATIONS,
+            "'kahan' keeps running sums within about one ulp of the exact sum "
+            "(see docs/numerics.md)",
+        )
+        nan_strategy = check_choice(nan_strategy, "nan_strategy", NAN_STRATEGIES)
+        if not isinstance(history, (bool, np.bool_)):
+            raise TypeError(
+                f"`history` must be True or False, got {history!r}; "
+                "False keeps no history (and is fastest)"
             )
-        if nan_strategy not in NAN_STRATEGIES:
-            raise ValueError(
-                f"`nan_strategy` must be one of {NAN_STRATEGIES}, got {nan_strategy!r}"
-            )
-        if not (isinstance(history_every, int) and history_every >= 1):
-            raise ValueError(
-                f"`history_every` must be an integer >= 1, got {history_every!r}; "
-                "1 records every update"
-            )
-        if history_last is not None and not (isinstance(history_last, int) and history_last >= 1):
-            raise ValueError(
-                f"`history_last` must be None or an integer >= 1, got {history_last!r}"
-            )
+        history_every = check_integer(history_every, "history_every", 1)
+        history_last = check_optional_integer(history_last, "history_last", 1)
         self._dtype = resolve_dtype(dtype)
-        self.name = name if name is not None else _snake_case(type(self).__name__)
+        self.name = check_name(name) if name is not None else _snake_case(type(self).__name__)
         self.dtype = self._dtype.name
         self.nan_strategy = nan_strategy
         self.history_every = history_every
@@ -287,10 +288,19 @@ class Metric:
         )
         self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
         self._scalar_only = all(f.shape == () for f in self._fields)
-        with np.errstate(all="ignore"):
-            self._result_shape = np.shape(self.compute(self._identity()))
+        try:
+            with np.errstate(all="ignore"):
+                self._result_shape = np.shape(self.compute(self._identity()))
+            self._state: State = self._identity()
+        except MemoryError:
+            numbers = sum(int(np.prod(f.shape, dtype=np.float64)) for f in self._fields)
+            raise ValueError(
+                f"the state of {type(self).__name__}, {numbers} numbers "
+                f"({numbers * self._dtype.itemsize / 2**30:.1f} GiB in {self.dtype}; field shapes "
+                f"{ {f.name: f.shape for f in self._fields} }), does not fit in memory; "
+                "configure a smaller metric (e.g. fewer classes)"
+            ) from None
         self._scalar_only = self._scalar_only and self._result_shape == ()
-        self._state: State = self._identity()
         self._step = 0
         self._pending: State | None = None
         self._pending_allowed = history_every > 1

@@ -20,7 +20,7 @@ from interactive_metrics.core import (
     reduce_sum,
     weighted_samples,
 )
-from interactive_metrics.core.coerce import check_sample_weight
+from interactive_metrics.core.coerce import check_sample_weight, to_numeric
 from interactive_metrics.history import FLUSH_ROWS, HistoryBuffer
 
 F64 = np.dtype("float64")
@@ -184,12 +184,8 @@ def test_as_array_scalar_is_one_sample_and_bool_is_numeric():
         ([object(), 1], TypeError, r"`values` must hold numbers.*Python objects"),
         ([1 + 2j], TypeError, r"`values` must hold numbers.*complex"),
         ([[1, 2], [3]], ValueError, r"`values` must be a rectangular array, got a ragged"),
-        (
-            pl.Series([1.0, None]),
-            ValueError,
-            r"`values` must not contain nulls, got a Series with 1",
-        ),
-        (pd.Series([1.0, None]), ValueError, r"`values` must not contain nulls"),
+        (pl.Series(["a", None]), TypeError, r"`values` must hold numbers.*polars Series of dtype"),
+        (pd.Series(["a", None]), TypeError, r"`values` must hold numbers.*pandas Series of dtype"),
     ],
 )
 def test_as_array_rejects_with_a_clear_message(bad, error, pattern):
@@ -379,3 +375,72 @@ def test_import_loads_no_renderer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- to_numeric: the one conversion, against numpy's own reading -------------------------
+
+_LEAVES = st.one_of(
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.text(max_size=2),
+    st.binary(max_size=2),
+    st.complex_numbers(allow_nan=False, max_magnitude=1e6),
+)
+
+
+@given(st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3), max_leaves=8))
+def test_to_numeric_accepts_exactly_what_numpy_reads_as_numbers(x):
+    try:
+        reference = np.asarray(x)
+    except ValueError:  # ragged
+        reference = None
+    numeric = reference is not None and reference.dtype.kind in "biuf"
+    try:
+        out = to_numeric(x, "values")
+    except (TypeError, ValueError) as error:
+        assert "`values`" in str(error)
+        assert not numeric, f"refused {x!r}, which numpy reads as {reference.dtype}"
+        return
+    assert numeric and type(out) is np.ndarray
+    assert out.dtype == reference.dtype
+    np.testing.assert_array_equal(out, reference)
+
+
+def test_to_numeric_pandas_and_polars_missing_values_are_nan():
+    cases = {
+        "Int64": pd.array([1, None], dtype="Int64"),
+        "Float64": pd.Series([1.5, None], dtype="Float64"),
+        "boolean": pd.array([True, None], dtype="boolean"),
+        "float NaN": pd.Series([1.5, np.nan]),
+        "categorical": pd.Categorical([1.5, None]),
+        "polars int": pl.Series([1, None]),
+        "polars bool": pl.Series([True, None]),
+        "polars all null": pl.Series([None, None]),
+    }
+    for label, data in cases.items():
+        out = to_numeric(data, "values")
+        assert type(out) is np.ndarray and out.dtype == np.float64, label
+        assert np.isnan(out[1]) and (label == "polars all null" or out[0] in (1.0, 1.5)), label
+    # without missing values, the dtype is kept (labels stay integers)
+    assert to_numeric(pd.array([1, 2], dtype="Int64"), "y_true").dtype == np.int64
+    assert to_numeric(pl.Series([1, 2], dtype=pl.Int32), "y_true").dtype == np.int32
+    from decimal import Decimal
+
+    decimals = pl.Series([Decimal("1.5"), None], dtype=pl.Decimal(10, 2))
+    np.testing.assert_array_equal(to_numeric(decimals, "values"), [1.5, np.nan])
+
+
+def test_as_array_refuses_samples_without_values_but_not_an_empty_batch():
+    with pytest.raises(ValueError, match=r"`values` must hold at least one value per sample"):
+        as_array(np.zeros((3, 0)), "values", F64)
+    assert as_array(np.zeros((0, 3)), "values", F64).shape == (0, 3)
+    assert as_array([], "values", F64).shape == (0,)
+
+
+def test_casts_beyond_a_narrow_dtype_are_infinite_without_a_warning():
+    out = as_array([1e10, -1e10], "values", np.dtype("float16"))  # filterwarnings=error
+    np.testing.assert_array_equal(out, [np.inf, -np.inf])
+    weight = as_sample_weight([1e300], np.dtype("float32"))
+    assert weight[0] == np.inf

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from interactive_metrics.core.coerce import as_array, as_labels
+from interactive_metrics.core.coerce import as_array, as_labels, check_integer, check_number
 from interactive_metrics.metric import StateField
 from interactive_metrics.metrics._paired import (
     MeanOfSamples,
@@ -83,12 +83,6 @@ def _in_top_k(labels: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return in_top & np.isfinite(label_score[..., 0])
 
 
-def _check_threshold(threshold: Any) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
-        raise TypeError(f"`threshold` must be a number, got {threshold!r}")
-    return float(threshold)
-
-
 class Accuracy(MeanOfSamples):
     """How often predictions equal labels: the weighted mean of ``y_true == y_pred``.
 
@@ -122,7 +116,7 @@ class BinaryAccuracy(MeanOfSamples):
     Parameters
     ----------
     threshold : float
-        A prediction above it counts as 1. Use 0 for logits.
+        A prediction above it counts as 1. Use 0 for logits. Any finite number.
     name, dtype, **options
         As for :class:`~interactive_metrics.Metric`.
 
@@ -147,7 +141,7 @@ class BinaryAccuracy(MeanOfSamples):
     def __init__(
         self, threshold: float = 0.5, name: str | None = None, dtype: Any = None, **options: Any
     ) -> None:
-        self.threshold = _check_threshold(threshold)
+        self.threshold = check_number(threshold, "threshold")
         super().__init__(name=name, dtype=dtype, **options)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -165,7 +159,7 @@ class SumBinaryAccuracy(SumOfSamples):
     Parameters
     ----------
     threshold : float
-        A prediction above it counts as 1.
+        A prediction above it counts as 1. Any finite number.
     name, dtype, **options
         As for :class:`~interactive_metrics.Metric`.
 
@@ -194,7 +188,7 @@ class SumBinaryAccuracy(SumOfSamples):
     def __init__(
         self, threshold: float = 0.5, name: str | None = None, dtype: Any = None, **options: Any
     ) -> None:
-        self.threshold = _check_threshold(threshold)
+        self.threshold = check_number(threshold, "threshold")
         super().__init__(name=name, dtype=dtype, **options)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -286,9 +280,7 @@ class TopKCategoricalAccuracy(MeanOfSamples):
     def __init__(
         self, k: int = 5, name: str | None = None, dtype: Any = None, **options: Any
     ) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"`k` must be an integer >= 1, got {k!r}")
-        self.k = int(k)
+        self.k: int = check_integer(k, "k", 1)
         super().__init__(name=name, dtype=dtype, **options)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

@@ -12,7 +12,13 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from interactive_metrics.core.coerce import as_labels
+from interactive_metrics.core.coerce import (
+    as_labels,
+    check_choice,
+    check_integer,
+    check_number,
+    check_optional_integer,
+)
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._paired import (
@@ -66,14 +72,6 @@ def _parse_thresholds(thresholds: Any) -> float | list[float] | None:
     return float(thresholds) if _is_number(thresholds) else [float(t) for t in values]
 
 
-def _check_optional_index(value: Any, name: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be None or an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _class_labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
     """:func:`class_labels` without a boolean mask per check: a min, a max and (floats) one cast.
 
@@ -120,8 +118,8 @@ class _ThresholdedCounts(Metric):
         **options: Any,
     ) -> None:
         self.thresholds = _parse_thresholds(thresholds)
-        self.top_k = _check_optional_index(top_k, "top_k", 1)
-        self.class_id = _check_optional_index(class_id, "class_id", 0)
+        self.top_k = check_optional_integer(top_k, "top_k", 1)
+        self.class_id = check_optional_integer(class_id, "class_id", 0)
         if self.thresholds is None:
             # With top_k, every kept score counts (Keras' default threshold of -inf).
             self._thresholds = np.array([0.5 if self.top_k is None else -np.inf])
@@ -388,10 +386,11 @@ class FBetaScore(Metric):
         over classes; ``"macro"``: the mean of the class scores; ``"weighted"``:
         their mean weighted by each class's (weighted) number of true labels.
     beta : float
-        How many times more recall counts than precision.
+        How many times more recall counts than precision: a finite number > 0.
     threshold : float, optional
-        A score above it is a positive prediction. ``None`` (default): each
-        sample's highest score (ties: all of them; an all-zero row: none), as Keras.
+        A score above it is a positive prediction, in ``(0, 1]`` as in Keras.
+        ``None`` (default): each sample's highest score (ties: all of them; an
+        all-zero row: none), as Keras.
     name, dtype, **options
         As for :class:`~interactive_metrics.Metric`.
 
@@ -427,20 +426,14 @@ class FBetaScore(Metric):
         dtype: Any = None,
         **options: Any,
     ) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-            raise TypeError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
-        if num_classes < 1:
-            raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
-        if average not in _AVERAGES:
-            raise ValueError(f"`average` must be one of {_AVERAGES}, got {average!r}")
-        if not (_is_number(beta) and beta > 0):
-            raise ValueError(f"`beta` must be a number > 0, got {beta!r}")
-        if threshold is not None and not _is_number(threshold):
-            raise TypeError(f"`threshold` must be None or a number, got {threshold!r}")
-        self.num_classes = int(num_classes)
-        self.average = average
-        self.beta = float(beta)
-        self.threshold = None if threshold is None else float(threshold)
+        self.num_classes: int = check_integer(num_classes, "num_classes", 1)
+        self.average = check_choice(average, "average", _AVERAGES)
+        self.beta = check_number(beta, "beta", low=0, low_inclusive=False)
+        self.threshold = (
+            None
+            if threshold is None
+            else check_number(threshold, "threshold", low=0, high=1, low_inclusive=False)
+        )
         default = "fbeta_score" if type(self) is FBetaScore else None
         super().__init__(name=name if name is not None else default, dtype=dtype, **options)
 
@@ -575,11 +568,7 @@ class ConfusionMatrix(Metric):
     def __init__(
         self, num_classes: int, name: str | None = None, dtype: Any = None, **options: Any
     ) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-            raise TypeError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
-        if num_classes < 2:
-            raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
-        self.num_classes = int(num_classes)
+        self.num_classes: int = check_integer(num_classes, "num_classes", 2)
         super().__init__(name=name, dtype=dtype, **options)
 
     @property

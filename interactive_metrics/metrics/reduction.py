@@ -199,6 +199,11 @@ class _FunctionWrapper(Metric):
     def __init__(
         self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None, **kwargs: Any
     ) -> None:
+        if not callable(fn):
+            raise TypeError(
+                f"`fn` must be a callable fn(y_true, y_pred, **kwargs) returning one value per "
+                f"sample, got {fn!r} ({type(fn).__name__})"
+            )
         base = {k: kwargs.pop(k) for k in list(kwargs) if k in Metric._BASE_CONFIG}
         self.fn = fn
         self.fn_kwargs = kwargs
