@@ -48,6 +48,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'interactive_metrics' has no attribute {name!r}")
     module, attribute = _LAZY[name]
     value = import_module(module)
+    if name == "charts":  # charts draw offline unless the user chose an altair renderer
+        import_module("interactive_metrics.widgets.renderer").use_offline_renderer()
     if attribute is not None:
         value = getattr(value, attribute)
     globals()[name] = value

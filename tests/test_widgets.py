@@ -509,3 +509,82 @@ def test_sample_log_shows_one_stream_failing_while_the_average_holds() -> None:
 def test_anomaly_log_rejects_an_unknown_stream() -> None:
     with pytest.raises(ValueError, match="`degrading` must be one of"):
         im.data.anomaly_log(n_batches=2, degrading="pump_z")
+
+
+# -- offline renderer ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def default_renderer() -> Any:
+    """altair's renderer as a fresh kernel has it ("default"), restored afterwards."""
+    import altair as alt
+
+    before = alt.renderers.active
+    alt.renderers.enable("default")
+    yield alt
+    alt.renderers.enable(before)
+
+
+def test_charts_switch_altair_from_its_cdn_renderer_to_the_offline_one(
+    default_renderer: Any, comms: Any
+) -> None:
+    from interactive_metrics.widgets.renderer import RENDERER, use_offline_renderer
+
+    alt = default_renderer
+    assert use_offline_renderer() is True
+    assert alt.renderers.active == RENDERER
+    m = im.Mean(name="loss")
+    for batch in ([1.0, 3.0], [2.0]):
+        m.update_state(batch)
+    bundle = m.plot()._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    chart = comms[view["model_id"]]  # the offline JupyterChart the front end draws
+    state = chart.opened["state"]
+    assert "cdn" not in state["_esm"][:5000].lower() and "esm.sh" not in state["_esm"]
+    assert len(state["_esm"]) > 100_000  # vega, vega-lite and vega-embed, bundled
+    assert state["spec"]["datasets"]  # the chart's data travels with it
+    assert state["embed_options"] == {"renderer": "svg", "actions": False}
+    svg = bundle["image/svg+xml"]  # what a front end without widgets shows
+    assert svg.startswith("<svg") and "loss" in svg
+    assert "<html" not in json.dumps(bundle) and "<script" not in json.dumps(bundle)
+
+
+def test_a_renderer_the_user_chose_is_kept(default_renderer: Any) -> None:
+    from interactive_metrics.widgets.renderer import use_offline_renderer
+
+    alt = default_renderer
+    alt.renderers.enable("png")
+    assert use_offline_renderer() is False
+    assert alt.renderers.active == "png"
+
+
+def test_the_static_image_can_be_turned_off(default_renderer: Any, comms: Any) -> None:
+    from interactive_metrics.widgets.renderer import RENDERER, use_offline_renderer
+
+    alt = default_renderer
+    use_offline_renderer()
+    m = im.Sum()
+    m.update_state([1.0])
+    with alt.renderers.enable(RENDERER, fallback=None):
+        bundle = m.plot()._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    with alt.renderers.enable(RENDERER, fallback="png"):
+        assert m.plot()._repr_mimebundle_()["image/png"][:4] == b"\x89PNG"
+
+
+def test_importing_the_package_loads_no_renderer() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, interactive_metrics as im\n"
+        "m = im.Mean(); m.update_state([1.0]); m._repr_html_()\n"
+        "print(sorted(n for n in ('altair', 'ipywidgets', 'vl_convert') if n in sys.modules))"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert shown.stdout.strip() == "[]"

@@ -24,14 +24,19 @@ BATCH_COLOR = "#9d9d9d"
 MARK_COLOR = "#e45756"
 
 
-def jupyter_chart(chart: Any) -> Any:
-    """An offline :class:`altair.JupyterChart` of ``chart`` drawn as SVG."""
+def enable_offline() -> None:
+    """Make :class:`altair.JupyterChart` load vega from vl-convert's bundle, not a CDN."""
     try:
         alt.JupyterChart.enable_offline()
     except ImportError as error:  # pragma: no cover - vl-convert missing
         from interactive_metrics.widgets._deps import missing
 
         raise missing("vl-convert-python", "charts") from error
+
+
+def jupyter_chart(chart: Any) -> Any:
+    """An offline :class:`altair.JupyterChart` of ``chart`` drawn as SVG."""
+    enable_offline()
     return alt.JupyterChart(chart, embed_options=EMBED_OPTIONS)
 
 

@@ -26,7 +26,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared browser settings
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+REPOSITORY = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPOSITORY / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TOKEN = "interactive-metrics-e2e"
 
@@ -85,6 +86,8 @@ def lab() -> Iterator[tuple[str, Path]]:
         JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
         PATH=f"{jupyter.parent}{os.pathsep}{os.environ['PATH']}",
+        # the kernels import this checkout's package, wherever the served folder is
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])),
     )
     command = [
         str(jupyter),
