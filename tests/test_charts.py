@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import interactive_metrics as im
 from interactive_metrics import charts
+from interactive_metrics.charts import style
 from interactive_metrics.charts.downsample import bin_edges, keep_rows
 from interactive_metrics.history import EVENT_DTYPE
 
@@ -594,3 +597,95 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         assert png.read_bytes().startswith(PNG_MAGIC), name
         assert svg.read_text(encoding="utf-8").lstrip().startswith("<svg"), name
         assert f"(gallery/{name}.png)" in page, f"{name} is not shown in docs/charts.md"
+
+
+# -- style: the shared conventions --------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=4), min_size=1, max_size=25, unique=True), st.data())
+def test_style_stream_keeps_its_colour_whatever_is_selected(keys: list[str], data: Any) -> None:
+    everyone = style.stream_colors(keys, keys)
+    subset = data.draw(st.lists(st.sampled_from(keys), unique=True))
+    assert style.stream_colors(subset, keys) == [everyone[keys.index(k)] for k in subset]
+    assert everyone == [style.PALETTE[i % len(style.PALETTE)] for i in range(len(keys))]
+
+
+def test_style_colour_scale_matches_chart_labels() -> None:
+    scale = style.color_scale([2, None], [1, 2, None]).to_dict()
+    assert scale == {"domain": ["2", "(null)"], "range": [style.PALETTE[1], style.PALETTE[2]]}
+    assert style.WORSE_LABEL == "worse than merged" and style.BETTER_LABEL == "better than merged"
+    assert style.WORSE_COLOR not in (style.BETTER_COLOR, style.NEUTRAL_COLOR)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.879107, "0.8791"),
+        (100000, "100,000"),
+        (100000.0, "100,000"),
+        (1234567.891, "1,234,568"),
+        (0.98612, "0.9861"),
+        (-2.5, "-2.5"),
+        (0.0, "0"),
+        (3, "3"),
+        (2.5e-7, "2.5e-07"),
+        (float("inf"), "∞"),
+        (None, "–"),
+        (np.float64(0.5), "0.5"),
+        (np.int64(12000), "12,000"),
+    ],
+)
+def test_style_format_number(value: Any, text: str) -> None:
+    assert style.format_number(value) == text
+
+
+def test_style_format_share_and_titles() -> None:
+    assert style.format_share(0.04992) == "5.0%"
+    assert style.title_for("precision", "running result") == "Precision over steps"
+    assert style.title_for("precision", "precision") == "Precision"
+    assert style.title_for("precision", "precision recall") == "Precision: recall"
+    assert style.column_label("batch_result") == "batch result"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_style_value_domain_holds_the_data_off_the_frame(values: list[float], zero: bool) -> None:
+    domain = style.value_domain(values, include_zero=zero)
+    assert domain is not None
+    low, high = domain
+    assert low < high
+    assert low <= min(values) and max(values) <= high
+    if zero:
+        assert low <= 0 <= high
+    if max(values) > min(values):  # end points are never on the frame (except zero)
+        assert (low < min(values) or (zero and min(values) == 0)) and (
+            high > max(values) or (zero and max(values) == 0)
+        )
+
+
+def test_style_value_domain_follows_the_data_not_zero_to_one() -> None:
+    assert style.value_domain([0.985, 0.986, 0.987]) == (
+        0.98488,
+        0.98712,
+    )  # span 0.002, 6% of it each side
+    low, high = style.value_domain([0.9])  # one step: not down to -0.1
+    assert 0.8 < low < 0.9 < high < 1.0
+    assert style.value_domain([3.0, 5.0], include_zero=True) == (0.0, 5.3)  # span 0..5
+
+
+def test_style_use_theme_dark_and_back() -> None:
+    import altair as alt
+
+    before = alt.theme.active
+    try:
+        style.use_theme("dark")
+        assert alt.theme.active == "interactive_metrics_dark"
+        assert alt.theme.get()()["config"]["background"] == "#1e1e1e"  # type: ignore[misc]
+        with pytest.raises(ValueError, match="`name` must be 'light', 'dark'"):
+            style.use_theme("neon")
+    finally:
+        alt.theme.enable(before)

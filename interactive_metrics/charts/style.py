@@ -1,0 +1,446 @@
+"""Chart conventions shared by every chart, widget and report: colours, numbers, titles, axes.
+
+One place decides how things look, so that a stream keeps its colour everywhere,
+"worse" has one word and one colour, numbers read the same in a tooltip, a table
+and a sentence, and y-axes follow the data. Importing this module does not import
+altair (only :func:`color_scale`, :func:`value_scale` and :func:`use_theme` do).
+
+Examples
+--------
+>>> from interactive_metrics.charts import style
+>>> style.stream_colors(["pump_b"], ["pump_a", "pump_b", "pump_c"]) == [style.PALETTE[1]]
+True
+>>> style.format_number(0.879107), style.format_number(100000), style.format_share(0.04992)
+('0.8791', '100,000', '5.0%')
+>>> style.title_for("precision", "running result")
+'Precision over steps'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from interactive_metrics.charts._common import altair
+
+__all__ = [
+    "BATCH_COLOR",
+    "BETTER_COLOR",
+    "BETTER_LABEL",
+    "FONT",
+    "MERGED_COLOR",
+    "NEUTRAL_COLOR",
+    "NUMBER_FORMAT",
+    "PALETTE",
+    "RESULT_COLOR",
+    "SHARE_FORMAT",
+    "STEP_FORMAT",
+    "THEMES",
+    "WORSE_COLOR",
+    "WORSE_LABEL",
+    "color_scale",
+    "column_label",
+    "format_number",
+    "format_share",
+    "humanize",
+    "stream_colors",
+    "stream_label",
+    "theme_config",
+    "title_for",
+    "use_theme",
+    "value_domain",
+    "value_scale",
+]
+
+# -- colours -------------------------------------------------------------------------------
+
+PALETTE: tuple[str, ...] = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+"""Categorical colours for streams: Tableau 10 (distinguishable with colour-blindness)."""
+
+RESULT_COLOR = "#2f5f8f"
+"""The running result (the line a metric reports): a strong blue."""
+BATCH_COLOR = "#8fb3d9"
+"""Per-batch values (bars, light points under the running line): a light blue."""
+MERGED_COLOR = "#6b4c9a"
+"""The merged (micro) result of streams: a purple no stream of :data:`PALETTE` has."""
+WORSE_COLOR = "#d62728"
+"""Worse than merged: red, in the breakdown chart, the report and the explorer alike."""
+BETTER_COLOR = "#4e79a7"
+"""Better than (or as good as) merged."""
+NEUTRAL_COLOR = "#8c96a3"
+"""Context that is neither good nor bad: shares, grid-like marks, unknown streams."""
+
+WORSE_LABEL = "worse than merged"
+BETTER_LABEL = "better than merged"
+
+# -- numbers -------------------------------------------------------------------------------
+
+NUMBER_FORMAT = ",.4~r"
+"""d3 format for values on axes and in tooltips: about 4 significant digits, thousands
+separators, plain decimals (``12,350``, ``0.8791``), no exponent for counts."""
+STEP_FORMAT = ",d"
+"""d3 format for steps and counts: integers with thousands separators."""
+SHARE_FORMAT = ".1%"
+"""d3 format for shares of weight (``5.0%``)."""
+
+
+def format_number(x: Any) -> str:
+    """A number as prose and tables show it: ~4 significant digits, thousands separators.
+
+    Integers (and integral floats) print without decimals; NaN prints as ``NaN``,
+    infinities as ``∞``/``−∞`` and None as ``–``. Anything else is ``str(x)``.
+
+    Examples
+    --------
+    >>> [format_number(x) for x in (0.879107, 100000, 1.0, 12345.678, -0.5, 1.5e-6)]
+    ['0.8791', '100,000', '1', '12,346', '-0.5', '1.5e-06']
+    >>> [format_number(x) for x in (float("nan"), float("-inf"), None, "pump_b", True)]
+    ['NaN', '−∞', '–', 'pump_b', 'True']
+    """
+    if x is None:
+        return "–"
+    if isinstance(x, bool) or not isinstance(x, (int, float)) and not hasattr(x, "__float__"):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    try:
+        number = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
+    if number == 0:
+        return "0"
+    size = abs(number)
+    if size < 1e15 and number == round(number):
+        return f"{int(round(number)):,}"
+    if 1000 <= size < 1e15:
+        return f"{int(round(number)):,}"
+    return f"{number:.4g}"
+
+
+def format_share(x: Any) -> str:
+    """A share of weight as a percentage with one decimal (``–`` when unknown).
+
+    Examples
+    --------
+    >>> format_share(0.04992), format_share(1), format_share(None)
+    ('5.0%', '100.0%', '–')
+    """
+    if x is None:
+        return "–"
+    number = float(x)
+    return "–" if math.isnan(number) else f"{number:.1%}"
+
+
+# -- words ---------------------------------------------------------------------------------
+
+_COLUMN_LABELS = {"result": "running result", "batch_result": "batch result", "step": "step"}
+
+
+def humanize(name: str) -> str:
+    """A metric or field name as words with a capital first letter.
+
+    Examples
+    --------
+    >>> humanize("binary_accuracy"), humanize("Precision"), humanize("RMSE")
+    ('Binary accuracy', 'Precision', 'RMSE')
+    """
+    words = str(name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else words
+
+
+def column_label(column: str) -> str:
+    """A history column as an axis title or legend entry says it.
+
+    Examples
+    --------
+    >>> [column_label(c) for c in ("result", "batch_result", "running_total", "batch_count")]
+    ['running result', 'batch result', 'running total', 'batch count']
+    """
+    return _COLUMN_LABELS.get(column, column.replace("_", " "))
+
+
+_TITLES = {
+    "running result": "{name} over steps",
+    "result": "{name} over steps",
+    "history": "{name} over steps",
+    "batch result": "{name} per batch",
+    "batch_sums": "{name}: what each batch adds",
+    "sum_vs_mean": "{name}: sum versus mean",
+    "breakdown": "{name} per stream",
+    "stream history": "{name} per stream, over steps",
+}
+
+
+def title_for(metric_name: str, what: str) -> str:
+    """A human chart title for ``what`` of a metric, never repeating the metric's name.
+
+    Examples
+    --------
+    >>> title_for("precision", "running result")
+    'Precision over steps'
+    >>> title_for("binary_accuracy", "breakdown")
+    'Binary accuracy per stream'
+    >>> title_for("precision", "precision")
+    'Precision'
+    >>> title_for("mean", "running_total")
+    'Mean: running total'
+    """
+    name = humanize(metric_name)
+    key = str(what).strip()
+    if key in _TITLES:
+        return _TITLES[key].format(name=name)
+    words = column_label(key)
+    if words.lower() == name.lower() or not words:
+        return name
+    if words.lower().startswith(name.lower() + " "):
+        words = words[len(name) + 1 :]
+    return f"{name}: {words}"
+
+
+# -- stream colours ------------------------------------------------------------------------
+
+
+def stream_label(key: Any) -> str:
+    """A stream key as charts and legends show it (null keys read ``(null)``).
+
+    Examples
+    --------
+    >>> stream_label("pump_a"), stream_label(3), stream_label(None)
+    ('pump_a', '3', '(null)')
+    """
+    return "(null)" if key is None else str(key)
+
+
+def stream_colors(keys: Iterable[Any], all_keys: Sequence[Any]) -> list[str]:
+    """The colour of each of ``keys``: ``PALETTE[position in all_keys % len(PALETTE)]``.
+
+    Pass ``streams.streams`` as ``all_keys`` (every key in order of first appearance,
+    which never changes for the life of the object), so a stream keeps its colour
+    whatever subset is drawn. Keys are matched as given or by :func:`stream_label`
+    (so a chart's string labels find their keys); a key not in ``all_keys`` gets
+    :data:`NEUTRAL_COLOR`.
+
+    Examples
+    --------
+    >>> everyone = ["pump_a", "pump_b", "pump_c"]
+    >>> stream_colors(["pump_c", "pump_a"], everyone) == [PALETTE[2], PALETTE[0]]
+    True
+    >>> stream_colors(["pump_z"], everyone) == [NEUTRAL_COLOR]
+    True
+    >>> len(set(stream_colors(range(12), range(12))))  # the palette repeats after 10
+    10
+    """
+    position: dict[str, int] = {}
+    for index, key in enumerate(all_keys):
+        position.setdefault(stream_label(key), index)
+    return [
+        PALETTE[position[stream_label(key)] % len(PALETTE)]
+        if stream_label(key) in position
+        else NEUTRAL_COLOR
+        for key in keys
+    ]
+
+
+def color_scale(keys: Sequence[Any], all_keys: Sequence[Any]) -> Any:
+    """An ``alt.Scale`` colouring the labels of ``keys`` with :func:`stream_colors`.
+
+    Examples
+    --------
+    >>> scale = color_scale(["b", None], ["a", "b", None])
+    >>> scale.to_dict() == {"domain": ["b", "(null)"], "range": [PALETTE[1], PALETTE[2]]}
+    True
+    """
+    alt = altair()
+
+    labels = [stream_label(k) for k in keys]
+    return alt.Scale(domain=labels, range=stream_colors(keys, all_keys))
+
+
+# -- value axes ----------------------------------------------------------------------------
+
+PADDING = 0.06
+"""Room above and below the data, as a fraction of its span."""
+
+
+def value_domain(
+    values: Iterable[Any], *, include_zero: bool = False, padding: float = PADDING
+) -> tuple[float, float] | None:
+    """The y-domain of a value axis: the data's range with a little room (TensorBoard style).
+
+    Never fixed at 0–1: a result near 0.986 gets an axis near 0.986. Zero is included
+    only when asked (sums, counts, bars). One value (or a constant) gets a small
+    window around it, so a one-step chart still has an axis. The end points are never
+    on the frame: ``padding`` of the span is added on each side (not on the zero side
+    of an axis that includes zero). None when there is no finite value.
+
+    Examples
+    --------
+    >>> value_domain([0.98, 0.99])
+    (0.9794, 0.9906)
+    >>> value_domain([3.0, 5.0], include_zero=True)
+    (0.0, 5.3)
+    >>> value_domain([0.75])  # one step: 5% of the value either side
+    (0.7125, 0.7875)
+    >>> value_domain([0.0]), value_domain([float("nan"), None])
+    ((-1.0, 1.0), None)
+    """
+    finite = []
+    for value in values:
+        if value is None:
+            continue
+        number = float(value)
+        if math.isfinite(number):
+            finite.append(number)
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    if include_zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    span = high - low
+    if span == 0:
+        half = abs(low) * 0.05 if low != 0 else 1.0
+        low, high = low - half, high + half
+        if include_zero:
+            low, high = (0.0, high) if low < 0 <= high - half else (low, 0.0)
+        return _rounded(low, half), _rounded(high, half)
+    pad = span * padding
+    new_low = low if include_zero and low == 0 else low - pad
+    new_high = high if include_zero and high == 0 else high + pad
+    return _rounded(new_low, span), _rounded(new_high, span)
+
+
+def _rounded(value: float, span: float) -> float:
+    """``value`` rounded to 4 digits below the order of ``span`` (no float noise)."""
+    digits = 4 - int(math.floor(math.log10(span))) if span > 0 else 6
+    return round(value, max(digits, 0)) + 0.0
+
+
+def value_scale(
+    values: Iterable[Any] | None = None, *, include_zero: bool = False, **options: Any
+) -> Any:
+    """An ``alt.Scale`` for a value axis following :func:`value_domain`.
+
+    With ``values``, the domain is computed here (so one-step data and a constant
+    get a sensible window); without, vega-lite fits the data (``zero`` as asked,
+    ``nice=False`` with padding so end points do not sit on the frame). ``options``
+    are passed to ``alt.Scale``.
+
+    Examples
+    --------
+    >>> value_scale([0.98, 0.99]).to_dict()
+    {'domain': [0.9794, 0.9906], 'nice': False, 'zero': False}
+    >>> value_scale(include_zero=True).to_dict()
+    {'nice': True, 'zero': True}
+    """
+    alt = altair()
+
+    if values is None:
+        if include_zero:
+            return alt.Scale(zero=True, nice=True, **options)
+        return alt.Scale(zero=False, nice=False, padding=8, **options)
+    domain = value_domain(values, include_zero=include_zero)
+    if domain is None:
+        return alt.Scale(zero=include_zero, **options)
+    return alt.Scale(domain=list(domain), nice=False, zero=False, **options)
+
+
+# -- typography and themes -----------------------------------------------------------------
+
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+
+
+def theme_config(dark: bool = False) -> dict[str, Any]:
+    """The vega-lite config of our charts: one font, sizes and a light grid; or dark.
+
+    Examples
+    --------
+    >>> theme_config()["config"]["font"] == FONT
+    True
+    >>> theme_config(dark=True)["config"]["background"]
+    '#1e1e1e'
+    """
+    text = "#d4d4d4" if dark else "#333a42"
+    muted = "#a0a6ad" if dark else "#5f6670"
+    grid = "#3a3d41" if dark else "#e6e9ed"
+    config: dict[str, Any] = {
+        "font": FONT,
+        "background": "#1e1e1e" if dark else "#ffffff",
+        "view": {"stroke": None, "continuousWidth": 560, "continuousHeight": 220},
+        "title": {"fontSize": 14, "fontWeight": 600, "color": text, "subtitleColor": muted,
+                  "subtitleFontSize": 11, "anchor": "start", "offset": 8},
+        "axis": {"labelFontSize": 11, "titleFontSize": 11, "titleFontWeight": 500,
+                 "labelColor": muted, "titleColor": text, "gridColor": grid,
+                 "domainColor": muted, "tickColor": muted, "labelFlush": False},
+        "legend": {"labelFontSize": 11, "titleFontSize": 11, "labelColor": text,
+                   "titleColor": text, "symbolStrokeWidth": 2},
+        "header": {"labelColor": text, "titleColor": text},
+        "text": {"color": text},
+        "range": {"category": list(PALETTE)},
+    }  # fmt: skip
+    return {"config": config}
+
+
+THEMES = {"interactive_metrics": False, "interactive_metrics_dark": True}
+"""The altair themes :func:`use_theme` registers: light and dark."""
+_ALIASES = {"light": "interactive_metrics", "dark": "interactive_metrics_dark"}
+_registered = False
+_user_chose = False
+
+
+def _register() -> Any:
+    global _registered
+    alt = altair()
+
+    if not _registered:
+        for name, dark in THEMES.items():
+            alt.theme.register(name, enable=False)(lambda dark=dark: theme_config(dark))
+        _registered = True
+    return alt
+
+
+def use_theme(name: str = "light") -> None:
+    """Switch the look of every altair chart: ``"light"``, ``"dark"`` or any altair theme.
+
+    Our charts enable the light theme by themselves on first use, unless another
+    altair theme was already enabled (``alt.theme.enable("dark")`` is followed).
+    Call this to choose; ``use_theme("default")`` returns to altair's own look.
+
+    Examples
+    --------
+    >>> import altair as alt
+    >>> use_theme("dark")
+    >>> alt.theme.active
+    'interactive_metrics_dark'
+    >>> use_theme("light")
+    """
+    global _user_chose
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a theme name (a str), got {type(name).__name__}")
+    alt = _register()
+    chosen = _ALIASES.get(name, name)
+    if chosen not in alt.theme.names():
+        raise ValueError(
+            f"`name` must be 'light', 'dark' or an altair theme {sorted(alt.theme.names())}, "
+            f"got {name!r}"
+        )
+    alt.theme.enable(chosen)
+    _user_chose = True
+
+
+def ensure_theme() -> None:
+    """Enable the light theme once, unless the user (or :func:`use_theme`) chose one."""
+    global _user_chose
+    if _user_chose:
+        return
+    alt = _register()
+    if alt.theme.active == "default":
+        alt.theme.enable("interactive_metrics")
+    _user_chose = True
