@@ -1,11 +1,15 @@
 """Charts that draw offline with no set-up line: the package's altair renderer.
 
 altair's ``"default"`` renderer loads vega from a CDN, so without internet a chart
-shows "Error loading script". The first time :mod:`interactive_metrics.charts` is
-used, :func:`use_offline_renderer` registers and enables the ``"interactive_metrics"``
-renderer, but only while altair's active renderer is still ``"default"``: a
+shows "Error loading script". :func:`use_offline_renderer` registers and enables the
+``"interactive_metrics"`` renderer, but only while altair's active renderer is still ``"default"``: a
 renderer the user enabled is kept, and ``alt.renderers.enable(...)`` switches
 back at any time.
+
+Inside IPython, ``import interactive_metrics`` registers :func:`register_display_hook`:
+the first altair chart displayed (any chart, ours or not, however it was made)
+calls :func:`use_offline_renderer` before it is drawn; the package imports no
+altair until then.
 
 The renderer's output is one display, several representations: an offline
 :class:`altair.JupyterChart` (vega bundled by vl-convert, no CDN) that JupyterLab,
@@ -19,7 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RENDERER", "offline_renderer", "static_image", "use_offline_renderer"]
+__all__ = [
+    "RENDERER",
+    "offline_renderer",
+    "register_display_hook",
+    "static_image",
+    "use_offline_renderer",
+]
 
 RENDERER = "interactive_metrics"
 """The name the renderer is registered under in ``altair.renderers``."""
@@ -122,3 +132,41 @@ def use_offline_renderer() -> bool:
     if alt.renderers.active == "default":
         alt.renderers.enable(RENDERER)
     return alt.renderers.active == RENDERER
+
+
+CHART_CLASS = ("altair.vegalite.v6.api", "TopLevelMixin")
+"""Every altair chart (Chart, LayerChart, HConcatChart, ...) derives from this class."""
+
+
+def register_display_hook(shell: Any) -> None:
+    """Have IPython call :func:`use_offline_renderer` when the first altair chart is shown.
+
+    The hook is registered by name (altair is not imported) in IPython's MIME-bundle
+    formatter; it runs once, then removes itself, so a renderer chosen later
+    (even ``"default"``) is never overridden.
+
+    Examples
+    --------
+    >>> from IPython.core.formatters import DisplayFormatter
+    >>> import altair as alt
+    >>> class Shell:
+    ...     display_formatter = DisplayFormatter()
+    >>> shell = Shell()
+    >>> register_display_hook(shell)
+    >>> chart = alt.Chart(alt.InlineData(values=[{"x": 1}])).mark_point()
+    >>> with alt.renderers.enable("default"):
+    ...     data, _ = shell.display_formatter.mimebundle_formatter(chart)
+    ...     alt.renderers.active, "image/svg+xml" in data
+    ('interactive_metrics', True)
+    """
+    formatter = shell.display_formatter.mimebundle_formatter
+
+    def first_chart(chart: Any) -> Any:
+        for cls in list(formatter.type_printers):
+            if formatter.type_printers[cls] is first_chart:
+                del formatter.type_printers[cls]  # once: later displays are altair's own
+        formatter.deferred_printers.pop(CHART_CLASS, None)
+        use_offline_renderer()
+        return chart._repr_mimebundle_()
+
+    formatter.for_type_by_name(*CHART_CLASS, first_chart)

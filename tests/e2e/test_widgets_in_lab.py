@@ -20,7 +20,7 @@ except ImportError:  # a collection error in CI, a skip elsewhere: never a silen
         raise
     pytest.skip("playwright is not installed: pip install -e '.[dev]'", allow_module_level=True)
 
-from lab_helpers import kernel_eval, run_notebook, shoot, write_notebook
+from lab_helpers import kernel_eval, run_notebook, write_notebook
 
 
 def test_a_chart_draws_offline_with_no_set_up_cell(page: Any, lab: Any, artifacts: Path) -> None:
