@@ -588,3 +588,161 @@ def test_importing_the_package_loads_no_renderer() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert shown.stdout.strip() == "[]"
+
+
+# -- widgets follow their object ------------------------------------------------------------
+
+
+def _pump_batch(rng: np.random.Generator, late: bool) -> tuple[np.ndarray, list[str]]:
+    good = (rng.random(90) < 0.9).astype(float)
+    bad = (rng.random(10) < (0.2 if late else 0.9)).astype(float)
+    return np.r_[good, bad], ["big"] * 90 + ["small"] * 10
+
+
+def test_an_explorer_made_before_a_loop_follows_it(comms: Any) -> None:
+    s = im.Streams(im.Mean())
+    explorer = s.widget()
+    explorer.throttle = Throttle(interval=0.0, clock=FakeClock())  # every event redraws
+    assert "macro (mean of 0 stream results" in explorer.table.value
+    rng = np.random.default_rng(3)
+    seen: dict[str, list[np.ndarray]] = {"big": [], "small": []}
+    for step in range(20):
+        values, keys = _pump_batch(rng, late=step >= 10)
+        s.update_state(values, stream=keys)
+        seen["big"].append(values[:90])
+        seen["small"].append(values[90:])
+    micro, macro = s.result(), s.macro_result()
+    big, small = np.concatenate(seen["big"]), np.concatenate(seen["small"])  # numpy oracle
+    assert micro == pytest.approx(np.r_[big, small].mean())
+    assert macro == pytest.approx((big.mean() + small.mean()) / 2)
+    table = explorer.table.value
+    assert f"<b class='im-micro'>{panels.format_value(micro)}</b>" in table
+    assert f"<b class='im-macro'>{panels.format_value(macro)}</b>" in table
+    assert "mean of 2 stream results" in table
+    assert [key for _, key in explorer.picker.options] == ["small", "big"]  # worst first
+    assert explorer.picker.value == ("small",)  # picked once there was something to pick
+    sent = comm_of(explorer.chart).updates("spec")[-1]["datasets"]["history"]
+    small = [r["result"] for r in sent if r["stream"] == "small"]
+    assert small == s["small"].history["result"].to_list()
+    assert [r["step"] for r in sent if r["stream"] == "merged (micro)"][-1] == 20
+
+
+def test_the_explorer_follows_replays_merges_and_resets(comms: Any) -> None:
+    s = im.Streams(im.Sum())
+    explorer = s.widget(chart=False)
+    explorer.throttle = Throttle(interval=0.0, clock=FakeClock())
+    log = pl.DataFrame({"batch": [0, 0, 1], "stream": ["a", "b", "a"], "v": [1.0, 2.0, 4.0]})
+    s.replay(log, values="v", batch="batch", stream="stream")
+    assert "<b class='im-micro'>7</b>" in explorer.table.value
+    other = im.Streams(im.Sum())
+    other.update_state([10.0], stream=["c"])
+    s.merge_state([other])
+    assert [key for _, key in explorer.picker.options] == ["a", "b", "c"] or len(
+        explorer.picker.options
+    ) == 3
+    assert "<b class='im-micro'>17</b>" in explorer.table.value
+    s.reset_state()
+    assert "<b class='im-micro'>0</b>" in explorer.table.value
+
+
+def test_a_followed_loop_redraws_throttled_and_ends_on_the_final_state(comms: Any) -> None:
+    clock = FakeClock()
+    s = im.Streams(im.Mean())
+    explorer = s.widget(chart=False)
+    explorer.throttle = Throttle(interval=0.1, clock=clock)
+    sent = comm_of(explorer.table)
+    before = len(sent.updates("value"))
+    for i in range(500):
+        clock.now = i * 2e-3  # 500 updates in one simulated second
+        s.update_state([float(i % 2)], stream=["a" if i % 3 else "b"])
+    assert 9 <= len(sent.updates("value")) - before <= 11
+    explorer.follower.on_cell_done()  # what IPython's post_run_cell does
+    assert f"<b class='im-micro'>{panels.format_value(s.result())}</b>" in sent.updates("value")[-1]
+
+
+def test_a_closed_or_forgotten_widget_stops_following() -> None:
+    import gc
+
+    s = im.Streams(im.Mean())
+    explorer = s.widget(chart=False)
+    assert len(s._listeners) == 1
+    explorer.close()
+    assert s._listeners == []
+    m = im.Mean()
+    view = m.widget(chart=False)
+    view.comm = None  # closed by the front end / Widget.close_all without our close()
+    m.update_state([1.0])  # the follower notices and detaches
+    assert m._listeners == []
+    del view
+    gc.collect()
+    live = m.widget(chart=False)
+    follower = live.follower
+    ipywidgets.Widget.close_all()
+    del live
+    gc.collect()
+    m.update_state([2.0])
+    assert follower.on_event not in m._listeners
+
+
+def test_a_copy_of_a_followed_metric_does_not_drive_the_widget(comms: Any) -> None:
+    import copy
+
+    m = im.Sum()
+    view = m.widget(chart=False)
+    view.throttle = Throttle(interval=0.0, clock=FakeClock())
+    twin = copy.deepcopy(m)
+    shown = view.summary.value
+    twin.update_state([5.0])
+    assert view.summary.value == shown
+    assert twin._listeners == []  # the copy's follower detached itself
+    m.update_state([1.0])
+    assert ">1</span>" in view.summary.value
+
+
+def test_stream_colours_stay_across_selections(failing_stream: im.Streams, comms: Any) -> None:
+    from interactive_metrics.charts import style
+
+    s = im.Streams(im.Mean())
+    for keys in (["a", "b", "c", "d"], ["c", "d", "e"]):
+        s.update_state(np.arange(len(keys), dtype=float), stream=keys)
+    explorer = s.widget()
+    chart = comm_of(explorer.chart)
+    seen: dict[str, set[str]] = {}
+    for chosen in [("b",), ("b", "d"), ("e", "b"), ("a", "b", "c", "d", "e"), ("d",)]:
+        explorer.picker.value = chosen
+        scale = chart.updates("spec")[-1]["encoding"]["color"]["scale"]
+        for label, color in zip(scale["domain"], scale["range"], strict=True):
+            seen.setdefault(label, set()).add(color)
+    expected = {k: style.PALETTE[i] for i, k in enumerate(["a", "b", "c", "d", "e"])}
+    assert seen == {**{k: {c} for k, c in expected.items()}, "merged (micro)": {style.MERGED_COLOR}}
+    row = explorer.table.value.split("<tr class='im-stream-row'>")[1]
+    assert expected[row.split("</span> ")[1].split("<")[0]] in row  # its colour by its name
+
+
+def test_explorer_table_follows_the_sort_and_says_when_nothing_is_chosen(
+    failing_stream: im.Streams, comms: Any
+) -> None:
+    explorer = failing_stream.widget(chart=False)
+    explorer.picker.value = ("big", "small")  # in click order: big first
+    rows = explorer.table.value.split("<tr class='im-stream-row'>")[1:]
+    assert [r.split("</td>")[0].rsplit(">", 1)[1].strip() for r in rows] == [
+        "small",
+        "big",
+    ]  # worst first
+    explorer.sort.value = "weight"
+    rows = explorer.table.value.split("<tr class='im-stream-row'>")[1:]
+    assert [r.split("</td>")[0].rsplit(">", 1)[1].strip() for r in rows] == ["big", "small"]
+    share = failing_stream.breakdown().filter(pl.col("stream") == "small")["share"][0]
+    assert f"<td class='im-share'>{share:.1%}</td>" in explorer.table.value  # 10.0%
+    assert any(f"{share:.1%} of weight" in label for label, _ in explorer.picker.options)
+    explorer.picker.value = ()
+    assert "<thead>" not in explorer.table.value
+    assert "no stream selected" in explorer.table.value
+
+
+def test_precision_breakdown_leaves_out_the_empty_contribution_column() -> None:
+    s = im.Streams(im.Precision())
+    s.update_state([1, 0, 1, 1], [0.9, 0.8, 0.2, 0.7], stream=["a", "a", "b", "b"])
+    assert s.breakdown()["contribution"].null_count() == s.breakdown().height
+    text = panels.breakdown_html(s.breakdown(), ["a", "b"], s.result(), s.macro_result())
+    assert "contribution" not in text and "<th>result</th>" in text

@@ -22,28 +22,30 @@ SPARK_POINTS = 120
 """The most points a sparkline draws (min and max of 60 bins)."""
 
 
-def format_value(value: Any, digits: int = 4) -> str:
-    """A number as people read it: whole numbers in full, others to ``digits`` digits.
+def format_value(value: Any) -> str:
+    """A number as people read it (:func:`~interactive_metrics.charts.style.format_number`).
+
+    About 4 significant digits and thousands separators, like every chart and
+    the report; an array shows its first six values.
 
     Examples
     --------
     >>> format_value(16.0), format_value(2 / 3), format_value(float("nan")), format_value(1e6)
-    ('16', '0.6667', 'nan', '1000000')
-    >>> format_value(123456.7), format_value(1e20)
-    ('1.235e+05', '1e+20')
+    ('16', '0.6667', 'NaN', '1,000,000')
+    >>> format_value(0.879107), format_value(123456.7), format_value(1e20)
+    ('0.8791', '123,457', '1e+20')
     >>> format_value(np.array([0.5, 0.25]))
     '[0.5, 0.25]'
     """
+    from interactive_metrics.charts.style import format_number
+
     array = np.asarray(value)
     if array.ndim:
         flat = array.ravel()
-        shown = ", ".join(format_value(v, digits) for v in flat[:6])
+        shown = ", ".join(format_value(v) for v in flat[:6])
         more = ", …" if flat.size > 6 else ""
         return f"[{shown}{more}]"
-    number = float(array)
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:.{digits}g}"
+    return format_number(float(array))
 
 
 def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarray:

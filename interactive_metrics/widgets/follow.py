@@ -95,8 +95,9 @@ class Follower:
 
     def stop(self) -> None:
         """Stop following (the widget closes)."""
-        if self.source is not None:
-            _unlisten(self.source, self.on_event)
+        source, self.source = self.source, None
+        if source is not None:
+            _unlisten(source, self.on_event)
         if self._shell is not None:
             try:
                 self._shell.events.unregister("post_run_cell", self.on_cell_done)
@@ -123,7 +124,7 @@ def _unlisten(source: Any, listener: Any) -> None:
     remove = getattr(source, "remove_listener", None)
     if remove is not None:
         remove(listener)
-    elif listener in source._listeners:
+    elif listener in getattr(source, "_listeners", ()):
         source._listeners.remove(listener)
 
 

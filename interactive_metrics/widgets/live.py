@@ -11,6 +11,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
     raise missing("ipywidgets") from error
 
+from interactive_metrics.charts import style
 from interactive_metrics.widgets import _vega
 from interactive_metrics.widgets.follow import Follower
 from interactive_metrics.widgets.panels import history_rows, live_streams_html, live_summary_html
@@ -77,7 +78,7 @@ class LiveView(ipywidgets.VBox):
         self.chart: Any = None
         children: list[Any] = [self.summary]
         if chart:
-            title = f"{type(metric).__name__} {metric.name}"
+            title = style.title_for(metric.name, "running result")
             spec = _vega.running_chart(history_rows(metric, max_points), title)
             self.chart = _vega.jupyter_chart(spec)
             children.append(self.chart)
@@ -103,7 +104,9 @@ class LiveView(ipywidgets.VBox):
 
     def close(self) -> None:
         """Stop following the metric and close the widget."""
-        self.follower.stop()
+        follower = getattr(self, "follower", None)
+        if follower is not None and follower.source is not None:
+            follower.stop()
         if self.chart is not None:
             self.chart.close()
         self.summary.close()

@@ -1,10 +1,10 @@
 """Charts that draw offline with no set-up line: the package's altair renderer.
 
 altair's ``"default"`` renderer loads vega from a CDN, so without internet a chart
-shows "Error loading script". :func:`use_offline_renderer` registers and enables the
-``"interactive_metrics"`` renderer, but only while altair's active renderer is still ``"default"``: a
-renderer the user enabled is kept, and ``alt.renderers.enable(...)`` switches
-back at any time.
+shows "Error loading script". :func:`use_offline_renderer` registers and enables
+the ``"interactive_metrics"`` renderer, but only while altair's active renderer is
+still ``"default"``: a renderer the user enabled is kept, and
+``alt.renderers.enable(...)`` switches back at any time.
 
 Inside IPython, ``import interactive_metrics`` registers :func:`register_display_hook`:
 the first altair chart displayed (any chart, ours or not, however it was made)

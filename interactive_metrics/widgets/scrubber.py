@@ -13,6 +13,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
     raise missing("ipywidgets") from error
 
+from interactive_metrics.charts import style
 from interactive_metrics.widgets import _vega
 from interactive_metrics.widgets.panels import history_rows, step_panel_html
 
@@ -95,7 +96,7 @@ class HistoryScrubber(ipywidgets.VBox):
         children: list[Any] = [ipywidgets.HBox([self.play, self.slider]), self.panel]
         self.shown_step, self.shown_result = self._held_at(self.slider.value)
         if chart:
-            title = f"{type(metric).__name__} {metric.name}"
+            title = style.title_for(metric.name, "running result")
             rows = history_rows(metric, max_points)
             marked = (self.shown_step, self.shown_result)
             spec = _vega.running_chart(rows, title, marker="scrub", marked=marked)
