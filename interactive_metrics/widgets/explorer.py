@@ -188,7 +188,7 @@ class StreamExplorer(ipywidgets.VBox):
         self.show()
 
     def refresh(self) -> None:
-        """Read the streams again (new streams, results, histories) and redraw, keeping the selection."""
+        """Read the streams again (streams, results, histories); redraw, keeping the selection."""
         started = self.throttle.clock()
         self._read()
         chosen = [key for key in self.picker.value if key in set(self.streams.streams)]

@@ -95,7 +95,8 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     enable_offline()
     embed = {**EMBED_OPTIONS, **(metadata.get("embed_options") or {})}
     widget = alt.JupyterChart(alt.Chart.from_dict(spec), embed_options=embed)
-    bundle, _ = widget._repr_mimebundle_()
+    shown = widget._repr_mimebundle_()
+    bundle: dict[str, Any] = dict(shown[0] if isinstance(shown, tuple) else shown or {})
     fallback = metadata.get("fallback", "svg")
     if fallback is not None:
         bundle.update(static_image(spec, fallback))
@@ -103,7 +104,7 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     if isinstance(title, dict):
         title = title.get("text")
     bundle["text/plain"] = f"<altair chart{f': {title}' if isinstance(title, str) else ''}>"
-    return dict(bundle)
+    return bundle
 
 
 def use_offline_renderer() -> bool:

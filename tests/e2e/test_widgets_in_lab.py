@@ -20,7 +20,7 @@ except ImportError:  # a collection error in CI, a skip elsewhere: never a silen
         raise
     pytest.skip("playwright is not installed: pip install -e '.[dev]'", allow_module_level=True)
 
-from lab_helpers import kernel_eval, run_notebook, write_notebook
+from lab_helpers import kernel_eval, run_notebook, shoot, write_notebook
 
 
 def test_a_chart_draws_offline_with_no_set_up_cell(page: Any, lab: Any, artifacts: Path) -> None:
@@ -46,3 +46,64 @@ def test_a_chart_draws_offline_with_no_set_up_cell(page: Any, lab: Any, artifact
     assert "Error loading script" not in page.locator("body").inner_text()
     assert not [url for url in failed if "127.0.0.1" not in url], failed  # nothing fetched outside
     assert kernel_eval(page, "__import__('altair').renderers.active") == "interactive_metrics"
+
+
+STROKES = """(root) => Array.from(root.querySelectorAll('.vega-embed svg.marks g.mark-line path'))
+  .map(p => (p.getAttribute('stroke') || '').toLowerCase())"""
+
+
+def test_an_explorer_made_before_a_loop_follows_it_and_keeps_colours(
+    page: Any, lab: Any, artifacts: Path
+) -> None:
+    name = write_notebook(
+        lab,
+        "explorer_follows.ipynb",
+        [
+            "import numpy as np\nimport interactive_metrics as im\n"
+            "streams = im.Streams(im.Mean(name='hit_rate'))\nexplorer = streams.widget()\n"
+            "explorer",
+            "live = streams.widget('live')\nlive",
+            "rng = np.random.default_rng(0)\n"
+            "names = ['boiler', 'pump_a', 'pump_b', 'turbine']\n"
+            "for step in range(120):\n"
+            "    keys = rng.choice(names, size=200, p=[0.3, 0.3, 0.05, 0.35])\n"
+            "    late = (keys == 'pump_b') & (step > 60)\n"
+            "    streams.update_state((rng.random(200) < np.where(late, 0.3, 0.9)).astype(float),"
+            " stream=keys)",
+        ],
+    )
+    run_notebook(page, lab, name, artifacts)
+    explorer = page.locator(".im-explorer")
+    micro = kernel_eval(page, "im.charts.style.format_number(streams.result())")
+    macro = kernel_eval(page, "im.charts.style.format_number(streams.macro_result())")
+    expect(explorer.locator(".im-micro")).to_have_text(micro)  # not 0: it followed the loop
+    expect(explorer.locator(".im-macro")).to_have_text(macro)
+    expect(explorer.locator(".im-micro-macro")).to_contain_text("mean of 4 stream results")
+    expect(explorer.locator(".im-stream-row")).to_have_count(1)
+    expect(explorer.locator(".im-stream-row .im-stream")).to_contain_text("pump_b")
+    lines = explorer.locator(".vega-embed svg.marks g.mark-line path")
+    expect(lines).to_have_count(2)  # pump_b and merged
+    expect(page.locator(".im-live-view .im-live-steps")).to_have_text("120 steps")
+    explorer.scroll_into_view_if_needed()
+    shoot(page, artifacts / "explorer_follows.png")
+
+    picker = explorer.locator("select")
+    expected = kernel_eval(  # each stream's colour: its place in streams.streams
+        page,
+        "{str(k): c.lower() for k, c in zip(streams.streams,"
+        " im.charts.style.stream_colors(streams.streams, streams.streams))}",
+    )
+    merged = kernel_eval(page, "im.charts.style.MERGED_COLOR.lower()")
+    assert len(set(expected.values())) == 4
+    everyone = list(expected)
+    for chosen in (["pump_b"], ["pump_b", "boiler"], ["turbine", "pump_b"], everyone, ["boiler"]):
+        labels = [
+            t.replace("\xa0", " ").split(" ")[0]
+            for t in picker.locator("option").all_text_contents()
+        ]
+        picker.select_option(index=[labels.index(k) for k in chosen])
+        expect(lines).to_have_count(len(chosen) + 1)
+        page.wait_for_timeout(300)
+        strokes = sorted(explorer.evaluate(STROKES))
+        assert strokes == sorted([expected[k] for k in chosen] + [merged]), (chosen, strokes)
+    shoot(page, artifacts / "explorer_after_selections.png")
