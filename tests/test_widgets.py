@@ -410,11 +410,17 @@ def test_playground_add_remove_and_bad_input(comms: Any) -> None:
     assert [e.label.value for e in pg.editors] == ["batch 1", "batch 2"]
     assert pg.lesson.sum == 4.0 + 6.0
     good = pg.output.value
+    assert not pg.stale
     pg.editors[0].values.value = "1, two"
     assert "`values` must be numbers" in pg.error.value
-    assert pg.output.value == good  # the last good numbers stay
+    assert pg.stale and pg.lesson.sum == 4.0 + 6.0  # the last good numbers stay ...
+    assert good in pg.output.value  # ... shown, greyed, under a note that they are stale
+    assert pg.output.value.startswith("<div class='im-pg-stale'>")
+    assert "not updated: fix the input above" in pg.output.value
     pg.editors[0].values.value = "1, 2, 3, 4"
-    assert pg.error.value == ""
+    assert pg.error.value == "" and not pg.stale
+    assert "im-pg-stale" not in pg.output.value
+    assert pg.lesson.sum == 1 + 2 + 6  # weights 1, 1, 0, 0 on the first batch
 
 
 def test_playground_merge_step_equals_the_pooled_mean() -> None:
@@ -746,3 +752,22 @@ def test_precision_breakdown_leaves_out_the_empty_contribution_column() -> None:
     assert s.breakdown()["contribution"].null_count() == s.breakdown().height
     text = panels.breakdown_html(s.breakdown(), ["a", "b"], s.result(), s.macro_result())
     assert "contribution" not in text and "<th>result</th>" in text
+
+
+def test_playground_with_every_weight_zero_names_each_mean() -> None:
+    pg = im.widgets.Playground([("1, 3, 5, 7", "0, 0, 0, 0"), ("10", "0")])
+    html = pg.output.value
+    assert "weighted mean <b class='im-pg-weighted-mean'>0</b>" in html  # 0 / 0 -> 0
+    assert "unweighted mean (weights ignored) <b class='im-pg-mean'>5.2</b>" in html  # 26 / 5
+    why = pg.lesson.explanation
+    assert "the weighted mean is 0" in why and "unweighted mean (5.2) ignores weights" in why
+    assert "Mean is 0" not in why and "Mean <b" not in html  # no bare "Mean" left to contradict
+
+
+def test_playground_merge_names_one_batch_as_a_batch() -> None:
+    pg = im.widgets.Playground([("1, 2", ""), ("3", "")])
+    assert pg.split.value == 1
+    assert "metric A (batch 1)" in pg.output.value and "1–1" not in pg.output.value
+    pg = im.widgets.Playground([("1", ""), ("2", ""), ("3", "")])
+    pg.split.value = 2
+    assert "metric A (batches 1–2)" in pg.output.value

@@ -198,14 +198,16 @@ def lesson_html(lesson: Lesson) -> str:
     >>> text = lesson_html(sum_mean_lesson([Batch((1, 3, 5, 7), (1, 1, 0, 0))]))
     >>> "<b class='im-pg-sum'>4</b>" in text, "<b class='im-pg-weighted-mean'>2</b>" in text
     (True, True)
+    >>> "unweighted mean (weights ignored) <b class='im-pg-mean'>4</b>" in text
+    True
     """
     f = format_value
     summary = (
         f"<div class='im-pg-summary'>Sum <b class='im-pg-sum'>{f(lesson.sum)}</b> · "
-        f"Mean <b class='im-pg-mean'>{f(lesson.plain_mean)}</b> · "
-        f"weighted Mean <b class='im-pg-weighted-mean'>{f(lesson.weighted_mean)}</b> · "
-        f"mean of batch means <b class='im-pg-mean-of-means'>{f(lesson.mean_of_batch_means)}</b>"
-        "</div>"
+        f"weighted mean <b class='im-pg-weighted-mean'>{f(lesson.weighted_mean)}</b> · "
+        f"unweighted mean (weights ignored) <b class='im-pg-mean'>{f(lesson.plain_mean)}</b>"
+        f" · mean of batch means <b class='im-pg-mean-of-means'>"
+        f"{f(lesson.mean_of_batch_means)}</b></div>"
     )
     rows = "".join(
         f"<tr><td>{r.batch}</td><td>{r.size}</td><td>{f(r.weight)}</td><td>{f(r.batch_sum)}</td>"
@@ -215,21 +217,39 @@ def lesson_html(lesson: Lesson) -> str:
     )
     table = (
         "<table class='im-table im-pg-rows'><thead><tr><th>batch</th><th>n values</th>"
-        "<th>weight</th><th>batch sum</th><th>batch mean</th><th>running sum</th>"
-        "<th>running mean</th><th>running plain mean</th></tr></thead>"
+        "<th>weight</th><th>batch sum</th><th>batch weighted mean</th><th>running sum</th>"
+        "<th>running weighted mean</th><th>running unweighted mean</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
     merge = ""
     if lesson.merge is not None:
         m = lesson.merge
+        first = "batch 1" if m.split == 1 else f"batches 1–{m.split}"
         merge = (
-            f"<div class='im-pg-merge'>Merge: metric A (batches 1–{m.split}) gives "
+            f"<div class='im-pg-merge'>Merge: metric A ({first}) gives weighted mean "
             f"{f(m.first)}, metric B (the rest) {f(m.second)}; "
             f"<code>A.merge_state([B])</code> → <b class='im-pg-merged'>{f(m.merged)}</b> "
-            f"(the pooled mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
+            f"(the pooled weighted mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
         )
     explanation = f"<p class='im-pg-why'>{html.escape(lesson.explanation)}</p>"
     return f"<div class='im-playground-out'>{TABLE_STYLE}{summary}{explanation}{table}{merge}</div>"
+
+
+def stale_html(shown: str, error: str) -> str:
+    """The playground's last numbers, greyed out under the error that stopped their update.
+
+    Examples
+    --------
+    >>> text = stale_html("<b class='im-pg-sum'>4</b>", "`values` must be numbers")
+    >>> "not updated" in text and "im-pg-stale" in text and "opacity:.4" in text
+    True
+    """
+    return (
+        "<div class='im-pg-stale'>"
+        "<div class='im-pg-stale-note' style='color:#c0392b;font-weight:600'>"
+        f"not updated: {html.escape(error)}. The numbers below are from the last valid input."
+        f"</div><div style='opacity:.4;filter:grayscale(1)'>{shown}</div></div>"
+    )
 
 
 SORTS = {"result": "worst result first", "weight": "biggest weight first"}
