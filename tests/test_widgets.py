@@ -771,3 +771,78 @@ def test_playground_merge_names_one_batch_as_a_batch() -> None:
     pg = im.widgets.Playground([("1", ""), ("2", ""), ("3", "")])
     pg.split.value = 2
     assert "metric A (batches 1–2)" in pg.output.value
+
+
+# -- scrubber controls ------------------------------------------------------------------------
+
+
+def test_scrubber_speed_and_step_size_set_the_play_widget() -> None:
+    from interactive_metrics.widgets.scrubber import play_settings
+
+    m = im.Mean()
+    for i in range(2000):
+        m.update_state([float(i)])
+    scrubber = m.widget("scrubber", chart=False)
+    # the whole run in about 10 s by default, not 2000 x 150 ms = 5 minutes
+    seconds = (2000 / scrubber.play.step) * scrubber.play.interval / 1000
+    assert 8 <= seconds <= 12
+    assert scrubber.play.repeat is False  # stops at the last step
+    scrubber.speed.value = 10
+    assert (scrubber.play.interval, scrubber.play.step) == (100, 1)
+    scrubber.stride.value = 5
+    assert scrubber.slider.step == 5  # the arrow keys move one step size
+    assert (scrubber.play.interval, scrubber.play.step) == (500, 5)
+    for speed, stride in itertools.product([1, 7, 50, 333, 2000], [1, 3, 10]):
+        interval, step = play_settings(speed, stride)
+        assert step % stride == 0 and interval >= 40 or step == stride
+        assert step / interval * 1000 == pytest.approx(speed, rel=0.25)  # steps per second
+    with pytest.raises(ValueError, match="`speed` must be .* got 0"):
+        play_settings(0, 1)
+
+
+def test_scrubber_buttons_move_one_step_size_within_the_range() -> None:
+    m = im.Sum()
+    for _ in range(10):
+        m.update_state([1.0])
+    scrubber = m.widget("scrubber", chart=False)
+    scrubber.back.click()
+    assert scrubber.shown_step == 9
+    scrubber.stride.value = 4
+    scrubber.back.click()
+    assert scrubber.shown_step == 5
+    assert "<td class='im-running-total'>5</td>" in scrubber.panel.value
+    for _ in range(5):
+        scrubber.forward.click()
+    assert scrubber.slider.value == 10  # not past the end
+
+
+def test_scrubber_says_when_play_stops_or_restarts() -> None:
+    m = im.Sum()
+    for _ in range(5):
+        m.update_state([1.0])
+    scrubber = m.widget("scrubber", chart=False)
+    scrubber.play.playing = True  # pressed at the last step: the browser restarts at the start
+    scrubber.slider.value = 0
+    assert "playing again from the first step" in scrubber.note.value
+    scrubber.slider.value = 5
+    scrubber.play.playing = False  # reached the end
+    assert "stopped at the last step (5)" in scrubber.note.value
+    scrubber.slider.value = 2
+    scrubber.play.playing = True
+    assert scrubber.note.value == ""
+
+
+def test_scrubber_follows_new_steps(comms: Any) -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    scrubber = m.widget("scrubber")
+    scrubber.throttle = Throttle(interval=0.0, clock=FakeClock())
+    for value in (2.0, 3.0, 4.0):
+        m.update_state([value])
+    assert scrubber.slider.max == 4 and scrubber.slider.value == 4  # kept at the end
+    assert "<td class='im-result'>2.5</td>" in scrubber.panel.value
+    rows = comm_of(scrubber.chart).updates("spec")[-1]["datasets"]["history"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    scrubber.slider.value = 2
+    m.update_state([5.0])
+    assert scrubber.slider.max == 5 and scrubber.slider.value == 2  # a chosen step stays
