@@ -959,6 +959,12 @@ class Streams:
 
         return widgets.streams_widget(self, kind, **options)
 
+    def _repr_html_(self) -> str:
+        """The card a notebook shows for the streams (see ``widgets.card.streams_card``)."""
+        from interactive_metrics.widgets.card import streams_card
+
+        return streams_card(self)
+
     def __repr__(self) -> str:
         shown = ", ".join(repr(k) for k in self._keys[:5]) + (", ..." if len(self) > 5 else "")
         return (

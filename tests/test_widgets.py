@@ -846,3 +846,24 @@ def test_scrubber_follows_new_steps(comms: Any) -> None:
     scrubber.slider.value = 2
     m.update_state([5.0])
     assert scrubber.slider.max == 5 and scrubber.slider.value == 2  # a chosen step stays
+
+
+def test_streams_card_names_the_worst_stream_and_draws_a_few_sparklines() -> None:
+    from interactive_metrics.charts import style
+    from interactive_metrics.widgets.card import SPARK_STREAMS, streams_card
+
+    assert "0 streams" in streams_card(im.Streams(im.Mean()))  # nothing yet: no failure
+    s = im.Streams(im.Precision()).replay(
+        im.data.sample_log(), y_true="y_true", y_pred="score", batch="batch", stream="stream"
+    )
+    card = s._repr_html_()
+    breakdown = s.breakdown()
+    far = breakdown.with_columns(d=(pl.col("result") - s.result()).abs()).sort("d")[-1]
+    assert far["stream"][0] == "pump_b"  # the independent reading of the bundled log
+    assert "farthest from merged: <b class='im-card-worst'>pump_b</b>" in card
+    assert f"{style.format_number(s.result())}</span>" in card
+    assert f"<b class='im-card-macro'>{style.format_number(s.macro_result())}</b>" in card
+    assert f"{len(s.streams)} streams" in card
+    assert card.count("<polyline") == min(SPARK_STREAMS, len(s.streams))
+    pump_b = style.stream_colors(["pump_b"], s.streams)[0]
+    assert f'stroke="{pump_b}"' in card  # the stream's own colour
