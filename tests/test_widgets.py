@@ -862,7 +862,7 @@ def test_streams_card_names_the_worst_stream_and_draws_a_few_sparklines() -> Non
     assert far["stream"][0] == "pump_b"  # the independent reading of the bundled log
     assert "farthest from merged: <b class='im-card-worst'>pump_b</b>" in card
     assert f"{style.format_number(s.result())}</span>" in card
-    assert f"<b class='im-card-macro'>{style.format_number(s.macro_result())}</b>" in card
+    assert f'<b class="im-card-macro">{style.format_number(s.macro_result())}</b>' in card
     assert f"{len(s.streams)} streams" in card
     assert card.count("<polyline") == min(SPARK_STREAMS, len(s.streams))
     pump_b = style.stream_colors(["pump_b"], s.streams)[0]
