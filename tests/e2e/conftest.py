@@ -71,12 +71,6 @@ def lab() -> Iterator[tuple[str, Path]]:
     home = Path(tempfile.mkdtemp(prefix="im-e2e-"))
     served = home / "notebooks"
     shutil.copytree(NOTEBOOKS, served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # no news or update checks (they would reach for the internet and cover the page)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
     port = _free_port()
     env = dict(
         os.environ,
@@ -100,6 +94,8 @@ def lab() -> Iterator[tuple[str, Path]]:
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
+        f"--LabApp.app_settings_dir={REPOSITORY / '.jupyter' / 'lab' / 'settings'}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
