@@ -46,6 +46,7 @@ def test_a_chart_draws_offline_with_no_set_up_cell(page: Any, lab: Any, artifact
     assert "Error loading script" not in page.locator("body").inner_text()
     assert not [url for url in failed if "127.0.0.1" not in url], failed  # nothing fetched outside
     assert kernel_eval(page, "__import__('altair').renderers.active") == "interactive_metrics"
+    expect(page.get_by_text("Would you like to receive official Jupyter news")).to_have_count(0)
 
 
 STROKES = """(root) => Array.from(root.querySelectorAll('.vega-embed svg.marks g.mark-line path'))
@@ -107,3 +108,37 @@ def test_an_explorer_made_before_a_loop_follows_it_and_keeps_colours(
         strokes = sorted(explorer.evaluate(STROKES))
         assert strokes == sorted([expected[k] for k in chosen] + [merged]), (chosen, strokes)
     shoot(page, artifacts / "explorer_after_selections.png")
+
+
+def test_scrubber_speed_control_plays_at_the_chosen_speed(
+    page: Any, lab: Any, artifacts: Path
+) -> None:
+    name = write_notebook(
+        lab,
+        "scrubber_speed.ipynb",
+        [
+            "import interactive_metrics as im\nm = im.Mean(name='loss')\n"
+            "for i in range(2000):\n    m.update_state([1.0 / (1 + i / 100)])\n"
+            "scrubber = m.widget('scrubber', step=0)\nscrubber",
+        ],
+    )
+    run_notebook(page, lab, name, artifacts)
+    scrubber = page.locator(".im-scrubber")
+    expect(scrubber.locator(".im-step")).to_have_text("step 0")
+    speed = scrubber.locator("select").first
+    labels = [t.replace("\xa0", " ").strip() for t in speed.locator("option").all_text_contents()]
+    assert kernel_eval(page, "scrubber.speed.value") == 200  # 2,000 steps in ~10 s by default
+    speed.select_option(index=labels.index("500 steps/s"))
+    page.wait_for_timeout(500)
+    assert kernel_eval(page, "(scrubber.play.interval, scrubber.play.step)") == (40, 20)
+    scrubber.locator(".widget-play button").first.click()  # play
+    page.wait_for_timeout(2000)
+    reached = kernel_eval(page, "scrubber.shown_step")
+    assert 400 <= reached <= 1400, reached  # ~1,000 steps in 2 s (was 13 at 150 ms a step)
+    expect(scrubber.locator(".im-step")).to_have_text("step 2000", timeout=15_000)  # stops there
+    expect(scrubber.locator(".im-scrub-note")).to_contain_text("stopped at the last step (2,000)")
+    handle = scrubber.locator(".widget-slider .noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(scrubber.locator(".im-step")).to_have_text("step 1999")  # one step per key
+    shoot(page, artifacts / "scrubber_speed.png")
