@@ -92,8 +92,10 @@ def shoot(page: Any, path: Path) -> None:
 
 
 def as_shown(x: float) -> str:
-    """How the widgets print a number: whole numbers in full, others to 4 digits."""
-    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+    """How the widgets print a number: ``style.format_number`` (4 digits, thousands separators)."""
+    from interactive_metrics.charts.style import format_number
+
+    return format_number(x)
 
 
 def kernel_eval(page: Any, expression: str) -> Any:
