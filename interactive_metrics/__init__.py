@@ -14,6 +14,7 @@ Examples
 20.0
 """
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,23 @@ def __getattr__(name: str) -> Any:
         value = getattr(value, attribute)
     globals()[name] = value
     return value
+
+
+def _draw_charts_offline() -> None:
+    """In IPython, the first altair chart shown enables the offline renderer (if none was chosen).
+
+    Nothing is imported here (altair loads with the first chart); see
+    :mod:`interactive_metrics.widgets.renderer`.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        from interactive_metrics.widgets.renderer import register_display_hook
+
+        register_display_hook(shell)
+
+
+_draw_charts_offline()
 
 
 def __dir__() -> list[str]:

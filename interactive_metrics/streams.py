@@ -643,6 +643,30 @@ class Streams:
         for listener in tuple(self._listeners):
             listener(self, event)
 
+    def add_listener(self, listener: Callable[[Streams, int], None]) -> None:
+        """Call ``listener(streams, event)`` after every event (update, replay, merge, reset).
+
+        Widgets use it to follow the streams; ``event`` is 0 (update), 1 (merge)
+        or 2 (reset). A failed event calls nobody.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Sum())
+        >>> seen = []
+        >>> s.add_listener(lambda streams, event: seen.append((streams.step, event)))
+        >>> s.update_state([1, 2], stream=["a", "b"])
+        >>> s.reset_state()
+        >>> seen
+        [(1, 0), (2, 2)]
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Streams, int], None]) -> None:
+        """Stop calling ``listener`` (added with :meth:`add_listener`); unknown ones are ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     @_locked
     def reset_state(self) -> None:
         """Return every stream (and the merged state) to the metric's fresh state; recorded.
@@ -1048,6 +1072,12 @@ class Streams:
         from interactive_metrics import widgets
 
         return widgets.streams_widget(self, kind, **options)
+
+    def _repr_html_(self) -> str:
+        """The card a notebook shows for the streams (see ``widgets.card.streams_card``)."""
+        from interactive_metrics.widgets.card import streams_card
+
+        return streams_card(self)
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(k) for k in self._keys[:5]) + (", ..." if len(self) > 5 else "")

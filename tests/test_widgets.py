@@ -410,11 +410,17 @@ def test_playground_add_remove_and_bad_input(comms: Any) -> None:
     assert [e.label.value for e in pg.editors] == ["batch 1", "batch 2"]
     assert pg.lesson.sum == 4.0 + 6.0
     good = pg.output.value
+    assert not pg.stale
     pg.editors[0].values.value = "1, two"
     assert "`values` must be numbers" in pg.error.value
-    assert pg.output.value == good  # the last good numbers stay
+    assert pg.stale and pg.lesson.sum == 4.0 + 6.0  # the last good numbers stay ...
+    assert good in pg.output.value  # ... shown, greyed, under a note that they are stale
+    assert pg.output.value.startswith("<div class='im-pg-stale'>")
+    assert "not updated: fix the input above" in pg.output.value
     pg.editors[0].values.value = "1, 2, 3, 4"
-    assert pg.error.value == ""
+    assert pg.error.value == "" and not pg.stale
+    assert "im-pg-stale" not in pg.output.value
+    assert pg.lesson.sum == 1 + 2 + 6  # weights 1, 1, 0, 0 on the first batch
 
 
 def test_playground_merge_step_equals_the_pooled_mean() -> None:
@@ -509,3 +515,355 @@ def test_sample_log_shows_one_stream_failing_while_the_average_holds() -> None:
 def test_anomaly_log_rejects_an_unknown_stream() -> None:
     with pytest.raises(ValueError, match="`degrading` must be one of"):
         im.data.anomaly_log(n_batches=2, degrading="pump_z")
+
+
+# -- offline renderer ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def default_renderer() -> Any:
+    """altair's renderer as a fresh kernel has it ("default"), restored afterwards."""
+    import altair as alt
+
+    before = alt.renderers.active
+    alt.renderers.enable("default")
+    yield alt
+    alt.renderers.enable(before)
+
+
+def test_charts_switch_altair_from_its_cdn_renderer_to_the_offline_one(
+    default_renderer: Any, comms: Any
+) -> None:
+    from interactive_metrics.widgets.renderer import RENDERER, use_offline_renderer
+
+    alt = default_renderer
+    assert use_offline_renderer() is True
+    assert alt.renderers.active == RENDERER
+    m = im.Mean(name="loss")
+    for batch in ([1.0, 3.0], [2.0]):
+        m.update_state(batch)
+    bundle = m.plot()._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    chart = comms[view["model_id"]]  # the offline JupyterChart the front end draws
+    state = chart.opened["state"]
+    assert "cdn" not in state["_esm"][:5000].lower() and "esm.sh" not in state["_esm"]
+    assert len(state["_esm"]) > 100_000  # vega, vega-lite and vega-embed, bundled
+    assert state["spec"]["datasets"]  # the chart's data travels with it
+    assert state["embed_options"] == {"renderer": "svg", "actions": False}
+    svg = bundle["image/svg+xml"]  # what a front end without widgets shows
+    assert svg.startswith("<svg") and "loss" in svg
+    assert "<html" not in json.dumps(bundle) and "<script" not in json.dumps(bundle)
+
+
+def test_a_renderer_the_user_chose_is_kept(default_renderer: Any) -> None:
+    from interactive_metrics.widgets.renderer import use_offline_renderer
+
+    alt = default_renderer
+    alt.renderers.enable("png")
+    assert use_offline_renderer() is False
+    assert alt.renderers.active == "png"
+
+
+def test_the_static_image_can_be_turned_off(default_renderer: Any, comms: Any) -> None:
+    from interactive_metrics.widgets.renderer import RENDERER, use_offline_renderer
+
+    alt = default_renderer
+    use_offline_renderer()
+    m = im.Sum()
+    m.update_state([1.0])
+    with alt.renderers.enable(RENDERER, fallback=None):
+        bundle = m.plot()._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    with alt.renderers.enable(RENDERER, fallback="png"):
+        assert m.plot()._repr_mimebundle_()["image/png"][:4] == b"\x89PNG"
+
+
+def test_importing_the_package_loads_no_renderer() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, interactive_metrics as im\n"
+        "m = im.Mean(); m.update_state([1.0]); m._repr_html_()\n"
+        "print(sorted(n for n in ('altair', 'ipywidgets', 'vl_convert') if n in sys.modules))"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert shown.stdout.strip() == "[]"
+
+
+# -- widgets follow their object ------------------------------------------------------------
+
+
+def _pump_batch(rng: np.random.Generator, late: bool) -> tuple[np.ndarray, list[str]]:
+    good = (rng.random(90) < 0.9).astype(float)
+    bad = (rng.random(10) < (0.2 if late else 0.9)).astype(float)
+    return np.r_[good, bad], ["big"] * 90 + ["small"] * 10
+
+
+def test_an_explorer_made_before_a_loop_follows_it(comms: Any) -> None:
+    s = im.Streams(im.Mean())
+    explorer = s.widget()
+    explorer.throttle = Throttle(interval=0.0, clock=FakeClock())  # every event redraws
+    assert "macro (mean of 0 stream results" in explorer.table.value
+    rng = np.random.default_rng(3)
+    seen: dict[str, list[np.ndarray]] = {"big": [], "small": []}
+    for step in range(20):
+        values, keys = _pump_batch(rng, late=step >= 10)
+        s.update_state(values, stream=keys)
+        seen["big"].append(values[:90])
+        seen["small"].append(values[90:])
+    micro, macro = s.result(), s.macro_result()
+    big, small = np.concatenate(seen["big"]), np.concatenate(seen["small"])  # numpy oracle
+    assert micro == pytest.approx(np.r_[big, small].mean())
+    assert macro == pytest.approx((big.mean() + small.mean()) / 2)
+    table = explorer.table.value
+    assert f"<b class='im-micro'>{panels.format_value(micro)}</b>" in table
+    assert f"<b class='im-macro'>{panels.format_value(macro)}</b>" in table
+    assert "mean of 2 stream results" in table
+    assert [key for _, key in explorer.picker.options] == ["small", "big"]  # worst first
+    assert explorer.picker.value == ("small",)  # picked once there was something to pick
+    sent = comm_of(explorer.chart).updates("spec")[-1]["datasets"]["history"]
+    small = [r["result"] for r in sent if r["stream"] == "small"]
+    assert small == s["small"].history["result"].to_list()
+    assert [r["step"] for r in sent if r["stream"] == "merged (micro)"][-1] == 20
+
+
+def test_the_explorer_follows_replays_merges_and_resets(comms: Any) -> None:
+    s = im.Streams(im.Sum())
+    explorer = s.widget(chart=False)
+    explorer.throttle = Throttle(interval=0.0, clock=FakeClock())
+    log = pl.DataFrame({"batch": [0, 0, 1], "stream": ["a", "b", "a"], "v": [1.0, 2.0, 4.0]})
+    s.replay(log, values="v", batch="batch", stream="stream")
+    assert "<b class='im-micro'>7</b>" in explorer.table.value
+    other = im.Streams(im.Sum())
+    other.update_state([10.0], stream=["c"])
+    s.merge_state([other])
+    assert [key for _, key in explorer.picker.options] == ["a", "b", "c"] or len(
+        explorer.picker.options
+    ) == 3
+    assert "<b class='im-micro'>17</b>" in explorer.table.value
+    s.reset_state()
+    assert "<b class='im-micro'>0</b>" in explorer.table.value
+
+
+def test_a_followed_loop_redraws_throttled_and_ends_on_the_final_state(comms: Any) -> None:
+    clock = FakeClock()
+    s = im.Streams(im.Mean())
+    explorer = s.widget(chart=False)
+    explorer.throttle = Throttle(interval=0.1, clock=clock)
+    sent = comm_of(explorer.table)
+    before = len(sent.updates("value"))
+    for i in range(500):
+        clock.now = i * 2e-3  # 500 updates in one simulated second
+        s.update_state([float(i % 2)], stream=["a" if i % 3 else "b"])
+    assert 9 <= len(sent.updates("value")) - before <= 11
+    explorer.follower.on_cell_done()  # what IPython's post_run_cell does
+    assert f"<b class='im-micro'>{panels.format_value(s.result())}</b>" in sent.updates("value")[-1]
+
+
+def test_a_closed_or_forgotten_widget_stops_following() -> None:
+    import gc
+
+    s = im.Streams(im.Mean())
+    explorer = s.widget(chart=False)
+    assert len(s._listeners) == 1
+    explorer.close()
+    assert s._listeners == []
+    m = im.Mean()
+    view = m.widget(chart=False)
+    view.comm = None  # closed by the front end / Widget.close_all without our close()
+    m.update_state([1.0])  # the follower notices and detaches
+    assert m._listeners == []
+    del view
+    gc.collect()
+    live = m.widget(chart=False)
+    follower = live.follower
+    ipywidgets.Widget.close_all()
+    del live
+    gc.collect()
+    m.update_state([2.0])
+    assert follower.on_event not in m._listeners
+
+
+def test_a_copy_of_a_followed_metric_does_not_drive_the_widget(comms: Any) -> None:
+    import copy
+
+    m = im.Sum()
+    view = m.widget(chart=False)
+    view.throttle = Throttle(interval=0.0, clock=FakeClock())
+    twin = copy.deepcopy(m)
+    shown = view.summary.value
+    twin.update_state([5.0])
+    assert view.summary.value == shown
+    assert twin._listeners == []  # the copy's follower detached itself
+    m.update_state([1.0])
+    assert ">1</span>" in view.summary.value
+
+
+def test_stream_colours_stay_across_selections(failing_stream: im.Streams, comms: Any) -> None:
+    from interactive_metrics.charts import style
+
+    s = im.Streams(im.Mean())
+    for keys in (["a", "b", "c", "d"], ["c", "d", "e"]):
+        s.update_state(np.arange(len(keys), dtype=float), stream=keys)
+    explorer = s.widget()
+    chart = comm_of(explorer.chart)
+    seen: dict[str, set[str]] = {}
+    for chosen in [("b",), ("b", "d"), ("e", "b"), ("a", "b", "c", "d", "e"), ("d",)]:
+        explorer.picker.value = chosen
+        scale = chart.updates("spec")[-1]["encoding"]["color"]["scale"]
+        for label, color in zip(scale["domain"], scale["range"], strict=True):
+            seen.setdefault(label, set()).add(color)
+    expected = {k: style.PALETTE[i] for i, k in enumerate(["a", "b", "c", "d", "e"])}
+    assert seen == {**{k: {c} for k, c in expected.items()}, "merged (micro)": {style.MERGED_COLOR}}
+    row = explorer.table.value.split("<tr class='im-stream-row'>")[1]
+    assert expected[row.split("</span> ")[1].split("<")[0]] in row  # its colour by its name
+
+
+def test_explorer_table_follows_the_sort_and_says_when_nothing_is_chosen(
+    failing_stream: im.Streams, comms: Any
+) -> None:
+    explorer = failing_stream.widget(chart=False)
+    explorer.picker.value = ("big", "small")  # in click order: big first
+    rows = explorer.table.value.split("<tr class='im-stream-row'>")[1:]
+    assert [r.split("</td>")[0].rsplit(">", 1)[1].strip() for r in rows] == [
+        "small",
+        "big",
+    ]  # worst first
+    explorer.sort.value = "weight"
+    rows = explorer.table.value.split("<tr class='im-stream-row'>")[1:]
+    assert [r.split("</td>")[0].rsplit(">", 1)[1].strip() for r in rows] == ["big", "small"]
+    share = failing_stream.breakdown().filter(pl.col("stream") == "small")["share"][0]
+    assert f"<td class='im-share'>{share:.1%}</td>" in explorer.table.value  # 10.0%
+    assert any(f"{share:.1%} of weight" in label for label, _ in explorer.picker.options)
+    explorer.picker.value = ()
+    assert "<thead>" not in explorer.table.value
+    assert "no stream selected" in explorer.table.value
+
+
+def test_precision_breakdown_leaves_out_the_empty_contribution_column() -> None:
+    s = im.Streams(im.Precision())
+    s.update_state([1, 0, 1, 1], [0.9, 0.8, 0.2, 0.7], stream=["a", "a", "b", "b"])
+    assert s.breakdown()["contribution"].null_count() == s.breakdown().height
+    text = panels.breakdown_html(s.breakdown(), ["a", "b"], s.result(), s.macro_result())
+    assert "contribution" not in text and "<th>result</th>" in text
+
+
+def test_playground_with_every_weight_zero_names_each_mean() -> None:
+    pg = im.widgets.Playground([("1, 3, 5, 7", "0, 0, 0, 0"), ("10", "0")])
+    html = pg.output.value
+    assert "weighted mean <b class='im-pg-weighted-mean'>0</b>" in html  # 0 / 0 -> 0
+    assert "unweighted mean (weights ignored) <b class='im-pg-mean'>5.2</b>" in html  # 26 / 5
+    why = pg.lesson.explanation
+    assert "the weighted mean is 0" in why and "unweighted mean (5.2) ignores weights" in why
+    assert "Mean is 0" not in why and "Mean <b" not in html  # no bare "Mean" left to contradict
+
+
+def test_playground_merge_names_one_batch_as_a_batch() -> None:
+    pg = im.widgets.Playground([("1, 2", ""), ("3", "")])
+    assert pg.split.value == 1
+    assert "metric A (batch 1)" in pg.output.value and "1–1" not in pg.output.value
+    pg = im.widgets.Playground([("1", ""), ("2", ""), ("3", "")])
+    pg.split.value = 2
+    assert "metric A (batches 1–2)" in pg.output.value
+
+
+# -- scrubber controls ------------------------------------------------------------------------
+
+
+def test_scrubber_speed_and_step_size_set_the_play_widget() -> None:
+    from interactive_metrics.widgets.scrubber import play_settings
+
+    m = im.Mean()
+    for i in range(2000):
+        m.update_state([float(i)])
+    scrubber = m.widget("scrubber", chart=False)
+    # the whole run in about 10 s by default, not 2000 x 150 ms = 5 minutes
+    seconds = (2000 / scrubber.play.step) * scrubber.play.interval / 1000
+    assert 8 <= seconds <= 12
+    assert scrubber.play.repeat is False  # stops at the last step
+    scrubber.speed.value = 10
+    assert (scrubber.play.interval, scrubber.play.step) == (100, 1)
+    scrubber.stride.value = 5
+    assert scrubber.slider.step == 5  # the arrow keys move one step size
+    assert (scrubber.play.interval, scrubber.play.step) == (500, 5)
+    for speed, stride in itertools.product([1, 7, 50, 333, 2000], [1, 3, 10]):
+        interval, step = play_settings(speed, stride)
+        assert step % stride == 0 and interval >= 40 or step == stride
+        assert step / interval * 1000 == pytest.approx(speed, rel=0.25)  # steps per second
+    with pytest.raises(ValueError, match="`speed` must be .* got 0"):
+        play_settings(0, 1)
+
+
+def test_scrubber_buttons_move_one_step_size_within_the_range() -> None:
+    m = im.Sum()
+    for _ in range(10):
+        m.update_state([1.0])
+    scrubber = m.widget("scrubber", chart=False)
+    scrubber.back.click()
+    assert scrubber.shown_step == 9
+    scrubber.stride.value = 4
+    scrubber.back.click()
+    assert scrubber.shown_step == 5
+    assert "<td class='im-running-total'>5</td>" in scrubber.panel.value
+    for _ in range(5):
+        scrubber.forward.click()
+    assert scrubber.slider.value == 10  # not past the end
+
+
+def test_scrubber_says_when_play_stops_or_restarts() -> None:
+    m = im.Sum()
+    for _ in range(5):
+        m.update_state([1.0])
+    scrubber = m.widget("scrubber", chart=False)
+    scrubber.play.playing = True  # pressed at the last step: the browser restarts at the start
+    scrubber.slider.value = 0
+    assert "playing again from the first step" in scrubber.note.value
+    scrubber.slider.value = 5
+    scrubber.play.playing = False  # reached the end
+    assert "stopped at the last step (5)" in scrubber.note.value
+    scrubber.slider.value = 2
+    scrubber.play.playing = True
+    assert scrubber.note.value == ""
+
+
+def test_scrubber_follows_new_steps(comms: Any) -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    scrubber = m.widget("scrubber")
+    scrubber.throttle = Throttle(interval=0.0, clock=FakeClock())
+    for value in (2.0, 3.0, 4.0):
+        m.update_state([value])
+    assert scrubber.slider.max == 4 and scrubber.slider.value == 4  # kept at the end
+    assert "<td class='im-result'>2.5</td>" in scrubber.panel.value
+    rows = comm_of(scrubber.chart).updates("spec")[-1]["datasets"]["history"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    scrubber.slider.value = 2
+    m.update_state([5.0])
+    assert scrubber.slider.max == 5 and scrubber.slider.value == 2  # a chosen step stays
+
+
+def test_streams_card_names_the_worst_stream_and_draws_a_few_sparklines() -> None:
+    from interactive_metrics.charts import style
+    from interactive_metrics.widgets.card import SPARK_STREAMS, streams_card
+
+    assert "0 streams" in streams_card(im.Streams(im.Mean()))  # nothing yet: no failure
+    s = im.Streams(im.Precision()).replay(
+        im.data.sample_log(), y_true="y_true", y_pred="score", batch="batch", stream="stream"
+    )
+    card = s._repr_html_()
+    breakdown = s.breakdown()
+    far = breakdown.with_columns(d=(pl.col("result") - s.result()).abs()).sort("d")[-1]
+    assert far["stream"][0] == "pump_b"  # the independent reading of the bundled log
+    assert "farthest from merged: <b class='im-card-worst'>pump_b</b>" in card
+    assert f"{style.format_number(s.result())}</span>" in card
+    assert f'<b class="im-card-macro">{style.format_number(s.macro_result())}</b>' in card
+    assert f"{len(s.streams)} streams" in card
+    assert card.count("<polyline") == min(SPARK_STREAMS, len(s.streams))
+    pump_b = style.stream_colors(["pump_b"], s.streams)[0]
+    assert f'stroke="{pump_b}"' in card  # the stream's own colour

@@ -16,34 +16,36 @@ import numpy as np
 if TYPE_CHECKING:
     from interactive_metrics.metric import Metric
 
-__all__ = ["format_value", "metric_card", "sparkline_points", "sparkline_svg"]
+__all__ = ["format_value", "metric_card", "sparkline_points", "sparkline_svg", "streams_card"]
 
 SPARK_POINTS = 120
 """The most points a sparkline draws (min and max of 60 bins)."""
 
 
-def format_value(value: Any, digits: int = 4) -> str:
-    """A number as people read it: whole numbers in full, others to ``digits`` digits.
+def format_value(value: Any) -> str:
+    """A number as people read it (:func:`~interactive_metrics.charts.style.format_number`).
+
+    About 4 significant digits and thousands separators, like every chart and
+    the report; an array shows its first six values.
 
     Examples
     --------
     >>> format_value(16.0), format_value(2 / 3), format_value(float("nan")), format_value(1e6)
-    ('16', '0.6667', 'nan', '1000000')
-    >>> format_value(123456.7), format_value(1e20)
-    ('1.235e+05', '1e+20')
+    ('16', '0.6667', 'NaN', '1,000,000')
+    >>> format_value(0.879107), format_value(123456.7), format_value(1e20)
+    ('0.8791', '123,457', '1e+20')
     >>> format_value(np.array([0.5, 0.25]))
     '[0.5, 0.25]'
     """
+    from interactive_metrics.charts.style import format_number
+
     array = np.asarray(value)
     if array.ndim:
         flat = array.ravel()
-        shown = ", ".join(format_value(v, digits) for v in flat[:6])
+        shown = ", ".join(format_value(v) for v in flat[:6])
         more = ", …" if flat.size > 6 else ""
         return f"[{shown}{more}]"
-    number = float(array)
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:.{digits}g}"
+    return format_number(float(array))
 
 
 def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarray:
@@ -64,7 +66,9 @@ def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarr
     return finite[keep_rows(finite, points)]
 
 
-def sparkline_svg(values: np.ndarray, width: int = 120, height: int = 28) -> str:
+def sparkline_svg(
+    values: np.ndarray, width: int = 120, height: int = 28, color: str = "#4c78a8"
+) -> str:
     """An inline SVG polyline of ``values`` (downsampled); empty when fewer than 2 points.
 
     Examples
@@ -89,8 +93,8 @@ def sparkline_svg(values: np.ndarray, width: int = 120, height: int = 28) -> str
     return (
         f'<svg class="im-sparkline" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="result over steps">'
-        f'<polyline fill="none" stroke="#4c78a8" stroke-width="1.5" points="{coordinates}"/>'
-        f'<circle cx="{x[-1]:.1f}" cy="{y[-1]:.1f}" r="2.2" fill="#4c78a8"/></svg>'
+        f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{coordinates}"/>'
+        f'<circle cx="{x[-1]:.1f}" cy="{y[-1]:.1f}" r="2.2" fill="{color}"/></svg>'
     )
 
 
@@ -130,4 +134,86 @@ def metric_card(metric: Metric) -> str:
         f'<div style="{muted}">{fields}</div>'
         f'<div class="im-card-steps" style="{muted}">{steps} step{"" if steps == 1 else "s"}'
         f"</div></div>{spark}</div>"
+    )
+
+
+SPARK_STREAMS = 6
+"""The most streams a Streams card draws a sparkline for (the farthest from merged first)."""
+
+
+def streams_card(streams: Any) -> str:
+    """The HTML card of a :class:`~interactive_metrics.Streams`: merged, macro, worst, sparklines.
+
+    Shows the merged (micro) and macro results, the number of streams, the stream
+    farthest from the merged result by name, and a sparkline of the result over
+    steps for up to :data:`SPARK_STREAMS` streams (the farthest from merged first).
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean(name="hit_rate"))
+    >>> s.update_state([1.0] * 8 + [0.0, 0.0], stream=["big"] * 8 + ["small"] * 2)
+    >>> s.update_state([1.0, 0.0], stream=["big", "small"])
+    >>> card = s._repr_html_()
+    >>> "2 streams" in card and "farthest from merged: <b class='im-card-worst'>small</b>" in card
+    True
+    >>> card.count("<polyline")
+    2
+    """
+    from interactive_metrics.charts.style import format_number, stream_colors, stream_label
+
+    metric = streams.metric
+    title = html.escape(type(metric).__name__)
+    name = html.escape(metric.name)
+    keys = list(streams.streams)
+    muted = "opacity:.7;font-size:12px"
+    micro = html.escape(format_value(streams.result())) if keys else "0"
+    macro = html.escape(format_value(streams.macro_result())) if keys else "–"
+    worst = ""
+    order: list[int] = []
+    breakdown = streams.breakdown() if keys else None
+    if breakdown is not None and breakdown["result"].dtype.is_numeric():
+        results = breakdown["result"].to_numpy().astype(np.float64, copy=False)
+        distance = np.abs(results - float(np.asarray(streams.result()).ravel()[0]))
+        finite = np.isfinite(distance)
+        order = [int(i) for i in np.argsort(np.where(finite, -distance, np.inf), kind="stable")]
+        order = [i for i in order if finite[i]]
+        if order:
+            i = order[0]
+            worst = (
+                f"<div style='{muted}'>farthest from merged: <b class='im-card-worst'>"
+                f"{html.escape(stream_label(breakdown['stream'][i]))}</b> "
+                f"{html.escape(format_number(results[i]))}</div>"
+            )
+    lines = []
+    history = streams.history if order else None
+    colors = dict(zip(keys, stream_colors(keys, keys), strict=True))
+    for i in order[:SPARK_STREAMS]:
+        key = breakdown["stream"][i] if breakdown is not None else None
+        if history is None:
+            break
+        from interactive_metrics.widgets.panels import pl_col_is_in
+
+        values = history.filter(pl_col_is_in(history, [key]))["result"].to_numpy()
+        spark = sparkline_svg(values, width=90, height=20, color=colors.get(key, "#4c78a8"))
+        if spark:
+            lines.append(
+                f"<div style='display:flex;gap:6px;align-items:center;{muted}'>{spark}"
+                f"<span>{html.escape(stream_label(key))}</span></div>"
+            )
+    more = len(keys) - len(lines)
+    if lines and more > 0:
+        lines.append(f"<div style='{muted}'>and {more} more</div>")
+    n = len(keys)
+    return (
+        '<div class="im-card im-streams-card" style="display:inline-flex;gap:16px;'
+        "align-items:flex-start;padding:8px 12px;border:1px solid rgba(127,127,127,.35);"
+        'border-radius:8px;font-family:var(--jp-ui-font-family,sans-serif);line-height:1.35">'
+        f'<div><div style="{muted}">Streams of {title} <code>{name}</code></div>'
+        f'<span style="{muted}">merged (micro)</span> '
+        f'<span class="im-card-result" style="font-size:20px;font-weight:600">{micro}</span> '
+        f'<span style="{muted}">macro</span> <b class="im-card-macro">{macro}</b>'
+        f'<div class="im-card-streams" style="{muted}">{n} stream{"" if n == 1 else "s"} · '
+        f"{streams.step:,} step{'' if streams.step == 1 else 's'}</div>{worst}</div>"
+        f"<div>{''.join(lines)}</div></div>"
     )

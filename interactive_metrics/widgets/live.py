@@ -11,7 +11,9 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
     raise missing("ipywidgets") from error
 
+from interactive_metrics.charts import style
 from interactive_metrics.widgets import _vega
+from interactive_metrics.widgets.follow import Follower
 from interactive_metrics.widgets.panels import history_rows, live_streams_html, live_summary_html
 from interactive_metrics.widgets.throttle import Throttle
 
@@ -76,25 +78,17 @@ class LiveView(ipywidgets.VBox):
         self.chart: Any = None
         children: list[Any] = [self.summary]
         if chart:
-            title = f"{type(metric).__name__} {metric.name}"
+            title = style.title_for(metric.name, "running result")
             spec = _vega.running_chart(history_rows(metric, max_points), title)
             self.chart = _vega.jupyter_chart(spec)
             children.append(self.chart)
         super().__init__(children=children)
         self.add_class("im-live-view")
         self.refresh()
-        self.source._listeners.append(self._on_event)
-        self._shell = _ipython()
-        if self._shell is not None:
-            self._shell.events.register("post_run_cell", self._on_cell_done)
-
-    def _on_event(self, source: Any, event: int) -> None:
-        if self.throttle.due():
-            self.refresh()
+        self.follower = Follower(self.source, self)
 
     def _on_cell_done(self, *args: Any) -> None:
-        if self.throttle.pending:
-            self.refresh()
+        self.follower.on_cell_done()
 
     def refresh(self) -> None:
         """Redraw now with the metric's current state and history."""
@@ -110,24 +104,10 @@ class LiveView(ipywidgets.VBox):
 
     def close(self) -> None:
         """Stop following the metric and close the widget."""
-        if self._on_event in self.source._listeners:
-            self.source._listeners.remove(self._on_event)
-        if self._shell is not None:
-            try:
-                self._shell.events.unregister("post_run_cell", self._on_cell_done)
-            except ValueError:
-                pass
-            self._shell = None
+        follower = getattr(self, "follower", None)
+        if follower is not None and follower.source is not None:
+            follower.stop()
         if self.chart is not None:
             self.chart.close()
         self.summary.close()
         super().close()
-
-
-def _ipython() -> Any:
-    """The running IPython shell, or None outside one."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return None
-    return get_ipython()

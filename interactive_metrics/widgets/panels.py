@@ -198,14 +198,16 @@ def lesson_html(lesson: Lesson) -> str:
     >>> text = lesson_html(sum_mean_lesson([Batch((1, 3, 5, 7), (1, 1, 0, 0))]))
     >>> "<b class='im-pg-sum'>4</b>" in text, "<b class='im-pg-weighted-mean'>2</b>" in text
     (True, True)
+    >>> "unweighted mean (weights ignored) <b class='im-pg-mean'>4</b>" in text
+    True
     """
     f = format_value
     summary = (
         f"<div class='im-pg-summary'>Sum <b class='im-pg-sum'>{f(lesson.sum)}</b> · "
-        f"Mean <b class='im-pg-mean'>{f(lesson.plain_mean)}</b> · "
-        f"weighted Mean <b class='im-pg-weighted-mean'>{f(lesson.weighted_mean)}</b> · "
-        f"mean of batch means <b class='im-pg-mean-of-means'>{f(lesson.mean_of_batch_means)}</b>"
-        "</div>"
+        f"weighted mean <b class='im-pg-weighted-mean'>{f(lesson.weighted_mean)}</b> · "
+        f"unweighted mean (weights ignored) <b class='im-pg-mean'>{f(lesson.plain_mean)}</b>"
+        f" · mean of batch means <b class='im-pg-mean-of-means'>"
+        f"{f(lesson.mean_of_batch_means)}</b></div>"
     )
     rows = "".join(
         f"<tr><td>{r.batch}</td><td>{r.size}</td><td>{f(r.weight)}</td><td>{f(r.batch_sum)}</td>"
@@ -215,28 +217,72 @@ def lesson_html(lesson: Lesson) -> str:
     )
     table = (
         "<table class='im-table im-pg-rows'><thead><tr><th>batch</th><th>n values</th>"
-        "<th>weight</th><th>batch sum</th><th>batch mean</th><th>running sum</th>"
-        "<th>running mean</th><th>running plain mean</th></tr></thead>"
+        "<th>weight</th><th>batch sum</th><th>batch weighted mean</th><th>running sum</th>"
+        "<th>running weighted mean</th><th>running unweighted mean</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
     merge = ""
     if lesson.merge is not None:
         m = lesson.merge
+        first = "batch 1" if m.split == 1 else f"batches 1–{m.split}"
         merge = (
-            f"<div class='im-pg-merge'>Merge: metric A (batches 1–{m.split}) gives "
+            f"<div class='im-pg-merge'>Merge: metric A ({first}) gives weighted mean "
             f"{f(m.first)}, metric B (the rest) {f(m.second)}; "
             f"<code>A.merge_state([B])</code> → <b class='im-pg-merged'>{f(m.merged)}</b> "
-            f"(the pooled mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
+            f"(the pooled weighted mean), while (A + B) / 2 = {f(m.mean_of_two)}.</div>"
         )
     explanation = f"<p class='im-pg-why'>{html.escape(lesson.explanation)}</p>"
     return f"<div class='im-playground-out'>{TABLE_STYLE}{summary}{explanation}{table}{merge}</div>"
+
+
+def stale_html(shown: str, error: str) -> str:
+    """The playground's last numbers, greyed out under the error that stopped their update.
+
+    Examples
+    --------
+    >>> text = stale_html("<b class='im-pg-sum'>4</b>", "`values` must be numbers")
+    >>> "not updated" in text and "im-pg-stale" in text and "opacity:.4" in text
+    True
+    """
+    return (
+        "<div class='im-pg-stale'>"
+        "<div class='im-pg-stale-note' style='color:#c0392b;font-weight:600'>"
+        f"not updated: {html.escape(error)}. The numbers below are from the last valid input."
+        f"</div><div style='opacity:.4;filter:grayscale(1)'>{shown}</div></div>"
+    )
+
+
+SORTS = {"result": "worst result first", "weight": "biggest weight first"}
+"""How the explorer sorts its list and its table."""
+
+
+def sort_streams(breakdown: pl.DataFrame, sort_by: str = "result") -> pl.DataFrame:
+    """The breakdown sorted as the explorer shows it: by result ascending, or weight descending.
+
+    Streams without a result go last; ties keep the order streams first appeared.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> table = pl.DataFrame({"stream": ["a", "b"], "weight": [90.0, 10.0], "result": [0.9, 0.2]})
+    >>> sort_streams(table)["stream"].to_list(), sort_streams(table, "weight")["stream"].to_list()
+    (['b', 'a'], ['a', 'b'])
+    """
+    if sort_by not in SORTS:
+        raise ValueError(
+            f"`sort_by` must be one of {list(SORTS)}, got {sort_by!r}; "
+            "'result' puts the worst stream first, 'weight' the biggest"
+        )
+    return breakdown.sort(
+        sort_by, descending=sort_by == "weight", nulls_last=True, maintain_order=True
+    )
 
 
 def stream_options(breakdown: pl.DataFrame, sort_by: str = "result") -> list[tuple[str, Any]]:
     """The explorer's choices: ``(label, key)`` per stream, sorted by ``result`` or ``weight``.
 
     Sorted ascending by result (the worst first) or descending by weight (the
-    biggest first).
+    biggest first); the share of weight reads as a percentage, as in the table.
 
     Examples
     --------
@@ -246,24 +292,36 @@ def stream_options(breakdown: pl.DataFrame, sort_by: str = "result") -> list[tup
     ...      "result": [0.9, 0.2]}
     ... )
     >>> stream_options(table)
-    [('b · 0.2 · 10% of weight', 'b'), ('a · 0.9 · 90% of weight', 'a')]
+    [('b · 0.2 · 10.0% of weight', 'b'), ('a · 0.9 · 90.0% of weight', 'a')]
     >>> [key for _, key in stream_options(table, "weight")]
     ['a', 'b']
     """
-    if sort_by not in ("result", "weight"):
-        raise ValueError(f"`sort_by` must be 'result' or 'weight', got {sort_by!r}")
-    ordered = breakdown.sort(sort_by, descending=sort_by == "weight", nulls_last=True)
+    from interactive_metrics.charts.style import format_share, stream_label
+
     options = []
-    for row in ordered.iter_rows(named=True):
-        share = row["share"]
-        shown = "–" if share is None else f"{share:.0%}"
-        label = f"{row['stream']} · {format_value(row['result'])} · {shown} of weight"
+    for row in sort_streams(breakdown, sort_by).iter_rows(named=True):
+        label = (
+            f"{stream_label(row['stream'])} · {format_value(row['result'])} · "
+            f"{format_share(row['share'])} of weight"
+        )
         options.append((label, row["stream"]))
     return options
 
 
-def breakdown_html(breakdown: pl.DataFrame, selected: Sequence[Any], micro: Any, macro: Any) -> str:
-    """The explorer's table: the selected streams' rows, then micro and macro side by side.
+def breakdown_html(
+    breakdown: pl.DataFrame,
+    selected: Sequence[Any],
+    micro: Any,
+    macro: Any,
+    sort_by: str = "result",
+    colors: Mapping[Any, str] | None = None,
+) -> str:
+    """The explorer's table: micro and macro side by side, then the selected streams' rows.
+
+    Rows follow ``sort_by`` (as the list does), shares read as percentages, an
+    all-null column (``contribution`` of most metrics) is left out, and with no
+    stream selected the table says so instead of showing an empty header.
+    ``colors`` (stream key -> colour) puts each stream's chart colour by its name.
 
     Examples
     --------
@@ -273,24 +331,44 @@ def breakdown_html(breakdown: pl.DataFrame, selected: Sequence[Any], micro: Any,
     >>> text = breakdown_html(s.breakdown(), ["small"], s.result(), s.macro_result())
     >>> "<b class='im-micro'>0.98</b>" in text, "<b class='im-macro'>0.5</b>" in text
     (True, True)
+    >>> "<td class='im-share'>2.0%</td>" in text
+    True
+    >>> "no stream selected" in breakdown_html(s.breakdown(), [], s.result(), s.macro_result())
+    True
     """
-    columns = [c for c in breakdown.columns if c != "contribution"]
-    chosen = breakdown.filter(pl_col_is_in(breakdown, selected))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr class='im-stream-row'>"
-        + "".join(
-            f"<td>{html.escape(str(v) if c == 'stream' else _show(v))}</td>"
-            for c, v in zip(columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in chosen.select(columns).iter_rows()
-    )
+    from interactive_metrics.charts.style import format_share, stream_label
+
     n = breakdown.height
     sides = (
         f"<div class='im-micro-macro'>micro (all samples pooled) <b class='im-micro'>"
-        f"{format_value(micro)}</b> · macro (mean of {n} stream results, each counts once) "
-        f"<b class='im-macro'>{format_value(macro)}</b></div>"
+        f"{format_value(micro)}</b> · macro (mean of {n} stream result{'' if n == 1 else 's'}, "
+        f"each counts once) <b class='im-macro'>{format_value(macro)}</b></div>"
+    )
+    chosen = sort_streams(breakdown.filter(pl_col_is_in(breakdown, selected)), sort_by)
+    if chosen.height == 0:
+        empty = (
+            f"<div class='im-no-selection' style='{MUTED}'>no stream selected: pick one or more "
+            "in the list (Ctrl/Cmd-click for several)</div>"
+        )
+        return f"<div class='im-explorer-table'>{sides}{empty}</div>"
+    columns = [c for c in breakdown.columns if breakdown[c].null_count() < n or c == "stream"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    colors = colors or {}
+
+    def cell(column: str, value: Any) -> str:
+        if column == "stream":
+            swatch = colors.get(value)
+            dot = f"<span style='color:{swatch}'>&#9679;</span> " if swatch is not None else ""
+            return f"<td class='im-stream'>{dot}{html.escape(stream_label(value))}</td>"
+        if column == "share":
+            return f"<td class='im-share'>{format_share(value)}</td>"
+        return f"<td>{html.escape(_show(value))}</td>"
+
+    body = "".join(
+        "<tr class='im-stream-row'>"
+        + "".join(cell(c, v) for c, v in zip(columns, row, strict=True))
+        + "</tr>"
+        for row in chosen.select(columns).iter_rows()
     )
     return (
         f"<div class='im-explorer-table'>{TABLE_STYLE}{sides}<table class='im-table'>"
@@ -306,7 +384,7 @@ def pl_col_is_in(frame: pl.DataFrame, keys: Sequence[Any]) -> Any:
     """``stream`` is one of ``keys`` (as an expression usable in ``filter``)."""
     import polars as pl
 
-    return pl.col("stream").is_in(pl.Series(list(keys), dtype=frame["stream"].dtype))
+    return pl.col("stream").is_in(pl.Series(list(keys), dtype=frame["stream"].dtype).implode())
 
 
 def stream_rows(
@@ -333,6 +411,8 @@ def stream_rows(
     {'step': 1, 'stream': 'merged (micro)', 'result': 0.5}
     {'step': 2, 'stream': 'merged (micro)', 'result': 0.75}
     """
+    from interactive_metrics.charts.style import stream_label
+
     rows: list[dict[str, Any]] = []
     chosen = long_history.filter(pl_col_is_in(long_history, selected))
     for key in selected:
@@ -341,7 +421,7 @@ def stream_rows(
         kept = keep_rows(result, max_points)
         steps = part["step"].to_numpy()[kept].tolist()
         values = result[kept].tolist()
-        label = str(key)
+        label = stream_label(key)
         rows += [
             {"step": s, "stream": label, "result": _json_number(v)}
             for s, v in zip(steps, values, strict=True)

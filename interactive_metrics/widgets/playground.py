@@ -13,7 +13,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
     raise missing("ipywidgets") from error
 
-from interactive_metrics.widgets.panels import lesson_html
+from interactive_metrics.widgets.panels import lesson_html, stale_html
 from interactive_metrics.widgets.teaching import Batch, Lesson, sum_mean_lesson
 
 __all__ = ["Playground"]
@@ -47,7 +47,12 @@ class _BatchEditor(ipywidgets.HBox):
 
 
 class Playground(ipywidgets.VBox):
-    """Edit a few batches of values and weights; see Sum, Mean and their means change.
+    """Edit a few batches of values and weights; see Sum and the means change.
+
+    The numbers say what they are: Sum (Σ w·v), the weighted mean (Σ w·v / Σ w,
+    what ``Mean`` reports), the unweighted mean (weights ignored) and the mean of
+    batch means. After invalid input the error is shown and the last numbers are
+    greyed out under a "not updated" note until the input is valid again.
 
     Every number comes from real metrics updated batch by batch
     (:func:`~interactive_metrics.widgets.teaching.sum_mean_lesson`), with a
@@ -82,6 +87,8 @@ class Playground(ipywidgets.VBox):
         self.error = ipywidgets.HTML()
         self.output = ipywidgets.HTML()
         self.lesson: Lesson | None = None
+        self.stale = False  # True while the numbers shown are from an earlier, valid input
+        self._shown = ""
         super().__init__(
             [
                 self.rows,
@@ -128,7 +135,11 @@ class Playground(ipywidgets.VBox):
             self.error.value = (
                 f"<span class='im-pg-error' style='color:#c0392b'>{html.escape(str(error))}</span>"
             )
+            self.stale = True
+            self.output.value = stale_html(self._shown, "fix the input above")
             return
         self.error.value = ""
+        self.stale = False
         self.lesson = sum_mean_lesson(batches, split=self.split.value)
-        self.output.value = lesson_html(self.lesson)
+        self._shown = lesson_html(self.lesson)
+        self.output.value = self._shown

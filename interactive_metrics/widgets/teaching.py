@@ -147,7 +147,7 @@ def sum_mean_lesson(batches: Sequence[Batch], split: int | None = None) -> Lesso
     >>> lesson.merge.merged == lesson.weighted_mean, lesson.merge.mean_of_two
     (True, 6.0)
     >>> print(lesson.explanation)
-    The mean of batch means (6) is not the pooled mean (4.667): batch 1 carries weight 2 ...
+    The mean of batch means (6) is not the pooled weighted mean (4.667): batch 1 carries ...
     """
     import interactive_metrics as im
 
@@ -206,7 +206,9 @@ def _close(a: float, b: float) -> bool:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.4g}"
+    from interactive_metrics.charts.style import format_number
+
+    return format_number(x)
 
 
 def explain(lesson: Lesson) -> str:
@@ -215,36 +217,37 @@ def explain(lesson: Lesson) -> str:
     Examples
     --------
     >>> print(sum_mean_lesson([Batch((1, 2)), Batch((3, 4))]).explanation)
-    Every batch carries the same weight, so the mean of batch means equals the pooled mean ...
+    Every batch carries the same weight, so the mean of batch means equals the pooled weighted ...
     """
     rows = lesson.rows
     if not rows or all(row.size == 0 for row in rows):
         return "Add a few values to a batch: Sum and Mean of nothing are both 0."
     if not any(row.weight > 0 for row in rows):
         return (
-            "Every weight is 0, so every value is masked out: Sum is 0 and Mean is 0 "
-            "(0 / 0 is reported as 0, as in Keras)."
+            "Every weight is 0, so every value is masked out: Sum is 0 and the weighted mean "
+            "is 0 (0 / 0 is reported as 0, as in Keras); the unweighted mean "
+            f"({_fmt(lesson.plain_mean)}) ignores weights, so it still counts every value."
         )
     pooled, of_means = lesson.weighted_mean, lesson.mean_of_batch_means
     if not _close(pooled, of_means):
         light = min((r for r in rows if r.weight > 0), key=lambda r: r.weight)
         heavy = max(rows, key=lambda r: r.weight)
         return (
-            f"The mean of batch means ({_fmt(of_means)}) is not the pooled mean "
+            f"The mean of batch means ({_fmt(of_means)}) is not the pooled weighted mean "
             f"({_fmt(pooled)}): batch {heavy.batch} carries weight {_fmt(heavy.weight)} and "
             f"batch {light.batch} only {_fmt(light.weight)}, yet each batch counts once in a "
-            "mean of means, while each unit of weight counts once in the pooled mean."
+            "mean of means, while each unit of weight counts once in the pooled weighted mean."
         )
     if not _close(pooled, lesson.plain_mean):
         masked = " (a weight of 0 masks a value out)" if lesson.masked else ""
         return (
             f"Weights change the mean: the weighted mean ({_fmt(pooled)}) counts each value "
-            f"as often as its weight{masked}, the plain mean ({_fmt(lesson.plain_mean)}) "
+            f"as often as its weight{masked}, the unweighted mean ({_fmt(lesson.plain_mean)}) "
             "counts each value once."
         )
     total_weight = sum(row.weight for row in rows)
     return (
         "Every batch carries the same weight, so the mean of batch means equals the pooled "
-        f"mean ({_fmt(pooled)}); Sum ({_fmt(lesson.sum)}) keeps growing with every value, "
-        f"Mean divides it by the total weight ({_fmt(total_weight)})."
+        f"weighted mean ({_fmt(pooled)}); Sum ({_fmt(lesson.sum)}) keeps growing with every "
+        f"value, the weighted mean divides it by the total weight ({_fmt(total_weight)})."
     )

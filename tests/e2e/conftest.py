@@ -26,7 +26,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared browser settings
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+REPOSITORY = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPOSITORY / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TOKEN = "interactive-metrics-e2e"
 
@@ -70,12 +71,6 @@ def lab() -> Iterator[tuple[str, Path]]:
     home = Path(tempfile.mkdtemp(prefix="im-e2e-"))
     served = home / "notebooks"
     shutil.copytree(NOTEBOOKS, served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # no news or update checks (they would reach for the internet and cover the page)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
     port = _free_port()
     env = dict(
         os.environ,
@@ -85,6 +80,8 @@ def lab() -> Iterator[tuple[str, Path]]:
         JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
         PATH=f"{jupyter.parent}{os.pathsep}{os.environ['PATH']}",
+        # the kernels import this checkout's package, wherever the served folder is
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])),
     )
     command = [
         str(jupyter),
@@ -97,6 +94,8 @@ def lab() -> Iterator[tuple[str, Path]]:
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
+        f"--LabApp.app_settings_dir={REPOSITORY / '.jupyter' / 'lab' / 'settings'}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
