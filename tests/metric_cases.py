@@ -141,6 +141,76 @@ def _top2_hit(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
     return (p[np.arange(len(p)), labels.astype(int)] >= second_largest).astype(float)
 
 
+# -- the Keras catalogue: probabilistic, hinge, correlation (oracles written from Keras' formulas)
+
+
+def _signs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.choice([-1.0, 1.0], n), rng.normal(size=n)
+
+
+def _distributions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.dirichlet(np.ones(3), n), rng.dirichlet(np.ones(3), n)
+
+
+def _vectors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+
+
+def _log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.minimum(np.maximum(p, KERAS_EPSILON), 1 - KERAS_EPSILON)
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def _categorical_log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    q = np.minimum(np.maximum(p / p.sum(axis=1, keepdims=True), KERAS_EPSILON), 1 - KERAS_EPSILON)
+    return -(t * np.log(q)).sum(axis=1)
+
+
+def _sparse_log_loss(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _categorical_log_loss(np.eye(p.shape[1])[labels.astype(int)], p)
+
+
+def _kl(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    t, p = np.clip(t, KERAS_EPSILON, 1), np.clip(p, KERAS_EPSILON, 1)
+    return (t * np.log(t / p)).sum(axis=1)
+
+
+def _categorical_hinge(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.maximum(((1 - t) * p).max(axis=1) - (t * p).sum(axis=1) + 1, 0)
+
+
+def _cosine(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(t, axis=1) * np.linalg.norm(p, axis=1)
+    return _ratio((t * p).sum(axis=1), norms)
+
+
+def _pooled(kind: str) -> Callable[[list[Batch]], Any]:
+    """Weighted Pearson or concordance correlation of every sample (NaN below 2 samples)."""
+
+    def oracle(batches: list[Batch]) -> Any:
+        (x, y), w = _stack(batches)
+        if np.count_nonzero(w) < 2:
+            return np.nan if np.sum(w) > 0 else 0.0
+        mx, my = np.average(x, weights=w), np.average(y, weights=w)
+        vx, vy = np.average((x - mx) ** 2, weights=w), np.average((y - my) ** 2, weights=w)
+        cov = np.average((x - mx) * (y - my), weights=w)
+        if kind == "pearson":
+            return cov / np.sqrt(vx * vy)
+        return 2 * cov / (vx + vy + (mx - my) ** 2 + KERAS_EPSILON)
+
+    return oracle
+
+
+def _r2(batches: list[Batch]) -> Any:
+    (t, p), w = _stack(batches)
+    if np.sum(w) == 0:
+        return 0.0
+    if np.count_nonzero(w) < 2:
+        return 0.0 if np.sum(w * (t - p) ** 2) > 0 else np.nan
+    mean = np.average(t, weights=w)
+    return 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
+
+
 @dataclass(frozen=True)
 class Case:
     """How to exercise one metric class."""
@@ -249,6 +319,26 @@ CASES: dict[str, Case] = {
         im.F1Score, _one_hot, _f_beta(1.0, "macro"), {"num_classes": 3, "average": "macro"}
     ),
     "ConfusionMatrix": Case(im.ConfusionMatrix, _labels, _confusion, {"num_classes": 3}),
+    "BinaryCrossentropy": Case(im.BinaryCrossentropy, _binary, weighted_mean(_log_loss)),
+    "CategoricalCrossentropy": Case(
+        im.CategoricalCrossentropy, _one_hot, weighted_mean(_categorical_log_loss)
+    ),
+    "SparseCategoricalCrossentropy": Case(
+        im.SparseCategoricalCrossentropy, _sparse, weighted_mean(_sparse_log_loss)
+    ),
+    "KLDivergence": Case(im.KLDivergence, _distributions, weighted_mean(_kl)),
+    "Poisson": Case(
+        im.Poisson, _regression, weighted_mean(lambda t, p: p - t * np.log(p + KERAS_EPSILON))
+    ),
+    "Hinge": Case(im.Hinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0))),
+    "SquaredHinge": Case(
+        im.SquaredHinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0) ** 2)
+    ),
+    "CategoricalHinge": Case(im.CategoricalHinge, _one_hot, weighted_mean(_categorical_hinge)),
+    "CosineSimilarity": Case(im.CosineSimilarity, _vectors, weighted_mean(_cosine)),
+    "PearsonCorrelation": Case(im.PearsonCorrelation, _regression, _pooled("pearson")),
+    "ConcordanceCorrelation": Case(im.ConcordanceCorrelation, _regression, _pooled("concordance")),
+    "R2Score": Case(im.R2Score, _regression, _r2),
 }
 
 CUSTOM_OBJECTS = {"absolute_difference": _absolute_difference}

@@ -127,6 +127,25 @@ CASES = [
     Case("LogCoshError", im.LogCoshError, pairs),
     Case("SumAbsoluteError", im.SumAbsoluteError, positive_pairs),
     Case("SumSquaredError", im.SumSquaredError, pairs),
+    Case("BinaryCrossentropy", im.BinaryCrossentropy, binary_rows),
+    Case("CategoricalCrossentropy", im.CategoricalCrossentropy, one_hot),
+    Case("SparseCategoricalCrossentropy", im.SparseCategoricalCrossentropy, sparse),
+    Case(
+        "SparseCategoricalCrossentropy-ignore",
+        lambda **kw: im.SparseCategoricalCrossentropy(ignore_class=0, **kw),
+        sparse,
+    ),
+    Case("KLDivergence", im.KLDivergence, one_hot),
+    Case("Poisson", im.Poisson, positive_pairs),
+    Case("Hinge", im.Hinge, binary_rows),
+    Case("SquaredHinge", im.SquaredHinge, pairs),
+    Case("CategoricalHinge", im.CategoricalHinge, one_hot),
+    Case("CosineSimilarity", im.CosineSimilarity, one_hot),
+    Case("PearsonCorrelation", im.PearsonCorrelation, pairs),
+    Case("PearsonCorrelation-rows", im.PearsonCorrelation, positive_pairs),
+    Case("ConcordanceCorrelation", im.ConcordanceCorrelation, pairs),
+    Case("R2Score", im.R2Score, pairs),
+    Case("R2Score-outputs", lambda **kw: im.R2Score(None, num_outputs=2, **kw), positive_pairs),
 ]
 by_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 

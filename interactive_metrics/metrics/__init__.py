@@ -20,6 +20,20 @@ from interactive_metrics.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from interactive_metrics.metrics.correlation import (
+    ConcordanceCorrelation,
+    CosineSimilarity,
+    PearsonCorrelation,
+    R2Score,
+)
+from interactive_metrics.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
+from interactive_metrics.metrics.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
 from interactive_metrics.metrics.reduction import (
     Count,
     Max,
@@ -43,13 +57,20 @@ from interactive_metrics.metrics.regression import (
 __all__ = [
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
     "ConfusionMatrix",
+    "CosineSimilarity",
     "Count",
     "F1Score",
     "FBetaScore",
     "FalseNegatives",
     "FalsePositives",
+    "Hinge",
+    "KLDivergence",
     "LogCoshError",
     "Max",
     "Mean",
@@ -59,11 +80,16 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Min",
+    "PearsonCorrelation",
+    "Poisson",
     "Precision",
+    "R2Score",
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
     "Sum",
     "SumAbsoluteError",
     "SumBinaryAccuracy",
