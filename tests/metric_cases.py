@@ -211,6 +211,52 @@ def _r2(batches: list[Batch]) -> Any:
     return 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
 
 
+def _threshold_counts(batches: list[Batch], thresholds: np.ndarray) -> dict[str, np.ndarray]:
+    """Weighted counts of ``p > t`` at every threshold, by a dense comparison."""
+    (t, p), w = _stack(batches)
+    above = p[None, :] > thresholds[:, None]
+    positive, negative = w * t, w * (1 - t)
+    return {
+        "tp": (above * positive).sum(axis=1),
+        "fp": (above * negative).sum(axis=1),
+        "fn": (~above * positive).sum(axis=1),
+        "tn": (~above * negative).sum(axis=1),
+    }
+
+
+def _roc_auc(num_thresholds: int) -> Callable[[list[Batch]], Any]:
+    inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+    thresholds = np.concatenate([[-KERAS_EPSILON], inner, [1 + KERAS_EPSILON]])
+
+    def oracle(batches: list[Batch]) -> Any:
+        c = _threshold_counts(batches, thresholds)
+        tpr, fpr = _ratio(c["tp"], c["tp"] + c["fn"]), _ratio(c["fp"], c["fp"] + c["tn"])
+        return np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)
+
+    return oracle
+
+
+def _best_under(constraint: str, value: float, num_thresholds: int) -> Callable[..., Any]:
+    inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+    thresholds = np.concatenate([[0.0], inner, [1.0]])
+
+    def oracle(batches: list[Batch]) -> Any:
+        c = _threshold_counts(batches, thresholds)
+        rates = {
+            "recall": _ratio(c["tp"], c["tp"] + c["fn"]),
+            "precision": _ratio(c["tp"], c["tp"] + c["fp"]),
+            "specificity": _ratio(c["tn"], c["tn"] + c["fp"]),
+        }
+        wanted = {"recall": "precision", "precision": "recall", "specificity": "recall"}
+        if constraint == "sensitivity":
+            constrained, dependent = rates["recall"], rates["specificity"]
+        else:
+            constrained, dependent = rates[constraint], rates[wanted[constraint]]
+        return np.max(np.where(constrained >= value, dependent, 0.0))
+
+    return oracle
+
+
 @dataclass(frozen=True)
 class Case:
     """How to exercise one metric class."""
@@ -339,6 +385,31 @@ CASES: dict[str, Case] = {
     "PearsonCorrelation": Case(im.PearsonCorrelation, _regression, _pooled("pearson")),
     "ConcordanceCorrelation": Case(im.ConcordanceCorrelation, _regression, _pooled("concordance")),
     "R2Score": Case(im.R2Score, _regression, _r2),
+    "AUC": Case(im.AUC, _binary, _roc_auc(50), {"num_thresholds": 50}),
+    "PrecisionAtRecall": Case(
+        im.PrecisionAtRecall,
+        _binary,
+        _best_under("recall", 0.6, 20),
+        {"recall": 0.6, "num_thresholds": 20},
+    ),
+    "RecallAtPrecision": Case(
+        im.RecallAtPrecision,
+        _binary,
+        _best_under("precision", 0.5, 20),
+        {"precision": 0.5, "num_thresholds": 20},
+    ),
+    "SensitivityAtSpecificity": Case(
+        im.SensitivityAtSpecificity,
+        _binary,
+        _best_under("specificity", 0.4, 20),
+        {"specificity": 0.4, "num_thresholds": 20},
+    ),
+    "SpecificityAtSensitivity": Case(
+        im.SpecificityAtSensitivity,
+        _binary,
+        _best_under("sensitivity", 0.7, 20),
+        {"sensitivity": 0.7, "num_thresholds": 20},
+    ),
 }
 
 CUSTOM_OBJECTS = {"absolute_difference": _absolute_difference}

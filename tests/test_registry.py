@@ -145,6 +145,19 @@ CASES = [
     Case("PearsonCorrelation-rows", im.PearsonCorrelation, positive_pairs),
     Case("ConcordanceCorrelation", im.ConcordanceCorrelation, pairs),
     Case("R2Score", im.R2Score, pairs),
+    Case("AUC", im.AUC, binary),
+    Case("AUC-PR-rows", lambda **kw: im.AUC(20, "PR", **kw), binary_rows),
+    Case(
+        "AUC-multi_label",
+        lambda **kw: im.AUC(10, multi_label=True, num_labels=4, label_weights=[1, 2, 0, 1], **kw),
+        binary_rows,
+    ),
+    Case("PrecisionAtRecall", lambda **kw: im.PrecisionAtRecall(0.5, **kw), binary),
+    Case("RecallAtPrecision", lambda **kw: im.RecallAtPrecision(0.5, 30, 2, **kw), binary_rows),
+    Case("SensitivityAtSpecificity", lambda **kw: im.SensitivityAtSpecificity(0.5, **kw), binary),
+    Case(
+        "SpecificityAtSensitivity", lambda **kw: im.SpecificityAtSensitivity(0.5, 1, **kw), binary
+    ),
     Case("R2Score-outputs", lambda **kw: im.R2Score(None, num_outputs=2, **kw), positive_pairs),
 ]
 by_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

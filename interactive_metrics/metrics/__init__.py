@@ -53,8 +53,20 @@ from interactive_metrics.metrics.regression import (
     SumAbsoluteError,
     SumSquaredError,
 )
+from interactive_metrics.metrics.thresholds import (
+    AUC,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 
 __all__ = [
+    "AUC",
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",

@@ -315,7 +315,9 @@ class SparseCategoricalCrossentropy(MeanOfSamples):
     def _crossentropy(self, labels: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         index = class_labels(labels.ravel(), y_pred.shape[-1]).reshape(labels.shape)
         log_p = log_probabilities(np.asarray(y_pred, dtype=np.float64), self.from_logits)
-        return -np.take_along_axis(log_p, index[..., None], axis=-1)[..., 0]
+        one_hot = index[..., None] == np.arange(y_pred.shape[-1])
+        with np.errstate(invalid="ignore"):  # a NaN score spreads to its sample, as in Keras
+            return -np.sum(np.where(one_hot, log_p, 0.0 * log_p), axis=-1)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """The crossentropy of each sample's labelled class."""
