@@ -208,7 +208,8 @@ def _r2(batches: list[Batch]) -> Any:
     if np.count_nonzero(w) < 2:
         return 0.0 if np.sum(w * (t - p) ** 2) > 0 else np.nan
     mean = np.average(t, weights=w)
-    return 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
+    score = 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
+    return 0.0 if np.isinf(score) else score  # Keras: an infinite score counts 0
 
 
 def _threshold_counts(batches: list[Batch], thresholds: np.ndarray) -> dict[str, np.ndarray]:
