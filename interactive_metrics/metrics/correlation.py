@@ -1,5 +1,6 @@
-"""Similarity, correlation and goodness of fit: ``CosineSimilarity``, ``PearsonCorrelation``,
-``ConcordanceCorrelation`` and ``R2Score``, with Keras 3's formulas.
+"""Similarity, correlation and goodness of fit, with Keras 3's formulas.
+
+``CosineSimilarity``, ``PearsonCorrelation``, ``ConcordanceCorrelation`` and ``R2Score``.
 
 ``CosineSimilarity`` is a weighted mean of one value per sample. The correlations
 keep weighted sums of ``x``, ``y``, ``x²``, ``y²`` and ``x·y`` (pooled over every
@@ -407,6 +408,7 @@ class R2Score(Metric):
             raw = 1.0 - residual / total
             raw = np.where(np.isinf(raw), 0.0, raw)
             raw = np.where(count > 0, raw, 0.0)
+            score: Any
             if self.class_aggregation == "uniform_average":
                 score = np.mean(raw)
             elif self.class_aggregation == "variance_weighted_average":

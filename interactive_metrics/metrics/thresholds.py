@@ -43,7 +43,7 @@ __all__ = [
 
 
 def soft_labels(y_true: np.ndarray) -> np.ndarray:
-    """Check that labels are in ``[0, 1]`` (a label ``y`` counts ``y`` positive, ``1 - y`` negative).
+    """Check that labels are in ``[0, 1]``: a label ``y`` counts ``y`` positive, ``1 - y`` negative.
 
     Examples
     --------
@@ -86,6 +86,7 @@ def counts_from_buckets(positives: np.ndarray, negatives: np.ndarray) -> dict[st
 class _Bucketed(Metric):
     """Weighted positive and negative labels per bucket of ``len(self._thresholds)`` thresholds."""
 
+    _thresholds: np.ndarray  # sorted, set by each subclass before the base __init__
     _num_labels: int | None = None  # multi-label: one curve per column
     _column: int | None = None  # class_id
     _from_logits = False
@@ -480,6 +481,7 @@ class SensitivityAtSpecificity(_AtConstraint):
     """The best sensitivity (recall) among thresholds whose specificity is at least ``specificity``.
 
     {parameters}
+
     Examples
     --------
     The numbers of the Keras documentation:
@@ -516,6 +518,7 @@ class SpecificityAtSensitivity(_AtConstraint):
     """The best specificity among thresholds whose sensitivity is at least ``sensitivity``.
 
     {parameters}
+
     Examples
     --------
     The numbers of the Keras documentation:
@@ -552,6 +555,7 @@ class PrecisionAtRecall(_AtConstraint):
     """The best precision among thresholds whose recall is at least ``recall``.
 
     {parameters}
+
     Examples
     --------
     The numbers of the Keras documentation:
@@ -588,6 +592,7 @@ class RecallAtPrecision(_AtConstraint):
     """The best recall among thresholds whose precision is at least ``precision``.
 
     {parameters}
+
     Examples
     --------
     The numbers of the Keras documentation:
@@ -627,4 +632,4 @@ for _cls in (
     RecallAtPrecision,
 ):
     _text = _AT_PARAMETERS.strip("\n").format(value=_cls._value_name)
-    _cls.__doc__ = (_cls.__doc__ or "").replace("    {parameters}\n", _text + "\n\n")
+    _cls.__doc__ = (_cls.__doc__ or "").replace("    {parameters}\n", _text + "\n")
