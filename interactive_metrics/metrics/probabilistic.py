@@ -148,11 +148,12 @@ class BinaryCrossentropy(MeanOfSamples):
         y_true, y_pred = as_float64(*matched(y_true, y_pred))
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.from_logits:
+        if self.from_logits:
+            with np.errstate(over="ignore", invalid="ignore"):
                 return np.maximum(y_pred, 0.0) - y_pred * y_true + np.log1p(np.exp(-np.abs(y_pred)))
-            p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-            return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
+        p = np.minimum(np.maximum(y_pred, EPSILON), 1.0 - EPSILON)  # np.clip: 1 µs slower
+        log_p, log_not_p = np.log(p), np.log1p(-p)
+        return y_true * (log_not_p - log_p) - log_not_p  # -(y·log p + (1 - y)·log(1 - p))
 
 
 class CategoricalCrossentropy(MeanOfSamples):

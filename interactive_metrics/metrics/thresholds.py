@@ -109,8 +109,10 @@ class _Bucketed(Metric):
         if self._from_logits:
             with np.errstate(over="ignore"):
                 y_pred = 1.0 / (1.0 + np.exp(-y_pred))
-        probabilities(y_pred)
-        soft_labels(y_true)
+        if y_pred.size and not (y_pred.min() >= 0.0 and y_pred.max() <= 1.0):
+            probabilities(y_pred)  # raises, with the range it got
+        if y_true.size and not (y_true.min() >= 0.0 and y_true.max() <= 1.0):
+            soft_labels(y_true)
         n = y_pred.shape[0]
         weight = element_weights(sample_weight, y_pred.shape)
         if self._column is not None:
@@ -365,8 +367,24 @@ class AUC(_Bucketed):
         )
         return self._aggregate(increment)
 
+    def _roc_interpolated(self, state: Mapping[str, Any]) -> Any:
+        """ROC trapezoids from the buckets: recall = TP / P and false-positive rate = FP / N.
+
+        ``TP + FN`` is the total positive weight ``P`` at every threshold, so each
+        rate is one cumulative sum divided by one total (2 cumsums, not Keras' 4 arrays).
+        """
+        positives, negatives = state[self.bucket_fields[0]], state[self.bucket_fields[1]]
+        above_positive = np.cumsum(positives[::-1], axis=0)[::-1]
+        above_negative = np.cumsum(negatives[::-1], axis=0)[::-1]
+        recall = _share(above_positive[1:], above_positive[0])
+        false_positive_rate = _share(above_negative[1:], above_negative[0])
+        heights = recall[:-1] + recall[1:]
+        return self._aggregate((false_positive_rate[:-1] - false_positive_rate[1:]) * heights / 2)
+
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The area under the configured curve."""
+        if self.curve == "ROC" and self.summation_method == "interpolation":
+            return self._roc_interpolated(state)
         c = self.counts(state)
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._interpolated_pr(c)
@@ -388,6 +406,13 @@ class AUC(_Bucketed):
         else:
             heights = np.maximum(y[:-1], y[1:])
         return self._aggregate((x[:-1] - x[1:]) * heights)
+
+
+def _share(part: np.ndarray, total: Any) -> np.ndarray:
+    """``part / total`` (a total per label, or one), 0 where the total is 0."""
+    if np.ndim(total) == 0:
+        return part / total if total else np.zeros_like(part)
+    return divide_no_nan(part, total)  # type: ignore[no-any-return]
 
 
 def _inner_thresholds(thresholds: Any) -> list[float]:
