@@ -412,7 +412,7 @@ def _share(part: np.ndarray, total: Any) -> np.ndarray:
     """``part / total`` (a total per label, or one), 0 where the total is 0."""
     if np.ndim(total) == 0:
         return part / total if total else np.zeros_like(part)
-    return divide_no_nan(part, total)  # type: ignore[no-any-return]
+    return divide_no_nan(part, total)
 
 
 def _inner_thresholds(thresholds: Any) -> list[float]:
