@@ -46,12 +46,7 @@ _LAZY = {
 # Keras / torchmetrics / scikit-learn names users type that are not here (yet): the nearest
 # available metric to suggest instead.
 _NOT_YET = {
-    "IoU": "ConfusionMatrix",
-    "BinaryIoU": "ConfusionMatrix",
-    "MeanIoU": "ConfusionMatrix",
-    "OneHotIoU": "ConfusionMatrix",
-    "OneHotMeanIoU": "ConfusionMatrix",
-    "JaccardIndex": "ConfusionMatrix",
+    "JaccardIndex": "IoU",
     "MatthewsCorrelation": "ConfusionMatrix",
     "MatthewsCorrCoef": "ConfusionMatrix",
     "CohenKappa": "ConfusionMatrix",

@@ -258,6 +258,21 @@ def _best_under(constraint: str, value: float, num_thresholds: int) -> Callable[
     return oracle
 
 
+def _iou(targets: list[int], labels_from: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Any:
+    def oracle(batches: list[Batch]) -> Any:
+        (t, p), w = _stack(batches)
+        actual, predicted = labels_from(t, p)
+        scores = []
+        for c in targets:
+            hits = np.sum(w * ((actual == c) & (predicted == c)))
+            union = np.sum(w * ((actual == c) | (predicted == c)))
+            if union > 0:
+                scores.append(hits / union)
+        return np.sum(scores) / len(scores) if scores else 0.0
+
+    return oracle
+
+
 @dataclass(frozen=True)
 class Case:
     """How to exercise one metric class."""
@@ -410,6 +425,26 @@ CASES: dict[str, Case] = {
         _binary,
         _best_under("sensitivity", 0.7, 20),
         {"sensitivity": 0.7, "num_thresholds": 20},
+    ),
+    "IoU": Case(
+        im.IoU,
+        _labels,
+        _iou([0, 2], lambda t, p: (t, p)),
+        {"num_classes": 3, "target_class_ids": [0, 2]},
+    ),
+    "MeanIoU": Case(im.MeanIoU, _labels, _iou([0, 1, 2], lambda t, p: (t, p)), {"num_classes": 3}),
+    "BinaryIoU": Case(im.BinaryIoU, _binary, _iou([0, 1], lambda t, p: (t, p > 0.5))),
+    "OneHotIoU": Case(
+        im.OneHotIoU,
+        _one_hot,
+        _iou([1], lambda t, p: (t.argmax(axis=1), p.argmax(axis=1))),
+        {"num_classes": 3, "target_class_ids": [1]},
+    ),
+    "OneHotMeanIoU": Case(
+        im.OneHotMeanIoU,
+        _one_hot,
+        _iou([0, 1, 2], lambda t, p: (t.argmax(axis=1), p.argmax(axis=1))),
+        {"num_classes": 3},
     ),
 }
 

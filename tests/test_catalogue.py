@@ -206,8 +206,12 @@ def test_bad_inputs_are_refused_and_change_nothing() -> None:
 
 
 def test_unknown_names_suggest_the_nearest_metric() -> None:
-    with pytest.raises(AttributeError, match=r"no 'MeanIoU' yet .*`im.ConfusionMatrix`"):
-        _ = im.MeanIoU
+    with pytest.raises(
+        AttributeError, match=r"no 'MatthewsCorrelation' yet .*`im.ConfusionMatrix`"
+    ):
+        _ = im.MatthewsCorrelation
+    with pytest.raises(AttributeError, match=r"no 'JaccardIndex' yet .*`im.IoU`"):
+        _ = im.JaccardIndex
     with pytest.raises(
         AttributeError, match=r"no attribute 'BinaryCrossEntropy'.*`im.BinaryCrossentropy`"
     ):
@@ -231,3 +235,45 @@ def test_streams_and_replay_of_auc_equal_their_loops() -> None:
         looped.update_state(part["t"].to_numpy(), part["p"].to_numpy())
     assert replayed.result() == pytest.approx(looped.result(), rel=1e-12)
     np.testing.assert_allclose(replayed.true_positives, looped.true_positives)
+
+
+def test_iou_family_matches_sklearn_jaccard_after_every_update() -> None:
+    rng = np.random.default_rng(8)
+    mean, some = im.MeanIoU(4), im.IoU(4, [1, 3])
+    one_hot, binary = im.OneHotMeanIoU(4), im.BinaryIoU([1], threshold=0.4)
+    t_all, p_all, w_all, s_all, b_all = [], [], [], [], []
+    for n, w in stream(rng):
+        t, p = rng.integers(0, 4, n), rng.integers(0, 4, n)
+        scores, bt = rng.random((n, 4)), rng.integers(0, 2, n)
+        mean.update_state(t, p, sample_weight=w)
+        some.update_state(t, p, sample_weight=w)
+        one_hot.update_state(np.eye(4)[t], scores, sample_weight=w)
+        binary.update_state(bt, scores[:, 0], sample_weight=w)
+        for seen, value in zip(
+            (t_all, p_all, w_all, s_all, b_all), (t, p, w, scores, bt), strict=True
+        ):
+            seen.append(value)
+        t_, p_, w_ = np.concatenate(t_all), np.concatenate(p_all), np.concatenate(w_all)
+        s_, b_ = np.concatenate(s_all), np.concatenate(b_all)
+        per_class = skm.jaccard_score(t_, p_, labels=range(4), average=None, sample_weight=w_)
+        assert mean.result() == pytest.approx(per_class.mean(), rel=1e-12)
+        assert some.result() == pytest.approx(per_class[[1, 3]].mean(), rel=1e-12)
+        want = skm.jaccard_score(t_, s_.argmax(axis=1), average="macro", sample_weight=w_)
+        assert one_hot.result() == pytest.approx(want, rel=1e-12)
+        want = skm.jaccard_score(b_, s_[:, 0] > 0.4, sample_weight=w_)
+        assert binary.result() == pytest.approx(want, rel=1e-12)
+
+
+def test_iou_of_segmentation_maps_counts_every_pixel_and_ignores_a_void_class() -> None:
+    rng = np.random.default_rng(9)
+    t, p = rng.integers(0, 3, (5, 4, 4)), rng.integers(0, 3, (5, 4, 4))
+    t[0, 0, :] = 255
+    w = rng.random(5)
+    m = im.MeanIoU(3, ignore_class=255)
+    m.update_state(t, p, sample_weight=w)
+    kept = t != 255
+    pixel_weight = np.broadcast_to(w[:, None, None], t.shape)[kept]
+    want = skm.jaccard_score(t[kept], p[kept], average="macro", sample_weight=pixel_weight)
+    assert m.result() == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match=r"`y_true` must hold class labels in \[0, 3\)"):
+        im.MeanIoU(3).update_state(t, p)

@@ -158,6 +158,12 @@ CASES = [
     Case(
         "SpecificityAtSensitivity", lambda **kw: im.SpecificityAtSensitivity(0.5, 1, **kw), binary
     ),
+    Case("IoU", lambda **kw: im.IoU(3, [0, 2], **kw), class_pairs),
+    Case("MeanIoU", lambda **kw: im.MeanIoU(3, ignore_class=2, **kw), class_pairs),
+    Case("MeanIoU-rows", lambda **kw: im.MeanIoU(3, **kw), labels),
+    Case("BinaryIoU", im.BinaryIoU, binary),
+    Case("OneHotIoU", lambda **kw: im.OneHotIoU(4, [1, 2], **kw), one_hot),
+    Case("OneHotMeanIoU", lambda **kw: im.OneHotMeanIoU(4, **kw), one_hot),
     Case("R2Score-outputs", lambda **kw: im.R2Score(None, num_outputs=2, **kw), positive_pairs),
 ]
 by_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

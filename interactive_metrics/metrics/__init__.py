@@ -27,6 +27,7 @@ from interactive_metrics.metrics.correlation import (
     R2Score,
 )
 from interactive_metrics.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
+from interactive_metrics.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from interactive_metrics.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -62,6 +63,11 @@ from interactive_metrics.metrics.thresholds import (
 )
 
 __all__ = [
+    "BinaryIoU",
+    "IoU",
+    "MeanIoU",
+    "OneHotIoU",
+    "OneHotMeanIoU",
     "AUC",
     "PrecisionAtRecall",
     "RecallAtPrecision",
