@@ -1,5 +1,6 @@
-"""Intersection-over-union metrics (Keras 3): ``IoU``, ``BinaryIoU``, ``MeanIoU``, ``OneHotIoU``,
-``OneHotMeanIoU``.
+"""Intersection-over-union metrics of Keras 3.
+
+``IoU``, ``BinaryIoU``, ``MeanIoU``, ``OneHotIoU`` and ``OneHotMeanIoU``.
 
 The state is the weighted confusion matrix (row: true class, column: predicted
 class), so merging, streams and replay are exact. For class ``c``::
