@@ -277,3 +277,33 @@ def test_iou_of_segmentation_maps_counts_every_pixel_and_ignores_a_void_class() 
     assert m.result() == pytest.approx(want, rel=1e-12)
     with pytest.raises(ValueError, match=r"`y_true` must hold class labels in \[0, 3\)"):
         im.MeanIoU(3).update_state(t, p)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: im.AUC(num_thresholds=30),
+        lambda: im.BinaryCrossentropy(),
+        lambda: im.PearsonCorrelation(),
+        lambda: im.R2Score(),
+        lambda: im.BinaryIoU(),
+        lambda: im.RecallAtPrecision(0.6, num_thresholds=25),
+    ],
+)
+def test_streams_of_the_new_families_equal_one_metric_per_stream(make) -> None:
+    rng = np.random.default_rng(10)
+    streams = im.Streams(make())
+    alone = {key: make() for key in "abc"}
+    overall = make()
+    for _ in range(3):
+        n = 30
+        t, p, w = rng.integers(0, 2, n) * 1.0, rng.random(n), rng.random(n)
+        keys = rng.choice(list("abc"), n)
+        streams.update_state(t, p, sample_weight=w, stream=keys)
+        overall.update_state(t, p, sample_weight=w)
+        for key, metric in alone.items():
+            mask = keys == key
+            metric.update_state(t[mask], p[mask], sample_weight=w[mask])
+    for key, metric in alone.items():
+        assert streams[key].result() == pytest.approx(metric.result(), rel=1e-12, nan_ok=True)
+    assert streams.merged().result() == pytest.approx(overall.result(), rel=1e-9, nan_ok=True)
