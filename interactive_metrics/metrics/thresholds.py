@@ -343,7 +343,11 @@ class AUC(_Bucketed):
         super().__init__(name=name, dtype=dtype, **options)
 
     def _aggregate(self, by_threshold: np.ndarray) -> Any:
-        area = by_threshold.sum(axis=0)
+        """The area: the sum over thresholds, averaged over labels if multi-label."""
+        return self._over_labels(by_threshold.sum(axis=0))
+
+    def _over_labels(self, area: Any) -> Any:
+        """One area, or the (``label_weights``-weighted) mean of the labels' areas."""
         if self._num_labels is None:
             return area
         if self._label_weights is None:
@@ -368,18 +372,25 @@ class AUC(_Bucketed):
         return self._aggregate(increment)
 
     def _roc_interpolated(self, state: Mapping[str, Any]) -> Any:
-        """ROC trapezoids from the buckets: recall = TP / P and false-positive rate = FP / N.
+        """Keras' ROC trapezoids, summed straight from the buckets with one cumulative sum.
 
-        ``TP + FN`` is the total positive weight ``P`` at every threshold, so each
-        rate is one cumulative sum divided by one total (2 cumsums, not Keras' 4 arrays).
+        Between thresholds ``j - 1`` and ``j`` the false-positive rate drops by
+        ``negatives[j] / N`` and the mean recall of the trapezoid is
+        ``(above[j] + above[j + 1]) / 2P``, where ``above[j]`` is the positive weight
+        of buckets ``>= j`` (``P = above[0]``, ``N`` the negative weight). The area
+        is therefore ``Σ_j negatives[j] · (above[j] + above[j + 1]) / (2 P N)``:
+        the same sum as Keras', with 0 when there are no positives or no negatives.
         """
         positives, negatives = state[self.bucket_fields[0]], state[self.bucket_fields[1]]
-        above_positive = np.cumsum(positives[::-1], axis=0)[::-1]
-        above_negative = np.cumsum(negatives[::-1], axis=0)[::-1]
-        recall = _share(above_positive[1:], above_positive[0])
-        false_positive_rate = _share(above_negative[1:], above_negative[0])
-        heights = recall[:-1] + recall[1:]
-        return self._aggregate((false_positive_rate[:-1] - false_positive_rate[1:]) * heights / 2)
+        above = np.cumsum(positives[::-1], axis=0)[::-1]
+        last = positives.shape[0] - 1  # = num_thresholds
+        heights = above[1:last] + above[2:]
+        if positives.ndim == 1:
+            scale = 2.0 * above[0] * np.sum(negatives)
+            area = negatives[1:last].dot(heights)
+            return area / scale if scale else scale
+        area = np.sum(negatives[1:last] * heights, axis=0)
+        return self._over_labels(divide_no_nan(area, 2.0 * above[0] * np.sum(negatives, axis=0)))
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The area under the configured curve."""
@@ -406,13 +417,6 @@ class AUC(_Bucketed):
         else:
             heights = np.maximum(y[:-1], y[1:])
         return self._aggregate((x[:-1] - x[1:]) * heights)
-
-
-def _share(part: np.ndarray, total: Any) -> np.ndarray:
-    """``part / total`` (a total per label, or one), 0 where the total is 0."""
-    if np.ndim(total) == 0:
-        return part / total if total else np.zeros_like(part)
-    return divide_no_nan(part, total)
 
 
 def _inner_thresholds(thresholds: Any) -> list[float]:
