@@ -111,8 +111,82 @@ def confusion_matrix() -> list[dict]:
     return rows
 
 
+def catalogue_updates() -> list[dict]:
+    """32-sample updates of the Keras-catalogue families vs the bare numpy batch terms."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 32).astype(np.float64)
+    p = rng.random(32)
+    w = rng.random(32)
+    x = rng.normal(size=32)
+    state = {"a": 0.0, "b": 0.0, "c": np.zeros(201), "d": np.zeros(201)}
+    eps = 1e-7
+
+    def bare_crossentropy() -> None:
+        q = np.clip(p, eps, 1 - eps)
+        state["a"] += float(np.dot(-(y * np.log(q) + (1 - y) * np.log(1 - q)), w))
+        state["b"] += float(np.sum(w))
+
+    def bare_hinge() -> None:
+        state["a"] += float(np.sum(np.maximum(1 - np.where(y == 0, -1.0, y) * x, 0)))
+        state["b"] += 32.0
+
+    def bare_pearson() -> None:
+        state["a"] += float(np.sum(y)) + float(np.sum(p)) + float(np.dot(y, y))
+        state["b"] += float(np.dot(p, p)) + float(np.dot(y, p)) + 32.0
+
+    thresholds = np.array(im.AUC().threshold_values)
+
+    def bare_auc() -> None:
+        bucket = np.searchsorted(thresholds, p)
+        state["c"] += np.bincount(bucket, y, minlength=201)
+        state["d"] += np.bincount(bucket, 1 - y, minlength=201)
+
+    number = 5_000
+    cases = [
+        ("BinaryCrossentropy, weighted", im.BinaryCrossentropy(), w, bare_crossentropy, p),
+        ("Hinge", im.Hinge(), None, bare_hinge, x),
+        ("PearsonCorrelation", im.PearsonCorrelation(), None, bare_pearson, p),
+        ("AUC(200)", im.AUC(), None, bare_auc, p),
+    ]
+    rows = []
+    for label, metric, weight, bare, pred in cases:
+        ours, baseline = paired(
+            lambda m=metric, sw=weight, q=pred: m.update_state(y, q, sample_weight=sw),
+            bare,
+            number,
+        )
+        rows.append(row(f"{label}.update_state(32) vs bare numpy", ours, baseline, 3))
+    return rows
+
+
+def auc_large() -> list[dict]:
+    """``AUC(num_thresholds=200)`` on 1,000,000 samples vs searchsorted + bincount + cumsum."""
+    rng = np.random.default_rng(3)
+    n = 1_000_000
+    y, p = rng.integers(0, 2, n).astype(np.float64), rng.random(n)
+    thresholds = np.array(im.AUC().threshold_values)
+
+    def bare() -> None:
+        bucket = np.searchsorted(thresholds, p)
+        positives = np.bincount(bucket, y, minlength=201)
+        negatives = np.bincount(bucket, 1 - y, minlength=201)
+        np.cumsum(positives[::-1]), np.cumsum(negatives[::-1])
+
+    metric = im.AUC()
+
+    def ours() -> None:
+        metric.update_state(y, p)
+        metric.result()
+
+    ours()
+    peak = _peak_bytes(ours)
+    seconds, baseline = paired(ours, bare, 3)
+    name = f"AUC(200), {n:,} samples: peak {_megabytes(peak)}"
+    return [{**row(name, seconds, baseline, 3), "peak_bytes": peak}]
+
+
 def run() -> list[dict]:
-    return small_updates() + confusion_matrix()
+    return small_updates() + confusion_matrix() + catalogue_updates() + auc_large()
 
 
 if __name__ == "__main__":

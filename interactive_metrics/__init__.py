@@ -44,9 +44,55 @@ _LAZY = {
 }
 
 
+# Keras / torchmetrics / scikit-learn names users type that are not here (yet): the nearest
+# available metric to suggest instead.
+_NOT_YET = {
+    "JaccardIndex": "IoU",
+    "MatthewsCorrelation": "ConfusionMatrix",
+    "MatthewsCorrCoef": "ConfusionMatrix",
+    "CohenKappa": "ConfusionMatrix",
+    "BalancedAccuracy": "Recall",
+    "Specificity": "SpecificityAtSensitivity",
+    "AveragePrecision": "AUC",
+    "AUROC": "AUC",
+    "ROC": "AUC",
+    "PrecisionRecallCurve": "AUC",
+    "CalibrationError": "BinaryCrossentropy",
+    "LogLoss": "BinaryCrossentropy",
+    "Huber": "LogCoshError",
+    "MeanSquaredLogError": "MeanSquaredLogarithmicError",
+    "ExplainedVariance": "R2Score",
+    "SpearmanCorrCoef": "PearsonCorrelation",
+    "PearsonCorrCoef": "PearsonCorrelation",
+    "ConcordanceCorrCoef": "ConcordanceCorrelation",
+    "KLDivergenceLoss": "KLDivergence",
+}
+
+
+def _missing(name: str) -> AttributeError:
+    """An AttributeError for ``im.<name>`` that suggests the nearest available metric."""
+    from difflib import get_close_matches
+
+    suggestion = _NOT_YET.get(name)
+    if suggestion is None:
+        close = get_close_matches(name, sorted(set(__all__) | set(_NOT_YET)), n=1, cutoff=0.6)
+        suggestion = _NOT_YET.get(close[0], close[0]) if close else None
+    known = name in _NOT_YET
+    message = (
+        f"interactive_metrics has no {name!r} yet (a Keras/torchmetrics name not implemented here)"
+        if known
+        else f"module 'interactive_metrics' has no attribute {name!r}"
+    )
+    if suggestion is not None:
+        message += f"; the nearest available metric is `im.{suggestion}`"
+    return AttributeError(message)
+
+
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
-        raise AttributeError(f"module 'interactive_metrics' has no attribute {name!r}")
+        if name.startswith("__"):
+            raise AttributeError(f"module 'interactive_metrics' has no attribute {name!r}")
+        raise _missing(name)
     module, attribute = _LAZY[name]
     value = import_module(module)
     if attribute is not None:

@@ -141,6 +141,138 @@ def _top2_hit(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
     return (p[np.arange(len(p)), labels.astype(int)] >= second_largest).astype(float)
 
 
+# -- the Keras catalogue: probabilistic, hinge, correlation (oracles written from Keras' formulas)
+
+
+def _signs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.choice([-1.0, 1.0], n), rng.normal(size=n)
+
+
+def _distributions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.dirichlet(np.ones(3), n), rng.dirichlet(np.ones(3), n)
+
+
+def _vectors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+
+
+def _log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.minimum(np.maximum(p, KERAS_EPSILON), 1 - KERAS_EPSILON)
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+
+def _categorical_log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    q = np.minimum(np.maximum(p / p.sum(axis=1, keepdims=True), KERAS_EPSILON), 1 - KERAS_EPSILON)
+    return -(t * np.log(q)).sum(axis=1)
+
+
+def _sparse_log_loss(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _categorical_log_loss(np.eye(p.shape[1])[labels.astype(int)], p)
+
+
+def _kl(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    t, p = np.clip(t, KERAS_EPSILON, 1), np.clip(p, KERAS_EPSILON, 1)
+    return (t * np.log(t / p)).sum(axis=1)
+
+
+def _categorical_hinge(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.maximum(((1 - t) * p).max(axis=1) - (t * p).sum(axis=1) + 1, 0)
+
+
+def _cosine(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(t, axis=1) * np.linalg.norm(p, axis=1)
+    return _ratio((t * p).sum(axis=1), norms)
+
+
+def _pooled(kind: str) -> Callable[[list[Batch]], Any]:
+    """Weighted Pearson or concordance correlation of every sample (NaN below 2 samples)."""
+
+    def oracle(batches: list[Batch]) -> Any:
+        (x, y), w = _stack(batches)
+        if np.count_nonzero(w) < 2:
+            return np.nan if np.sum(w) > 0 else 0.0
+        mx, my = np.average(x, weights=w), np.average(y, weights=w)
+        vx, vy = np.average((x - mx) ** 2, weights=w), np.average((y - my) ** 2, weights=w)
+        cov = np.average((x - mx) * (y - my), weights=w)
+        if kind == "pearson":
+            return cov / np.sqrt(vx * vy)
+        return 2 * cov / (vx + vy + (mx - my) ** 2 + KERAS_EPSILON)
+
+    return oracle
+
+
+def _r2(batches: list[Batch]) -> Any:
+    (t, p), w = _stack(batches)
+    if np.sum(w) == 0:
+        return 0.0
+    if np.count_nonzero(w) < 2:
+        return 0.0 if np.sum(w * (t - p) ** 2) > 0 else np.nan
+    mean = np.average(t, weights=w)
+    score = 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
+    return 0.0 if np.isinf(score) else score  # Keras: an infinite score counts 0
+
+
+def _threshold_counts(batches: list[Batch], thresholds: np.ndarray) -> dict[str, np.ndarray]:
+    """Weighted counts of ``p > t`` at every threshold, by a dense comparison."""
+    (t, p), w = _stack(batches)
+    above = p[None, :] > thresholds[:, None]
+    positive, negative = w * t, w * (1 - t)
+    return {
+        "tp": (above * positive).sum(axis=1),
+        "fp": (above * negative).sum(axis=1),
+        "fn": (~above * positive).sum(axis=1),
+        "tn": (~above * negative).sum(axis=1),
+    }
+
+
+def _roc_auc(num_thresholds: int) -> Callable[[list[Batch]], Any]:
+    inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+    thresholds = np.concatenate([[-KERAS_EPSILON], inner, [1 + KERAS_EPSILON]])
+
+    def oracle(batches: list[Batch]) -> Any:
+        c = _threshold_counts(batches, thresholds)
+        tpr, fpr = _ratio(c["tp"], c["tp"] + c["fn"]), _ratio(c["fp"], c["fp"] + c["tn"])
+        return np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)
+
+    return oracle
+
+
+def _best_under(constraint: str, value: float, num_thresholds: int) -> Callable[..., Any]:
+    inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+    thresholds = np.concatenate([[0.0], inner, [1.0]])
+
+    def oracle(batches: list[Batch]) -> Any:
+        c = _threshold_counts(batches, thresholds)
+        rates = {
+            "recall": _ratio(c["tp"], c["tp"] + c["fn"]),
+            "precision": _ratio(c["tp"], c["tp"] + c["fp"]),
+            "specificity": _ratio(c["tn"], c["tn"] + c["fp"]),
+        }
+        wanted = {"recall": "precision", "precision": "recall", "specificity": "recall"}
+        if constraint == "sensitivity":
+            constrained, dependent = rates["recall"], rates["specificity"]
+        else:
+            constrained, dependent = rates[constraint], rates[wanted[constraint]]
+        return np.max(np.where(constrained >= value, dependent, 0.0))
+
+    return oracle
+
+
+def _iou(targets: list[int], labels_from: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Any:
+    def oracle(batches: list[Batch]) -> Any:
+        (t, p), w = _stack(batches)
+        actual, predicted = labels_from(t, p)
+        scores = []
+        for c in targets:
+            hits = np.sum(w * ((actual == c) & (predicted == c)))
+            union = np.sum(w * ((actual == c) | (predicted == c)))
+            if union > 0:
+                scores.append(hits / union)
+        return np.sum(scores) / len(scores) if scores else 0.0
+
+    return oracle
+
+
 @dataclass(frozen=True)
 class Case:
     """How to exercise one metric class."""
@@ -249,6 +381,71 @@ CASES: dict[str, Case] = {
         im.F1Score, _one_hot, _f_beta(1.0, "macro"), {"num_classes": 3, "average": "macro"}
     ),
     "ConfusionMatrix": Case(im.ConfusionMatrix, _labels, _confusion, {"num_classes": 3}),
+    "BinaryCrossentropy": Case(im.BinaryCrossentropy, _binary, weighted_mean(_log_loss)),
+    "CategoricalCrossentropy": Case(
+        im.CategoricalCrossentropy, _one_hot, weighted_mean(_categorical_log_loss)
+    ),
+    "SparseCategoricalCrossentropy": Case(
+        im.SparseCategoricalCrossentropy, _sparse, weighted_mean(_sparse_log_loss)
+    ),
+    "KLDivergence": Case(im.KLDivergence, _distributions, weighted_mean(_kl)),
+    "Poisson": Case(
+        im.Poisson, _regression, weighted_mean(lambda t, p: p - t * np.log(p + KERAS_EPSILON))
+    ),
+    "Hinge": Case(im.Hinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0))),
+    "SquaredHinge": Case(
+        im.SquaredHinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0) ** 2)
+    ),
+    "CategoricalHinge": Case(im.CategoricalHinge, _one_hot, weighted_mean(_categorical_hinge)),
+    "CosineSimilarity": Case(im.CosineSimilarity, _vectors, weighted_mean(_cosine)),
+    "PearsonCorrelation": Case(im.PearsonCorrelation, _regression, _pooled("pearson")),
+    "ConcordanceCorrelation": Case(im.ConcordanceCorrelation, _regression, _pooled("concordance")),
+    "R2Score": Case(im.R2Score, _regression, _r2),
+    "AUC": Case(im.AUC, _binary, _roc_auc(50), {"num_thresholds": 50}),
+    "PrecisionAtRecall": Case(
+        im.PrecisionAtRecall,
+        _binary,
+        _best_under("recall", 0.6, 20),
+        {"recall": 0.6, "num_thresholds": 20},
+    ),
+    "RecallAtPrecision": Case(
+        im.RecallAtPrecision,
+        _binary,
+        _best_under("precision", 0.5, 20),
+        {"precision": 0.5, "num_thresholds": 20},
+    ),
+    "SensitivityAtSpecificity": Case(
+        im.SensitivityAtSpecificity,
+        _binary,
+        _best_under("specificity", 0.4, 20),
+        {"specificity": 0.4, "num_thresholds": 20},
+    ),
+    "SpecificityAtSensitivity": Case(
+        im.SpecificityAtSensitivity,
+        _binary,
+        _best_under("sensitivity", 0.7, 20),
+        {"sensitivity": 0.7, "num_thresholds": 20},
+    ),
+    "IoU": Case(
+        im.IoU,
+        _labels,
+        _iou([0, 2], lambda t, p: (t, p)),
+        {"num_classes": 3, "target_class_ids": [0, 2]},
+    ),
+    "MeanIoU": Case(im.MeanIoU, _labels, _iou([0, 1, 2], lambda t, p: (t, p)), {"num_classes": 3}),
+    "BinaryIoU": Case(im.BinaryIoU, _binary, _iou([0, 1], lambda t, p: (t, p > 0.5))),
+    "OneHotIoU": Case(
+        im.OneHotIoU,
+        _one_hot,
+        _iou([1], lambda t, p: (t.argmax(axis=1), p.argmax(axis=1))),
+        {"num_classes": 3, "target_class_ids": [1]},
+    ),
+    "OneHotMeanIoU": Case(
+        im.OneHotMeanIoU,
+        _one_hot,
+        _iou([0, 1, 2], lambda t, p: (t.argmax(axis=1), p.argmax(axis=1))),
+        {"num_classes": 3},
+    ),
 }
 
 CUSTOM_OBJECTS = {"absolute_difference": _absolute_difference}

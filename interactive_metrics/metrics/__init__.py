@@ -20,6 +20,21 @@ from interactive_metrics.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from interactive_metrics.metrics.correlation import (
+    ConcordanceCorrelation,
+    CosineSimilarity,
+    PearsonCorrelation,
+    R2Score,
+)
+from interactive_metrics.metrics.hinge import CategoricalHinge, Hinge, SquaredHinge
+from interactive_metrics.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from interactive_metrics.metrics.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
 from interactive_metrics.metrics.reduction import (
     Count,
     Max,
@@ -39,17 +54,41 @@ from interactive_metrics.metrics.regression import (
     SumAbsoluteError,
     SumSquaredError,
 )
+from interactive_metrics.metrics.thresholds import (
+    AUC,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 
 __all__ = [
+    "BinaryIoU",
+    "IoU",
+    "MeanIoU",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "AUC",
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
     "ConfusionMatrix",
+    "CosineSimilarity",
     "Count",
     "F1Score",
     "FBetaScore",
     "FalseNegatives",
     "FalsePositives",
+    "Hinge",
+    "KLDivergence",
     "LogCoshError",
     "Max",
     "Mean",
@@ -59,11 +98,16 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Min",
+    "PearsonCorrelation",
+    "Poisson",
     "Precision",
+    "R2Score",
     "Recall",
     "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
     "Sum",
     "SumAbsoluteError",
     "SumBinaryAccuracy",
