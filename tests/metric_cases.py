@@ -37,6 +37,11 @@ def _ratio(numerator: Any, denominator: Any) -> Any:
     return np.where(denominator == 0, 0.0, numerator / safe)
 
 
+def _pm(labels: np.ndarray) -> np.ndarray:
+    """Hinge labels as Keras reads them: a 0 label is -1 (labels in {0, 1} become {-1, 1})."""
+    return np.where(labels == 0, -1.0, labels)
+
+
 def weighted_mean(per_sample: Callable[..., np.ndarray]) -> Callable[[list[Batch]], Any]:
     def oracle(batches: list[Batch]) -> Any:
         inputs, w = _stack(batches)
@@ -162,7 +167,9 @@ def _log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _categorical_log_loss(t: np.ndarray, p: np.ndarray) -> np.ndarray:
-    q = np.minimum(np.maximum(p / p.sum(axis=1, keepdims=True), KERAS_EPSILON), 1 - KERAS_EPSILON)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a row of zeros is NaN, as in Keras
+        q = p / p.sum(axis=1, keepdims=True)
+    q = np.minimum(np.maximum(q, KERAS_EPSILON), 1 - KERAS_EPSILON)
     return -(t * np.log(q)).sum(axis=1)
 
 
@@ -392,9 +399,9 @@ CASES: dict[str, Case] = {
     "Poisson": Case(
         im.Poisson, _regression, weighted_mean(lambda t, p: p - t * np.log(p + KERAS_EPSILON))
     ),
-    "Hinge": Case(im.Hinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0))),
+    "Hinge": Case(im.Hinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - _pm(t) * p, 0))),
     "SquaredHinge": Case(
-        im.SquaredHinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - t * p, 0) ** 2)
+        im.SquaredHinge, _signs, weighted_mean(lambda t, p: np.maximum(1 - _pm(t) * p, 0) ** 2)
     ),
     "CategoricalHinge": Case(im.CategoricalHinge, _one_hot, weighted_mean(_categorical_hinge)),
     "CosineSimilarity": Case(im.CosineSimilarity, _vectors, weighted_mean(_cosine)),

@@ -111,8 +111,12 @@ def _numpy_scalar(a: np.ndarray, weight: bool) -> Hostile | None:
     return Hostile(np.float64(a[0]), expected=a) if a.shape == (1,) else None
 
 
-def _big_uint(a: np.ndarray, weight: bool) -> Hostile:
-    # Python ints in [2**63, 2**64): numpy reads them as uint64, floats represent them
+def _big_uint(a: np.ndarray, weight: bool) -> Hostile | None:
+    # Python ints in [2**63, 2**64): numpy reads them as uint64, floats represent them.
+    # Not for rows of scores or one-hot labels: in float64 those ints tie (2**63 + 1 is
+    # 2**63), so the float oracle's argmax is not the exact argmax the metric takes
+    if a.ndim == 2 and not weight:
+        return None
     ints = (2**63 + np.rint(np.abs(a)).astype(np.int64).astype(object)).tolist()
     return Hostile(ints, expected=np.asarray(ints, dtype=np.float64), error=ValueError)
 
@@ -258,6 +262,15 @@ def assert_unchanged(metric: im.Metric, before: tuple[dict[str, Any], int, pl.Da
         assert array.tobytes() == state[name].tobytes(), f"{name} changed"
     assert metric.step == step
     assert metric.history.equals(history)
+
+
+# Results computed from sums of squares (Σy² - (Σy)²/n) cancel: on a stream of one or
+# two samples their rounding is relative to the sums, not to the (tiny) difference.
+_CANCELLING = frozenset({"R2Score", "PearsonCorrelation", "ConcordanceCorrelation"})
+
+
+def _rtol(case: Case) -> float:
+    return 1e-6 if getattr(case.make, "__name__", "") in _CANCELLING else 1e-9
 
 
 def assert_oracle(metric: im.Metric, case: Case, batches: list[Batch]) -> None:
@@ -464,7 +477,7 @@ def streams_oracle(s: im.Streams, case: Case, rows: list[tuple[Batch, list[str]]
     """The merged result and each stream's result, against the oracle of its own rows."""
     everything = [batch for batch, _ in rows]
     np.testing.assert_allclose(
-        np.asarray(s.result(), float), np.asarray(case.oracle(everything), float), rtol=1e-9
+        np.asarray(s.result(), float), np.asarray(case.oracle(everything), float), rtol=_rtol(case)
     )
     for stream in s.streams:
         own = []
@@ -472,7 +485,9 @@ def streams_oracle(s: im.Streams, case: Case, rows: list[tuple[Batch, list[str]]
             mask = np.asarray(keys) == stream
             own.append((tuple(x[mask] for x in inputs), weights[mask]))
         np.testing.assert_allclose(
-            np.asarray(s[stream].result(), float), np.asarray(case.oracle(own), float), rtol=1e-9
+            np.asarray(s[stream].result(), float),
+            np.asarray(case.oracle(own), float),
+            rtol=_rtol(case),
         )
 
 

@@ -17,6 +17,7 @@ merging, streams and replay are exact.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -433,8 +434,10 @@ def _inner_thresholds(thresholds: Any) -> list[float]:
 
 def _weights(label_weights: Any) -> list[float]:
     values = list(np.ravel(np.asarray(label_weights, dtype=object)))
-    if not values or not all(is_number(v) and v >= 0 for v in values):
-        raise ValueError(f"`label_weights` must be a list of numbers >= 0, got {label_weights!r}")
+    if not values or not all(is_number(v) and 0 <= v < math.inf for v in values):
+        raise ValueError(
+            f"`label_weights` must be a list of finite numbers >= 0, got {label_weights!r}"
+        )
     return [float(v) for v in values]
 
 
