@@ -264,9 +264,7 @@ def load(
     objects = dict(custom_objects or {})
     path = Path(path)
     try:
-        real = _real(path)
-        where = real if real.suffix.lower() == ".zip" else _settle(real, reading=True)
-        return _load_from(where, objects, max_bytes, path)
+        return _load_from(_settle(_real(path), reading=True), objects, max_bytes, path)
     except SavedFileError:
         raise
     except RecursionError as error:
@@ -1141,7 +1139,9 @@ def _fsync_directory(directory: Path) -> None:
 
 def _remove_tree(directory: Path, step: str | None = None) -> None:
     """Delete a directory a save wrote (regular files only: never follows a link)."""
-    for i, entry in enumerate(os.scandir(directory)):
+    with os.scandir(directory) as listing:
+        entries = list(listing)
+    for i, entry in enumerate(entries):
         if entry.is_dir(follow_symlinks=False):
             _remove_tree(Path(entry.path))
         else:
@@ -1160,7 +1160,8 @@ def _settle(path: Path, *, reading: bool = False) -> Path:
     touched: ``reading`` then returns the one to read instead of moving it.
     """
     try:
-        entries = list(os.scandir(path.parent))
+        with os.scandir(path.parent) as listing:
+            entries = list(listing)
     except OSError:
         return path
     leftovers = []
@@ -1182,13 +1183,12 @@ def _settle(path: Path, *, reading: bool = False) -> Path:
             and entry.is_dir(follow_symlinks=False)
             and os.path.isfile(os.path.join(entry.path, METADATA_FILE))
         ]
-        if not candidates:
-            return path
-        *_, entry, running = max(candidates, key=lambda c: c[:2])
-        if running:
-            return Path(entry.path) if reading else path
-        os.rename(entry.path, path)
-        _fsync_directory(path.parent)
+        if candidates:
+            *_, entry, running = max(candidates, key=lambda c: c[:2])
+            if running:
+                return Path(entry.path) if reading else path
+            os.rename(entry.path, path)
+            _fsync_directory(path.parent)
     for entry, _kind, running in leftovers:
         if not running and os.path.lexists(entry.path):
             try:
@@ -1249,8 +1249,12 @@ def _what_is_there(path: Path, zipped: bool) -> str | None:
         return None if _is_our_metadata(data) else f"its {METADATA_FILE} is not of this format"
     if not stat.S_ISDIR(info.st_mode):
         return f"it is {_kind_of(info.st_mode)}, not a directory"
+    with os.scandir(path) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    if not entries:
+        return None  # an empty directory: replacing it loses nothing
     foreign = []
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+    for entry in entries:
         mode = entry.stat(follow_symlinks=False).st_mode
         if entry.name not in _MEMBERS:
             foreign.append(entry.name + ("/" if stat.S_ISDIR(mode) else ""))
@@ -1259,7 +1263,7 @@ def _what_is_there(path: Path, zipped: bool) -> str | None:
     if foreign:
         return f"it holds {', '.join(foreign[:8])}{', ...' if len(foreign) > 8 else ''}"
     if not os.path.exists(path / METADATA_FILE):
-        return None if not any(os.scandir(path)) else f"it holds no {METADATA_FILE}"
+        return f"it holds no {METADATA_FILE}"
     try:
         data = _read_regular(path / METADATA_FILE, _EARLIER_SAVE_BYTES)
     except (OSError, ValueError):
@@ -1538,7 +1542,7 @@ class _Budget:
 
     def take(self, nbytes: int, what: str) -> None:
         if nbytes > self.left:
-            raise _too_large(self.path, f"{what} would need about {_size(nbytes)}", self.limit)
+            raise _too_large(self.path, f"{what}, which would need about {_size(nbytes)}", self.limit)
         self.left -= nbytes
 
 
