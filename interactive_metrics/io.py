@@ -1542,7 +1542,8 @@ class _Budget:
 
     def take(self, nbytes: int, what: str) -> None:
         if nbytes > self.left:
-            raise _too_large(self.path, f"{what}, which would need about {_size(nbytes)}", self.limit)
+            need = f"{what}, which would need about {_size(nbytes)}"
+            raise _too_large(self.path, need, self.limit)
         self.left -= nbytes
 
 

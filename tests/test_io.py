@@ -240,7 +240,10 @@ def saved(tmp_path: Path) -> Path:
             lambda p: p["metric"]["state"]["true_positives"]["values"].__setitem__(0, "x"),
             r"must be a float64 number, got 'x'",
         ),
-        (lambda p: p["metric"].__setitem__("step", -1), r"`step` must be within \[0, 2\*\*62\], got -1"),
+        (
+            lambda p: p["metric"].__setitem__("step", -1),
+            r"`step` must be within \[0, 2\*\*62\], got -1",
+        ),
         (lambda p: p["metric"]["config"].__setitem__("thresholds", "high"), r"configuration does"),
         (lambda p: p["metric"]["config"].__setitem__("top_k", {"$eval": "1"}), r"not a saved conf"),
         (lambda p: p["history"].__setitem__("rows", 1), r"holds \d+ rows, expected 1"),
