@@ -31,12 +31,15 @@ must metric classes defined outside the package.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import inspect
 import io
 import json
 import math
 import os
+import re
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,12 +47,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from interactive_metrics.metric import RESET, Metric
+from interactive_metrics.metric import RESET, Metric, StateField
 from interactive_metrics.streams import Streams
 
 Files = dict[str, bytes]
 
-__all__ = ["SCHEMA_VERSION", "SavedFileError", "load", "save"]
+__all__ = ["MAX_LOAD_BYTES", "SCHEMA_VERSION", "SavedFileError", "load", "save"]
 
 SCHEMA_VERSION = 2
 """The newest version of the saved layout this package reads.
@@ -66,10 +69,25 @@ MERGED_HISTORY_FILE = "merged_history.parquet"
 _MEMBERS = (METADATA_FILE, HISTORY_FILE, STREAMS_FILE, MERGED_HISTORY_FILE)
 _KIND_VERSIONS = {"metric": 1, "streams": 2}
 _MAX_METADATA_BYTES = 64 * 2**20
+_MAX_NESTING = 64  # lists and objects in metric.json: a configuration nests a few deep
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MAX_STEP = 2**62  # a step far beyond any run, with room to count on without wrapping
+
+MAX_LOAD_BYTES = 2 * 2**30
+"""The most memory (2 GiB) :func:`load` lets a file ask for, unless ``max_bytes`` says more.
+
+What a file asks for is read from it before anything is allocated: the state its
+configuration declares (a ``ConfusionMatrix(num_classes=n)`` holds ``n * n`` numbers),
+and the rows, columns and uncompressed sizes the footers of its Parquet files declare.
+"""
 
 
 class SavedFileError(ValueError):
     """A saved metric that cannot be loaded: corrupt, truncated, edited, or from a newer version.
+
+    Every failure of :func:`load` is this error (or, when nothing exists at the path, a
+    subclass that is also a :class:`FileNotFoundError`); an unexpected error inside
+    ``load`` is chained to it as ``__cause__``.
 
     Examples
     --------
@@ -77,6 +95,10 @@ class SavedFileError(ValueError):
     >>> issubclass(im.io.SavedFileError, ValueError)
     True
     """
+
+
+class _NotFound(SavedFileError, FileNotFoundError):
+    """Nothing exists at the path given to :func:`load`."""
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -98,7 +120,10 @@ def save(
     path : str or path-like
         A path ending in ``.zip`` writes one file; any other path writes a
         directory holding ``metric.json`` and the Parquet files. An earlier save
-        at ``path`` is replaced (atomically for ``.zip``).
+        at ``path`` is replaced, so that at every instant (even if the process is
+        killed) either the earlier or the new save loads from ``path``; anything
+        else at ``path`` is never replaced. A symbolic link is followed: the save
+        it points to is replaced.
     custom_objects : mapping of str to class or function, optional
         Names for metric classes and functions that are not part of this package
         (``{"absolute_error": absolute_error}``); pass the same mapping to :func:`load`.
@@ -114,9 +139,22 @@ def save(
         For a class or function this package does not define and ``custom_objects``
         does not name, for configuration values JSON cannot hold, and for stream
         keys (or a ``null_stream``) that would not come back as they are.
+    ValueError
+        When something other than an earlier save is at ``path`` (a directory with
+        other files, a Parquet dataset, a file that is not a saved ``.zip``); when
+        what was written does not load back (the metric changed while it was being
+        saved), in which case an earlier save at ``path`` is kept; and in a process
+        made by ``fork()`` after polars' threads started in its parent (use the
+        ``"spawn"`` or ``"forkserver"`` start method).
+    OSError
+        When the file system refuses (no permission, no space); an earlier save at
+        ``path`` is then kept.
 
     Notes
     -----
+    Before it reports success, ``save`` reads back what it wrote with every check
+    of :func:`load`.
+
     Stream keys are stored in a Parquet column of their polars dtype (``String``,
     ``Int64``, ``Date``, ...) and must come back equal and of the same Python type:
     keys of mixed types, or of a type polars holds only as objects, are refused.
@@ -136,6 +174,7 @@ def save(
     >>> loaded.result(), loaded.state_at(1), loaded.history.height
     (2.0, {'total': 4.0, 'count': 2.0}, 1)
     """
+    _refuse_in_forked_child("save")
     names = _names_by_object(custom_objects)
     if isinstance(metric, Streams):
         payload, files = _streams_to_files(metric, names)
@@ -147,11 +186,19 @@ def save(
         )
     payload["checksum"] = _checksum(payload)
     metadata = json.dumps(payload, indent=1, allow_nan=False).encode()
-    return _write(Path(path), {METADATA_FILE: metadata, **files})
+    objects = dict(custom_objects or {})
+
+    def verify(written: Path) -> None:
+        _load_from(written, objects, math.inf, written)
+
+    return _write(Path(path), {METADATA_FILE: metadata, **files}, verify)
 
 
 def load(
-    path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    *,
+    custom_objects: Mapping[str, Any] | None = None,
+    max_bytes: float = MAX_LOAD_BYTES,
 ) -> Metric | Streams:
     """Load a metric or Streams written by :func:`save` (or ``.save``), history included.
 
@@ -162,6 +209,11 @@ def load(
     custom_objects : mapping of str to class or function, optional
         The same names given to :func:`save` for classes and functions that are not
         part of this package.
+    max_bytes : int or float, default MAX_LOAD_BYTES (2 GiB)
+        The most memory the file may ask for: the state its configuration declares
+        and the decoded size of its Parquet files, both read from the file before
+        anything is allocated. Raise it (``math.inf`` for no limit) to load a larger
+        save you trust; peak memory while loading is a small multiple of this.
 
     Returns
     -------
@@ -172,12 +224,22 @@ def load(
 
     Raises
     ------
-    FileNotFoundError
-        When nothing exists at ``path``.
     SavedFileError
-        When the file is not a saved metric, is corrupt, truncated or edited, was
+        For every failure, saying what is wrong: the file is not a saved metric, is
+        corrupt, truncated or edited, asks for more memory than ``max_bytes``, is not
+        a regular file (a FIFO, a device, a link inside a saved directory), was
         written by a newer version of this package, or names a class or function
-        that is neither part of this package nor in ``custom_objects``.
+        that is neither part of this package nor in ``custom_objects``. When nothing
+        exists at ``path`` the error is also a :class:`FileNotFoundError`.
+    TypeError, ValueError
+        For a ``max_bytes`` that is not a positive number; ``ValueError`` in a process
+        made by ``fork()`` after polars' threads started in its parent.
+
+    Notes
+    -----
+    A save that was interrupted (the process killed while it replaced an earlier
+    save) is finished first: whichever complete save it left is moved back to
+    ``path``, and what it left beside ``path`` is deleted.
 
     Examples
     --------
@@ -194,8 +256,37 @@ def load(
     >>> restored.history["running_total"].to_list()
     [16.0, 20.0]
     """
+    _refuse_in_forked_child("load")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, float)):
+        raise TypeError(f"`max_bytes` must be a number of bytes, got {max_bytes!r}")
+    if not max_bytes > 0:
+        raise ValueError(f"`max_bytes` must be > 0, got {max_bytes!r}; math.inf sets no limit")
+    objects = dict(custom_objects or {})
     path = Path(path)
-    metadata, present, read = _read(path)
+    try:
+        return _load_from(_settle(_real(path), reading=True), objects, max_bytes, path)
+    except SavedFileError:
+        raise
+    except RecursionError as error:
+        raise _corrupt(path, "it nests too deeply to be read") from error
+    except MemoryError as error:
+        raise _too_large(path, "it needs more memory than there is", max_bytes) from error
+    except Exception as error:  # whatever else a damaged file provokes: one error type
+        raise _corrupt(path, f"reading it failed ({type(error).__name__}: {error})") from error
+
+
+def _load_from(
+    path: Path, objects: Mapping[str, Any], max_bytes: float, shown: Path
+) -> Metric | Streams:
+    """What :func:`load` does once ``path`` is settled; errors name ``shown``."""
+    try:
+        metadata, present, read = _read(path, max_bytes)
+    except SavedFileError as error:
+        if path == shown:
+            raise
+        raise type(error)(str(error).replace(repr(str(path)), repr(str(shown)), 1)) from None
+    path = shown
+    budget = _Budget(max_bytes, path)
     payload = _parse_metadata(metadata, path)
     kind = _get(payload, "kind", str, "")
     needed = _KIND_VERSIONS.get(kind)
@@ -203,19 +294,18 @@ def load(
         raise _corrupt(path, f"it holds a {kind!r}; this version loads {sorted(_KIND_VERSIONS)}")
     if payload["schema_version"] < needed:
         raise _corrupt(path, f"a {kind!r} needs schema version {needed} or later")
-    objects = dict(custom_objects or {})
     if kind == "metric":
         history = _get(payload, "history", (dict, type(None)), "")
         listed = {} if history is None else {HISTORY_FILE: history}
-        frames = _read_members(listed, present, read, path)
+        files = _read_members(listed, present, read, path)
         data = _get(payload, "metric", dict, "")
-        return _metric_from_dict(data, frames.get(HISTORY_FILE), objects, path)
+        return _metric_from_dict(data, files.get(HISTORY_FILE), objects, path, budget)
     listed = _get(payload, "files", dict, "")
     unknown = sorted(set(listed) - {STREAMS_FILE, HISTORY_FILE, MERGED_HISTORY_FILE})
     if unknown or STREAMS_FILE not in listed:
         raise _corrupt(path, f"`files` lists {sorted(listed)}, which must include {STREAMS_FILE}")
-    frames = _read_members(listed, present, read, path)
-    return _streams_from_dict(_get(payload, "streams", dict, ""), frames, objects, path)
+    files = _read_members(listed, present, read, path)
+    return _streams_from_dict(_get(payload, "streams", dict, ""), files, objects, path, budget)
 
 
 def _metric_to_files(metric: Metric, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
@@ -245,13 +335,25 @@ def _describe(frame: pl.DataFrame, data: bytes) -> dict[str, Any]:
     return {"rows": frame.height, "sha256": hashlib.sha256(data).hexdigest()}
 
 
+class _Member:
+    """A Parquet file of a save: its bytes (checked against their digest) and its row count."""
+
+    def __init__(self, name: str, data: bytes, rows: int) -> None:
+        self.name = name
+        self.data = data
+        self.rows = rows
+
+    def frame(self, path: Path, budget: _Budget, row_bytes: int) -> pl.DataFrame:
+        return _read_frame(self.data, self.name, path, budget, self.rows, row_bytes)
+
+
 def _read_members(
     listed: Mapping[str, Any],
     present: set[str],
     read: Callable[[str], bytes | None],
     path: Path,
-) -> dict[str, pl.DataFrame]:
-    """The Parquet files ``metric.json`` lists, each checked against its digest and row count."""
+) -> dict[str, _Member]:
+    """The Parquet files ``metric.json`` lists, each checked against its digest (not yet read)."""
     extra = sorted(present - set(listed) - {METADATA_FILE})
     if extra:
         raise _corrupt(path, f"it holds {extra}, which {METADATA_FILE} does not list")
@@ -268,11 +370,10 @@ def _read_members(
                 f"{name} does not match the digest recorded in {METADATA_FILE}: "
                 "it is corrupt, truncated or was replaced",
             )
-        frame = _read_parquet(data, name, path)
         rows = _get(entry, "rows", int, name)
-        if frame.height != rows:
-            raise _corrupt(path, f"{name} holds {frame.height} rows, expected {rows}")
-        frames[name] = frame
+        if rows < 0:
+            raise _corrupt(path, f"the row count of {name} must be >= 0, got {rows!r}")
+        frames[name] = _Member(name, data, rows)
     return frames
 
 
@@ -313,7 +414,11 @@ def _metric_to_dict(metric: Metric, names: Mapping[int, str]) -> dict[str, Any]:
 
 
 def _metric_from_dict(
-    data: Mapping[str, Any], frame: pl.DataFrame | None, objects: Mapping[str, Any], path: Path
+    data: Mapping[str, Any],
+    history: _Member | None,
+    objects: Mapping[str, Any],
+    path: Path,
+    budget: _Budget,
 ) -> Metric:
     class_name = _get(data, "class", str, "metric")
     cls = objects.get(class_name)
@@ -330,14 +435,15 @@ def _metric_from_dict(
         key: _decode_config(value, f"config[{key!r}]", objects, path)
         for key, value in config_data.items()
     }
+    _check_state_size(cls, config, budget)  # before the state is allocated
     try:
         with np.errstate(all="ignore"):
             metric = cls.from_config(config)
     except (TypeError, ValueError) as error:
         raise _corrupt(path, f"its configuration does not build a {class_name} ({error})") from None
     step = _get(data, "step", int, "metric")
-    if step < 0:
-        raise _corrupt(path, f"`step` must be >= 0, got {step!r}")
+    if not 0 <= step <= _MAX_STEP:
+        raise _corrupt(path, f"`step` must be within [0, 2**62], got {step!r}")
     state = _decode_state(_get(data, "state", dict, "metric"), metric, "state", path)
     compensation = data.get("compensation")
     if (compensation is None) != (getattr(metric, "_compensation", None) is None):
@@ -356,12 +462,13 @@ def _metric_from_dict(
         pending_batch = _decode_state(
             _get(pending, "batch", dict, "pending"), metric, "pending", path
         )
-    if (frame is None) != (metric._history is None):
+    if (history is None) != (metric._history is None):
         recorded = "records" if metric._history is not None else "does not record"
         raise _corrupt(
             path,
             f"its metric {recorded} a history, so a history file must be there exactly then",
         )
+    frame = None if history is None else history.frame(path, budget, _history_row_bytes(metric))
     # Everything is decoded and checked: only now is the new metric filled in.
     if frame is not None:
         metric._history = _restore_history(metric, frame, step, path)
@@ -372,6 +479,11 @@ def _metric_from_dict(
     if compensation is not None:
         metric._compensation = low
     return metric
+
+
+def _history_row_bytes(metric: Metric, extra: int = 0) -> int:
+    """The bytes one history row of ``metric`` takes decoded: its numbers, step and event."""
+    return metric._new_history().width * metric._dtype.itemsize + 9 + extra
 
 
 def _restore_history(metric: Metric, frame: pl.DataFrame, step: int, path: Path) -> Any:
@@ -525,26 +637,30 @@ def _same_key(key: Any, loaded: Any) -> bool:
 def _encode_null_stream(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, float) and math.isfinite(value):
         return value
+    if isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX:
+        return value
     raise TypeError(
         f"cannot save a Streams whose `null_stream` is {value!r} (type {type(value).__name__}); "
-        "a saved `null_stream` must be a string, an integer, a finite float, a bool or None"
+        "a saved `null_stream` must be a string, an integer within int64, a finite float, "
+        "a bool or None"
     )
 
 
 def _streams_from_dict(
     data: Mapping[str, Any],
-    frames: Mapping[str, pl.DataFrame],
+    files: Mapping[str, _Member],
     objects: Mapping[str, Any],
     path: Path,
+    budget: _Budget,
 ) -> Streams:
-    if (MERGED_HISTORY_FILE in frames) != (HISTORY_FILE in frames):
+    if (MERGED_HISTORY_FILE in files) != (HISTORY_FILE in files):
         raise _corrupt(path, f"it holds one of {HISTORY_FILE} and {MERGED_HISTORY_FILE} only")
     metric_data = _get(data, "metric", dict, "streams")
-    metric = _metric_from_dict(metric_data, frames.get(MERGED_HISTORY_FILE), objects, path)
+    metric = _metric_from_dict(metric_data, files.get(MERGED_HISTORY_FILE), objects, path, budget)
     step = _get(data, "step", int, "streams")
     if step != metric._step:
         raise _corrupt(path, f"`streams.step` is {step!r}, its merged metric's {metric._step}")
@@ -554,13 +670,16 @@ def _streams_from_dict(
     if not (null_stream is None or isinstance(null_stream, (str, int, float))):
         raise _corrupt(path, f"`streams.null_stream` must be a key or null, got {null_stream!r}")
     count = _get(data, "count", int, "streams")
-    table = frames[STREAMS_FILE]
-    if table.height != count:
-        raise _corrupt(path, f"{STREAMS_FILE} holds {table.height} streams, expected {count}")
+    member = files[STREAMS_FILE]
+    if member.rows != count:
+        raise _corrupt(path, f"{STREAMS_FILE} holds {member.rows} streams, expected {count}")
+    numbers = sum(math.prod(f.shape) for f in metric._fields)
+    table = member.frame(path, budget, (2 * numbers + 2) * metric._dtype.itemsize + 24)
     keys, weight, events, state, pending = _decode_streams_table(table, metric, step, path)
     history = None
-    if HISTORY_FILE in frames:
-        history = _decode_stream_history(frames[HISTORY_FILE], metric, keys, events, step, path)
+    if HISTORY_FILE in files:
+        frame = files[HISTORY_FILE].frame(path, budget, _history_row_bytes(metric, 32))
+        history = _decode_stream_history(frame, metric, keys, events, step, path)
     # Everything is decoded and checked: only now is the Streams built.
     try:
         return Streams._from_saved_parts(
@@ -712,7 +831,8 @@ def _encode_number(value: Any, dtype: np.dtype[Any]) -> float | str:
 
 def _decode_number(value: Any, dtype: np.dtype[Any], where: str, path: Path) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = dtype.type(value)
+        with np.errstate(all="ignore"):  # a number beyond float16: inf, refused below
+            number = dtype.type(value)
         if math.isfinite(value) and float(number) == value:
             return number
     elif value in ("inf", "-inf"):
@@ -868,6 +988,28 @@ def _names_by_object(custom_objects: Mapping[str, Any] | None) -> dict[int, str]
 
 
 # -- files -----------------------------------------------------------------------------------
+#
+# A directory save is replaced by this protocol (``H`` is ``<pid>-<16 hex digits>``, one per
+# save; every step is followed by an fsync of what it changed):
+#
+# 1. write the new save into ``.NAME.H.tmp`` beside ``NAME`` and read it back (:func:`load`'s
+#    checks); a ``.tmp`` is never more than a draft;
+# 2. rename it to ``.NAME.H.new``: a ``.new`` is always a complete, checked save;
+# 3. if ``NAME`` exists, rename it to ``.NAME.H.old``;
+# 4. rename ``.NAME.H.new`` to ``NAME``;
+# 5. delete ``.NAME.H.old``.
+#
+# Between 3 and 4 nothing is at ``NAME``. Before reading or writing ``NAME``, ``load`` and
+# ``save`` first settle what an earlier, interrupted save left (:func:`_settle`): if nothing
+# is at ``NAME``, the newest ``.new`` is renamed into place (or, without one, the newest
+# ``.old``); then, once ``NAME`` holds a save, the leftovers of saves whose process has
+# ended are deleted. So at every instant a complete save loads from ``NAME``: the old one
+# until step 4, the new one from then on. A ``.zip`` is written to ``.NAME.H.tmp``, read
+# back, then renamed over ``NAME`` in one step.
+
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[0-9a-f]{16}\.(?P<kind>tmp|new|old)")
+_IN_FLIGHT: set[str] = set()  # the leftover names of saves running in this process
+_EARLIER_SAVE_BYTES = 64 * 2**20  # the most of a metric.json read to see whether it is ours
 
 
 def _checksum(payload: Mapping[str, Any]) -> str:
@@ -876,88 +1018,496 @@ def _checksum(payload: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write(path: Path, members: Files) -> Path:
-    import shutil
-    import zipfile
+def _reached(step: str) -> None:
+    """Mark a step of a save (a no-op: tests end a process here to check crash safety)."""
 
-    temporary = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
-    if path.suffix.lower() == ".zip":
-        if path.is_dir():
-            raise FileExistsError(f"`path` {str(path)!r} is a directory; pass a new .zip path")
-        try:
-            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
-                for name, data in members.items():
-                    archive.writestr(name, data)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return path
-    if path.exists() and not (path.is_dir() and {p.name for p in path.iterdir()} <= set(_MEMBERS)):
-        raise FileExistsError(
-            f"`path` {str(path)!r} exists and is not a saved metric or Streams; pass a new "
-            "path (a directory is written) or one ending in .zip"
-        )
-    temporary.mkdir(parents=True)
+
+def _real(path: Path) -> Path:
+    """``path`` with its symbolic links resolved: a save replaces what a link points to."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+def _write(path: Path, members: Files, verify: Callable[[Path], object]) -> Path:
+    """Write ``members`` at ``path`` (a ``.zip`` or a directory), check them, then swap them in."""
+    real = _real(path)
+    tag = f"{os.getpid()}-{os.urandom(8).hex()}"
+    temporary = real.with_name(f".{real.name}.{tag}.tmp")
+    _IN_FLIGHT.add(temporary.name)
     try:
-        for name, data in members.items():
-            (temporary / name).write_bytes(data)
-        if path.exists():
-            old = path.with_name(f".{path.name}.{os.urandom(8).hex()}.old")
-            path.rename(old)
-            temporary.rename(path)
-            shutil.rmtree(old)
+        if path.suffix.lower() == ".zip":
+            _write_zip(real, temporary, members, verify)
         else:
-            temporary.rename(path)
+            _write_directory(real, temporary, tag, members, verify)
     finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
+        _IN_FLIGHT.discard(temporary.name)
     return path
 
 
-def _read(path: Path) -> tuple[bytes, set[str], Callable[[str], bytes | None]]:
-    """``metric.json``, the names of the saved files present, and a reader of each."""
+def _write_zip(
+    path: Path, temporary: Path, members: Files, verify: Callable[[Path], object]
+) -> None:
     import zipfile
 
-    if path.is_dir():
-        metadata_path = path / METADATA_FILE
-        if not metadata_path.is_file():
-            raise _corrupt(path, f"the directory holds no {METADATA_FILE}")
-        if metadata_path.stat().st_size > _MAX_METADATA_BYTES:
-            raise _corrupt(path, f"{METADATA_FILE} is too large to be metadata")
-        present = {name for name in _MEMBERS if (path / name).is_file()}
-        return (
-            metadata_path.read_bytes(),
-            present,
-            lambda name: (path / name).read_bytes() if name in present else None,
-        )
-    if not path.exists():
-        raise FileNotFoundError(f"`path` {str(path)!r} does not exist")
+    _settle(path)
+    if os.path.lexists(path):
+        _refuse_unless_earlier_save(path, zipped=True)
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            size = path.stat().st_size
-            if METADATA_FILE not in infos or not set(infos) <= set(_MEMBERS):
-                raise _corrupt(path, f"it holds {sorted(infos)}, expected {list(_MEMBERS)}")
-            for info in infos.values():
-                if info.compress_type != zipfile.ZIP_STORED or info.file_size > size:
-                    raise _corrupt(path, f"{info.filename} is not stored as this package stores it")
-            members = {name: archive.read(name) for name in infos}
-    except SavedFileError:
+        with open(temporary, "xb") as file:
+            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            file.flush()
+            os.fsync(file.fileno())
+        _reached("written")
+        _verified(verify, temporary, path)
+        _reached("verified")
+        os.replace(temporary, path)
+        _fsync_directory(path.parent)
+        _reached("replaced")
+    finally:
+        if os.path.lexists(temporary):
+            temporary.unlink()
+
+
+def _write_directory(
+    path: Path, temporary: Path, tag: str, members: Files, verify: Callable[[Path], object]
+) -> None:
+    new = path.with_name(f".{path.name}.{tag}.new")
+    old = path.with_name(f".{path.name}.{tag}.old")
+    _IN_FLIGHT.update((new.name, old.name))
+    try:
+        _settle(path)
+        replacing = os.path.lexists(path)
+        if replacing:
+            _refuse_unless_earlier_save(path, zipped=False)
+        temporary.mkdir(parents=True)
+        try:
+            for i, (name, data) in enumerate(members.items()):
+                with open(temporary / name, "xb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                if i == 0:
+                    _reached("writing")
+            _fsync_directory(temporary)
+            _reached("written")
+            _verified(verify, temporary, path)
+            _reached("verified")
+            temporary.rename(new)
+        finally:
+            if os.path.lexists(temporary):
+                _remove_tree(temporary)
+        _fsync_directory(path.parent)
+        _reached("ready")
+        if replacing:
+            path.rename(old)
+            _reached("old hidden")
+        new.rename(path)
+        _fsync_directory(path.parent)
+        _reached("replaced")
+        if replacing:
+            _remove_tree(old, step="removing old")
+        _reached("done")
+    finally:
+        _IN_FLIGHT.difference_update((new.name, old.name))
+
+
+def _verified(verify: Callable[[Path], object], written: Path, path: Path) -> None:
+    """Read back what a save wrote, with every check of :func:`load`, before it counts."""
+    try:
+        verify(written)
+    except SavedFileError as error:
+        raise ValueError(
+            f"cannot save to {str(path)!r}: what was written does not load back ({error}); "
+            "was the metric changed while it was being saved (by another thread)? Nothing "
+            "was replaced; save it again once nothing updates it"
+        ) from error
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a platform that cannot open a directory (Windows): nothing to sync
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(directory: Path, step: str | None = None) -> None:
+    """Delete a directory a save wrote (regular files only: never follows a link)."""
+    with os.scandir(directory) as listing:
+        entries = list(listing)
+    for i, entry in enumerate(entries):
+        if entry.is_dir(follow_symlinks=False):
+            _remove_tree(Path(entry.path))
+        else:
+            os.unlink(entry.path)
+        if i == 0 and step is not None:
+            _reached(step)
+    os.rmdir(directory)
+
+
+def _settle(path: Path, *, reading: bool = False) -> Path:
+    """Finish what an interrupted save left beside ``path``; return where the save now is.
+
+    If nothing is at ``path`` and an interrupted save left a complete ``.new`` (or only an
+    ``.old``), it is renamed to ``path``; then the leftovers of saves whose process has
+    ended are deleted. Leftovers of a save still running in another process are not
+    touched: ``reading`` then returns the one to read instead of moving it.
+    """
+    try:
+        with os.scandir(path.parent) as listing:
+            entries = list(listing)
+    except OSError:
+        return path
+    leftovers = []
+    for entry in entries:
+        match = _LEFTOVER.fullmatch(entry.name)
+        if match and match["name"] == path.name:
+            pid = match["pid"]
+            running = entry.name in _IN_FLIGHT or (
+                pid is not None and int(pid) != os.getpid() and _running(int(pid))
+            )
+            leftovers.append((entry, match["kind"], running))
+    if not leftovers:
+        return path
+    if not os.path.lexists(path):
+        candidates = [
+            (kind == "new", entry.stat(follow_symlinks=False).st_ctime_ns, entry, running)
+            for entry, kind, running in leftovers
+            if kind in ("new", "old")
+            and entry.is_dir(follow_symlinks=False)
+            and os.path.isfile(os.path.join(entry.path, METADATA_FILE))
+        ]
+        if candidates:
+            *_, entry, running = max(candidates, key=lambda c: c[:2])
+            if running:
+                return Path(entry.path) if reading else path
+            os.rename(entry.path, path)
+            _fsync_directory(path.parent)
+    for entry, _kind, running in leftovers:
+        if not running and os.path.lexists(entry.path):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+            except OSError:  # another process cleaned it first, or it is not ours to delete
+                pass
+    return path
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or a platform without signals: assume it runs
+        return True
+    return True
+
+
+def _refuse_unless_earlier_save(path: Path, *, zipped: bool) -> None:
+    """Raise ValueError unless ``path`` holds a save of this package (and nothing else).
+
+    A directory counts only when it holds nothing but regular files with the names a
+    save writes, among them a ``metric.json`` of this format; a ``.zip`` only when it is
+    a zip archive of such files. Anything else is someone's data and is never replaced.
+    """
+    what = _what_is_there(path, zipped)
+    if what is not None:
+        raise ValueError(
+            f"`path` {str(path)!r} exists and is not an earlier save of interactive_metrics "
+            f"({what}), and `save` never replaces data it did not write; pass another "
+            "`path`, or remove what is there first"
+        )
+
+
+def _what_is_there(path: Path, zipped: bool) -> str | None:
+    """Why ``path`` is not an earlier save, or None when it is one."""
+    import zipfile
+
+    info = os.stat(path, follow_symlinks=False)
+    if zipped:
+        if not stat.S_ISREG(info.st_mode):
+            return f"it is {_kind_of(info.st_mode)}, not a .zip file"
+        try:
+            with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+                names = archive.namelist()
+                if METADATA_FILE not in names or not set(names) <= set(_MEMBERS):
+                    return f"a zip archive of {sorted(names)[:8]}"
+                member = archive.getinfo(METADATA_FILE)
+                if member.file_size > _EARLIER_SAVE_BYTES:
+                    return f"its {METADATA_FILE} is too large to be ours"
+                data = archive.read(METADATA_FILE)
+        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+            return "a file that is not a zip archive"
+        return None if _is_our_metadata(data) else f"its {METADATA_FILE} is not of this format"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"it is {_kind_of(info.st_mode)}, not a directory"
+    with os.scandir(path) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    if not entries:
+        return None  # an empty directory: replacing it loses nothing
+    foreign = []
+    for entry in entries:
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if entry.name not in _MEMBERS:
+            foreign.append(entry.name + ("/" if stat.S_ISDIR(mode) else ""))
+        elif not stat.S_ISREG(mode):
+            foreign.append(f"{entry.name} ({_kind_of(mode)})")
+    if foreign:
+        return f"it holds {', '.join(foreign[:8])}{', ...' if len(foreign) > 8 else ''}"
+    if not os.path.exists(path / METADATA_FILE):
+        return f"it holds no {METADATA_FILE}"
+    try:
+        data = _read_regular(path / METADATA_FILE, _EARLIER_SAVE_BYTES)
+    except (OSError, ValueError):
+        return f"its {METADATA_FILE} cannot be read"
+    return None if _is_our_metadata(data) else f"its {METADATA_FILE} is not of this format"
+
+
+def _is_our_metadata(data: bytes) -> bool:
+    try:
+        payload = _json_loads(data)
+    except (ValueError, RecursionError):
+        return False
+    version = payload.get("schema_version") if isinstance(payload, dict) else None
+    return (
+        isinstance(payload, dict)
+        and payload.get("format") == FORMAT_NAME
+        and isinstance(version, int)
+        and not isinstance(version, bool)
+        and version >= 1
+    )
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS |= getattr(os, "O_BINARY", 0)
+
+
+def _open_regular(name: str | Path, *, dir_fd: int | None = None, follow: bool = False) -> int:
+    """A file descriptor of a *regular* file, or ValueError (a FIFO, device or link)."""
+    flags = _OPEN_FLAGS | (0 if follow else _NOFOLLOW)
+    if not follow:  # a platform without O_NOFOLLOW: refuse links before opening
+        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise ValueError(f"{os.fspath(name)} is a symbolic link, not a regular file")
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ValueError(f"{os.fspath(name)} is a symbolic link, not a regular file") from None
         raise
-    except Exception as error:  # zipfile raises many types on damaged archives
-        why = f"it is not a readable zip archive ({type(error).__name__}: {error})"
-        raise _corrupt(path, why) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ValueError(f"{os.fspath(name)} is {_kind_of(mode)}, not a regular file")
+    return fd
+
+
+def _read_fd(fd: int, limit: float, name: str) -> bytes:
+    """All of an open regular file, refusing one larger than ``limit`` bytes; closes ``fd``."""
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise _TooLarge(name, size)
+        chunks, total = [], 0
+        while total <= size:  # a file that grows while it is read is cut at size + 1
+            chunk = os.read(fd, min(size + 1 - total, 2**24) or 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise ValueError(f"{name} changed size while it was read")
+    return data
+
+
+def _read_regular(path: Path, limit: float) -> bytes:
+    return _read_fd(_open_regular(path), limit, path.name)
+
+
+class _TooLarge(ValueError):
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(f"{name} holds {size} bytes")
+        self.name = name
+        self.size = size
+
+
+def _read(path: Path, max_bytes: float) -> tuple[bytes, set[str], Callable[[str], bytes | None]]:
+    """``metric.json``, the names of the saved files present, and a reader of each.
+
+    Only regular files are read (a FIFO, a device or a link inside a saved directory is
+    refused before it is opened for reading), each at most ``max_bytes`` long.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _NotFound(f"`path` {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise _corrupt(path, f"it cannot be read ({error.strerror})") from None
+    metadata_limit = min(_MAX_METADATA_BYTES, max_bytes)
+    try:
+        if stat.S_ISDIR(info.st_mode):
+            return _read_directory(path, metadata_limit, max_bytes)
+        if not stat.S_ISREG(info.st_mode):
+            raise _corrupt(path, f"it is {_kind_of(info.st_mode)}, not a saved file or directory")
+        return _read_zip(path, metadata_limit, max_bytes)
+    except _TooLarge as error:
+        raise _too_large(path, f"{error.name} holds {error.size} bytes", max_bytes) from None
+    except OSError as error:
+        raise _corrupt(path, f"it cannot be read ({error})") from None
+
+
+def _read_directory(
+    path: Path, metadata_limit: float, max_bytes: float
+) -> tuple[bytes, set[str], Callable[[str], bytes | None]]:
+    directory = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        present = set()
+        for name in _MEMBERS:
+            try:
+                mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(mode):
+                raise _corrupt(path, f"its {name} is {_kind_of(mode)}, not a regular file")
+            present.add(name)
+        if METADATA_FILE not in present:
+            raise _corrupt(path, f"the directory holds no {METADATA_FILE}")
+        members = {}
+        for name in sorted(present):
+            try:
+                fd = _open_regular(name, dir_fd=directory)
+            except ValueError as error:
+                raise _corrupt(path, str(error)) from None
+            limit = metadata_limit if name == METADATA_FILE else max_bytes
+            members[name] = _read_fd(fd, limit, name)
+    finally:
+        os.close(directory)
     return members.pop(METADATA_FILE), set(members), members.get
 
 
-def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
+def _read_zip(
+    path: Path, metadata_limit: float, max_bytes: float
+) -> tuple[bytes, set[str], Callable[[str], bytes | None]]:
+    import zipfile
 
     try:
-        payload = json.loads(data.decode("utf-8"), parse_constant=refuse)
+        fd = _open_regular(path, follow=True)
+    except ValueError as error:
+        raise _corrupt(path, str(error)) from None
+    with os.fdopen(fd, "rb") as file:
+        size = os.fstat(fd).st_size
+        try:
+            with zipfile.ZipFile(file) as archive:
+                infos = {info.filename: info for info in archive.infolist()}
+                if METADATA_FILE not in infos or not set(infos) <= set(_MEMBERS):
+                    raise _corrupt(path, f"it holds {sorted(infos)}, expected {list(_MEMBERS)}")
+                members = {}
+                for name, info in infos.items():
+                    if (
+                        info.compress_type != zipfile.ZIP_STORED
+                        or info.file_size > size
+                        or info.compress_size != info.file_size
+                    ):
+                        raise _corrupt(path, f"{name} is not stored as this package stores it")
+                    limit = metadata_limit if name == METADATA_FILE else max_bytes
+                    if info.file_size > limit:
+                        raise _TooLarge(name, info.file_size)
+                    with archive.open(info) as member:
+                        data = member.read(info.file_size + 1)
+                    if len(data) != info.file_size:
+                        raise _corrupt(path, f"{name} is not as long as the archive says")
+                    members[name] = data
+        except (SavedFileError, _TooLarge):
+            raise
+        except Exception as error:  # zipfile raises many types on damaged archives
+            why = f"it is not a readable zip archive ({type(error).__name__}: {error})"
+            raise _corrupt(path, why) from None
+    return members.pop(METADATA_FILE), set(members), members.get
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _json_loads(data: bytes) -> Any:
+    """JSON as ``save`` writes it: integers within int64, finite floats, no NaN constants."""
+
+    def refuse_constant(constant: str) -> Any:
+        raise _BadNumber(f"{constant} is not JSON")
+
+    def parse_int(text: str) -> int:
+        value = int(text) if len(text) <= 20 else None
+        if value is None or not _INT64_MIN <= value <= _INT64_MAX:
+            raise _BadNumber(f"the integer {text[:40]} is outside the int64 range")
+        return value
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise _BadNumber(f"the number {text[:40]} is beyond the float64 range")
+        return value
+
+    return json.loads(
+        data.decode("utf-8"),
+        parse_constant=refuse_constant,
+        parse_int=parse_int,
+        parse_float=parse_float,
+    )
+
+
+def _nesting(value: Any, limit: int) -> int:
+    """How deep lists and objects nest in ``value`` (stops counting past ``limit``)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return deepest if isinstance(value, (list, dict)) else 0
+
+
+def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
+    try:
+        payload = _json_loads(data)
+    except _BadNumber as error:
+        raise _corrupt(
+            path, f"{METADATA_FILE} holds a number `save` never writes ({error})"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _corrupt(path, f"{METADATA_FILE} is not valid JSON ({error})") from None
+    if _nesting(payload, _MAX_NESTING) > _MAX_NESTING:
+        raise _corrupt(
+            path, f"{METADATA_FILE} nests lists and objects more than {_MAX_NESTING} deep"
+        )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise _corrupt(
             path, f"{METADATA_FILE} does not describe a saved interactive_metrics object"
@@ -977,6 +1527,243 @@ def _parse_metadata(data: bytes, path: Path) -> dict[str, Any]:
             "interactive_metrics to load it"
         )
     return payload
+
+
+# -- what a file asks for: memory, checked before it is allocated ---------------------------
+
+
+class _Budget:
+    """What is left of ``max_bytes`` while a file is loaded."""
+
+    def __init__(self, limit: float, path: Path) -> None:
+        self.limit = limit
+        self.left = limit
+        self.path = path
+
+    def take(self, nbytes: int, what: str) -> None:
+        if nbytes > self.left:
+            need = f"{what}, which would need about {_size(nbytes)}"
+            raise _too_large(self.path, need, self.limit)
+        self.left -= nbytes
+
+
+def _too_large(path: Path, what: str, limit: float) -> SavedFileError:
+    return SavedFileError(
+        f"cannot load {str(path)!r}: {what}, more than `max_bytes` ({_size(limit)}) allows; "
+        "if you trust the file, pass a larger `max_bytes` to `load` (the file may also be "
+        "forged or damaged)"
+    )
+
+
+def _size(nbytes: float) -> str:
+    if nbytes == math.inf:
+        return "no limit"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError  # unreachable
+
+
+class _Declared(Exception):  # noqa: N818 (a signal, not an error)
+    def __init__(self, fields: tuple[Any, ...], dtype: Any, history: bool) -> None:
+        super().__init__()
+        self.fields = fields
+        self.dtype = dtype
+        self.history = history
+
+
+class _StopBeforeState(Metric):
+    """Stands just before :class:`Metric` in a probe's MRO: stops where the state is made."""
+
+    fields = (StateField("unused"),)
+
+    def terms(self, values: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def compute(self, state: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def __init__(self, name: Any = None, dtype: Any = None, **options: Any) -> None:
+        raise _Declared(tuple(self.fields), dtype, bool(options.get("history", True)))
+
+
+def _declared_state(cls: type[Metric], config: Mapping[str, Any]) -> _Declared | None:
+    """The fields (shapes) ``cls.from_config(config)`` would allocate, found without allocating.
+
+    The class's own ``__init__`` runs (it validates the configuration and sets what its
+    ``fields`` depend on); :class:`Metric`'s, which allocates the state and the
+    history, does not. None when that cannot be found out (a class whose ``__init__``
+    does not reach ``Metric.__init__``, or a configuration it refuses).
+    """
+    try:
+        probe: type[Metric] = type(cls.__name__, (cls, _StopBeforeState), {"__module__": __name__})
+        with np.errstate(all="ignore"):
+            probe.from_config(config)
+    except _Declared as declared:
+        return declared
+    except Exception:
+        return None
+    return None
+
+
+def _check_state_size(cls: type[Metric], config: Mapping[str, Any], budget: _Budget) -> None:
+    declared = _declared_state(cls, config)
+    if declared is None:
+        return
+    numbers = 0
+    for field in declared.fields:
+        shape = getattr(field, "shape", ())
+        if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+            return  # not a shape: the metric's own checks will say so
+        numbers += math.prod(int(n) for n in shape)
+    try:
+        itemsize = np.dtype(declared.dtype or np.float64).itemsize
+    except TypeError:
+        itemsize = 8
+    # The state, its identity, a pending batch and the compensation; with a history, the
+    # first block of its buffer (64 rows of the batch state, running state and results).
+    copies = 4 + (64 * 4 if declared.history else 0)
+    shapes = ", ".join(f"{f.name} {tuple(f.shape)}" for f in declared.fields if f.shape)
+    budget.take(
+        numbers * itemsize * copies,
+        f"its configuration declares a {cls.__name__} of {numbers} numbers"
+        + (f" ({shapes})" if shapes else ""),
+    )
+
+
+def _parquet_footer(data: bytes) -> tuple[int, int]:
+    """``(rows, bytes)`` that a Parquet file's footer declares, read without reading the data.
+
+    ``bytes`` is what its columns take once decoded, estimated from the footer: the
+    uncompressed size of every column chunk plus 8 bytes for each value. A footer
+    that cannot be parsed, whose row groups do not add up, or that points at other
+    files raises ValueError.
+    """
+    if len(data) < 12 or data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+        raise ValueError("it does not begin and end as Parquet does")
+    length = int.from_bytes(data[-8:-4], "little")
+    if length > len(data) - 12:
+        raise ValueError("its footer length is larger than the file")
+    meta = _Thrift(memoryview(data)[len(data) - 8 - length : len(data) - 8]).struct(0)
+    rows, groups = meta.get(3), meta.get(4)
+    if not isinstance(rows, int) or rows < 0 or not isinstance(groups, list):
+        raise ValueError("its footer has no row count or row groups")
+    group_rows = decoded = 0
+    for group in groups:
+        chunks = group.get(1) if isinstance(group, dict) else None
+        if not isinstance(chunks, list) or not isinstance(group.get(3), int):
+            raise ValueError("a row group of its footer is malformed")
+        group_rows += group[3]
+        for chunk in chunks:
+            meta_data = chunk.get(3) if isinstance(chunk, dict) else None
+            if not isinstance(meta_data, dict) or 1 in chunk:
+                raise ValueError("a column chunk has no metadata or lives in another file")
+            values, size = meta_data.get(5), meta_data.get(6)
+            if not (isinstance(values, int) and isinstance(size, int) and values >= 0 <= size):
+                raise ValueError("a column chunk has no value count or size")
+            decoded += size + 8 * values
+    if group_rows != rows:
+        raise ValueError(f"its row groups hold {group_rows} rows, its footer says {rows}")
+    return rows, decoded
+
+
+class _Thrift:
+    """The little of Thrift's compact protocol a Parquet footer needs: structs as dicts."""
+
+    def __init__(self, buffer: memoryview) -> None:
+        self.buffer = buffer
+        self.at = 0
+
+    def byte(self) -> int:
+        if self.at >= len(self.buffer):
+            raise ValueError("the footer ends early")
+        self.at += 1
+        return int(self.buffer[self.at - 1])
+
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ValueError("a number in the footer is too long")
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def skip(self, n: int) -> None:
+        if n > len(self.buffer) - self.at:
+            raise ValueError("the footer ends early")
+        self.at += n
+
+    def value(self, kind: int, depth: int) -> Any:
+        if depth > 16:
+            raise ValueError("the footer nests too deeply")
+        if kind in (1, 2):  # a boolean field: its value is in the type
+            return kind == 1
+        if kind == 3:
+            return self.byte()
+        if kind in (4, 5, 6):
+            return self.zigzag()
+        if kind == 7:
+            return self.skip(8)
+        if kind == 8:
+            return self.skip(self.varint())
+        if kind in (9, 10):
+            header = self.byte()
+            size, element = header >> 4, header & 0x0F
+            if size == 15:
+                size = self.varint()
+            if size > len(self.buffer) - self.at:  # every element takes a byte at least
+                raise ValueError("a list in the footer is longer than the footer")
+            if element in (1, 2):
+                return [self.byte() == 1 for _ in range(size)]
+            return [self.value(element, depth + 1) for _ in range(size)]
+        if kind == 11:
+            size = self.varint()
+            if size > len(self.buffer) - self.at:
+                raise ValueError("a map in the footer is longer than the footer")
+            types = self.byte() if size else 0
+            for _ in range(size):
+                self.value(types >> 4, depth + 1)
+                self.value(types & 0x0F, depth + 1)
+            return None
+        if kind == 12:
+            return self.struct(depth + 1)
+        raise ValueError(f"the footer holds an unknown Thrift type {kind}")
+
+    def struct(self, depth: int) -> dict[int, Any]:
+        fields: dict[int, Any] = {}
+        last = 0
+        while True:
+            header = self.byte()
+            if header == 0:
+                return fields
+            delta, kind = header >> 4, header & 0x0F
+            last = last + delta if delta else self.zigzag()
+            fields[last] = self.value(kind, depth)
+
+
+def _read_frame(
+    data: bytes, name: str, path: Path, budget: _Budget, rows: int, row_bytes: int
+) -> pl.DataFrame:
+    """A Parquet member as a DataFrame, once its footer fits ``rows`` and the budget."""
+    try:
+        declared_rows, decoded = _parquet_footer(data)
+    except ValueError as error:
+        raise _corrupt(path, f"{name} is not readable Parquet ({error})") from None
+    if declared_rows != rows:
+        raise _corrupt(path, f"{name} holds {declared_rows} rows, expected {rows}")
+    budget.take(max(decoded, rows * row_bytes), f"{name} ({rows} rows)")
+    frame = _read_parquet(data, name, path)
+    if frame.height != rows:
+        raise _corrupt(path, f"{name} holds {frame.height} rows, expected {rows}")
+    return frame
 
 
 def _read_parquet(data: bytes, name: str, path: Path) -> pl.DataFrame:
@@ -1005,3 +1792,50 @@ def _corrupt(path: Path, why: str) -> SavedFileError:
         f"cannot load {str(path)!r}: {why}; it is not a complete, unchanged file written by "
         "`save` (save the metric or Streams again)"
     )
+
+
+# -- fork ------------------------------------------------------------------------------------
+
+_polars_threads_at_fork = False
+_forked_with_polars_threads = False
+
+
+def _before_fork() -> None:
+    global _polars_threads_at_fork
+    _polars_threads_at_fork = _polars_threads_run()
+
+
+def _after_fork_in_child() -> None:
+    global _forked_with_polars_threads
+    _forked_with_polars_threads = _forked_with_polars_threads or _polars_threads_at_fork
+
+
+def _polars_threads_run() -> bool:
+    """Whether polars' thread pool has started in this process (True when unknown)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # no /proc: assume it has
+        return True
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/comm", "rb") as file:
+                name = file.read(64)
+        except OSError:
+            continue
+        if name.startswith(b"polars-") and name[7:8].isdigit():
+            return True
+    return False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _refuse_in_forked_child(action: str) -> None:
+    if _forked_with_polars_threads:
+        raise ValueError(
+            f"cannot {action} in a process made by fork() after polars' thread pool started "
+            "in its parent: polars would wait for ever for threads that fork() did not copy; "
+            "start worker processes with the 'spawn' or 'forkserver' start method "
+            "(multiprocessing.get_context('spawn'), or ProcessPoolExecutor(mp_context=...))"
+        )

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ def test_saving_again_replaces_an_earlier_save(tmp_path: Path) -> None:
         assert im.load(path).result() == m.result()
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="exists and is not a saved metric"):
+    with pytest.raises(ValueError, match=r"exists and is not an earlier save .*it holds todo"):
         m.save(tmp_path / "notes")
     assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
 
@@ -239,7 +240,10 @@ def saved(tmp_path: Path) -> Path:
             lambda p: p["metric"]["state"]["true_positives"]["values"].__setitem__(0, "x"),
             r"must be a float64 number, got 'x'",
         ),
-        (lambda p: p["metric"].__setitem__("step", -1), r"`step` must be >= 0"),
+        (
+            lambda p: p["metric"].__setitem__("step", -1),
+            r"`step` must be within \[0, 2\*\*62\], got -1",
+        ),
         (lambda p: p["metric"]["config"].__setitem__("thresholds", "high"), r"configuration does"),
         (lambda p: p["metric"]["config"].__setitem__("top_k", {"$eval": "1"}), r"not a saved conf"),
         (lambda p: p["history"].__setitem__("rows", 1), r"holds \d+ rows, expected 1"),
@@ -287,8 +291,9 @@ def test_a_history_file_is_listed_exactly_when_the_metric_records_history(saved:
 
 
 def test_missing_and_foreign_files(tmp_path: Path, saved: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist") as missing:
         im.load(tmp_path / "nothing.zip")
+    assert isinstance(missing.value, SavedFileError)
     (saved / "history.parquet").unlink()
     with pytest.raises(SavedFileError, match="history.parquet is missing"):
         im.load(saved)
@@ -335,6 +340,7 @@ def load_damaged(original: Any, tmp_path: Path, part: str, change: tuple[str, fl
 
     A refusal must be a :class:`SavedFileError` saying "cannot load".
     """
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))  # a damaged save is no longer ours to replace
     if part == "archive":
         path = original.save(tmp_path / "saved.zip")
         path.write_bytes(mutate(path.read_bytes(), *change))
