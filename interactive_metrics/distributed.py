@@ -432,7 +432,7 @@ def _apply(
     batch_states = _from_columns(metric, batches.iloc[by_id])
     labels = order if batch_dtype is None else _batch_ids(order, batch_dtype)
     if not isinstance(target, Streams):
-        with target._lock:  # no update between the scan's start and its end
+        with target.lock:  # no update between the scan's start and its end
             apply_batches(target, batch_states, labels)
         return target
     per_stream = merged[~is_batch]
@@ -444,6 +444,6 @@ def _apply(
         parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
         parts.weights.append(per_stream["weight"].to_numpy(dtype=metric._dtype))
         parts.states.append(_from_columns(metric, per_stream))
-    with target._lock:
+    with target.lock:
         _apply_streams(target, parts, order, batch_states, labels)
     return target

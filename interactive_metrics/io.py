@@ -176,14 +176,15 @@ def save(
     """
     _refuse_in_forked_child("save")
     names = _names_by_object(custom_objects)
-    if isinstance(metric, Streams):
-        payload, files = _streams_to_files(metric, names)
-    elif isinstance(metric, Metric):
-        payload, files = _metric_to_files(metric, names)
-    else:
+    if not isinstance(metric, (Metric, Streams)):
         raise TypeError(
             f"`metric` must be an interactive_metrics Metric or Streams, got {metric!r}"
         )
+    with metric.lock:  # state, step and history as of one event, whatever other threads do
+        if isinstance(metric, Streams):
+            payload, files = _streams_to_files(metric, names)
+        else:
+            payload, files = _metric_to_files(metric, names)
     payload["checksum"] = _checksum(payload)
     metadata = json.dumps(payload, indent=1, allow_nan=False).encode()
     objects = dict(custom_objects or {})

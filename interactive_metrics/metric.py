@@ -608,6 +608,50 @@ class Metric:
         self._pending, self._updates_unrecorded = None, 0
         return batch
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock held while an event is committed and while the history is read.
+
+        Every public method takes it, so threads may share a metric. Hold it yourself
+        to read several things (``state``, ``step``, ``history``) as of one event, or
+        to commit several events with nothing between them; it is re-entrant.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> with m.lock:
+        ...     m.update_state([1.0, 3.0])
+        ...     m.step, m.result()
+        (1, 2.0)
+        """
+        return self._lock
+
+    def add_listener(self, listener: Callable[[Metric, int], None]) -> None:
+        """Call ``listener(metric, event)`` after every event (update, replay, merge, reset).
+
+        Widgets use it to follow a metric; ``event`` is 0 (update), 1 (merge) or 2
+        (reset). A failed event calls nobody. Listeners are called after the event
+        is committed, outside :attr:`lock`.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Sum()
+        >>> seen = []
+        >>> m.add_listener(lambda metric, event: seen.append((metric.step, event)))
+        >>> m.update_state([1, 2])
+        >>> m.reset_state()
+        >>> seen
+        [(1, 0), (2, 2)]
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Metric, int], None]) -> None:
+        """Stop calling ``listener`` (added with :meth:`add_listener`); unknown ones are ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _notify(self, event: int) -> None:
         """Call each listener (e.g. a live widget) with ``(self, event)`` after an event."""
         for listener in tuple(self._listeners):
@@ -708,7 +752,7 @@ class Metric:
                     )
         snapshots = []
         for other in others:  # each state with its compensation, as of one event
-            with other._lock:
+            with other.lock:
                 snapshots.append((other._state, other._compensation))
         combined = self._identity()
         if self._compensation is None:

@@ -548,7 +548,7 @@ def replay_metric(
             codes = codes[keep]
         partials.add(ids, _batch_states(metric, terms, n, starts, codes, len(ids)))
     ids, states = partials.merged(metric)
-    with metric._lock:  # the scan starts from the state as it is, with no update in between
+    with metric.lock:  # the scan starts from the state as it is, with no update in between
         apply_batches(metric, states, _batch_ids(ids, schema[batch]))
     return metric
 
@@ -666,7 +666,7 @@ def replay_streams(
         parts.states.append(reduce_segments(overall._plan, terms, inverse, len(distinct), dtype))
         offset += height
     all_batches, batch_states = batches.merged(overall)
-    with streams._lock:  # no update between the scan's start and its end
+    with streams.lock:  # no update between the scan's start and its end
         _apply_streams(
             streams, parts, all_batches, batch_states, _batch_ids(all_batches, schema[batch])
         )

@@ -64,7 +64,7 @@ def _all_locked(group: Iterable[Streams]) -> contextlib.ExitStack:
     """Hold the locks of every Streams in ``group``, taken in one global order (no deadlock)."""
     stack = contextlib.ExitStack()
     for streams in sorted({id(s): s for s in group}.values(), key=id):
-        stack.enter_context(streams._lock)
+        stack.enter_context(streams.lock)
     return stack
 
 
@@ -642,6 +642,11 @@ class Streams:
         self._merged = None
         for listener in tuple(self._listeners):
             listener(self, event)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every public method of this Streams holds (see :attr:`Metric.lock`)."""
+        return self._lock
 
     def add_listener(self, listener: Callable[[Streams, int], None]) -> None:
         """Call ``listener(streams, event)`` after every event (update, replay, merge, reset).

@@ -210,3 +210,23 @@ def test_a_replay_and_updates_from_other_threads_interleave_whole() -> None:
     assert shared.step == 2 * 20 * 50 + 2 * 20
     assert shared.history["step"].to_list() == list(range(1, shared.step + 1))
     assert shared.state["count"] == 2 * 20 * 200 + 2 * 20 * 2
+
+
+def test_saves_from_another_thread_always_load(tmp_path: Path) -> None:
+    # save serialises state, step and history under the lock: each file is one event's
+    shared = im.Mean()
+    paths: list[Path] = []
+
+    def work(i: int) -> None:
+        for r in range(ROUNDS // 10 if i == 0 else ROUNDS):
+            if i == 0:
+                paths.append(shared.save(tmp_path / f"save{r}.zip"))
+            else:
+                shared.update_state([1.0])
+
+    run_threads(work)
+    for path in paths:
+        loaded = im.load(path)
+        assert loaded.history.height == loaded.step
+        assert loaded.state["count"] == loaded.step  # every update added one sample
+

@@ -113,19 +113,11 @@ class Follower:
 
 
 def _listen(source: Any, listener: Any) -> None:
-    add = getattr(source, "add_listener", None)
-    if add is not None:
-        add(listener)
-    else:  # a Metric
-        source._listeners.append(listener)
+    source.add_listener(listener)  # Metric and Streams alike
 
 
 def _unlisten(source: Any, listener: Any) -> None:
-    remove = getattr(source, "remove_listener", None)
-    if remove is not None:
-        remove(listener)
-    elif listener in getattr(source, "_listeners", ()):
-        source._listeners.remove(listener)
+    source.remove_listener(listener)
 
 
 def _ipython() -> Any:
