@@ -47,7 +47,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from interactive_metrics.metric import RESET, Metric, StateField
+from interactive_metrics.metric import (
+    RESET,
+    Metric,
+    StateTooLarge,
+    allocation_bytes,
+    state_limit,
+)
 from interactive_metrics.streams import Streams
 
 Files = dict[str, bytes]
@@ -436,12 +442,21 @@ def _metric_from_dict(
         key: _decode_config(value, f"config[{key!r}]", objects, path)
         for key, value in config_data.items()
     }
-    _check_state_size(cls, config, budget)  # before the state is allocated
-    try:
-        with np.errstate(all="ignore"):
+    try:  # Metric.__init__ checks the declared shapes against the budget before allocating
+        with state_limit(budget.left), np.errstate(all="ignore"):
             metric = cls.from_config(config)
+    except StateTooLarge as error:
+        shapes = ", ".join(f"{name} {shape}" for name, shape in error.shapes.items())
+        declares = f"its configuration declares a {class_name} of {error.numbers} numbers"
+        budget.take(error.nbytes, declares + (f" ({shapes})" if shapes else ""))
+        raise  # pragma: no cover - take() raised: the error's nbytes are over budget.left
     except (TypeError, ValueError) as error:
         raise _corrupt(path, f"its configuration does not build a {class_name} ({error})") from None
+    numbers = sum(int(np.size(value)) for value in metric.state.values())
+    budget.take(
+        allocation_bytes(numbers, np.dtype(metric.dtype).itemsize, config.get("history", True)),
+        f"its configuration declares a {class_name} of {numbers} numbers",
+    )
     step = _get(data, "step", int, "metric")
     if not 0 <= step <= _MAX_STEP:
         raise _corrupt(path, f"`step` must be within [0, 2**62], got {step!r}")
@@ -1564,73 +1579,6 @@ def _size(nbytes: float) -> str:
             return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
         nbytes /= 1024
     raise AssertionError  # unreachable
-
-
-class _Declared(Exception):  # noqa: N818 (a signal, not an error)
-    def __init__(self, fields: tuple[Any, ...], dtype: Any, history: bool) -> None:
-        super().__init__()
-        self.fields = fields
-        self.dtype = dtype
-        self.history = history
-
-
-class _StopBeforeState(Metric):
-    """Stands just before :class:`Metric` in a probe's MRO: stops where the state is made."""
-
-    fields = (StateField("unused"),)
-
-    def terms(self, values: Any, sample_weight: Any = None) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-    def compute(self, state: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-    def __init__(self, name: Any = None, dtype: Any = None, **options: Any) -> None:
-        raise _Declared(tuple(self.fields), dtype, bool(options.get("history", True)))
-
-
-def _declared_state(cls: type[Metric], config: Mapping[str, Any]) -> _Declared | None:
-    """The fields (shapes) ``cls.from_config(config)`` would allocate, found without allocating.
-
-    The class's own ``__init__`` runs (it validates the configuration and sets what its
-    ``fields`` depend on); :class:`Metric`'s, which allocates the state and the
-    history, does not. None when that cannot be found out (a class whose ``__init__``
-    does not reach ``Metric.__init__``, or a configuration it refuses).
-    """
-    try:
-        probe: type[Metric] = type(cls.__name__, (cls, _StopBeforeState), {"__module__": __name__})
-        with np.errstate(all="ignore"):
-            probe.from_config(config)
-    except _Declared as declared:
-        return declared
-    except Exception:
-        return None
-    return None
-
-
-def _check_state_size(cls: type[Metric], config: Mapping[str, Any], budget: _Budget) -> None:
-    declared = _declared_state(cls, config)
-    if declared is None:
-        return
-    numbers = 0
-    for field in declared.fields:
-        shape = getattr(field, "shape", ())
-        if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
-            return  # not a shape: the metric's own checks will say so
-        numbers += math.prod(int(n) for n in shape)
-    try:
-        itemsize = np.dtype(declared.dtype or np.float64).itemsize
-    except TypeError:
-        itemsize = 8
-    # The state, its identity, a pending batch and the compensation; with a history, the
-    # first block of its buffer (64 rows of the batch state, running state and results).
-    copies = 4 + (64 * 4 if declared.history else 0)
-    shapes = ", ".join(f"{f.name} {tuple(f.shape)}" for f in declared.fields if f.shape)
-    budget.take(
-        numbers * itemsize * copies,
-        f"its configuration declares a {cls.__name__} of {numbers} numbers"
-        + (f" ({shapes})" if shapes else ""),
-    )
 
 
 def _parquet_footer(data: bytes) -> tuple[int, int]:

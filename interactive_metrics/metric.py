@@ -19,12 +19,15 @@ From these the base derives ``update_state``, ``result``, ``reset_state``,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -46,13 +49,73 @@ from interactive_metrics.core.reduce import REDUCTIONS, Product, Reduction, comp
 from interactive_metrics.core.segments import RowCompute
 from interactive_metrics.history import HistoryBuffer
 
-__all__ = ["Metric", "StateField"]
+__all__ = ["Metric", "StateField", "StateTooLarge", "allocation_bytes", "state_limit"]
 
 UPDATE, MERGE, RESET = 0, 1, 2
 NAN_STRATEGIES = ("propagate", "ignore", "error")
 SUMMATIONS = ("plain", "kahan")
 State = dict[str, Any]
 _CHUNK = 1 << 17  # samples per chunk of a large batch: the arrays of one chunk stay in cache
+
+
+class StateTooLarge(ValueError):
+    """A metric whose state would take more memory than :func:`state_limit` allows.
+
+    Raised by ``Metric.__init__`` before anything is allocated. ``numbers`` is the
+    size of one state, ``nbytes`` what creating the metric would allocate
+    (:func:`allocation_bytes`), ``shapes`` the shape of each array field.
+    """
+
+    def __init__(
+        self, message: str, numbers: int, nbytes: int, shapes: dict[str, tuple[int, ...]]
+    ) -> None:
+        super().__init__(message)
+        self.numbers, self.nbytes, self.shapes = numbers, nbytes, shapes
+
+
+_STATE_LIMIT: ContextVar[float] = ContextVar("interactive_metrics_state_limit", default=math.inf)
+
+
+@contextlib.contextmanager
+def state_limit(max_bytes: float) -> Iterator[None]:
+    """Within the block, refuse to create metrics that would allocate more than ``max_bytes``.
+
+    The check is made from the declared field shapes, before anything is allocated,
+    and raises :class:`StateTooLarge` (a ``ValueError``). ``load`` uses it for the
+    configuration a file declares, so that a forged ``num_classes`` cannot exhaust
+    memory. Outside such a block there is no limit.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> from interactive_metrics.metric import StateTooLarge, state_limit
+    >>> with state_limit(2**20):
+    ...     try:
+    ...         im.ConfusionMatrix(num_classes=1000)
+    ...     except StateTooLarge as error:
+    ...         print(error.numbers, error.shapes)
+    1000000 {'confusion_matrix': (1000, 1000)}
+    """
+    token = _STATE_LIMIT.set(max_bytes)
+    try:
+        yield
+    finally:
+        _STATE_LIMIT.reset(token)
+
+
+def allocation_bytes(numbers: int, itemsize: int, history: bool) -> int:
+    """About what creating a metric whose state holds ``numbers`` numbers allocates.
+
+    The state, its identity, a pending batch and the compensation of its sums; with a
+    history, the first block of its buffer (64 rows of batch state, running state and
+    results).
+
+    Examples
+    --------
+    >>> allocation_bytes(100, 8, history=False)
+    3200
+    """
+    return numbers * itemsize * (4 + (64 * 4 if history else 0))
 
 
 @dataclass(frozen=True)
@@ -288,6 +351,7 @@ class Metric:
         )
         self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
         self._scalar_only = all(f.shape == () for f in self._fields)
+        self._check_size(history)
         try:
             with np.errstate(all="ignore"):
                 self._result_shape = np.shape(self.compute(self._identity()))
@@ -320,6 +384,24 @@ class Metric:
         # Held while an event is committed and while the history is read, so that
         # threads updating one metric neither lose updates nor see half a row.
         self._lock = threading.RLock()
+
+    def _check_size(self, history: bool) -> None:
+        """Refuse, before allocating, a state larger than the :func:`state_limit` in force."""
+        limit = _STATE_LIMIT.get()
+        if limit == math.inf:
+            return
+        shapes = {f.name: f.shape for f in self._fields if f.shape}
+        numbers = sum(math.prod(f.shape) for f in self._fields)
+        nbytes = allocation_bytes(numbers, self._dtype.itemsize, history)
+        if nbytes > limit:
+            raise StateTooLarge(
+                f"{type(self).__name__} would allocate about {nbytes / 2**30:.1f} GiB for a "
+                f"state of {numbers} numbers (field shapes {shapes}), more than the limit in "
+                "force; configure a smaller metric (e.g. fewer classes)",
+                numbers,
+                nbytes,
+                shapes,
+            )
 
     # -- the three declarations ------------------------------------------------------------
 
