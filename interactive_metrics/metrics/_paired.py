@@ -24,6 +24,7 @@ __all__ = [
     "class_labels",
     "element_weights",
     "matched",
+    "in_unit_interval",
     "probabilities",
 ]
 
@@ -75,25 +76,32 @@ def binary_labels(y_true: np.ndarray) -> np.ndarray:
     return labels
 
 
-def probabilities(y_pred: np.ndarray) -> np.ndarray:
-    """Check that ``y_pred`` holds probabilities in ``[0, 1]`` (as Keras asserts) and return it.
+def in_unit_interval(values: np.ndarray, name: str, holding: str, remedy: str) -> np.ndarray:
+    """Check that ``values`` lie in ``[0, 1]`` (NaN does not) and return them.
 
     Examples
     --------
-    >>> probabilities(np.array([0.2, 1.4]))
+    >>> in_unit_interval(np.array([0.2, 1.4]), "y_pred", "probabilities", "apply a sigmoid")
     Traceback (most recent call last):
     ...
     ValueError: `y_pred` must hold probabilities in [0, 1], got values from 0.2 to 1.4; ...
     """
-    if y_pred.size:
-        low, high = np.min(y_pred), np.max(y_pred)
+    if values.size:
+        low, high = np.min(values), np.max(values)
         if not (low >= 0 and high <= 1):
             raise ValueError(
-                f"`y_pred` must hold probabilities in [0, 1], got values from {float(low)!r} "
-                f"to {float(high)!r}; apply a sigmoid or softmax to scores first "
-                "(NaN predictions can be dropped with nan_strategy='ignore')"
+                f"`{name}` must hold {holding} in [0, 1], got values from {float(low)!r} "
+                f"to {float(high)!r}; {remedy} (NaN samples can be dropped with "
+                "nan_strategy='ignore')"
             )
-    return y_pred
+    return values
+
+
+def probabilities(y_pred: np.ndarray) -> np.ndarray:
+    """Check that ``y_pred`` holds probabilities in ``[0, 1]`` (as Keras asserts) and return it."""
+    return in_unit_interval(
+        y_pred, "y_pred", "probabilities", "apply a sigmoid or softmax to scores first"
+    )
 
 
 def class_labels(labels: np.ndarray, num_classes: int, name: str = "y_true") -> np.ndarray:

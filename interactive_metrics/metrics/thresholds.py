@@ -31,7 +31,12 @@ from interactive_metrics.metrics._checks import (
     check_integer,
     is_number,
 )
-from interactive_metrics.metrics._paired import element_weights, matched, probabilities
+from interactive_metrics.metrics._paired import (
+    element_weights,
+    in_unit_interval,
+    matched,
+    probabilities,
+)
 from interactive_metrics.metrics.probabilistic import EPSILON
 
 __all__ = [
@@ -53,14 +58,7 @@ def soft_labels(y_true: np.ndarray) -> np.ndarray:
     ...
     ValueError: `y_true` must hold labels in [0, 1], got values from 0.0 to 2.0; ...
     """
-    if y_true.size:
-        low, high = np.min(y_true), np.max(y_true)
-        if not (low >= 0 and high <= 1):
-            raise ValueError(
-                f"`y_true` must hold labels in [0, 1], got values from {float(low)!r} to "
-                f"{float(high)!r}; encode positives as 1 and negatives as 0"
-            )
-    return y_true
+    return in_unit_interval(y_true, "y_true", "labels", "encode positives as 1 and negatives as 0")
 
 
 def counts_from_buckets(positives: np.ndarray, negatives: np.ndarray) -> dict[str, np.ndarray]:
