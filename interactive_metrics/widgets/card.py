@@ -67,9 +67,12 @@ def sparkline_points(values: np.ndarray, points: int = SPARK_POINTS) -> np.ndarr
 
 
 def sparkline_svg(
-    values: np.ndarray, width: int = 120, height: int = 28, color: str = "#4c78a8"
+    values: np.ndarray, width: int = 120, height: int = 28, color: str | None = None
 ) -> str:
     """An inline SVG polyline of ``values`` (downsampled); empty when fewer than 2 points.
+
+    ``color`` defaults to the running result's colour of every chart
+    (:data:`~interactive_metrics.charts.style.RESULT_COLOR`).
 
     Examples
     --------
@@ -82,6 +85,8 @@ def sparkline_svg(
     points = sparkline_points(np.asarray(values, dtype=np.float64))
     if points.size < 2:
         return ""
+    if color is None:
+        from interactive_metrics.charts.style import RESULT_COLOR as color
     low, high = float(points.min()), float(points.max())
     span = high - low if high > low else 1.0
     pad = 2.0
@@ -195,7 +200,7 @@ def streams_card(streams: Any) -> str:
         from interactive_metrics.widgets.panels import pl_col_is_in
 
         values = history.filter(pl_col_is_in(history, [key]))["result"].to_numpy()
-        spark = sparkline_svg(values, width=90, height=20, color=colors.get(key, "#4c78a8"))
+        spark = sparkline_svg(values, width=90, height=20, color=colors.get(key))
         if spark:
             lines.append(
                 f"<div style='display:flex;gap:6px;align-items:center;{muted}'>{spark}"
