@@ -229,4 +229,3 @@ def test_saves_from_another_thread_always_load(tmp_path: Path) -> None:
         loaded = im.load(path)
         assert loaded.history.height == loaded.step
         assert loaded.state["count"] == loaded.step  # every update added one sample
-
