@@ -790,13 +790,13 @@ def write_report(
         report as it was.
     """
     built = build_metric(metric, dict(options or {}))
-    if built._result_shape != ():
+    if built.result_shape != ():
         raise CommandError(
-            f"--metric {metric} gives a result of shape {built._result_shape} with these "
+            f"--metric {metric} gives a result of shape {built.result_shape} with these "
             "options; the report draws metrics whose result is one number (e.g. precision "
             "with one threshold, or f1_score with --option average=micro)"
         )
-    inputs = built._input_names
+    inputs = built.input_names
     given = {"values": values, "y_true": y_true, "y_pred": y_pred}
     flags = {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}
     missing = [flags[name] for name in inputs if given.get(name) is None]
@@ -998,7 +998,7 @@ def _list_metrics(out: TextIO) -> None:
     for name, cls in metric_names().items():
         inputs = " ".join(
             {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}.get(n, n)
-            for n in cls._input_names
+            for n in cls.input_names
         )
         needs = "".join(f" --option {o}=..." for o in _required_options(cls))
         out.write(f"{name:34} {inputs}{needs}\n")

@@ -271,7 +271,11 @@ class Metric:
     """
 
     fields: ClassVar[Sequence[StateField]] = ()
-    _input_names: ClassVar[tuple[str, ...]] = ()
+    input_names: ClassVar[tuple[str, ...]] = ()
+    """The names of the inputs of ``update_state``, read from the signature of ``terms``.
+
+    ``("values",)`` for ``Mean``, ``("y_true", "y_pred")`` for the accuracies.
+    """
     _config_names: ClassVar[tuple[str, ...]] = ()
     _BASE_CONFIG: ClassVar[tuple[str, ...]] = (
         "name",
@@ -297,7 +301,7 @@ class Metric:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         parameters = inspect.signature(cls.terms).parameters.values()
-        cls._input_names = tuple(
+        cls.input_names = tuple(
             p.name
             for p in parameters
             if p.name not in ("self", "sample_weight")
@@ -454,6 +458,23 @@ class Metric:
         """How many events (updates, merges, resets) this metric has seen."""
         return self._step
 
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """The shape of :meth:`result`: ``()`` for a number, e.g. ``(3,)`` for one per class.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> im.Mean().result_shape, im.F1Score(num_classes=3).result_shape
+        ((), (3,))
+        """
+        return self._result_shape
+
+    @property
+    def records_history(self) -> bool:
+        """Whether this metric records a history (``history=True`` when it was created)."""
+        return self._history is not None
+
     def result(self) -> Any:
         """The current result: a float, or an array for metrics with a vector result."""
         return _plain(self.compute(self._state))
@@ -494,7 +515,7 @@ class Metric:
     # -- derived: update --------------------------------------------------------------------
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-        names = self._input_names
+        names = self.input_names
         unknown = set(kwargs) - set(names)
         missing = [n for n in names[len(args) :] if n not in kwargs]
         if len(args) > len(names) or unknown or missing:
@@ -512,7 +533,7 @@ class Metric:
         self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
     ) -> tuple[list[np.ndarray], np.ndarray | None, int]:
         """Coerce one batch's inputs and weights; return them with the number of samples."""
-        names = self._input_names
+        names = self.input_names
         if kwargs or len(args) != len(names):
             args = self._bind(args, kwargs)
         dtype = self._dtype
@@ -601,7 +622,7 @@ class Metric:
             return inputs, weight, n, None
         if self.nan_strategy == "error":
             where = [
-                name for x, name in zip(inputs, self._input_names, strict=True) if np.isnan(x).any()
+                name for x, name in zip(inputs, self.input_names, strict=True) if np.isnan(x).any()
             ]
             raise ValueError(
                 f"`{where[0]}` contains {int(bad.sum())} sample(s) with NaN and "

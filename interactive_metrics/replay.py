@@ -148,7 +148,7 @@ def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: 
 
 
 def _input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
-    names = metric._input_names
+    names = metric.input_names
     unknown = [k for k in columns if k not in names]
     missing = [n for n in names if n not in columns]
     if unknown or missing:

@@ -121,7 +121,7 @@ def run_plan(name: str, dtype: str, plans: list[dict[str, Any]], seed: int) -> N
     rng = np.random.default_rng(seed)
     metric = case.build(dtype=dtype)
     seen: list[Batch] = []
-    names = metric._input_names
+    names = metric.input_names
     for plan in plans:
         n = plan["n"]
         inputs = list(case.batch(rng, n))
@@ -216,7 +216,7 @@ def test_every_metric_refuses_each_bad_input_and_keeps_its_state(name: str) -> N
             inputs[position] = bad
             with pytest.raises((TypeError, ValueError)) as caught:
                 metric.update_state(*inputs)
-            assert_clear_error(caught.value, metric._input_names)
+            assert_clear_error(caught.value, metric.input_names)
             assert snapshot(metric) == before
 
 

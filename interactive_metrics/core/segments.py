@@ -562,7 +562,7 @@ class RowCompute:
     def for_metric(cls, metric: Any) -> RowCompute:
         """The row computer of a :class:`~interactive_metrics.Metric`."""
         fields = [(f.name, f.reduce, f.shape) for f in metric._fields]
-        return cls(metric.compute, fields, metric._result_shape, metric._dtype)
+        return cls(metric.compute, fields, metric.result_shape, metric._dtype)
 
     def _probe_states(self) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(20240611)
