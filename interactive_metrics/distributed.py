@@ -33,18 +33,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from interactive_metrics.core.segments import factorize, reduce_segments, sample_weights
-from interactive_metrics.metric import Metric, State
+from interactive_metrics.core.segments import factorize, sample_weights
+from interactive_metrics.engine import Engine, State
+from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
-    _apply_streams,
-    _batch_codes,
-    _batch_ids,
-    _check_columns,
-    _check_nulls,
-    _chunk_arrays,
-    _input_roles,
-    _StreamPartials,
-    apply_batches,
+    StreamPartials,
+    batch_codes,
+    batch_labels,
+    check_columns,
+    check_nulls,
+    chunk_batch,
+    input_roles,
 )
 
 if TYPE_CHECKING:
@@ -103,21 +102,28 @@ def _field_columns(name: str, shape: tuple[int, ...]) -> list[str]:
 
 def _as_columns(plan: _Plan, states: State, k: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for f in plan.metric._fields:
+    for f in plan.metric.engine.fields:
         block = np.asarray(states[f.name]).reshape(k, max(int(np.prod(f.shape)), 1))
         for j, column in enumerate(_field_columns(f.name, f.shape)):
             out[column] = block[:, j]
     return out
 
 
-def _from_columns(metric: Metric, frame: pd.DataFrame) -> State:
+def _from_columns(engine: Engine, frame: pd.DataFrame) -> State:
     k = len(frame)
     return {
         f.name: frame[_field_columns(f.name, f.shape)]
-        .to_numpy(dtype=metric._dtype)
+        .to_numpy(dtype=engine.dtype)
         .reshape(k, *f.shape)
-        for f in metric._fields
+        for f in engine.fields
     }
+
+
+def _empty_partition(data: Any) -> pd.DataFrame:
+    """An empty pandas frame with the columns and dtypes of a Dask DataFrame's partitions."""
+    import pandas as pd
+
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in data.dtypes.items()})
 
 
 def _id_list(ids: Any) -> list[Any]:
@@ -128,18 +134,18 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
     """Reduce one partition (pandas or polars) to partial states; see :func:`partial_states`."""
     import pandas as pd
 
-    metric, dtype = plan.metric, plan.metric._dtype
+    engine = plan.metric.engine
+    dtype = engine.dtype
     needed = list(dict.fromkeys(c for c in plan.roles.values() if c is not None))
     chunk = part.select(needed) if isinstance(part, pl.DataFrame) else pl.from_pandas(part[needed])
     allowed = {"stream"} if plan.null_stream is not None else set()
-    _check_nulls(chunk, plan.roles, allowed)
+    check_nulls(chunk, plan.roles, allowed)
     height = chunk.height
-    starts, codes, ids = _batch_codes(chunk[plan.batch])
+    starts, codes, ids = batch_codes(chunk[plan.batch])
     if starts is not None:
         codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
-    values, weight, n = _chunk_arrays(metric, chunk, plan.inputs, plan.sample_weight)
-    values, weight, n, keep = metric._handle_nan(values, weight, n)
-    terms, n = metric._terms_of(values, weight, n)
+    kept, keep = engine.drop_nan(chunk_batch(engine, chunk, plan.inputs, plan.sample_weight))
+    terms, n, weight = engine.terms(kept), kept.n, kept.weight
     rows = np.arange(height, dtype=np.int64)
     if keep is not None:
         codes, rows = codes[keep], rows[keep]
@@ -152,7 +158,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
                 "stream": pd.Series([None] * k, dtype=object),
                 "first_row": np.zeros(k, dtype=np.int64),
                 "weight": np.zeros(k, dtype=dtype),
-                **_as_columns(plan, reduce_segments(metric._plan, terms, codes, k, dtype), k),
+                **_as_columns(plan, engine.segment_states(terms, codes, k), k),
             }
         )
     ]
@@ -173,7 +179,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
                     "stream": pd.Series([keys[i] for i in distinct % width], dtype=object),
                     "first_row": (number << ROW_BITS) + rows[first],
                     "weight": stream_weight.astype(dtype),
-                    **_as_columns(plan, reduce_segments(metric._plan, terms, inverse, m, dtype), m),
+                    **_as_columns(plan, engine.segment_states(terms, inverse, m), m),
                 }
             )
         )
@@ -189,7 +195,7 @@ def _on_partition(
 
 def _rules(metric: Metric) -> dict[str, str]:
     how = {"first_row": "min", "weight": "sum"}
-    for f in metric._fields:
+    for f in metric.engine.fields:
         for column in _field_columns(f.name, f.shape):
             how[column] = f.reduce
     return how
@@ -197,7 +203,7 @@ def _rules(metric: Metric) -> dict[str, str]:
 
 def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
     """Partial states per partition (map_partitions), merged per key (a Dask group-by)."""
-    meta = _partial_states(data._meta, plan, 0)
+    meta = _partial_states(_empty_partition(data), plan, 0)
     partials = data.map_partitions(_on_partition, plan, meta=meta, enforce_metadata=False)
     merged = partials.groupby(KEYS, dropna=False, sort=False).agg(_rules(plan.metric))
     return merged.reset_index().compute()
@@ -220,8 +226,8 @@ def _plan_for(
             f"`stream` is for Streams, got stream={stream!r} for a {type(target).__name__}; "
             "wrap the metric: im.Streams(metric)"
         )
-    metric = target._overall if isinstance(target, Streams) else target
-    inputs = _input_roles(metric, columns)
+    metric = target.metric if isinstance(target, Streams) else target
+    inputs = input_roles(metric, columns)
     worker_metric = type(metric).from_config({**metric.get_config(), "history": False})
     null_stream = target.null_stream if isinstance(target, Streams) else None
     return _Plan(worker_metric, inputs, batch, stream, sample_weight, null_stream)
@@ -274,7 +280,7 @@ def partial_states(
     """
     plan = _plan_for(target, batch, stream, sample_weight, columns)
     schema = rows.schema if isinstance(rows, pl.DataFrame) else pl.from_pandas(rows.head(0)).schema
-    _check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
+    check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
     return _partial_states(rows, plan, partition)
 
 
@@ -292,7 +298,7 @@ def merge_rules(target: Metric | Streams) -> dict[str, str]:
     """
     from interactive_metrics.streams import Streams
 
-    return _rules(target._overall if isinstance(target, Streams) else target)
+    return _rules(target.metric if isinstance(target, Streams) else target)
 
 
 def apply_partials(target: Metric | Streams, partials: Any) -> Any:
@@ -322,7 +328,7 @@ def apply_partials(target: Metric | Streams, partials: Any) -> Any:
     from interactive_metrics.streams import Streams
 
     frame = partials.to_pandas() if isinstance(partials, pl.DataFrame) else partials
-    metric = target._overall if isinstance(target, Streams) else target
+    metric = target.metric if isinstance(target, Streams) else target
     rules = _rules(metric)
     missing = [c for c in [*KEYS, *rules] if c not in frame.columns]
     if missing:
@@ -406,8 +412,8 @@ def replay_dask(
             "or a file, call .replay() (install dask with: " + INSTALL_HINT + ")"
         )
     plan = _plan_for(target, batch, stream, sample_weight, columns)
-    schema = pl.from_pandas(data._meta).schema
-    _check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
+    schema = pl.from_pandas(_empty_partition(data)).schema
+    check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
     return _apply(target, _merged_partials(data, plan), schema[batch])
 
 
@@ -421,7 +427,7 @@ def _apply(
     """
     from interactive_metrics.streams import Streams
 
-    metric = target._overall if isinstance(target, Streams) else target
+    engine = target.engine if isinstance(target, Streams) else target.engine
     is_batch = merged["stream"].isna().to_numpy()
     batches = merged[is_batch]
     ids = _ids(batches["batch"].tolist())
@@ -429,21 +435,19 @@ def _apply(
         np.argsort(ids, kind="stable") if isinstance(ids, np.ndarray) else ids.arg_sort().to_numpy()
     )
     order = ids[by_id] if isinstance(ids, np.ndarray) else ids.gather(by_id)
-    batch_states = _from_columns(metric, batches.iloc[by_id])
-    labels = order if batch_dtype is None else _batch_ids(order, batch_dtype)
+    batch_states = _from_columns(engine, batches.iloc[by_id])
+    labels = order if batch_dtype is None else batch_labels(order, batch_dtype)
     if not isinstance(target, Streams):
-        with target.lock:  # no update between the scan's start and its end
-            apply_batches(target, batch_states, labels)
+        target.update_from_states(batch_states, labels)
         return target
     per_stream = merged[~is_batch]
-    parts = _StreamPartials()
+    parts = StreamPartials()
     keys = per_stream["stream"].tolist()
     if keys:
         parts.streams.append(parts.stream_index(keys))
         parts.batch_ids.append(_ids(per_stream["batch"].tolist()))
         parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
-        parts.weights.append(per_stream["weight"].to_numpy(dtype=metric._dtype))
-        parts.states.append(_from_columns(metric, per_stream))
-    with target.lock:
-        _apply_streams(target, parts, order, batch_states, labels)
+        parts.weights.append(per_stream["weight"].to_numpy(dtype=engine.dtype))
+        parts.states.append(_from_columns(engine, per_stream))
+    target.update_from_segments(batch_states, parts.collect(engine, order), labels)
     return target

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["EVENTS", "HistoryBuffer"]
+__all__ = ["BATCH_ID_KINDS", "EVENTS", "HistoryBuffer", "check_batch_dtype"]
 
 EVENTS = ("update", "merge", "reset")
 """Event names, indexed by the event code stored in the history."""
@@ -27,6 +27,45 @@ EVENTS = ("update", "merge", "reset")
 EVENT_DTYPE = pl.Enum(list(EVENTS))
 
 _INITIAL_CAPACITY = 64
+
+BATCH_ID_KINDS = "integers, floats, booleans, strings, dates, datetimes, durations or times"
+"""What a replay's batch ids may be (one kind per history: see ``storable_labels``)."""
+
+
+def _id_family(dtype: pl.DataType) -> Any:
+    """Which batch ids may share a ``log_batch`` column: None for ids that are refused."""
+    if dtype in (pl.Int128, pl.UInt128):
+        return None
+    if dtype.is_integer() or dtype.is_float():
+        return "number"
+    if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "text"
+    if isinstance(dtype, pl.Datetime):
+        return ("datetime", dtype.time_zone)
+    if isinstance(dtype, pl.Duration):
+        return "duration"
+    if dtype in (pl.Boolean, pl.Date, pl.Time):
+        return str(dtype)
+    return None
+
+
+def check_batch_dtype(dtype: pl.DataType, column: str) -> None:
+    """Refuse batch ids that cannot be sorted, stored and saved: decimals, lists, objects...
+
+    Examples
+    --------
+    >>> check_batch_dtype(pl.Date(), "day")
+    >>> check_batch_dtype(pl.List(pl.Int64), "step")
+    Traceback (most recent call last):
+    ...
+    TypeError: column 'step' (for `batch`) must hold integers, floats, booleans, strings, ...
+    """
+    if _id_family(dtype) is None:
+        raise TypeError(
+            f"column {column!r} (for `batch`) must hold {BATCH_ID_KINDS}, got dtype {dtype}; "
+            f"cast it first, e.g. pl.col({column!r}).cast(pl.Int64) or .cast(pl.String)"
+        )
+
 
 FLUSH_ROWS = 256
 """Rows collected before they are copied into the numpy buffers in one block."""
@@ -235,6 +274,65 @@ class HistoryBuffer:
                 labels = pl.concat([old.with_columns(text), labels.with_columns(text)])
         self._batch_ids = labels
         self._frame = None
+
+    def storable_labels(self, batch_ids: Any) -> pl.Series:
+        """The batch ids as they will be stored beside the labels of earlier replays.
+
+        Ids of the same dtype, or that cast to it without loss, are stored as that
+        dtype; numbers of another type widen the column (integers then floats: floats).
+        Anything else (numbers then text, text then durations, dates then integers,
+        datetimes of two time zones...) is a ``ValueError`` naming both dtypes.
+
+        Examples
+        --------
+        >>> h = HistoryBuffer([("total", ())], np.dtype("float64"))
+        >>> h.extend(np.array([1]), np.array([0], dtype=np.int8), np.array([[1.0]]))
+        >>> h.label_steps(np.array([1]), pl.Series([7]))
+        >>> h.storable_labels(pl.Series(["x"]))
+        Traceback (most recent call last):
+        ...
+        ValueError: `batch` ids of dtype String cannot be stored beside the Int64 ids ...
+        """
+        ids = batch_ids if isinstance(batch_ids, pl.Series) else pl.Series("log_batch", batch_ids)
+        new, old = ids.dtype, self.label_dtype
+        family = _id_family(new)
+        if family is None:
+            raise TypeError(
+                f"`batch` ids must be {BATCH_ID_KINDS}, got dtype {new}; cast them first"
+            )
+        if old is None or new == old:
+            return ids
+        if family == _id_family(old):
+            try:
+                cast = ids.cast(old, strict=True)
+                if cast.cast(new).equals(ids):
+                    return cast
+            except (pl.exceptions.PolarsError, TypeError, ValueError):
+                pass
+            if family == "number":
+                empty = [pl.DataFrame({"x": pl.Series([], dtype=d)}) for d in (old, new)]
+                wider = pl.concat(empty, how="vertical_relaxed").schema["x"]
+                if _id_family(wider) == "number":
+                    return ids
+        raise ValueError(
+            f"`batch` ids of dtype {new} cannot be stored beside the {old} ids of earlier "
+            f"replays in this history (its `log_batch` column); cast the batch column to {old} "
+            "first, or replay into a fresh metric"
+        )
+
+    def label_from(self, first: int, batch_ids: pl.Series | None) -> None:
+        """Label the rows of steps ``first, first + 1, ...`` with ``batch_ids`` (those recorded).
+
+        ``history_every`` and ``last`` may have left some of those steps out; their
+        labels are skipped.
+        """
+        if batch_ids is None or not len(batch_ids):
+            return
+        steps = np.arange(first, first + len(batch_ids), dtype=np.int64)
+        recorded = np.isin(steps, self.steps)
+        if not recorded.all():
+            steps, batch_ids = steps[recorded], batch_ids.filter(pl.Series(recorded))
+        self.label_steps(steps, batch_ids)
 
     @property
     def label_dtype(self) -> pl.DataType | None:

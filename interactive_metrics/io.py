@@ -50,6 +50,7 @@ import polars as pl
 from interactive_metrics.metric import (
     RESET,
     Metric,
+    Snapshot,
     StateTooLarge,
     allocation_bytes,
     state_limit,
@@ -318,7 +319,7 @@ def _load_from(
 def _metric_to_files(metric: Metric, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
     files: Files = {}
     history = None
-    if metric._history is not None:
+    if metric.records_history:
         frame = metric.history
         files[HISTORY_FILE] = _parquet_bytes(frame)
         history = {"file": HISTORY_FILE, **_describe(frame, files[HISTORY_FILE])}
@@ -399,23 +400,24 @@ def _metric_to_dict(metric: Metric, names: Mapping[int, str]) -> dict[str, Any]:
                 f"`custom_objects={{{cls.__name__!r}: {cls.__name__}}}` to both `save` and `load`"
             )
         class_name = cls.__name__
-    dtype = metric._dtype
+    dtype = metric.engine.dtype
     config = {
         key: _encode_config(value, f"config[{key!r}]", names, cls.__name__)
         for key, value in metric.get_config().items()
     }
-    compensation = getattr(metric, "_compensation", None)
+    snap = metric.snapshot()
+    compensation = snap.compensation
     return {
         "class": class_name,
         "config": config,
-        "step": metric._step,
-        "state": _encode_state(metric._state, dtype),
+        "step": snap.step,
+        "state": _encode_state(snap.state, dtype),
         "compensation": None if compensation is None else _encode_state(compensation, dtype),
         "pending": None
-        if metric._pending is None
+        if snap.pending is None
         else {
-            "updates": metric._updates_unrecorded,
-            "batch": _encode_state(metric._pending, dtype),
+            "updates": snap.pending_updates,
+            "batch": _encode_state(snap.pending, dtype),
         },
     }
 
@@ -462,7 +464,7 @@ def _metric_from_dict(
         raise _corrupt(path, f"`step` must be within [0, 2**62], got {step!r}")
     state = _decode_state(_get(data, "state", dict, "metric"), metric, "state", path)
     compensation = data.get("compensation")
-    if (compensation is None) != (getattr(metric, "_compensation", None) is None):
+    if (compensation is None) != (metric.summation != "kahan"):
         raise _corrupt(path, "the compensation of its sums does not match its `summation`")
     if compensation is not None:
         if not isinstance(compensation, dict):
@@ -478,40 +480,34 @@ def _metric_from_dict(
         pending_batch = _decode_state(
             _get(pending, "batch", dict, "pending"), metric, "pending", path
         )
-    if (history is None) != (metric._history is None):
-        recorded = "records" if metric._history is not None else "does not record"
+    if (history is None) != (not metric.records_history):
+        recorded = "records" if metric.records_history else "does not record"
         raise _corrupt(
             path,
             f"its metric {recorded} a history, so a history file must be there exactly then",
         )
     frame = None if history is None else history.frame(path, budget, _history_row_bytes(metric))
     # Everything is decoded and checked: only now is the new metric filled in.
-    if frame is not None:
-        metric._history = _restore_history(metric, frame, step, path)
-    metric._state = state
-    metric._step = step
-    metric._pending = pending_batch
-    metric._updates_unrecorded = updates
-    if compensation is not None:
-        metric._compensation = low
+    rows, labels = (None, None) if frame is None else _history_rows(metric, frame, step, path)
+    snap = Snapshot(step, state, low if compensation is not None else None, pending_batch, updates)
+    metric.restore(snap, rows, labels)
     return metric
 
 
 def _history_row_bytes(metric: Metric, extra: int = 0) -> int:
     """The bytes one history row of ``metric`` takes decoded: its numbers, step and event."""
-    return metric._new_history().width * metric._dtype.itemsize + 9 + extra
+    return metric.engine.new_history().width * metric.engine.dtype.itemsize + 9 + extra
 
 
-def _restore_history(metric: Metric, frame: pl.DataFrame, step: int, path: Path) -> Any:
-    buffer = metric._new_history()
+def _history_rows(
+    metric: Metric, frame: pl.DataFrame, step: int, path: Path
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pl.DataFrame | None]:
+    """A saved history as ``(steps, events, rows)`` arrays, and its ``log_batch`` labels."""
     labels = None
     if frame.columns[2:3] == ["log_batch"]:  # a replayed history names each row's batch
         labels = frame.select("step", "log_batch").drop_nulls("log_batch")
         frame = frame.drop("log_batch")
-    buffer.extend(*_history_arrays(metric, frame, step, path, HISTORY_FILE, strictly=True))
-    if labels is not None:
-        buffer.label_steps(labels["step"].to_numpy(), labels["log_batch"])
-    return buffer
+    return _history_arrays(metric, frame, step, path, HISTORY_FILE, strictly=True), labels
 
 
 def _history_arrays(
@@ -524,14 +520,14 @@ def _history_arrays(
     (a Streams' history: one row per event and stream), and nulls only in the batch
     columns of resets.
     """
-    expected = metric._new_history().frame().schema
+    expected = metric.engine.new_history().frame().schema
     if frame.schema != expected:
         got = ", ".join(f"{k}: {v}" for k, v in frame.schema.items())
         want = ", ".join(f"{k}: {v}" for k, v in expected.items())
         raise _corrupt(path, f"{name} has columns ({got}), expected ({want})")
-    buffer = metric._new_history()
+    buffer = metric.engine.new_history()
     n = frame.height
-    rows = np.empty((n, buffer.width), dtype=metric._dtype)
+    rows = np.empty((n, buffer.width), dtype=metric.engine.dtype)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int8), rows
     steps = frame["step"].to_numpy()
@@ -545,7 +541,7 @@ def _history_arrays(
         raise _corrupt(path, f"the steps in {name} must {how} within [1, {step}]")
     is_reset = events == RESET
     with np.errstate(all="ignore"):
-        identity = metric._identity()
+        identity = metric.engine.identity()
         empty_batch = {**{f"batch_{k}": v for k, v in identity.items()}}
         empty_batch["batch_result"] = metric.compute(identity)
     for column, _shape in buffer.columns:
@@ -569,7 +565,7 @@ def _history_arrays(
 
 
 def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
-    parts = streams._saved_parts()
+    parts = streams.snapshot()
     metric: Metric = parts["metric"]
     columns = [
         _key_column(parts["keys"]),
@@ -585,7 +581,7 @@ def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[
     frames = {STREAMS_FILE: table}
     if parts["history"] is not None:
         frames[HISTORY_FILE] = parts["history"]
-    if metric._history is not None:
+    if metric.records_history:
         frames[MERGED_HISTORY_FILE] = metric.history
     body = {
         "metric": _metric_to_dict(metric, names),
@@ -678,8 +674,8 @@ def _streams_from_dict(
     metric_data = _get(data, "metric", dict, "streams")
     metric = _metric_from_dict(metric_data, files.get(MERGED_HISTORY_FILE), objects, path, budget)
     step = _get(data, "step", int, "streams")
-    if step != metric._step:
-        raise _corrupt(path, f"`streams.step` is {step!r}, its merged metric's {metric._step}")
+    if step != metric.step:
+        raise _corrupt(path, f"`streams.step` is {step!r}, its merged metric's {metric.step}")
     if "null_stream" not in data:
         raise _corrupt(path, "`streams.null_stream` is missing")
     null_stream = data["null_stream"]
@@ -689,8 +685,8 @@ def _streams_from_dict(
     member = files[STREAMS_FILE]
     if member.rows != count:
         raise _corrupt(path, f"{STREAMS_FILE} holds {member.rows} streams, expected {count}")
-    numbers = sum(math.prod(f.shape) for f in metric._fields)
-    table = member.frame(path, budget, (2 * numbers + 2) * metric._dtype.itemsize + 24)
+    numbers = sum(math.prod(f.shape) for f in metric.engine.fields)
+    table = member.frame(path, budget, (2 * numbers + 2) * metric.engine.dtype.itemsize + 24)
     keys, weight, events, state, pending = _decode_streams_table(table, metric, step, path)
     history = None
     if HISTORY_FILE in files:
@@ -698,7 +694,7 @@ def _streams_from_dict(
         history = _decode_stream_history(frame, metric, keys, events, step, path)
     # Everything is decoded and checked: only now is the Streams built.
     try:
-        return Streams._from_saved_parts(
+        return Streams.from_snapshot(
             metric,
             null_stream=null_stream,
             step=step,
@@ -715,9 +711,10 @@ def _streams_from_dict(
 
 def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: Path) -> Any:
     """``(keys, weight, events, state, pending)`` from ``streams.parquet``, checked."""
-    value_dtype = pl.DataFrame([pl.Series("x", np.zeros(0, metric._dtype))]).schema["x"]
+    engine = metric.engine
+    value_dtype = pl.DataFrame([pl.Series("x", np.zeros(0, engine.dtype))]).schema["x"]
     shaped = {
-        f.name: pl.Array(value_dtype, f.shape) if f.shape else value_dtype for f in metric._fields
+        f.name: pl.Array(value_dtype, f.shape) if f.shape else value_dtype for f in engine.fields
     }
     expected: dict[str, Any] = {"weight": value_dtype, "events": pl.Int64}
     expected.update({f"running_{name}": dtype for name, dtype in shaped.items()})
@@ -735,7 +732,7 @@ def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: 
         raise _corrupt(path, f"{STREAMS_FILE} has nulls")
     keys = _decode_keys(table["stream"], path)
     k = len(keys)
-    weight = table["weight"].to_numpy().astype(metric._dtype, copy=False)
+    weight = table["weight"].to_numpy().astype(engine.dtype, copy=False)
     events = table["events"].to_numpy()
     if k and (events.min() < 0 or events.max() > step):
         raise _corrupt(path, f"the event counts in {STREAMS_FILE} must be within [0, {step}]")
@@ -744,9 +741,9 @@ def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: 
         return {
             f.name: table[f"{prefix}{f.name}"]
             .to_numpy()
-            .astype(metric._dtype, copy=False)
+            .astype(engine.dtype, copy=False)
             .reshape(k, *f.shape)
-            for f in metric._fields
+            for f in engine.fields
         }
 
     pending = (table["pending"].to_numpy(), numbers("pending_")) if held else None
@@ -877,10 +874,11 @@ def _encode_state(state: Mapping[str, Any], dtype: np.dtype[Any]) -> dict[str, A
 def _decode_state(
     data: Mapping[str, Any], metric: Metric, where: str, path: Path, subset: bool = False
 ) -> dict[str, Any]:
-    dtype = metric._dtype
-    shapes = {f.name: f.shape for f in metric._fields}
-    if subset:
-        shapes = {name: shapes[name] for name in metric._compensation or ()}
+    dtype = metric.engine.dtype
+    shapes = {f.name: f.shape for f in metric.engine.fields}
+    if subset:  # the compensation of summation="kahan": one per sum field
+        sums = [f.name for f in metric.engine.fields if f.reduce == "sum"]
+        shapes = {name: shapes[name] for name in sums if metric.summation == "kahan"}
     if set(data) != set(shapes):
         raise _corrupt(path, f"`{where}` has fields {sorted(data)}, expected {sorted(shapes)}")
     out = {}

@@ -30,32 +30,28 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, NamedTuple, Self
 
 import numpy as np
 import polars as pl
 
 from interactive_metrics.core.coerce import (
     as_array,
-    as_sample_weight,
     check_choice,
     check_integer,
     check_name,
     check_optional_integer,
-    check_sample_weight,
     resolve_dtype,
 )
-from interactive_metrics.core.reduce import REDUCTIONS, Product, Reduction, compensated_add
-from interactive_metrics.core.segments import RowCompute
+from interactive_metrics.core.reduce import REDUCTIONS, Reduction, compensated_add
+from interactive_metrics.engine import Engine, State
 from interactive_metrics.history import HistoryBuffer
 
-__all__ = ["Metric", "StateField", "StateTooLarge", "allocation_bytes", "state_limit"]
+__all__ = ["Metric", "Snapshot", "StateField", "StateTooLarge", "allocation_bytes", "state_limit"]
 
 UPDATE, MERGE, RESET = 0, 1, 2
 NAN_STRATEGIES = ("propagate", "ignore", "error")
 SUMMATIONS = ("plain", "kahan")
-State = dict[str, Any]
-_CHUNK = 1 << 17  # samples per chunk of a large batch: the arrays of one chunk stay in cache
 
 
 class StateTooLarge(ValueError):
@@ -166,34 +162,35 @@ class StateField:
         return REDUCTIONS[self.reduce]
 
 
-def _fieldwise(
-    functions: Sequence[tuple[str, Callable[[Any, Any], Any]]], both_mappings: bool = False
-) -> Callable[[Mapping[str, Any], Any], State]:
-    """A function ``(a, b) -> {name: f(a[name], b) for name, f in functions}``.
+class Snapshot(NamedTuple):
+    """What a metric holds besides its configuration: what ``save`` writes, ``load`` restores.
 
-    With ``both_mappings``, ``b`` is a mapping too and ``f`` gets ``b[name]``.
-    Written out for metrics of one or two fields (most of them): Python 3.11
-    spends about 200 ns setting up a dict comprehension, a fair share of a small update.
-
-    Examples
-    --------
-    >>> add = _fieldwise([("total", lambda x, y: x + y)], both_mappings=True)
-    >>> add({"total": 1.0}, {"total": 2.5})
-    {'total': 3.5}
+    Attributes
+    ----------
+    step : int
+        Events so far.
+    state : dict
+        The running state, field by field.
+    compensation : dict or None
+        What rounding left out of each running sum (``summation="kahan"``), else None.
+    pending : dict or None
+        With ``history_every > 1``: the updates not in the history yet, added up.
+    pending_updates : int
+        How many updates ``pending`` holds.
+    history : polars.DataFrame or None
+        ``metric.history`` (None with ``history=False``).
     """
-    if len(functions) == 1:
-        ((a, fa),) = functions
-        if both_mappings:
-            return lambda x, y: {a: fa(x[a], y[a])}
-        return lambda x, y: {a: fa(x[a], y)}
-    if len(functions) == 2:
-        (a, fa), (b, fb) = functions
-        if both_mappings:
-            return lambda x, y: {a: fa(x[a], y[a]), b: fb(x[b], y[b])}
-        return lambda x, y: {a: fa(x[a], y), b: fb(x[b], y)}
-    if both_mappings:
-        return lambda x, y: {name: f(x[name], y[name]) for name, f in functions}
-    return lambda x, y: {name: f(x[name], y) for name, f in functions}
+
+    step: int
+    state: State
+    compensation: State | None = None
+    pending: State | None = None
+    pending_updates: int = 0
+    history: pl.DataFrame | None = None
+
+
+def _nothing() -> None:
+    return None
 
 
 def _snake_case(name: str) -> str:
@@ -277,7 +274,7 @@ class Metric:
     ``("values",)`` for ``Mean``, ``("y_true", "y_pred")`` for the accuracies.
     """
     _config_names: ClassVar[tuple[str, ...]] = ()
-    _BASE_CONFIG: ClassVar[tuple[str, ...]] = (
+    BASE_CONFIG: ClassVar[tuple[str, ...]] = (
         "name",
         "dtype",
         "nan_strategy",
@@ -286,10 +283,15 @@ class Metric:
         "history_last",
         "summation",
     )
-    #: How each input is coerced: to an array of the metric's float dtype. A metric
-    #: whose inputs are class labels may keep integer arrays as they are (no float copy).
-    _as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
-    _as_input = staticmethod(as_array)
+    """The constructor arguments every metric takes (beside its own): part of ``get_config()``."""
+    as_input: ClassVar[staticmethod[[Any, str, np.dtype[Any]], np.ndarray]]
+    as_input = staticmethod(as_array)
+    """How each input is coerced: ``as_input(x, name, dtype) -> ndarray``.
+
+    By default an array of the metric's float dtype
+    (:func:`~interactive_metrics.core.as_array`); a metric whose inputs are class
+    labels may keep integer arrays as they are (no float copy).
+    """
     terms_wrap_inputs: ClassVar[bool] = False
     """Accepted for metrics written against earlier versions; it changes nothing now.
 
@@ -312,7 +314,7 @@ class Metric:
             for p in inspect.signature(cls.__init__).parameters.values()
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
-        cls._config_names = tuple(dict.fromkeys([*own, *Metric._BASE_CONFIG]))
+        cls._config_names = tuple(dict.fromkeys([*own, *Metric.BASE_CONFIG]))
 
     def __init__(
         self,
@@ -349,17 +351,20 @@ class Metric:
         self._fields = tuple(self.fields)
         if not self._fields:
             raise TypeError(f"{type(self).__name__} declares no state `fields`")
-        self._plan = tuple((f.name, f.reduction) for f in self._fields)
-        self._reduce_terms = _fieldwise(
-            [(f.name, f.reduction.batch_reducer(self._dtype)) for f in self._fields]
-        )
-        self._combine = _fieldwise([(f.name, f.reduction.combine) for f in self._fields], True)
-        self._scalar_only = all(f.shape == () for f in self._fields)
         self._check_size(history)
+        self._plan = tuple((f.name, f.reduction) for f in self._fields)
         try:
-            with np.errstate(all="ignore"):
-                self._result_shape = np.shape(self.compute(self._identity()))
-            self._state: State = self._identity()
+            self._engine = Engine(
+                self._fields,
+                self.terms,
+                self.compute,
+                dtype=self._dtype,
+                input_names=self.input_names,
+                as_input=type(self).as_input,
+                nan_strategy=nan_strategy,
+                owner=type(self).__name__,
+            )
+            self._state: State = self._engine.identity()
         except MemoryError:
             numbers = sum(int(np.prod(f.shape, dtype=np.float64)) for f in self._fields)
             raise ValueError(
@@ -368,12 +373,12 @@ class Metric:
                 f"{ {f.name: f.shape for f in self._fields} }), does not fit in memory; "
                 "configure a smaller metric (e.g. fewer classes)"
             ) from None
-        self._scalar_only = self._scalar_only and self._result_shape == ()
+        self._combine = self._engine.combine
+        self._scalar_only = self._engine.scalar_only
         self._step = 0
         self._pending: State | None = None
         self._pending_allowed = history_every > 1
         self._updates_unrecorded = 0
-        self._row_compute: RowCompute | None = None  # results of many states at once
         self._history = self._new_history() if history else None
         self.summation = summation
         # What rounding left out of each running sum (summation="kahan"), else None.
@@ -432,7 +437,23 @@ class Metric:
     # -- derived: state ---------------------------------------------------------------------
 
     def _identity(self) -> State:
-        return {f.name: f.reduction.empty(f.shape, self._dtype) for f in self._fields}
+        return self._engine.identity()
+
+    @property
+    def engine(self) -> Engine:
+        """The pure computations of this metric's declaration: :mod:`interactive_metrics.engine`.
+
+        Everything that reduces data (``update_state``, :class:`~interactive_metrics.Streams`,
+        replay, Dask) goes through it; it holds no running state.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> engine = im.Mean().engine
+        >>> engine.batch_state(engine.bind([2.0, 4.0]))
+        {'total': np.float64(6.0), 'count': np.float64(2.0)}
+        """
+        return self._engine
 
     @property
     def history(self) -> pl.DataFrame:
@@ -468,7 +489,7 @@ class Metric:
         >>> im.Mean().result_shape, im.F1Score(num_classes=3).result_shape
         ((), (3,))
         """
-        return self._result_shape
+        return self._engine.result_shape
 
     @property
     def records_history(self) -> bool:
@@ -480,18 +501,8 @@ class Metric:
         return _plain(self.compute(self._state))
 
     def _new_history(self) -> HistoryBuffer:
-        batch = [(f"batch_{f.name}", f.shape) for f in self._fields]
-        columns = [
-            *batch,
-            ("batch_result", self._result_shape),
-            *((f"running_{f.name}", f.shape) for f in self._fields),
-            ("result", self._result_shape),
-        ]
-        null_on_reset = [name for name, _ in batch] + ["batch_result"]
         complete = self._complete_results if self._scalar_only else None
-        return HistoryBuffer(
-            columns, self._dtype, null_on_reset, last=self.history_last, complete=complete
-        )
+        return self._engine.new_history(self.history_last, complete)
 
     def _complete_results(self, block: np.ndarray) -> None:
         """Fill the ``batch_result`` and ``result`` columns of a block of history rows.
@@ -501,9 +512,7 @@ class Metric:
         elementwise, else row by row: see :class:`~interactive_metrics.core.segments.RowCompute`),
         whenever the history is read or every few hundred updates.
         """
-        rows = self._row_compute
-        if rows is None:  # probed once, on the first block
-            rows = self._row_compute = RowCompute.for_metric(self)
+        rows = self._engine.row_compute
         k = len(self._fields)
         names = [f.name for f in self._fields]
         batch = {name: block[:, i] for i, name in enumerate(names)}
@@ -513,126 +522,6 @@ class Metric:
             block[:, 2 * k + 1] = rows(running)
 
     # -- derived: update --------------------------------------------------------------------
-
-    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-        names = self.input_names
-        unknown = set(kwargs) - set(names)
-        missing = [n for n in names[len(args) :] if n not in kwargs]
-        if len(args) > len(names) or unknown or missing:
-            expected = ", ".join(names)
-            got = f"{len(args)} positional argument(s)" + (
-                f" and keyword(s) {sorted(kwargs)}" if kwargs else ""
-            )
-            raise TypeError(
-                f"{type(self).__name__}.update_state() takes ({expected}, sample_weight=None), "
-                f"got {got}"
-            )
-        return (*args, *(kwargs[n] for n in names[len(args) :]))
-
-    def _batch_inputs(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], sample_weight: Any
-    ) -> tuple[list[np.ndarray], np.ndarray | None, int]:
-        """Coerce one batch's inputs and weights; return them with the number of samples."""
-        names = self.input_names
-        if kwargs or len(args) != len(names):
-            args = self._bind(args, kwargs)
-        dtype = self._dtype
-        as_input = self._as_input
-        if len(args) == 1:
-            inputs = [as_input(args[0], names[0], dtype)]
-            n = inputs[0].shape[0]
-        else:
-            inputs = [as_input(x, name, dtype) for x, name in zip(args, names, strict=True)]
-            n = inputs[0].shape[0]
-            for x, name in zip(inputs[1:], names[1:], strict=False):
-                if x.shape[0] != n:
-                    raise ValueError(
-                        f"`{name}` must have as many samples as `{names[0]}` ({n}), got shape "
-                        f"{x.shape} against {inputs[0].shape}; pass one row per sample in each"
-                    )
-        weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype, False)
-        return inputs, weight, n
-
-    def _terms_of(
-        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int, factored: bool = False
-    ) -> tuple[State, int]:
-        """Check the weights, apply the NaN strategy, and return the per-sample terms.
-
-        Weighted values may come back as a :class:`~interactive_metrics.core.Product`
-        of values and weights; only ``factored=True`` callers (the batch reduce, which
-        sums them with a dot product) see it, everyone else gets plain arrays. A
-        :class:`~interactive_metrics.core.OneHot` reaches every caller as it is: they
-        all reduce through :class:`~interactive_metrics.core.Reduction`, which sums it
-        with a bincount.
-        """
-        if self.nan_strategy != "propagate":
-            inputs, weight, n, _ = self._handle_nan(inputs, weight, n)  # checks the weights
-        elif weight is not None:
-            check_sample_weight(weight)
-        terms = self._call_terms(inputs, weight)
-        if not factored and any(type(term) is Product for term in terms.values()):
-            terms = {k: np.asarray(t) if type(t) is Product else t for k, t in terms.items()}
-        return terms, n
-
-    def _call_terms(self, inputs: list[np.ndarray], weight: np.ndarray | None) -> State:
-        if len(inputs) == 1:  # most metrics: a positional call is ~150 ns faster than *inputs
-            return self.terms(inputs[0], sample_weight=weight)
-        return self.terms(*inputs, sample_weight=weight)
-
-    def _reduce_batch(self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int) -> State:
-        """Reduce a batch to its state.
-
-        Batches of up to 131,072 samples are reduced whole, larger ones in chunks of
-        that size:
-        the partial states of the chunks merge exactly (that is what the fields'
-        reductions are for), and every pass over a chunk (weight check, products,
-        sums) then reads memory that is already in cache.
-        """
-        if n <= _CHUNK:
-            terms, n = self._terms_of(inputs, weight, n, factored=True)
-            return self._reduce_terms(terms, n)
-        per_sample_weight = weight is not None and weight.ndim > 0 and weight.shape[0] == n
-        batch = self._identity()
-        for start in range(0, n, _CHUNK):
-            part = slice(start, start + _CHUNK)
-            chunk_weight = weight[part] if per_sample_weight else weight  # type: ignore[index]
-            chunk = [x[part] for x in inputs]
-            terms, m = self._terms_of(chunk, chunk_weight, len(chunk[0]), factored=True)
-            batch = self._combine(batch, self._reduce_terms(terms, m))
-        return batch
-
-    def _handle_nan(
-        self, inputs: list[np.ndarray], weight: np.ndarray | None, n: int
-    ) -> tuple[list[np.ndarray], np.ndarray | None, int, np.ndarray | None]:
-        """Apply ``nan_strategy`` to one batch: the kept inputs, weights, count and mask.
-
-        The mask (None when every sample is kept) lets callers that carry more per
-        sample, as stream keys and batch ids, drop the same samples. The weights are
-        checked first, all of them: a negative weight is refused even on a sample
-        that is about to be dropped, whichever path (metric, streams, replay) drops it.
-        """
-        if self.nan_strategy == "propagate":
-            return inputs, weight, n, None
-        if weight is not None:
-            check_sample_weight(weight)
-        bad = np.zeros(n, dtype=bool)
-        for x in inputs:
-            bad |= np.isnan(x).reshape(n, -1).any(axis=1) if x.size else bad
-        if not bad.any():
-            return inputs, weight, n, None
-        if self.nan_strategy == "error":
-            where = [
-                name for x, name in zip(inputs, self.input_names, strict=True) if np.isnan(x).any()
-            ]
-            raise ValueError(
-                f"`{where[0]}` contains {int(bad.sum())} sample(s) with NaN and "
-                "nan_strategy='error'; clean the input, or pass nan_strategy='ignore' to drop "
-                "them or 'propagate' to let NaN reach the result"
-            )
-        keep = ~bad
-        if weight is not None and weight.ndim and weight.shape[0] == n:
-            weight = weight[keep]
-        return [x[keep] for x in inputs], weight, int(keep.sum()), keep
 
     def update_state(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> None:
         """Add one batch: validate, compute terms, reduce, merge into the state, record.
@@ -651,7 +540,37 @@ class Metric:
             For inputs that are not numeric arrays of compatible shapes, and weights
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
-        self._apply(self._reduce_batch(*self._batch_inputs(inputs, named, sample_weight)), UPDATE)
+        engine = self._engine
+        batch = engine.bind(*inputs, sample_weight=sample_weight, **named)
+        self._apply(engine.batch_state(batch), UPDATE)
+
+    def stateless_update_state(
+        self, state: Mapping[str, Any], *inputs: Any, sample_weight: Any = None, **named: Any
+    ) -> State:
+        """Keras 3's stateless update: ``state`` with one batch added; this metric is unchanged.
+
+        ``state`` is a dict of fields (:meth:`stateless_reset_state`, or a previous
+        return value). The chain of stateless updates gives the state that
+        :meth:`update_state` keeps, bit for bit.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> state = m.stateless_update_state(m.stateless_reset_state(), [1.0, 2.0, 6.0])
+        >>> m.stateless_result(state), m.step
+        (3.0, 0)
+        """
+        engine = self._engine
+        return engine.update(state, engine.bind(*inputs, sample_weight=sample_weight, **named))
+
+    def stateless_result(self, state: Mapping[str, Any]) -> Any:
+        """Keras 3's stateless result: the result of ``state`` (a float, or an array)."""
+        return _plain(self._engine.result(state))
+
+    def stateless_reset_state(self) -> State:
+        """Keras 3's stateless reset: a fresh state (every field at its identity)."""
+        return self._engine.identity()
 
     def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
         """Update with one batch, then return the running result (as Keras does)."""
@@ -710,6 +629,232 @@ class Metric:
             return None
         self._pending, self._updates_unrecorded = None, 0
         return batch
+
+    # -- the tracker's public interface for the rest of the package -------------------------
+
+    @property
+    def updates_held_back(self) -> int:
+        """Updates not in the history yet (``history_every > 1``): the next recorded row has them.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Sum(history_every=3)
+        >>> m.update_state([1.0]); m.update_state([2.0])
+        >>> m.updates_held_back, m.history.height
+        (2, 0)
+        """
+        return self._updates_unrecorded
+
+    def _check_states(self, states: Mapping[str, Any], leading: int | None) -> State:
+        """``states`` checked: the field shapes, with a leading axis unless ``leading`` is None."""
+        if not isinstance(states, Mapping) or set(states) != set(self._engine.names):
+            got = sorted(states) if isinstance(states, Mapping) else type(states).__name__
+            raise ValueError(
+                f"`batch_states` must map each state field {list(self._engine.names)} to its "
+                f"values, got {got}; compute them with `metric.engine`"
+            )
+        out: State = {}
+        for f in self._fields:
+            value = np.asarray(states[f.name], dtype=self._dtype)
+            want = f.shape if leading is None else (leading, *f.shape)
+            if value.shape != want:
+                raise ValueError(
+                    f"`batch_states[{f.name!r}]` must have shape {want}, got {value.shape}"
+                )
+            out[f.name] = self._dtype.type(value) if value.ndim == 0 else value
+        return out
+
+    def update_from_state(self, batch_state: Mapping[str, Any]) -> None:
+        """Add one batch given by its state: one update event, recorded as ``update_state`` would.
+
+        For states computed elsewhere: by ``metric.engine.batch_state``, on another
+        worker, or per segment by :class:`~interactive_metrics.Streams`.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> m.update_from_state(m.engine.batch_state(m.engine.bind([1.0, 5.0])))
+        >>> m.result(), m.step
+        (3.0, 1)
+        """
+        self._apply(self._check_states(batch_state, None), UPDATE)
+
+    def prepare_updates(
+        self,
+        batch_states: Mapping[str, Any],
+        labels: pl.Series | np.ndarray | None = None,
+        after_each: Callable[[int], None] | None = None,
+    ) -> Callable[[], None]:
+        """Check and compute ``k`` updates given by their batch states; return the write, as a call.
+
+        ``batch_states`` maps each field to an array of shape ``(k, *field.shape)``.
+        The running states are one cumulative scan that starts from the current
+        state: the same additions, in the same order, as ``k`` calls of
+        :meth:`update_from_state`, so they agree to the last bit. Options that need
+        a step-by-step update (``summation="kahan"``, ``history_every > 1``) apply
+        the states one by one. ``labels`` (the log's ids of the ``k`` batches) name
+        the recorded rows in a ``log_batch`` history column. ``after_each(i)``, if
+        given, is called after update ``i`` is committed (then the updates are
+        always applied one by one): a :class:`~interactive_metrics.Streams` writes
+        its streams' rows of that update there.
+
+        Everything that can fail happens here (a ``ValueError`` when the labels
+        cannot sit beside earlier ones); the returned call only stores arrays that
+        are ready. Hold :attr:`lock` from this call until the write, so that no
+        other update comes between. Replay and Dask use it for all-or-nothing
+        writes over several objects.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> m = im.Sum()
+        >>> with m.lock:
+        ...     write = m.prepare_updates({"total": np.array([1.0, 2.0, 3.0])})
+        ...     write()
+        >>> m.history.select("step", "batch_total", "running_total").rows()
+        [(1, 1.0, 1.0), (2, 2.0, 3.0), (3, 3.0, 6.0)]
+        """
+        k = len(next(iter(batch_states.values()))) if isinstance(batch_states, Mapping) else 0
+        batches = self._check_states(batch_states, k)
+        if k == 0:
+            return _nothing
+        engine, history = self._engine, self._history
+        ids = None if history is None or labels is None else history.storable_labels(labels)
+        first = self._step + 1
+        if self._compensation is not None or self._pending_allowed or after_each is not None:
+            one_at_a_time = [engine.row(batches, i) for i in range(k)]
+
+            def one_by_one() -> None:
+                for i, batch in enumerate(one_at_a_time):
+                    self._apply(batch, UPDATE)
+                    if after_each is not None:
+                        after_each(i)
+                if history is not None:
+                    history.label_from(first, ids)
+
+            return one_by_one
+        running = engine.scan(batches, start=self._state)
+        rows = None if history is None else engine.history_rows(batches, running)
+        steps = np.arange(first, first + k, dtype=np.int64)
+        state = engine.row(running, k - 1)
+
+        def scanned() -> None:
+            with self._lock:
+                if history is not None and rows is not None:
+                    history.extend(steps, np.zeros(k, dtype=np.int8), rows)
+                    history.label_from(first, ids)
+                self._state = state
+                self._step += k
+            if self._listeners:
+                self._notify(UPDATE)
+
+        return scanned
+
+    def update_from_states(
+        self, batch_states: Mapping[str, Any], labels: pl.Series | np.ndarray | None = None
+    ) -> None:
+        """Add ``k`` batches given by their states (arrays of shape ``(k, ...)``): ``k`` updates.
+
+        :meth:`prepare_updates` and its write in one call, under :attr:`lock`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> m.update_from_states({"total": np.array([3.0, 5.0]), "count": np.array([2.0, 2.0])})
+        >>> m.history["result"].to_list()
+        [1.5, 2.0]
+        """
+        with self._lock:
+            self.prepare_updates(batch_states, labels)()
+
+    def snapshot(self) -> Snapshot:
+        """Everything this metric holds besides its configuration, as of one event.
+
+        What ``save`` writes: see :class:`Snapshot`. The values are the metric's own
+        (not copies); they are never changed in place, only replaced.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Sum()
+        >>> m.update_state([1.0, 2.0])
+        >>> snap = m.snapshot()
+        >>> snap.step, snap.state, snap.history.height
+        (1, {'total': np.float64(3.0)}, 1)
+        """
+        with self._lock:
+            return Snapshot(
+                step=self._step,
+                state=dict(self._state),
+                compensation=None if self._compensation is None else dict(self._compensation),
+                pending=None if self._pending is None else dict(self._pending),
+                pending_updates=self._updates_unrecorded,
+                history=None if self._history is None else self._history.frame(),
+            )
+
+    def restore(
+        self,
+        snapshot: Snapshot,
+        history_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        labels: pl.DataFrame | None = None,
+    ) -> None:
+        """Replace this metric's state, step and history by a snapshot's (as ``load`` does).
+
+        ``history_rows`` are the history as ``(steps, events, rows)`` arrays in the
+        layout of ``engine.history_columns()`` (``load`` decodes and checks them
+        from the saved frame); ``labels`` a frame of ``step`` and ``log_batch``.
+        ``snapshot.history`` is not read. Listeners are not called.
+
+        Raises
+        ------
+        ValueError
+            For states whose fields or shapes are not this metric's, a negative
+            step, or history rows for a metric created with ``history=False``.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> a, b = im.Sum(history=False), im.Sum(history=False)
+        >>> a.update_state([1.0, 2.0])
+        >>> b.restore(a.snapshot())
+        >>> b.result(), b.step
+        (3.0, 1)
+        """
+        state = self._check_states(snapshot.state, None)
+        compensation = snapshot.compensation
+        if (compensation is None) != (self._compensation is None):
+            raise ValueError(
+                f"`snapshot.compensation` must be given exactly when summation='kahan' "
+                f"(this metric's summation is {self.summation!r})"
+            )
+        pending = None if snapshot.pending is None else self._check_states(snapshot.pending, None)
+        if not isinstance(snapshot.step, (int, np.integer)) or snapshot.step < 0:
+            raise ValueError(f"`snapshot.step` must be an integer >= 0, got {snapshot.step!r}")
+        if history_rows is not None and self._history is None:
+            raise ValueError(
+                f"`history_rows` given for {self.name!r}, which was created with history=False"
+            )
+        history = None
+        if self._history is not None:
+            history = self._new_history()
+            if history_rows is not None:
+                history.extend(*history_rows)
+            if labels is not None and labels.height:
+                history.label_steps(labels["step"].to_numpy(), labels["log_batch"])
+        with self._lock:
+            if history is not None:
+                self._history = history
+            self._state = state
+            self._step = int(snapshot.step)
+            self._pending = pending
+            self._updates_unrecorded = int(snapshot.pending_updates)
+            if compensation is not None:
+                self._compensation = {name: np.asarray(v) for name, v in compensation.items()}
 
     @property
     def lock(self) -> threading.RLock:
@@ -791,7 +936,15 @@ class Metric:
         """Return every field to its identity (0 for sums, +inf for minima, ...); recorded."""
         self._apply(self._identity(), RESET)
 
-    def _merge_key(self) -> dict[str, Any]:
+    def merge_key(self) -> dict[str, Any]:
+        """The configuration two metrics must share to merge (name and history options aside).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> im.Mean(name="a").merge_key() == im.Mean(name="b", history=False).merge_key()
+        True
+        """
         config = self.get_config()
         for option in ("name", "history", "history_every", "history_last", "summation"):
             config.pop(option, None)
@@ -830,14 +983,14 @@ class Metric:
                 f"`metrics` must be a Metric or an iterable of Metric, got "
                 f"{type(metrics).__name__}; pass e.g. [other_metric]"
             )
-        mine = self._merge_key()
+        mine = self.merge_key()
         for other in others:
             if type(other) is not type(self):
                 raise ValueError(
                     f"cannot merge a {type(other).__name__} into a {type(self).__name__}; "
                     "merge metrics of the same class"
                 )
-            theirs = other._merge_key()
+            theirs = other.merge_key()
             if theirs != mine:
                 diff = {
                     k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k)
@@ -934,7 +1087,7 @@ class Metric:
         with self._lock:
             row = self._row(step)
             assert self._history is not None
-            return _plain(self._history.value(row, "result", self._result_shape))
+            return _plain(self._history.value(row, "result", self.result_shape))
 
     # -- derived: configuration and display -------------------------------------------------
 

@@ -14,27 +14,20 @@ partial states merge exactly, which is what mergeable states are for.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from interactive_metrics.core.reduce import OneHot
-from interactive_metrics.core.segments import (
-    RowCompute,
-    check_key_dtype,
-    factorize,
-    reduce_segments,
-    sample_weights,
-    scan_segments,
-)
-from interactive_metrics.history import HistoryBuffer
-from interactive_metrics.metric import UPDATE, Metric, State
+from interactive_metrics.core.segments import check_key_dtype, factorize, sample_weights
+from interactive_metrics.engine import Batch, Engine, State
+from interactive_metrics.history import BATCH_ID_KINDS, check_batch_dtype
+from interactive_metrics.metric import Metric
 
 if TYPE_CHECKING:
-    from interactive_metrics.streams import Streams
+    from interactive_metrics.streams import Segments, Streams
 
 __all__ = ["BATCH_ID_KINDS", "Source", "check_batch_dtype", "replay_metric", "replay_streams"]
 
@@ -100,7 +93,7 @@ def _numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype == pl.Boolean
 
 
-def _check_columns(
+def check_columns(
     schema: Mapping[str, pl.DataType], roles: Mapping[str, str | None], numeric: set[str]
 ) -> None:
     """Every named column exists, and the value columns hold numbers."""
@@ -127,7 +120,7 @@ def _check_columns(
             )
 
 
-def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: set[str]) -> None:
+def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: set[str]) -> None:
     for role, column in roles.items():
         if column is None or role in allowed:
             continue
@@ -147,7 +140,7 @@ def _check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: 
             )
 
 
-def _input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
+def input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
     names = metric.input_names
     unknown = [k for k in columns if k not in names]
     missing = [n for n in names if n not in columns]
@@ -164,7 +157,7 @@ def _input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
 # -- batch ids -----------------------------------------------------------------------------------
 
 
-def _batch_codes(ids: pl.Series) -> tuple[np.ndarray | None, np.ndarray, Any]:
+def batch_codes(ids: pl.Series) -> tuple[np.ndarray | None, np.ndarray, Any]:
     """Batch ids to segments: ``(starts or None, codes, sorted distinct ids)``.
 
     When the ids are already sorted, ``starts`` holds where each batch begins
@@ -215,42 +208,29 @@ def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
     return inverse.astype(np.intp, copy=False), distinct
 
 
-def _reduce_sorted(metric: Metric, terms: State, starts: np.ndarray, n: int) -> State:
-    """Reduce terms of rows sorted by batch: ``ufunc.reduceat`` at the batch starts.
-
-    :class:`~interactive_metrics.core.OneHot` terms are summed by batch with one
-    bincount instead, without their dense ``(n, ...)`` array.
-    """
-    dtype = metric._dtype
-    if n == 0:
-        return {f.name: np.zeros((0, *f.shape), dtype=dtype) for f in metric._fields}
-    out: State = {}
-    counts = None
-    for name, reduction in metric._plan:
-        term = terms[name]
-        if type(term) is OneHot:  # one bincount per field, never the dense (n, ...) terms
-            codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-            out[name] = reduction.over_segments(term, codes, len(starts), dtype)
-        elif np.ndim(term):  # per sample: an array, or weighted values kept as two factors
-            term = np.asarray(term)
-            out[name] = reduction.ufunc.reduceat(term, starts, axis=0).astype(dtype, copy=False)
-        else:
-            if counts is None:
-                counts = np.diff(np.append(starts, n))
-            value = counts * term if reduction.name == "sum" else np.full(len(starts), term)
-            out[name] = np.asarray(value, dtype=dtype)
-    return out
-
-
 # -- the per-chunk pass --------------------------------------------------------------------------
 
 
-def _chunk_arrays(
-    metric: Metric, chunk: pl.DataFrame, inputs: Mapping[str, str], weight: str | None
-) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+def chunk_batch(
+    engine: Engine, chunk: pl.DataFrame, inputs: Mapping[str, str], weight: str | None
+) -> Batch:
+    """The rows of ``chunk`` as one engine :class:`~interactive_metrics.engine.Batch`.
+
+    ``inputs`` maps each input of the metric to its column; ``weight`` names the
+    column of sample weights, if any.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import interactive_metrics as im
+    >>> chunk = pl.DataFrame({"loss": [1.0, 3.0], "w": [1.0, 2.0]})
+    >>> batch = chunk_batch(im.Mean().engine, chunk, {"values": "loss"}, "w")
+    >>> batch.n, batch.weight
+    (2, array([1., 2.]))
+    """
     arrays = tuple(chunk[column].to_numpy() for column in inputs.values())
     weights = None if weight is None else chunk[weight].to_numpy()
-    return metric._batch_inputs(arrays, {}, weights)
+    return engine.bind(*arrays, sample_weight=weights)
 
 
 class _Partials:
@@ -264,9 +244,9 @@ class _Partials:
         self.ids.append(ids)
         self.states.append(states)
 
-    def merged(self, metric: Metric) -> tuple[Any, State]:
+    def merged(self, engine: Engine) -> tuple[Any, State]:
         """Sorted distinct batch ids, and each batch's state (in that order)."""
-        names = [name for name, _ in metric._plan]
+        names = engine.names
         if len(self.ids) == 1:
             return self.ids[0], self.states[0]
         ids = _concat(self.ids)
@@ -274,192 +254,26 @@ class _Partials:
         codes, distinct = _sorted_codes(ids)
         if len(distinct) == len(codes) and bool((np.diff(codes) > 0).all()):
             return distinct, states  # no batch spans two chunks
-        return distinct, {
-            name: reduction.over_segments(states[name], codes, len(distinct), metric._dtype)
-            for name, reduction in metric._plan
-        }
+        return distinct, engine.merge_segments(states, codes, len(distinct))
 
 
 def _batch_states(
-    metric: Metric, terms: State, n: int, starts: np.ndarray | None, codes: np.ndarray, num: int
+    engine: Engine, terms: State, n: int, starts: np.ndarray | None, codes: np.ndarray, num: int
 ) -> State:
     if starts is not None:
-        return _reduce_sorted(metric, terms, starts, n)
-    return reduce_segments(metric._plan, terms, codes, num, metric._dtype)
+        return engine.sorted_segment_states(terms, starts, n)
+    return engine.segment_states(terms, codes, num)
 
 
 # -- writing the history -------------------------------------------------------------------------
 
 
-def apply_batches(metric: Metric, batches: State, batch_ids: Any = None) -> None:
-    """Append ``k`` batch states (arrays of shape ``(k, ...)``) as ``k`` updates, in order.
-
-    The running states are one cumulative scan that starts from the current
-    state: the same additions, in the same order, as ``k`` calls of the update
-    loop, so they agree to the last bit. Options that need a step-by-step update
-    (``summation="kahan"``, ``history_every > 1``) merge the states one by one.
-    ``batch_ids`` (the log's ids of the ``k`` batches) name the recorded rows in a
-    ``log_batch`` history column.
-
-    Everything is computed and checked first (:func:`prepare_batches`); the metric
-    is changed only once nothing can fail.
-    """
-    prepare_batches(metric, batches, batch_ids)()
-
-
-def prepare_batches(metric: Metric, batches: State, batch_ids: Any = None) -> Callable[[], None]:
-    """Check and compute what :func:`apply_batches` writes; return the write, as a call.
-
-    Raises (before anything changes) when the batch ids cannot be stored beside the
-    ids of earlier replays in the metric's history. The returned call only stores
-    arrays that are ready.
-    """
-    plan = metric._plan
-    k = len(next(iter(batches.values()))) if batches else 0
-    if k == 0:
-        return _nothing
-    history = metric._history
-    ids = None if history is None or batch_ids is None else _stored_ids(history, batch_ids)
-    first = metric._step + 1
-    if metric._compensation is not None or metric._pending_allowed:
-        merged = [{name: _scalar(metric, batches[name][i]) for name, _ in plan} for i in range(k)]
-
-        def one_by_one() -> None:
-            for batch in merged:
-                metric._apply(batch, UPDATE)
-            _label(history, first, ids)
-
-        return one_by_one
-    running = {}
-    for name, reduction in plan:
-        start = np.asarray(metric._state[name])[None]
-        running[name] = reduction.scan(np.concatenate([start, batches[name]]))[1:]
-    rows_block = None
-    if history is not None:
-        rows = RowCompute.for_metric(metric)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            batch_result, result = rows(batches), rows(running)
-        blocks = [
-            *(batches[name].reshape(k, -1) for name, _ in plan),
-            batch_result.reshape(k, -1),
-            *(running[name].reshape(k, -1) for name, _ in plan),
-            result.reshape(k, -1),
-        ]
-        rows_block = np.concatenate(blocks, axis=1)
-    steps = np.arange(first, first + k, dtype=np.int64)
-    state = {name: _scalar(metric, running[name][-1]) for name, _ in plan}
-
-    def scanned() -> None:
-        if history is not None and rows_block is not None:
-            history.extend(steps, np.zeros(k, dtype=np.int8), rows_block)
-        metric._state = state
-        metric._step += k
-        _label(history, first, ids)
-        for listener in tuple(getattr(metric, "_listeners", ())):
-            listener(metric, UPDATE)
-
-    return scanned
-
-
-def _nothing() -> None:
-    return None
-
-
-def _batch_ids(ids: Any, dtype: pl.DataType) -> pl.Series:
+def batch_labels(ids: Any, dtype: pl.DataType) -> pl.Series:
     """The sorted distinct batch ids as the log holds them (dates stay dates, text is String)."""
     series = ids if isinstance(ids, pl.Series) else pl.Series("log_batch", ids)
     if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
         return series.cast(pl.String)
     return series.cast(dtype) if dtype.is_temporal() and series.dtype != dtype else series
-
-
-BATCH_ID_KINDS = "integers, floats, booleans, strings, dates, datetimes, durations or times"
-"""What a replay's batch ids may be (one kind per history: see :func:`_stored_ids`)."""
-
-
-def _id_family(dtype: pl.DataType) -> Any:
-    """Which batch ids may share a ``log_batch`` column: None for ids that are refused."""
-    if dtype in (pl.Int128, pl.UInt128):
-        return None
-    if dtype.is_integer() or dtype.is_float():
-        return "number"
-    if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
-        return "text"
-    if isinstance(dtype, pl.Datetime):
-        return ("datetime", dtype.time_zone)
-    if isinstance(dtype, pl.Duration):
-        return "duration"
-    if dtype in (pl.Boolean, pl.Date, pl.Time):
-        return str(dtype)
-    return None
-
-
-def check_batch_dtype(dtype: pl.DataType, column: str) -> None:
-    """Refuse batch ids that cannot be sorted, stored and saved: decimals, lists, objects...
-
-    Examples
-    --------
-    >>> check_batch_dtype(pl.Date(), "day")
-    >>> check_batch_dtype(pl.List(pl.Int64), "step")
-    Traceback (most recent call last):
-    ...
-    TypeError: column 'step' (for `batch`) must hold integers, floats, booleans, strings, ...
-    """
-    if _id_family(dtype) is None:
-        raise TypeError(
-            f"column {column!r} (for `batch`) must hold {BATCH_ID_KINDS}, got dtype {dtype}; "
-            f"cast it first, e.g. pl.col({column!r}).cast(pl.Int64) or .cast(pl.String)"
-        )
-
-
-def _stored_ids(history: HistoryBuffer, batch_ids: Any) -> pl.Series:
-    """The batch ids as they will be stored beside the labels of earlier replays.
-
-    Ids of the same dtype, or that cast to it without loss, are stored as that
-    dtype; numbers of another type widen the column (integers then floats: floats).
-    Anything else (numbers then text, text then durations, dates then integers,
-    datetimes of two time zones...) is a ``ValueError`` naming both dtypes.
-    """
-    ids = batch_ids if isinstance(batch_ids, pl.Series) else pl.Series("log_batch", batch_ids)
-    new, old = ids.dtype, history.label_dtype
-    family = _id_family(new)
-    if family is None:  # ids that reach here from an engine (apply_partials) unchecked
-        raise TypeError(f"`batch` ids must be {BATCH_ID_KINDS}, got dtype {new}; cast them first")
-    if old is None or new == old:
-        return ids
-    if family == _id_family(old):
-        try:
-            cast = ids.cast(old, strict=True)
-            if cast.cast(new).equals(ids):
-                return cast
-        except (pl.exceptions.PolarsError, TypeError, ValueError):
-            pass
-        if family == "number":
-            empty = [pl.DataFrame({"x": pl.Series([], dtype=d)}) for d in (old, new)]
-            wider = pl.concat(empty, how="vertical_relaxed").schema["x"]
-            if _id_family(wider) == "number":
-                return ids
-    raise ValueError(
-        f"`batch` ids of dtype {new} cannot be stored beside the {old} ids of earlier "
-        f"replays in this history (its `log_batch` column); cast the batch column to {old} "
-        "first, or replay into a fresh metric"
-    )
-
-
-def _label(history: HistoryBuffer | None, first: int, batch_ids: Any) -> None:
-    """Name the rows written for steps ``first, first + 1, ...`` by the log's batch ids."""
-    if history is None or batch_ids is None or not len(batch_ids):
-        return
-    ids = batch_ids if isinstance(batch_ids, pl.Series) else pl.Series(batch_ids)
-    steps = np.arange(first, first + len(ids), dtype=np.int64)
-    recorded = np.isin(steps, history.steps)  # history_every / history_last skip some
-    if not recorded.all():
-        steps, ids = steps[recorded], ids.filter(pl.Series(recorded))
-    history.label_steps(steps, ids)
-
-
-def _scalar(metric: Metric, value: np.ndarray) -> Any:
-    return metric._dtype.type(value) if value.ndim == 0 else value.copy()
 
 
 # -- Metric.replay -------------------------------------------------------------------------------
@@ -528,35 +342,34 @@ def replay_metric(
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
         return replay_dask(metric, data, batch=batch, sample_weight=sample_weight, **columns)
-    inputs = _input_roles(metric, columns)
+    inputs = input_roles(metric, columns)
+    engine = metric.engine
     lazy, frame = _as_lazy(data)
     roles: dict[str, str | None] = {**inputs, "sample_weight": sample_weight, "batch": batch}
     schema = lazy.collect_schema()
-    _check_columns(schema, roles, {*inputs, "sample_weight"})
+    check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     partials = _Partials()
     for chunk in _chunks(lazy, frame, needed):
-        _check_nulls(chunk, roles, set())
-        starts, codes, ids = _batch_codes(chunk[batch])
-        values, weight, n = _chunk_arrays(metric, chunk, inputs, sample_weight)
-        values, weight, n, keep = metric._handle_nan(values, weight, n)
-        terms, n = metric._terms_of(values, weight, n)
+        check_nulls(chunk, roles, set())
+        starts, codes, ids = batch_codes(chunk[batch])
+        kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
+        terms, n = engine.terms(kept), kept.n
         if keep is not None:  # rows dropped: batches are counted by code (even emptied ones)
             if starts is not None:
                 codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(keep))))
                 starts = None
             codes = codes[keep]
-        partials.add(ids, _batch_states(metric, terms, n, starts, codes, len(ids)))
-    ids, states = partials.merged(metric)
-    with metric.lock:  # the scan starts from the state as it is, with no update in between
-        apply_batches(metric, states, _batch_ids(ids, schema[batch]))
+        partials.add(ids, _batch_states(engine, terms, n, starts, codes, len(ids)))
+    ids, states = partials.merged(engine)
+    metric.update_from_states(states, batch_labels(ids, schema[batch]))
     return metric
 
 
 # -- Streams.replay ------------------------------------------------------------------------------
 
 
-class _StreamPartials:
+class StreamPartials:
     """Partial states per (batch id, stream), one block per chunk."""
 
     def __init__(self) -> None:
@@ -567,6 +380,23 @@ class _StreamPartials:
         self.first_rows: list[np.ndarray] = []
         self.weights: list[np.ndarray] = []
         self.states: list[State] = []
+
+    def collect(self, engine: Engine, all_batches: Any) -> Segments:
+        """The (batch, stream) segments of every chunk, their batches ranked in ``all_batches``."""
+        from interactive_metrics.streams import Segments
+
+        if not self.batch_ids:
+            empty = np.zeros(0, dtype=np.intp)
+            weight = np.zeros(0, dtype=engine.dtype)
+            return Segments(self.keys, empty, empty, empty, weight, engine.empty_states(0))
+        return Segments(
+            keys=self.keys,
+            batch=_rank_in(_concat(self.batch_ids), all_batches),
+            stream=np.concatenate(self.streams),
+            first_row=np.concatenate(self.first_rows),
+            weight=np.concatenate(self.weights),
+            states={name: np.concatenate([s[name] for s in self.states]) for name in engine.names},
+        )
 
     def stream_index(self, keys: list[Any]) -> np.ndarray:
         out = np.empty(len(keys), dtype=np.intp)
@@ -621,8 +451,8 @@ def replay_streams(
         return replay_dask(
             streams, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
         )
-    overall = streams._overall
-    inputs = _input_roles(overall, columns)
+    engine = streams.engine
+    inputs = input_roles(streams.metric, columns)
     lazy, frame = _as_lazy(data)
     roles: dict[str, str | None] = {
         **inputs,
@@ -631,26 +461,25 @@ def replay_streams(
         "stream": stream,
     }
     schema = lazy.collect_schema()
-    _check_columns(schema, roles, {*inputs, "sample_weight"})
+    check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     null_ok = {"stream"} if streams.null_stream is not None else set()
-    dtype = overall._dtype
-    batches, parts = _Partials(), _StreamPartials()
+    dtype = engine.dtype
+    batches, parts = _Partials(), StreamPartials()
     offset = 0
     for chunk in _chunks(lazy, frame, needed):
-        _check_nulls(chunk, roles, null_ok)
+        check_nulls(chunk, roles, null_ok)
         height = chunk.height
-        starts, codes, ids = _batch_codes(chunk[batch])
+        starts, codes, ids = batch_codes(chunk[batch])
         if starts is not None:
             codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
         local, keys = factorize(chunk[stream], "stream", streams.null_stream)
-        values, weight, n = _chunk_arrays(overall, chunk, inputs, sample_weight)
-        values, weight, n, keep = overall._handle_nan(values, weight, n)
-        terms, n = overall._terms_of(values, weight, n)
+        kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
+        terms, n, weight = engine.terms(kept), kept.n, kept.weight
         rows = np.arange(offset, offset + height)
         if keep is not None:
             codes, local, rows = codes[keep], local[keep], rows[keep]
-        batches.add(ids, reduce_segments(overall._plan, terms, codes, len(ids), dtype))
+        batches.add(ids, engine.segment_states(terms, codes, len(ids)))
         pairs = codes * len(keys) + local
         distinct, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
         per_sample = sample_weights(weight, n)
@@ -663,185 +492,14 @@ def replay_streams(
         parts.streams.append(parts.stream_index(keys)[distinct % max(len(keys), 1)])
         parts.first_rows.append(rows[first])
         parts.weights.append(weights.astype(dtype))
-        parts.states.append(reduce_segments(overall._plan, terms, inverse, len(distinct), dtype))
+        parts.states.append(engine.segment_states(terms, inverse, len(distinct)))
         offset += height
-    all_batches, batch_states = batches.merged(overall)
-    with streams.lock:  # no update between the scan's start and its end
-        _apply_streams(
-            streams, parts, all_batches, batch_states, _batch_ids(all_batches, schema[batch])
-        )
-    return streams
-
-
-def _apply_streams(
-    streams: Streams,
-    parts: _StreamPartials,
-    all_batches: Any,
-    batch_states: State,
-    batch_ids: Any = None,
-) -> None:
-    overall = streams._overall
-    plan, dtype = overall._plan, overall._dtype
-    names = [name for name, _ in plan]
-    k_batches = len(next(iter(batch_states.values())))
-    if parts.batch_ids:
-        batch_rank = _rank_in(_concat(parts.batch_ids), all_batches)
-        stream_of = np.concatenate(parts.streams)
-        first_row = np.concatenate(parts.first_rows)
-        weights = np.concatenate(parts.weights)
-        states = {name: np.concatenate([s[name] for s in parts.states]) for name in names}
-    else:
-        batch_rank = stream_of = first_row = np.zeros(0, dtype=np.intp)
-        weights = np.zeros(0, dtype=dtype)
-        states = {f.name: np.zeros((0, *f.shape), dtype=dtype) for f in overall._fields}
-    # segments (batch, stream) split over chunks merge here, in chunk order
-    num_streams = len(parts.keys)
-    pair = batch_rank * max(num_streams, 1) + stream_of
-    distinct, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
-    if len(distinct) != len(pair):
-        states = {
-            name: r.over_segments(states[name], inverse, len(distinct), dtype) for name, r in plan
-        }
-        weights = np.bincount(inverse, weights=weights, minlength=len(distinct)).astype(dtype)
-        sizes = np.bincount(inverse, minlength=len(distinct))
-        group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        by_pair = np.argsort(inverse, kind="stable")
-        first_row = np.minimum.reduceat(first_row[by_pair], group_starts)
-        batch_rank, stream_of = batch_rank[first], stream_of[first]
-    else:
-        order = np.argsort(pair, kind="stable")
-        states = {name: x[order] for name, x in states.items()}
-        weights, first_row = weights[order], first_row[order]
-        batch_rank, stream_of = batch_rank[order], stream_of[order]
-    # streams are numbered in the order the update loop would meet them
-    meet = np.lexsort((first_row, batch_rank))
-    seen = np.unique(stream_of[meet], return_index=True)[1]
-    order_of_streams = stream_of[meet][np.sort(seen)]
-    # everything that can fail comes first: the batch ids beside earlier ones, the
-    # new streams' codes (forgotten again on error), the scan and the history rows
-    history = overall._history
-    checked_ids = None if history is None or batch_ids is None else _stored_ids(history, batch_ids)
-    saved = streams._registry()
-    try:
-        new_codes = streams._register([parts.keys[i] for i in order_of_streams.tolist()])
-        code_of = np.empty(max(num_streams, 1), dtype=np.intp)
-        code_of[order_of_streams] = new_codes
-        codes = code_of[stream_of] if len(stream_of) else stream_of
-        if streams._pending is not None:  # history_every > 1: rows at the merged steps
-            steps = _one_by_one_steps(codes, batch_rank, k_batches)
-            write = None
-        else:
-            write = _scanned_streams(
-                streams, codes, batch_rank, states, weights, batch_states, checked_ids
-            )
-    except BaseException:
-        streams._forget_keys_after(saved)
-        raise
-    if write is None:
-        _apply_one_by_one(streams, codes, steps, states, weights, batch_states, checked_ids)
-    else:
-        write()
-        streams._finish(UPDATE, steps=k_batches)
-
-
-def _scanned_streams(
-    streams: Streams,
-    codes: np.ndarray,
-    batch_rank: np.ndarray,
-    states: State,
-    weights: np.ndarray,
-    batch_states: State,
-    batch_ids: Any,
-) -> Callable[[], None]:
-    """The running states of every stream as a scan per stream; the write, as a call."""
-    overall = streams._overall
-    plan, dtype = overall._plan, overall._dtype
-    names = [name for name, _ in plan]
-    # running states: a scan per stream over its batches, from its current state
-    by_stream = np.lexsort((batch_rank, codes))
-    group_codes, group_starts, group_sizes = np.unique(
-        codes[by_stream], return_index=True, return_counts=True
+    all_batches, batch_states = batches.merged(engine)
+    segments = parts.collect(engine, all_batches)
+    streams.update_from_segments(
+        batch_states, segments, labels=batch_labels(all_batches, schema[batch])
     )
-    padded_starts = group_starts + np.arange(len(group_starts))
-    total = len(codes) + len(group_codes)
-    body = np.ones(total, dtype=bool)
-    body[padded_starts] = False
-    padded: State = {}
-    for f in overall._fields:
-        block = np.empty((total, *f.shape), dtype=dtype)
-        block[padded_starts] = streams._state[f.name][group_codes]
-        block[body] = states[f.name][by_stream]
-        padded[f.name] = block
-    scanned = scan_segments(plan, padded, padded_starts)
-    running_sorted = {name: x[body] for name, x in scanned.items()}
-    back = np.empty_like(by_stream)
-    back[by_stream] = np.arange(len(by_stream))
-    running = {name: x[back] for name, x in running_sorted.items()}
-    last = group_starts + group_sizes - 1
-    final = {name: running_sorted[name][last] for name in names}
-    # each row's step among its stream's events: the events before, plus its rank
-    rank = np.arange(len(by_stream)) - np.repeat(group_starts, group_sizes)
-    own = np.empty(len(by_stream), dtype=np.int64)
-    own[by_stream] = streams._events_seen[codes[by_stream]] + rank + 1
-    rows = np.lexsort((codes, batch_rank))
-    record = None
-    if streams._long is not None and len(codes):
-        batch_rows = {name: states[name][rows] for name in names}
-        running_rows = {name: running[name][rows] for name in names}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            results = (streams._rows(batch_rows), streams._rows(running_rows))
-        record = (batch_rows, running_rows, results)
-    write_overall = prepare_batches(overall, batch_states, batch_ids)
-
-    def write() -> None:
-        for name in names:
-            streams._state[name][group_codes] = final[name]
-        np.add.at(streams._weight, codes, weights)
-        streams._events_seen[group_codes] += group_sizes
-        if record is not None:
-            batch_rows, running_rows, results = record
-            streams._record(
-                codes[rows],
-                batch_rows,
-                running_rows,
-                UPDATE,
-                steps=streams._step + 1 + batch_rank[rows],
-                own_steps=own[rows],
-                results=results,
-            )
-        write_overall()
-
-    return write
-
-
-def _one_by_one_steps(
-    codes: np.ndarray, batch_rank: np.ndarray, k_batches: int
-) -> list[np.ndarray]:
-    """The rows of each batch, by stream: what :func:`_apply_one_by_one` updates at a time."""
-    rows = np.lexsort((codes, batch_rank))  # by batch, then stream
-    bounds = np.searchsorted(batch_rank[rows], np.arange(k_batches + 1))
-    return [rows[bounds[b] : bounds[b + 1]] for b in range(k_batches)]
-
-
-def _apply_one_by_one(
-    streams: Streams,
-    codes: np.ndarray,
-    steps: list[np.ndarray],
-    states: State,
-    weights: np.ndarray,
-    batch_states: State,
-    batch_ids: Any,
-) -> None:
-    """Apply the batches one update at a time (``history_every > 1`` holds rows back)."""
-    overall = streams._overall
-    first = overall._step + 1
-    for b, part in enumerate(steps):
-        batch = {name: x[part] for name, x in states.items()}
-        merged = {name: _scalar(overall, x[b]) for name, x in batch_states.items()}
-        streams._update(codes[part], batch, weights[part], merged)
-        streams._step += 1
-    _label(overall._history, first, batch_ids)
-    streams._finish(UPDATE, steps=0)
+    return streams
 
 
 def _take(ids: Any, index: np.ndarray) -> Any:

@@ -17,7 +17,7 @@ import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
@@ -25,20 +25,19 @@ import polars as pl
 from interactive_metrics.core.reduce import divide_no_nan
 from interactive_metrics.core.segments import (
     MISSING,
-    RowCompute,
     codes_in,
     factorize,
     first_appearances,
     is_key_sequence,
     key_scalar,
     key_series,
-    reduce_segments,
     sample_weights,
 )
+from interactive_metrics.engine import Engine, State
 from interactive_metrics.history import HistoryBuffer
-from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric, State
+from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric
 
-__all__ = ["Streams"]
+__all__ = ["Segments", "Streams"]
 
 _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
 
@@ -75,6 +74,37 @@ _BREAKDOWN_COLUMNS = frozenset({"stream", "weight", "share", "result", "contribu
 def _fresh(metric: Metric) -> Metric:
     """A new metric with ``metric``'s configuration and a fresh state."""
     return type(metric).from_config(metric.get_config())
+
+
+class Segments(NamedTuple):
+    """The states of the (batch, stream) segments of ``k`` batches: what a replay hands a Streams.
+
+    Segments may repeat a (batch, stream) pair (a batch split over chunks of a
+    log): :meth:`Streams.update_from_segments` merges them.
+
+    Attributes
+    ----------
+    keys : list
+        The stream keys the segments name.
+    batch : numpy.ndarray
+        Each segment's batch, in ``[0, k)``.
+    stream : numpy.ndarray
+        Each segment's stream, as a position in ``keys``.
+    first_row : numpy.ndarray
+        The log row of each segment's first sample: new streams are numbered in
+        the order the update loop would meet them.
+    weight : numpy.ndarray
+        Each segment's total sample weight.
+    states : dict
+        Each field's segment states, arrays of shape ``(segments, *field.shape)``.
+    """
+
+    keys: list[Any]
+    batch: np.ndarray
+    stream: np.ndarray
+    first_row: np.ndarray
+    weight: np.ndarray
+    states: State
 
 
 class _ForgetWhenChanged:
@@ -172,10 +202,11 @@ class Streams:
         self.metric = metric
         self.null_stream = null_stream
         self._overall = _fresh(metric)
-        self._dtype = self._overall._dtype
-        self._plan = self._overall._plan
-        self._fields = self._overall._fields
-        self._rows = RowCompute.for_metric(self._overall)
+        self._engine = engine = self._overall.engine
+        self._dtype = engine.dtype
+        self._plan = engine.reductions
+        self._fields = engine.fields
+        self._rows = engine.row_compute
         self._keys: list[Any] = []
         self._index: dict[Any, int] = {}
         self._lut: np.ndarray | None = np.full(0, -1, dtype=np.intp)
@@ -188,7 +219,7 @@ class Streams:
         # The long history obeys the metric's history options (see `history`):
         # history_every > 1 holds back each stream's batches in `_pending` until a
         # recorded update; history_last keeps each stream's last rows.
-        recording = self._overall._history is not None
+        recording = self._overall.records_history
         self._history_last = self._overall.history_last if recording else None
         self._pending: State | None = {} if recording and metric.history_every > 1 else None
         self._pending_touched = np.zeros(0, dtype=bool)
@@ -235,9 +266,7 @@ class Streams:
 
     def _new_long(self) -> HistoryBuffer:
         """An empty per-stream history: the metric's columns, batch columns null on resets."""
-        columns = [(name, shape) for name, shape in self._overall._new_history().columns]
-        batch_columns = [f"batch_{f.name}" for f in self._fields] + ["batch_result"]
-        return HistoryBuffer(columns, self._dtype, batch_columns)
+        return self._engine.new_history()
 
     def _register(self, keys: list[Any]) -> np.ndarray:
         """Global codes of ``keys`` (distinct), adding the unknown ones in the given order."""
@@ -456,21 +485,22 @@ class Streams:
         >>> s.streams, s.result()
         (['a', 'b', 'c'], 16.0)
         """
-        metric = self._overall
-        values, weight, n = metric._batch_inputs(inputs, named, sample_weight)
-        keys = self._key_array(stream, n)
+        engine = self._engine
+        checked = engine.bind(*inputs, sample_weight=sample_weight, **named)
+        keys = self._key_array(stream, checked.n)
         per_row = is_key_sequence(stream)
-        values, weight, n, keep = metric._handle_nan(values, weight, n)
+        checked, keep = engine.drop_nan(checked)
         if keep is not None and per_row:  # nan_strategy="ignore" dropped samples: their keys too
             keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
-        overall = metric._reduce_batch(values, weight, n)  # validates weights and terms
+        overall = engine.batch_state(checked)  # validates weights and terms
+        weight, n = checked.weight, checked.n
         saved = self._registry()
         try:  # new keys are registered here: a failure before the update forgets them
             if per_row:
-                terms, n = metric._terms_of(values, weight, n)
+                terms = engine.terms(checked)
                 ids, num, segment_codes = self._segments(keys, n)
                 row_counts = np.bincount(ids, minlength=num)
-                batch = reduce_segments(self._plan, terms, ids, num, self._dtype, row_counts)
+                batch = engine.segment_states(terms, ids, num, row_counts)
                 per_sample = sample_weights(weight, n)
                 if per_sample is None:
                     batch_weight = row_counts.astype(self._dtype)
@@ -502,8 +532,8 @@ class Streams:
 
         The merged metric decides whether the event is recorded (``history_every``).
         """
-        self._overall._apply(overall, UPDATE)
-        recorded = self._overall._updates_unrecorded == 0
+        self._overall.update_from_state(overall)
+        recorded = self._overall.updates_held_back == 0
         self._add(codes, batch, batch_weight, UPDATE, recorded)
 
     def _add(
@@ -647,6 +677,185 @@ class Streams:
     def lock(self) -> threading.RLock:
         """The lock every public method of this Streams holds (see :attr:`Metric.lock`)."""
         return self._lock
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the metric every stream computes: :mod:`interactive_metrics.engine`."""
+        return self._engine
+
+    @_locked
+    def update_from_segments(
+        self, batch_states: State, segments: Segments, labels: pl.Series | np.ndarray | None = None
+    ) -> None:
+        """Add ``k`` batches given by their states and those of their (batch, stream) segments.
+
+        What a replay computes from a log: ``batch_states`` (arrays of shape
+        ``(k, ...)``) are the merged states of the ``k`` batches, in order;
+        ``segments`` the states of the streams within them (see :class:`Segments`).
+        The per-stream history equals ``update_state`` called once per batch;
+        ``labels`` (the log's batch ids) name the merged history's rows.
+
+        Raises
+        ------
+        ValueError
+            When the labels cannot sit beside those of earlier replays. Nothing
+            changes on error: new streams are forgotten again.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Sum())
+        >>> from interactive_metrics.streams import Segments
+        >>> segments = Segments(
+        ...     keys=["a", "b"], batch=np.array([0, 0, 1]), stream=np.array([0, 1, 1]),
+        ...     first_row=np.array([0, 1, 2]), weight=np.array([1.0, 1.0, 1.0]),
+        ...     states={"total": np.array([1.0, 2.0, 5.0])})
+        >>> s.update_from_segments({"total": np.array([3.0, 5.0])}, segments)
+        >>> s.history.select("step", "stream", "running_total").rows()
+        [(1, 'a', 1.0), (1, 'b', 2.0), (2, 'b', 7.0)]
+        """
+        engine, dtype = self._engine, self._dtype
+        states, weights = dict(segments.states), np.asarray(segments.weight, dtype=dtype)
+        batch_rank = np.asarray(segments.batch, dtype=np.intp)
+        stream_of = np.asarray(segments.stream, dtype=np.intp)
+        first_row = np.asarray(segments.first_row, dtype=np.intp)
+        # segments (batch, stream) split over chunks merge here, in chunk order
+        num_streams = len(segments.keys)
+        pair = batch_rank * max(num_streams, 1) + stream_of
+        distinct, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        if len(distinct) != len(pair):
+            states = engine.merge_segments(states, inverse, len(distinct))
+            weights = np.bincount(inverse, weights=weights, minlength=len(distinct)).astype(dtype)
+            sizes = np.bincount(inverse, minlength=len(distinct))
+            group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+            by_pair = np.argsort(inverse, kind="stable")
+            first_row = np.minimum.reduceat(first_row[by_pair], group_starts)
+            batch_rank, stream_of = batch_rank[first], stream_of[first]
+        else:
+            order = np.argsort(pair, kind="stable")
+            states = {name: x[order] for name, x in states.items()}
+            weights, first_row = weights[order], first_row[order]
+            batch_rank, stream_of = batch_rank[order], stream_of[order]
+        # streams are numbered in the order the update loop would meet them
+        meet = np.lexsort((first_row, batch_rank))
+        seen = np.unique(stream_of[meet], return_index=True)[1]
+        order_of_streams = stream_of[meet][np.sort(seen)]
+        # everything that can fail comes first: the merged metric's write (which checks the
+        # labels), the new streams' codes (forgotten again on error), the scan and the rows
+        saved = self._registry()
+        try:
+            new_codes = self._register([segments.keys[i] for i in order_of_streams.tolist()])
+            code_of = np.empty(max(num_streams, 1), dtype=np.intp)
+            code_of[order_of_streams] = new_codes
+            codes = code_of[stream_of] if len(stream_of) else stream_of
+            if self._pending is not None:  # history_every > 1: rows at the merged steps
+                write = self._one_by_one(codes, batch_rank, states, weights, batch_states, labels)
+            else:
+                write = self._scanned(codes, batch_rank, states, weights, batch_states, labels)
+        except BaseException:
+            self._forget_keys_after(saved)
+            raise
+        write()
+
+    def _scanned(
+        self,
+        codes: np.ndarray,
+        batch_rank: np.ndarray,
+        states: State,
+        weights: np.ndarray,
+        batch_states: State,
+        labels: pl.Series | np.ndarray | None,
+    ) -> Callable[[], None]:
+        """The running states of every stream as a scan per stream; the write, as a call."""
+        engine, dtype = self._engine, self._dtype
+        names = engine.names
+        k_batches = len(next(iter(batch_states.values())))
+        # running states: a scan per stream over its batches, from its current state
+        by_stream = np.lexsort((batch_rank, codes))
+        group_codes, group_starts, group_sizes = np.unique(
+            codes[by_stream], return_index=True, return_counts=True
+        )
+        padded_starts = group_starts + np.arange(len(group_starts))
+        total = len(codes) + len(group_codes)
+        body = np.ones(total, dtype=bool)
+        body[padded_starts] = False
+        padded: State = {}
+        for f in self._fields:
+            block = np.empty((total, *f.shape), dtype=dtype)
+            block[padded_starts] = self._state[f.name][group_codes]
+            block[body] = states[f.name][by_stream]
+            padded[f.name] = block
+        scanned = engine.scan(padded, group_starts=padded_starts)
+        running_sorted = {name: x[body] for name, x in scanned.items()}
+        back = np.empty_like(by_stream)
+        back[by_stream] = np.arange(len(by_stream))
+        running = {name: x[back] for name, x in running_sorted.items()}
+        last = group_starts + group_sizes - 1
+        final = {name: running_sorted[name][last] for name in names}
+        # each row's step among its stream's events: the events before, plus its rank
+        rank = np.arange(len(by_stream)) - np.repeat(group_starts, group_sizes)
+        own = np.empty(len(by_stream), dtype=np.int64)
+        own[by_stream] = self._events_seen[codes[by_stream]] + rank + 1
+        rows = np.lexsort((codes, batch_rank))
+        record = None
+        if self._long is not None and len(codes):
+            batch_rows = {name: states[name][rows] for name in names}
+            running_rows = {name: running[name][rows] for name in names}
+            results = (engine.results(batch_rows), engine.results(running_rows))
+            record = (batch_rows, running_rows, results)
+        write_overall = self._overall.prepare_updates(batch_states, labels)
+
+        def write() -> None:
+            for name in names:
+                self._state[name][group_codes] = final[name]
+            np.add.at(self._weight, codes, weights)
+            self._events_seen[group_codes] += group_sizes
+            if record is not None:
+                batch_rows, running_rows, results = record
+                self._record(
+                    codes[rows],
+                    batch_rows,
+                    running_rows,
+                    UPDATE,
+                    steps=self._step + 1 + batch_rank[rows],
+                    own_steps=own[rows],
+                    results=results,
+                )
+            write_overall()
+            self._finish(UPDATE, steps=k_batches)
+
+        return write
+
+    def _one_by_one(
+        self,
+        codes: np.ndarray,
+        batch_rank: np.ndarray,
+        states: State,
+        weights: np.ndarray,
+        batch_states: State,
+        labels: pl.Series | np.ndarray | None,
+    ) -> Callable[[], None]:
+        """The batches applied one update at a time (``history_every > 1`` holds rows back)."""
+        k_batches = len(next(iter(batch_states.values())))
+        order = np.lexsort((codes, batch_rank))  # by batch, then stream
+        bounds = np.searchsorted(batch_rank[order], np.arange(k_batches + 1))
+        parts = [order[bounds[b] : bounds[b + 1]] for b in range(k_batches)]
+
+        def add_streams(b: int) -> None:
+            part = parts[b]
+            batch = {name: x[part] for name, x in states.items()}
+            recorded = self._overall.updates_held_back == 0
+            self._add(codes[part], batch, weights[part], UPDATE, recorded)
+            self._step += 1
+
+        write_overall = self._overall.prepare_updates(batch_states, labels, after_each=add_streams)
+
+        def write() -> None:
+            write_overall()
+            self._finish(UPDATE, steps=0)
+
+        return write
 
     def add_listener(self, listener: Callable[[Streams, int], None]) -> None:
         """Call ``listener(streams, event)`` after every event (update, replay, merge, reset).
@@ -835,8 +1044,8 @@ class Streams:
         merged = self._merged
         if merged is None:
             overall = self._overall
-            merged = copy.deepcopy(overall, {id(overall._listeners): []})
-            merged._listeners.append(_ForgetWhenChanged(self))
+            merged = copy.deepcopy(overall)  # the merged metric has no listeners to copy
+            merged.add_listener(_ForgetWhenChanged(self))
             self._merged = merged
         return merged
 
@@ -865,22 +1074,17 @@ class Streams:
                 + (" ..." if len(self._keys) > 10 else "")
             )
         metric = _fresh(self.metric)
-        metric._state = {
-            f.name: (
-                self._dtype.type(self._state[f.name][code])
-                if f.shape == ()
-                else self._state[f.name][code].copy()
-            )
-            for f in self._fields
-        }
-        count = int(self._events_seen[code])
-        metric._step = count
-        if metric._history is not None and self._long is not None:
+        state = self._engine.row({f.name: self._state[f.name] for f in self._fields}, code)
+        history_rows = None
+        if metric.records_history and self._long is not None:
             self._trim()
             n = len(self._long)
             rows = np.flatnonzero(self._long_codes[:n] == code)
             _, events, values = self._long.take(rows)
-            metric._history.extend(self._own_steps(n)[rows], events, values)
+            history_rows = (self._own_steps(n)[rows], events, values)
+        fresh = metric.snapshot()  # the fresh compensation (summation="kahan"), if any
+        step = int(self._events_seen[code])
+        metric.restore(fresh._replace(step=step, state=state), history_rows)
         return metric
 
     @property
@@ -922,7 +1126,7 @@ class Streams:
         self._trim()
         buffer = self._long
         if buffer is None:
-            base = self._overall._new_history().frame()
+            base = self._engine.new_history().frame()
             frame = base.insert_column(2, pl.Series("stream", [], dtype=self._key_dtype()))
         else:
             base = buffer.frame().clone()  # insert_column changes a frame: not the buffer's cache
@@ -1119,8 +1323,8 @@ class Streams:
         return save(self, path, **options)
 
     @_locked
-    def _saved_parts(self) -> dict[str, Any]:
-        """Everything a saved Streams holds, as copies (see :meth:`_from_saved_parts`).
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a saved Streams holds, as copies: what ``save`` writes.
 
         ``history`` is :attr:`history` with a last column ``stream_step``: each row's
         step among its stream's events (the steps of ``s[key].history``), which
@@ -1152,7 +1356,7 @@ class Streams:
         }
 
     @classmethod
-    def _from_saved_parts(
+    def from_snapshot(
         cls,
         metric: Metric,
         *,
@@ -1170,7 +1374,7 @@ class Streams:
         ``history`` is the per-stream history as ``(steps, events, rows, codes,
         stream_steps)``: the :class:`HistoryBuffer` numbers of the rows of
         :attr:`history`, each row's stream as an index into ``keys`` and its step
-        among that stream's events. ``pending`` is as :meth:`_saved_parts` gives it.
+        among that stream's events. ``pending`` is as :meth:`snapshot` gives it.
         """
         streams = cls(_fresh(metric), null_stream=null_stream)
         if (history is None) != (streams._long is None):
@@ -1206,7 +1410,7 @@ def _check_mergeable(mine: Metric, other: Metric) -> None:
             f"cannot merge Streams of {type(other).__name__} into Streams of "
             f"{type(mine).__name__}; merge Streams of the same metric class"
         )
-    ours, theirs = mine._merge_key(), other._merge_key()
+    ours, theirs = mine.merge_key(), other.merge_key()
     if ours != theirs:
         diff = {k: (ours.get(k), theirs.get(k)) for k in ours if ours.get(k) != theirs.get(k)}
         raise ValueError(

@@ -295,7 +295,8 @@ def test_metric_terms_reach_streams_and_replay_as_arrays():
 
     m = im.Mean()
     v, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 0.5])
-    terms, n = m._terms_of([v], w, 3)
+    batch = m.engine.bind(v, sample_weight=w)
+    terms, n = m.engine.terms(batch), batch.n
     assert all(type(t) is not Product for t in terms.values()) and n == 3
     np.testing.assert_array_equal(terms["total"], v * w)
 

@@ -484,7 +484,7 @@ def test_an_unexpected_error_inside_load_is_chained_to_a_saved_file_error(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(im.io, "_restore_history", broken)
+    monkeypatch.setattr(im.io, "_history_rows", broken)
     with pytest.raises(SavedFileError, match=r"reading it failed \(KeyError: 'surprise'\)") as info:
         im.load(saved_cm)
     assert isinstance(info.value.__cause__, KeyError)

@@ -17,7 +17,7 @@ import pytest
 import interactive_metrics as im
 from interactive_metrics.core import REDUCTIONS, OneHot
 from interactive_metrics.core.segments import reduce_segments
-from interactive_metrics.metric import _CHUNK
+from interactive_metrics.engine import CHUNK
 
 F64 = np.dtype("float64")
 SUM = REDUCTIONS["sum"]
@@ -147,7 +147,8 @@ def test_reduce_segments_keeps_one_hot_sparse():
 def test_confusion_matrix_terms_are_sparse_and_equal_the_dense_one_hot():
     m = im.ConfusionMatrix(3)
     y_true, y_pred, w = np.array([0, 2, 1, 2]), np.array([1, 2, 1, 0]), np.array([1, 0, 2, 3.5])
-    terms, n = m._terms_of([y_true, y_pred], w, 4)
+    batch = m.engine.bind(y_true, y_pred, sample_weight=w)
+    terms, n = m.engine.terms(batch), batch.n
     term = terms["confusion_matrix"]
     assert type(term) is OneHot and n == 4
     dense = np.zeros((4, 3, 3))
@@ -236,7 +237,7 @@ def test_confusion_matrix_nan_strategies():
 
 def test_confusion_matrix_large_batch_is_counted_in_chunks_exactly():
     rng = np.random.default_rng(5)
-    n = _CHUNK + 1000
+    n = CHUNK + 1000
     y_true, y_pred = rng.integers(0, 4, n), rng.integers(0, 4, n)
     w = rng.integers(0, 3, n).astype(float)
     m = im.ConfusionMatrix(4)

@@ -538,7 +538,8 @@ class RowCompute:
     --------
     >>> import interactive_metrics as im
     >>> m = im.Mean()
-    >>> rows = RowCompute.for_metric(m)
+    >>> fields = [("total", "sum", ()), ("count", "sum", ())]
+    >>> rows = RowCompute(m.compute, fields, (), m.engine.dtype)
     >>> rows({"total": np.array([3.0, 0.0]), "count": np.array([2.0, 0.0])})
     array([1.5, 0. ])
     >>> rows.vectorised
@@ -557,12 +558,6 @@ class RowCompute:
         self.result_shape = tuple(result_shape)
         self.dtype = dtype
         self.vectorised = self._probe()
-
-    @classmethod
-    def for_metric(cls, metric: Any) -> RowCompute:
-        """The row computer of a :class:`~interactive_metrics.Metric`."""
-        fields = [(f.name, f.reduce, f.shape) for f in metric._fields]
-        return cls(metric.compute, fields, metric.result_shape, metric._dtype)
 
     def _probe_states(self) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(20240611)

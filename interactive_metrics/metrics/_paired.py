@@ -167,6 +167,13 @@ def element_weights(sample_weight: np.ndarray | None, shape: tuple[int, ...]) ->
 class _PerSample(Metric):
     """A metric of one value per sample (or per value): declare ``per_sample``."""
 
+    def _names(self) -> tuple[str, ...]:
+        """The names of the declared fields (read once)."""
+        names: tuple[str, ...] | None = self.__dict__.get("_field_names")
+        if names is None:
+            names = self._field_names = tuple(f.name for f in self.fields)
+        return names
+
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Values of shape ``(n, ...)`` for one batch (override this)."""
         raise NotImplementedError(f"{type(self).__name__} must define `per_sample`")
@@ -180,8 +187,8 @@ class _PerSample(Metric):
     ) -> tuple[Any, np.ndarray | None]:
         """``per_sample`` in the metric's dtype, weighted per sample (Keras 3 rules)."""
         values = self.per_sample(y_true, y_pred)
-        if values.dtype != self._dtype:
-            values = values.astype(self._dtype)
+        if values.dtype != self.engine.dtype:
+            values = values.astype(self.engine.dtype)
         return weighted_samples(values, sample_weight, reduce=reduce, factored=True)
 
 
@@ -197,13 +204,13 @@ class MeanOfSamples(_PerSample):
     ) -> State:
         """Each sample's weighted value and its weight (1 when unweighted)."""
         weighted, weight = self._weighted(y_true, y_pred, sample_weight, "mean")
-        total, count = self._plan
-        return {total[0]: weighted, count[0]: 1.0 if weight is None else weight}
+        total, count = self._names()
+        return {total: weighted, count: 1.0 if weight is None else weight}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The weighted sum divided by the total weight; 0 when no weight was seen."""
-        total, count = self._plan
-        return divide_no_nan(state[total[0]], state[count[0]])
+        total, count = self._names()
+        return divide_no_nan(state[total], state[count])
 
 
 class SumOfSamples(_PerSample):
@@ -217,8 +224,8 @@ class SumOfSamples(_PerSample):
     ) -> State:
         """Each sample's weighted value."""
         weighted, _ = self._weighted(y_true, y_pred, sample_weight, "sum")
-        return {self._plan[0][0]: weighted}
+        return {self._names()[0]: weighted}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The weighted sum."""
-        return state[self._plan[0][0]]
+        return state[self._names()[0]]

@@ -102,7 +102,7 @@ class Accuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
-    _as_input = staticmethod(as_labels)  # labels are compared as given, not rounded to dtype
+    as_input = staticmethod(as_labels)  # labels are compared as given, not rounded to dtype
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where the prediction equals the label."""
@@ -242,7 +242,7 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
-    _as_input = staticmethod(_labels_then_scores)
+    as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where ``argmax(y_pred) == y_true``."""
@@ -308,7 +308,7 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     0.3
     """
 
-    _as_input = staticmethod(_labels_then_scores)
+    as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where the label's class is in the top ``k``."""

@@ -168,7 +168,7 @@ class _ThresholdedCounts(Metric):
         weight = element_weights(sample_weight, y_pred.shape)
         if self.top_k is not None or self.class_id is not None:
             actual, y_pred, weight = self._select(actual, y_pred, weight)
-        dtype = self._dtype
+        dtype = self.engine.dtype
         if y_pred.ndim == 1 and self._scalar:  # the common case: one value per sample
             predicted = y_pred > self._thresholds[0]
             hits = {name: condition(actual, predicted) for name, condition in self._conditions}
@@ -464,7 +464,7 @@ class FBetaScore(Metric):
         else:
             predicted = y_pred > self.threshold
         weight = element_weights(sample_weight, y_pred.shape)
-        dtype = self._dtype
+        dtype = self.engine.dtype
         out = {
             "true_positives": actual & predicted,
             "false_positives": predicted & ~actual,
@@ -563,7 +563,7 @@ class ConfusionMatrix(Metric):
            [0. , 1. , 1. ]])
     """
 
-    _as_input = staticmethod(as_labels)  # labels and scores, never rounded to dtype
+    as_input = staticmethod(as_labels)  # labels and scores, never rounded to dtype
 
     def __init__(
         self, num_classes: int, name: str | None = None, dtype: Any = None, **options: Any
@@ -611,7 +611,7 @@ class ConfusionMatrix(Metric):
         position += predicted
         del predicted
         weight = element_weights(sample_weight, (position.shape[0],))
-        return {"confusion_matrix": OneHot(position, (k, k), weight, self._dtype)}
+        return {"confusion_matrix": OneHot(position, (k, k), weight, self.engine.dtype)}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The matrix."""

@@ -123,10 +123,10 @@ class _Correlation(Metric):
         if y_pred.ndim == 2 and y_pred.shape[1] == 1:
             y_true, y_pred = y_true[:, 0], y_pred[:, 0]
         n = y_pred.shape[0]
-        zero = np.zeros(n, dtype=self._dtype)
+        zero = np.zeros(n, dtype=self.engine.dtype)
         if y_pred.ndim == 1:
             weight = element_weights(sample_weight, (n,))
-            w = np.ones(n, dtype=self._dtype) if weight is None else weight
+            w = np.ones(n, dtype=self.engine.dtype) if weight is None else weight
             wx, wy = w * y_true, w * y_pred
             return {
                 "x_sum": wx,
@@ -135,7 +135,7 @@ class _Correlation(Metric):
                 "y_squared_sum": wy * y_pred,
                 "xy_sum": wx * y_pred,
                 "weight_total": w,
-                "sample_count": (w != 0).astype(self._dtype),
+                "sample_count": (w != 0).astype(self.engine.dtype),
                 "row_correlation_sum": zero,
                 "row_count": zero,
             }
@@ -147,7 +147,7 @@ class _Correlation(Metric):
         weight = element_weights(sample_weight, (n,))
         out: State = {name: zero for name in _MOMENTS}
         out["row_correlation_sum"] = rows if weight is None else rows * weight
-        out["row_count"] = np.ones(n, dtype=self._dtype) if weight is None else weight
+        out["row_count"] = np.ones(n, dtype=self.engine.dtype) if weight is None else weight
         return out
 
     def compute(self, state: Mapping[str, Any]) -> Any:
@@ -386,14 +386,14 @@ class R2Score(Metric):
             )
         weight = element_weights(sample_weight, y_pred.shape)
         if weight is None:
-            weight = np.ones(y_pred.shape, dtype=self._dtype)
+            weight = np.ones(y_pred.shape, dtype=self.engine.dtype)
         weighted = weight * y_true
         return {
             "y_sum": weighted,
             "y_squared_sum": weighted * y_true,
             "squared_residual_sum": weight * np.square(y_true - y_pred),
             "weight_total": weight,
-            "sample_count": np.any(weight != 0, axis=1).astype(self._dtype),
+            "sample_count": np.any(weight != 0, axis=1).astype(self.engine.dtype),
         }
 
     def compute(self, state: Mapping[str, Any]) -> Any:

@@ -96,7 +96,7 @@ class IoU(Metric):
            [0.3, 0.1]])
     """
 
-    _as_input = staticmethod(as_labels)  # labels stay integers, scores are never rounded
+    as_input = staticmethod(as_labels)  # labels stay integers, scores are never rounded
     _threshold: float | None = None  # BinaryIoU: a score above it is class 1
 
     def __init__(
@@ -152,19 +152,19 @@ class IoU(Metric):
         if self.ignore_class is not None:
             kept = actual != self.ignore_class
             actual = np.where(kept, actual, 0)
-            weight = kept.astype(self._dtype) if weight is None else weight * kept
+            weight = kept.astype(self.engine.dtype) if weight is None else weight * kept
         shape = actual.shape
         actual = class_labels(actual.ravel(), k, "y_true")
         predicted = class_labels(predicted.ravel(), k, "y_pred")
         position = actual * k + predicted
         n = shape[0]
         if len(shape) == 1:
-            return {"confusion_matrix": OneHot(position, (k, k), weight, self._dtype)}
+            return {"confusion_matrix": OneHot(position, (k, k), weight, self.engine.dtype)}
         per_sample = position.size // n if n else 0
         position += np.repeat(np.arange(n) * (k * k), per_sample)
         flat_weight = None if weight is None else np.ravel(weight)
         counts = np.bincount(position, flat_weight, minlength=n * k * k)
-        return {"confusion_matrix": counts.reshape(n, k, k).astype(self._dtype, copy=False)}
+        return {"confusion_matrix": counts.reshape(n, k, k).astype(self.engine.dtype, copy=False)}
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The mean IoU over the target classes whose union is not empty."""

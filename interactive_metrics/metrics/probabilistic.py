@@ -334,9 +334,9 @@ class SparseCategoricalCrossentropy(MeanOfSamples):
         labels, scores = self._labels_and_scores(y_true, y_pred)
         kept = labels != self.ignore_class
         values = self._crossentropy(np.where(kept, labels, 0), scores)
-        values = np.where(kept, values, 0.0).astype(self._dtype, copy=False)
+        values = np.where(kept, values, 0.0).astype(self.engine.dtype, copy=False)
         weight = element_weights(sample_weight, labels.shape)
-        weight = kept.astype(self._dtype) if weight is None else weight * kept
+        weight = kept.astype(self.engine.dtype) if weight is None else weight * kept
         weighted, per_sample_weight = weighted_samples(values, weight, reduce="mean")
         return {"crossentropy_sum": weighted, "count": per_sample_weight}
 

@@ -204,7 +204,7 @@ class _FunctionWrapper(Metric):
                 f"`fn` must be a callable fn(y_true, y_pred, **kwargs) returning one value per "
                 f"sample, got {fn!r} ({type(fn).__name__})"
             )
-        base = {k: kwargs.pop(k) for k in list(kwargs) if k in Metric._BASE_CONFIG}
+        base = {k: kwargs.pop(k) for k in list(kwargs) if k in Metric.BASE_CONFIG}
         self.fn = fn
         self.fn_kwargs = kwargs
         super().__init__(

@@ -131,7 +131,7 @@ class _Bucketed(Metric):
             positive = y_true if weight is None else y_true * weight
             negative = 1.0 - y_true if weight is None else (1.0 - y_true) * weight
             size = (len(self._thresholds) + 1,)
-            dtype = self._dtype
+            dtype = self.engine.dtype
             return {
                 self.bucket_fields[0]: OneHot(bucket, size, positive, dtype),
                 self.bucket_fields[1]: OneHot(bucket, size, negative, dtype),
@@ -175,7 +175,7 @@ class _Bucketed(Metric):
         y, w = y_true.ravel(), np.broadcast_to(w, y_pred.shape).ravel()
         positive = np.bincount(flat, y * w, minlength=size).reshape(shape)
         negative = np.bincount(flat, (1.0 - y) * w, minlength=size).reshape(shape)
-        dtype = self._dtype
+        dtype = self.engine.dtype
         return {
             self.bucket_fields[0]: positive.astype(dtype, copy=False),
             self.bucket_fields[1]: negative.astype(dtype, copy=False),
@@ -187,7 +187,7 @@ class _Bucketed(Metric):
         Keras keeps these four arrays as its state; here they are derived from
         the per-bucket label weights, exactly.
         """
-        state = self._state if state is None else state
+        state = self.state if state is None else state
         return counts_from_buckets(state[self.bucket_fields[0]], state[self.bucket_fields[1]])
 
     @property

@@ -126,7 +126,7 @@ def metric_card(metric: Metric) -> str:
     steps = metric.step
     history = metric._history
     spark = ""
-    if history is not None and len(history) > 1 and metric._result_shape == ():
+    if history is not None and len(history) > 1 and metric.result_shape == ():
         spark = sparkline_svg(history.column("result"))
     result = html.escape(format_value(metric.compute(state)))
     muted = "opacity:.7;font-size:12px"

@@ -94,7 +94,7 @@ def history_rows(
     [{'step': 1, 'result': 2.0}, {'step': 2, 'result': 4.0}]
     """
     history = metric._history
-    if history is None or len(history) == 0 or metric._result_shape != ():
+    if history is None or len(history) == 0 or metric.result_shape != ():
         return []
     result = history.column("result")
     kept = keep_rows(result, max_points)
@@ -131,7 +131,7 @@ def live_summary_html(metric: Metric) -> str:
                 f"{f.name} +{format_value(history.value(row, f'batch_{f.name}', f.shape))}"
                 for f in metric._fields
             )
-            batch_result = format_value(history.value(row, "batch_result", metric._result_shape))
+            batch_result = format_value(history.value(row, "batch_result", metric.result_shape))
             last = f"last batch: result {batch_result} ({added})"
         else:
             last = f"last event: {event}"
