@@ -46,6 +46,7 @@ from interactive_metrics.core.coerce import (
 from interactive_metrics.core.reduce import REDUCTIONS, Reduction, compensated_add
 from interactive_metrics.engine import Engine, State
 from interactive_metrics.history import HistoryBuffer
+from interactive_metrics.keras import refuse_keras_wrapping
 
 __all__ = ["Metric", "Snapshot", "StateField", "StateTooLarge", "allocation_bytes", "state_limit"]
 
@@ -574,6 +575,8 @@ class Metric:
 
     def __call__(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> Any:
         """Update with one batch, then return the running result (as Keras does)."""
+        # Keras' compile(metrics=[m]) calls m as a plain function: refused, naming to_keras
+        refuse_keras_wrapping(self, inputs)
         self.update_state(*inputs, sample_weight=sample_weight, **named)
         return self.result()
 
