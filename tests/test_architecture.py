@@ -24,6 +24,7 @@ PROTOCOL_NAMES = {
     "_replace",  # NamedTuple's public API
     "_asdict",
     "_make",
+    "_getframe",  # sys._getframe: documented CPython (the Keras guard finds its caller)
 }
 
 
