@@ -177,6 +177,7 @@ class Engine:
         self.dtype = dtype
         self.input_names = input_names
         self.nan_strategy = nan_strategy
+        self._propagate = nan_strategy == "propagate"
         self.owner = owner
         self._terms_function = terms
         self._compute = compute
@@ -259,6 +260,15 @@ class Engine:
         >>> batch = im.BinaryAccuracy().engine.bind(y_true=[1, 0], y_pred=[0.9, 0.2])
         >>> batch.n, [x.tolist() for x in batch.inputs]
         (2, [[1.0, 0.0], [0.9, 0.2]])
+        """
+        return self.bind_arguments(inputs, named, sample_weight)
+
+    def bind_arguments(
+        self, inputs: tuple[Any, ...], named: Mapping[str, Any], sample_weight: Any
+    ) -> Batch:
+        """:meth:`bind` with the arguments as given to ``update_state``: a tuple and a dict.
+
+        What the trackers call (no repacking of ``*inputs, **named``).
         """
         names = self.input_names
         args = inputs if not named and len(inputs) == len(names) else self._bind(inputs, named)
@@ -377,10 +387,17 @@ class Engine:
         >>> engine.batch_state(engine.bind([1.0, 2.0, 6.0]))
         {'total': np.float64(9.0), 'count': np.float64(3.0)}
         """
-        n = batch.n
-        if n <= CHUNK:
-            batch = self._checked(batch)
-            return self._reduce_terms(self._call_terms(batch.inputs, batch.weight), batch.n)
+        inputs, weight, n, checked = batch
+        if n <= CHUNK:  # the common case, written out: small updates pay for every call
+            if not checked:
+                if self._propagate:
+                    if weight is not None:
+                        check_sample_weight(weight)
+                else:
+                    inputs, weight, n, _ = self.drop_nan(batch)[0]
+            if len(inputs) == 1:
+                return self._reduce_terms(self._terms_function(inputs[0], sample_weight=weight), n)
+            return self._reduce_terms(self._terms_function(*inputs, sample_weight=weight), n)
         state = self.identity()
         for start in range(0, n, CHUNK):
             part = self._checked(batch.chunk(slice(start, start + CHUNK)))

@@ -25,6 +25,7 @@ EVENTS = ("update", "merge", "reset")
 """Event names, indexed by the event code stored in the history."""
 
 EVENT_DTYPE = pl.Enum(list(EVENTS))
+_EVENT_NAMES = pl.Series("event", EVENTS, dtype=EVENT_DTYPE)  # gathered by code: no hashing
 
 _INITIAL_CAPACITY = 64
 
@@ -392,9 +393,10 @@ class HistoryBuffer:
         rows = slice(self._start(), self._length)
         values = self._values[rows]
         events = self._events[rows]
+        steps = self._steps[rows]
         data: dict[str, Any] = {
-            "step": pl.Series("step", self._steps[rows], dtype=pl.Int64),
-            "event": pl.Series("event", np.asarray(EVENTS)[events]).cast(EVENT_DTYPE),
+            "step": pl.Series("step", steps, dtype=pl.Int64),
+            "event": _EVENT_NAMES.gather(events),
         }
         for name, shape in self.columns:
             block = values[:, self.slices[name]]
@@ -403,14 +405,19 @@ class HistoryBuffer:
             else:
                 data[name] = pl.Series(name, np.ascontiguousarray(block).reshape(-1, *shape))
         frame = pl.DataFrame(data)
-        if self.null_on_reset:
+        if self.null_on_reset and bool((events == EVENTS.index("reset")).any()):
             is_reset = pl.col("event") == "reset"
             frame = frame.with_columns(
                 pl.when(is_reset).then(None).otherwise(pl.col(c)).alias(c)
                 for c in self.null_on_reset
             )
         if self._batch_ids is not None:  # replayed rows name their batch
-            frame = frame.join(self._batch_ids, on="step", how="left", maintain_order="left")
-            frame = frame.select("step", "event", "log_batch", *frame.columns[2:-1])
+            labelled = self._batch_ids["step"].to_numpy()
+            at = np.searchsorted(labelled, steps).clip(0, max(len(labelled) - 1, 0))
+            if len(labelled) and np.array_equal(labelled[at], steps):  # every row: a gather
+                frame = frame.insert_column(2, self._batch_ids["log_batch"].gather(at))
+            else:
+                frame = frame.join(self._batch_ids, on="step", how="left", maintain_order="left")
+                frame = frame.select("step", "event", "log_batch", *frame.columns[2:-1])
         self._frame = frame
         return frame

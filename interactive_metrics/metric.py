@@ -542,8 +542,7 @@ class Metric:
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
         engine = self._engine
-        batch = engine.bind(*inputs, sample_weight=sample_weight, **named)
-        self._apply(engine.batch_state(batch), UPDATE)
+        self._apply(engine.batch_state(engine.bind_arguments(inputs, named, sample_weight)), UPDATE)
 
     def stateless_update_state(
         self, state: Mapping[str, Any], *inputs: Any, sample_weight: Any = None, **named: Any

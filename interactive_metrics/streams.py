@@ -486,7 +486,7 @@ class Streams:
         (['a', 'b', 'c'], 16.0)
         """
         engine = self._engine
-        checked = engine.bind(*inputs, sample_weight=sample_weight, **named)
+        checked = engine.bind_arguments(inputs, named, sample_weight)
         keys = self._key_array(stream, checked.n)
         per_row = is_key_sequence(stream)
         checked, keep = engine.drop_nan(checked)
