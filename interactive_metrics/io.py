@@ -567,8 +567,9 @@ def _history_arrays(
 def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[str, Any], Files]:
     parts = streams.snapshot()
     metric: Metric = parts["metric"]
+    key_names = parts["key_names"]
     columns = [
-        _key_column(parts["keys"]),
+        _key_column(parts["keys"], key_names),
         pl.Series("weight", parts["weight"]),
         pl.Series("events", parts["events"], dtype=pl.Int64),
         *(pl.Series(f"running_{name}", value) for name, value in parts["state"].items()),
@@ -580,7 +581,7 @@ def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[
     table = pl.DataFrame(columns)
     frames = {STREAMS_FILE: table}
     if parts["history"] is not None:
-        frames[HISTORY_FILE] = parts["history"]
+        frames[HISTORY_FILE] = _one_key_column(parts["history"], key_names)
     if metric.records_history:
         frames[MERGED_HISTORY_FILE] = metric.history
     body = {
@@ -600,16 +601,32 @@ def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[
     return payload, files
 
 
-def _key_column(keys: list[Any]) -> pl.Series:
+def _one_key_column(history: pl.DataFrame, key_names: tuple[str, ...] | None) -> pl.DataFrame:
+    """A per-stream history with the parts of composite keys folded into one struct ``stream``."""
+    if key_names is None:
+        return history
+    folded = history.with_columns(pl.struct(list(key_names)).alias("stream")).drop(key_names)
+    return folded.select("step", "event", "stream", *folded.columns[2:-1])
+
+
+def _key_column(keys: list[Any], key_names: tuple[str, ...] | None = None) -> pl.Series:
     """The stream keys as the Parquet column they are saved in, or a TypeError.
 
     The column must read back as keys equal to these, of the same Python type
     (numpy scalars come back as their Python value), in the same polars dtype.
+    Composite keys are a struct column, a field per part, each part checked so.
     """
+    if key_names is not None:
+        parts = list(zip(*keys, strict=True)) if keys else [()] * len(key_names)
+        named = zip(key_names, parts, strict=True)
+        fields = [_key_column(list(part)).alias(name) for name, part in named]
+        return pl.DataFrame(fields).to_struct("stream")
     remedy = (
         "a saved Streams keeps its keys in one Parquet column; use keys of one type "
         "(strings, integers, dates, ...), e.g. convert them with str() before updating"
     )
+    if not keys:  # as the history's (empty) key column: String
+        return pl.Series("stream", [], dtype=pl.String)
     try:
         column = pl.Series("stream", keys)
         back = pl.read_parquet(io.BytesIO(_parquet_bytes(column.to_frame())))["stream"]
@@ -687,11 +704,13 @@ def _streams_from_dict(
         raise _corrupt(path, f"{STREAMS_FILE} holds {member.rows} streams, expected {count}")
     numbers = sum(math.prod(f.shape) for f in metric.engine.fields)
     table = member.frame(path, budget, (2 * numbers + 2) * metric.engine.dtype.itemsize + 24)
-    keys, weight, events, state, pending = _decode_streams_table(table, metric, step, path)
+    keys, key_names, weight, events, state, pending = _decode_streams_table(
+        table, metric, step, path
+    )
     history = None
     if HISTORY_FILE in files:
         frame = files[HISTORY_FILE].frame(path, budget, _history_row_bytes(metric, 32))
-        history = _decode_stream_history(frame, metric, keys, events, step, path)
+        history = _decode_stream_history(frame, metric, table["stream"], events, step, path)
     # Everything is decoded and checked: only now is the Streams built.
     try:
         return Streams.from_snapshot(
@@ -704,6 +723,7 @@ def _streams_from_dict(
             state=state,
             pending=pending,
             history=history,
+            key_names=key_names,
         )
     except (TypeError, ValueError) as error:
         raise _corrupt(path, f"its parts do not make a Streams ({error})") from None
@@ -730,7 +750,7 @@ def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: 
         raise _corrupt(path, f"{STREAMS_FILE} has columns ({shown}), expected ({want})")
     if any(_null_count(table[name]) for name in table.columns):
         raise _corrupt(path, f"{STREAMS_FILE} has nulls")
-    keys = _decode_keys(table["stream"], path)
+    keys, key_names = _decode_keys(table["stream"], path)
     k = len(keys)
     weight = table["weight"].to_numpy().astype(engine.dtype, copy=False)
     events = table["events"].to_numpy()
@@ -747,7 +767,7 @@ def _decode_streams_table(table: pl.DataFrame, metric: Metric, step: int, path: 
         }
 
     pending = (table["pending"].to_numpy(), numbers("pending_")) if held else None
-    return keys, weight, events, numbers("running_"), pending
+    return keys, key_names, weight, events, numbers("running_"), pending
 
 
 def _null_count(column: pl.Series) -> int:
@@ -757,17 +777,36 @@ def _null_count(column: pl.Series) -> int:
     return column.null_count()
 
 
-def _decode_keys(column: pl.Series, path: Path) -> list[Any]:
-    """The saved stream keys: distinct, hashable, and of the dtype they were saved in."""
+def _decode_keys(column: pl.Series, path: Path) -> tuple[list[Any], tuple[str, ...] | None]:
+    """The saved stream keys (distinct, hashable, of the dtype they were saved in), part names.
+
+    Composite keys are saved as a struct column: they come back as tuples, with the
+    names of the parts (None for simple keys).
+    """
+    if isinstance(column.dtype, pl.Struct):
+        frame = column.struct.unnest()
+        if not frame.width:
+            raise _corrupt(path, f"the composite keys in {STREAMS_FILE} have no parts")
+        parts = [_decoded_part(frame[name], path) for name in frame.columns]
+        keys = list(zip(*parts, strict=True))
+        if len(set(keys)) != len(keys):
+            raise _corrupt(path, f"the keys in {STREAMS_FILE} repeat (or are NaN)")
+        return keys, tuple(frame.columns)
+    return _decoded_part(column, path, distinct=True), None
+
+
+def _decoded_part(column: pl.Series, path: Path, distinct: bool = False) -> list[Any]:
+    """One column of saved keys, checked: hashable, of the dtype it was saved in."""
     keys = column.to_list()
     if not keys:
         return keys
     try:
-        distinct = len(set(keys)) == len(keys) and all(key == key for key in keys)
+        unique = len(set(keys)) == len(keys) or not distinct
+        unique = unique and all(key == key for key in keys)
         dtype = pl.Series("stream", keys).dtype
     except Exception:
         raise _corrupt(path, f"the keys in {STREAMS_FILE} ({column.dtype}) are not keys") from None
-    if not distinct:
+    if not unique:
         raise _corrupt(path, f"the keys in {STREAMS_FILE} repeat (or are NaN)")
     if dtype != column.dtype:
         raise _corrupt(path, f"the keys in {STREAMS_FILE} ({column.dtype}) read back as {dtype}")
@@ -777,7 +816,7 @@ def _decode_keys(column: pl.Series, path: Path) -> list[Any]:
 def _decode_stream_history(
     frame: pl.DataFrame,
     metric: Metric,
-    keys: list[Any],
+    key_series: pl.Series,
     events_seen: np.ndarray,
     step: int,
     path: Path,
@@ -787,7 +826,7 @@ def _decode_stream_history(
     ``codes`` index ``keys``; ``stream_steps`` (the last column) number each row
     among its stream's events.
     """
-    key_series = pl.Series("stream", keys)
+    keys = key_series
     schema = frame.schema
     if (
         frame.columns[2:3] != ["stream"]

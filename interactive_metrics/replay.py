@@ -14,14 +14,20 @@ partial states merge exactly, which is what mergeable states are for.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from interactive_metrics.core.segments import check_key_dtype, factorize, sample_weights
+from interactive_metrics.core.segments import (
+    check_key_dtype,
+    factorize,
+    factorize_parts,
+    key_series,
+    sample_weights,
+)
 from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.history import BATCH_ID_KINDS, check_batch_dtype
 from interactive_metrics.metric import Metric
@@ -111,8 +117,8 @@ def check_columns(
         dtype = schema[column]
         if role == "batch":
             check_batch_dtype(dtype, column)
-        if role == "stream":
-            check_key_dtype(dtype, "stream", f"column {column!r} (for `stream`)")
+        if _is_stream_role(role):
+            check_key_dtype(dtype, "stream", f"column {column!r} (for `{role}`)")
         if role in numeric and not _numeric(dtype):
             raise TypeError(
                 f"column {column!r} (for `{role}`) must hold numbers, got dtype {dtype}; cast "
@@ -125,7 +131,7 @@ def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: s
         if column is None or role in allowed:
             continue
         nulls = chunk[column].null_count()
-        if role == "stream" and chunk[column].dtype in (pl.Float32, pl.Float64):
+        if _is_stream_role(role) and chunk[column].dtype in (pl.Float32, pl.Float64):
             nulls += int(chunk[column].is_nan().sum())  # NaN keys are missing keys too
             if nulls:
                 raise ValueError(
@@ -138,6 +144,39 @@ def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: s
                 f"column {column!r} (for `{role}`) has {nulls} null(s); fill or drop them "
                 f"first, e.g. with pl.col({column!r}).fill_null(...) or .drop_nulls({column!r})"
             )
+
+
+def _is_stream_role(role: str) -> bool:
+    return role == "stream" or role.startswith("stream[")
+
+
+def stream_roles(stream: str | Sequence[str]) -> dict[str, str]:
+    """The roles of the key columns: ``{"stream": c}``, or ``stream[i]`` for composite keys.
+
+    Examples
+    --------
+    >>> stream_roles("sensor"), stream_roles(["sensor", "site"])
+    ({'stream': 'sensor'}, {'stream[0]': 'sensor', 'stream[1]': 'site'})
+    """
+    if isinstance(stream, str):
+        return {"stream": stream}
+    if not isinstance(stream, Sequence) or not stream:
+        raise TypeError(f"`stream` must be a column name or a list of column names, got {stream!r}")
+    return {f"stream[{i}]": column for i, column in enumerate(stream)}
+
+
+def chunk_keys(
+    chunk: pl.DataFrame, stream: str | Sequence[str], null_label: Any
+) -> tuple[np.ndarray, list[Any]]:
+    """The stream of each row of ``chunk`` (codes in order of first appearance) and the keys.
+
+    Several columns make composite keys: tuples, one part per column.
+    """
+    if isinstance(stream, str):
+        return factorize(chunk[stream], "stream", null_label)
+    parts = [key_series(chunk[column], column) for column in stream]
+    codes, keys = factorize_parts(parts, "stream", null_label)
+    return codes, list(keys)
 
 
 def input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
@@ -414,14 +453,15 @@ def replay_streams(
     data: Source,
     *,
     batch: str,
-    stream: str,
+    stream: str | Sequence[str],
     sample_weight: str | None = None,
     **columns: str,
 ) -> Streams:
     """Update ``streams`` once per batch of a logged run, each row in its stream's state.
 
     Parameters are those of :func:`replay_metric`, plus ``stream``: the column of
-    stream keys (nulls need the Streams' ``null_stream``).
+    stream keys (nulls need the Streams' ``null_stream``), or a list of columns for
+    composite keys (``stream=["sensor", "site"]``: each stream a tuple of parts).
 
     The per-stream history equals that of ``streams.update_state`` called once
     per batch in batch order (to rounding for float sums; exactly for integer
@@ -448,6 +488,11 @@ def replay_streams(
     from interactive_metrics.distributed import is_dask_frame, replay_dask
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
+        if not isinstance(stream, str):
+            raise TypeError(
+                f"`stream` must be one column for a Dask replay, got {stream!r}; join the key "
+                "columns into one first, e.g. with dd.DataFrame.assign and a string concatenation"
+            )
         return replay_dask(
             streams, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
         )
@@ -458,12 +503,12 @@ def replay_streams(
         **inputs,
         "sample_weight": sample_weight,
         "batch": batch,
-        "stream": stream,
+        **stream_roles(stream),
     }
     schema = lazy.collect_schema()
     check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
-    null_ok = {"stream"} if streams.null_stream is not None else set()
+    null_ok = set(stream_roles(stream)) if streams.null_stream is not None else set()
     dtype = engine.dtype
     batches, parts = _Partials(), StreamPartials()
     offset = 0
@@ -473,7 +518,7 @@ def replay_streams(
         starts, codes, ids = batch_codes(chunk[batch])
         if starts is not None:
             codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
-        local, keys = factorize(chunk[stream], "stream", streams.null_stream)
+        local, keys = chunk_keys(chunk, stream, streams.null_stream)
         kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
         terms, n, weight = engine.terms(kept), kept.n, kept.weight
         rows = np.arange(offset, offset + height)
@@ -496,6 +541,8 @@ def replay_streams(
         offset += height
     all_batches, batch_states = batches.merged(engine)
     segments = parts.collect(engine, all_batches)
+    if not isinstance(stream, str):
+        segments = segments._replace(key_names=tuple(stream))
     streams.update_from_segments(
         batch_states, segments, labels=batch_labels(all_batches, schema[batch])
     )

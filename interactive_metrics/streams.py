@@ -27,8 +27,10 @@ from interactive_metrics.core.segments import (
     MISSING,
     codes_in,
     factorize,
+    factorize_parts,
     first_appearances,
     is_key_sequence,
+    key_parts,
     key_scalar,
     key_series,
     sample_weights,
@@ -97,6 +99,8 @@ class Segments(NamedTuple):
         Each segment's total sample weight.
     states : dict
         Each field's segment states, arrays of shape ``(segments, *field.shape)``.
+    key_names : tuple of str, optional
+        The names of the parts of composite keys (then ``keys`` are tuples).
     """
 
     keys: list[Any]
@@ -105,6 +109,7 @@ class Segments(NamedTuple):
     first_row: np.ndarray
     weight: np.ndarray
     states: State
+    key_names: tuple[str, ...] | None = None
 
 
 class _ForgetWhenChanged:
@@ -208,6 +213,7 @@ class Streams:
         self._fields = engine.fields
         self._rows = engine.row_compute
         self._keys: list[Any] = []
+        self._key_names: tuple[str, ...] | None = None  # the parts of composite keys
         self._index: dict[Any, int] = {}
         self._lut: np.ndarray | None = np.full(0, -1, dtype=np.intp)
         self._enum: pl.Enum | None = None
@@ -300,10 +306,19 @@ class Streams:
     def _key_array(self, stream: Any, n: int) -> Any:
         """Validate the keys of a batch: a numpy integer array, a polars Series, or one key.
 
-        Missing keys (None, NaN, pandas NA / NaT, numpy NaT, polars nulls) are nulls in
-        the Series, or ``null_stream`` for a single key; without a ``null_stream`` they
-        are an error.
+        Composite keys (several parts) come back as a polars DataFrame, one column per
+        part. Missing keys (None, NaN, pandas NA / NaT, numpy NaT, polars nulls) are
+        nulls in the Series, or ``null_stream`` for a single key; without a
+        ``null_stream`` they are an error.
         """
+        parts = key_parts(stream, "stream")
+        if parts is not None:
+            return self._composite_keys(*parts, n)
+        if self._key_names is not None:
+            raise ValueError(
+                f"`stream` must be composite keys of the parts {list(self._key_names)}, as "
+                f"before, got one key column; pass a DataFrame, a list of columns or tuples"
+            )
         if not is_key_sequence(stream):
             key = key_scalar(stream, "stream")
             if key is MISSING:
@@ -338,12 +353,58 @@ class Streams:
             )
         return keys
 
+    def _composite_keys(self, parts: list[pl.Series], names: list[str], n: int) -> pl.DataFrame:
+        """Composite keys of a batch as a DataFrame of parts, checked against earlier ones."""
+        if len(parts[0]) != n:
+            raise ValueError(
+                f"`stream` must have one key per sample ({n}), got {len(parts[0])} key(s) "
+                "in each key column"
+            )
+        if self._key_names is None and self._keys:
+            raise ValueError(
+                f"`stream` must be one key column, as before ({len(self._keys)} streams "
+                f"have simple keys), got composite keys of {len(parts)} parts {names}"
+            )
+        if self._key_names is not None and len(names) != len(self._key_names):
+            raise ValueError(
+                f"`stream` must have {len(self._key_names)} key parts "
+                f"{list(self._key_names)}, as before, got {len(names)}: {names}"
+            )
+        missing = sum(part.null_count() for part in parts)
+        if missing and self.null_stream is None:
+            raise ValueError(
+                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
+                f"{missing} missing key part(s); drop those rows, or name a stream for "
+                "them, e.g. null_stream='unknown'"
+            )
+        return pl.DataFrame(parts)  # the part names are kept once the update is committed
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The names of the key columns: ``("stream",)``, or the parts of composite keys.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 0.0], stream=pl.DataFrame({"sensor": ["a", "b"], "site": [1, 1]}))
+        >>> s.key_names, s.streams
+        (('sensor', 'site'), [('a', 1), ('b', 1)])
+        """
+        return ("stream",) if self._key_names is None else self._key_names
+
     def _lookup(self, key: Any) -> int | None:
         """The code of the stream ``key`` names (a missing key names ``null_stream``)."""
         try:
             key = key_scalar(key, "key")
         except (TypeError, ValueError):
             return None
+        if type(key) is tuple:  # a composite key: a missing part names null_stream's part
+            if any(part is MISSING for part in key) and self.null_stream is None:
+                return None
+            key = tuple(self.null_stream if part is MISSING else part for part in key)
+            return self._index.get(key)
         if key is MISSING:
             if self.null_stream is None:
                 return None
@@ -406,6 +467,9 @@ class Streams:
                         ids, uniques = factorize(keys.gather(rows), "stream", self.null_stream)
                         codes[rows] = self._register(uniques)[ids]
                     return self._global_segments(codes, n)
+        if isinstance(keys, pl.DataFrame):  # composite keys: one code per combination
+            ids, composite = factorize_parts(keys.get_columns(), "stream", self.null_stream)
+            return ids, len(composite), self._register(composite)
         ids, uniques = factorize(keys, "stream", self.null_stream)
         return ids, len(uniques), self._register(uniques)
 
@@ -488,7 +552,7 @@ class Streams:
         engine = self._engine
         checked = engine.bind_arguments(inputs, named, sample_weight)
         keys = self._key_array(stream, checked.n)
-        per_row = is_key_sequence(stream)
+        per_row = isinstance(keys, (np.ndarray, pl.Series, pl.DataFrame))
         checked, keep = engine.drop_nan(checked)
         if keep is not None and per_row:  # nan_strategy="ignore" dropped samples: their keys too
             keys = keys.filter(pl.Series(keep)) if isinstance(keys, pl.Series) else keys[keep]
@@ -522,6 +586,8 @@ class Streams:
         except BaseException:
             self._forget_keys_after(saved)
             raise
+        if isinstance(keys, pl.DataFrame) and self._key_names is None:
+            self._key_names = tuple(keys.columns)
         self._update(codes, batch, batch_weight, overall)
         self._finish(UPDATE)
 
@@ -716,6 +782,17 @@ class Streams:
         [(1, 'a', 1.0), (1, 'b', 2.0), (2, 'b', 7.0)]
         """
         engine, dtype = self._engine, self._dtype
+        names = segments.key_names
+        simple_before = self._key_names is None
+        if (
+            segments.keys
+            and self._keys
+            and ((names is None) != simple_before or len(names or ()) != len(self._key_names or ()))
+        ):
+            raise ValueError(
+                f"`stream` must be keys of the shape this Streams has ({list(self.key_names)}), "
+                f"got {'one key column' if names is None else list(names)}"
+            )
         states, weights = dict(segments.states), np.asarray(segments.weight, dtype=dtype)
         batch_rank = np.asarray(segments.batch, dtype=np.intp)
         stream_of = np.asarray(segments.stream, dtype=np.intp)
@@ -756,6 +833,8 @@ class Streams:
         except BaseException:
             self._forget_keys_after(saved)
             raise
+        if names is not None and self._key_names is None:
+            self._key_names = names
         write()
 
     def _scanned(
@@ -939,11 +1018,20 @@ class Streams:
                     f"{type(other).__name__}; {hint}"
                 )
             _check_mergeable(self._overall, other._overall)
+        names = {s._key_names for s in [self, *group] if s._keys}
+        if len(names) > 1:
+            shown = ", ".join("simple keys" if n is None else f"key parts {list(n)}" for n in names)
+            raise ValueError(
+                f"cannot merge Streams whose keys differ in shape ({shown}); merge Streams "
+                "keyed by the same columns"
+            )
         with _all_locked([self, *group]):  # each state as of one event, the others' included
             self._merge(group)
 
     def _merge(self, group: list[Streams]) -> None:
         for other in group:
+            if other._keys and self._key_names is None:
+                self._key_names = other._key_names
             k = len(other._keys)
             codes = self._register(list(other._keys))
             if not k:
@@ -1125,24 +1213,24 @@ class Streams:
             return self._frame
         self._trim()
         buffer = self._long
+        keys = self._key_columns()
         if buffer is None:
-            base = self._engine.new_history().frame()
-            frame = base.insert_column(2, pl.Series("stream", [], dtype=self._key_dtype()))
+            frame = self._engine.new_history().frame()
+            codes = np.zeros(0, dtype=np.intp)
         else:
-            base = buffer.frame().clone()  # insert_column changes a frame: not the buffer's cache
+            frame = buffer.frame().clone()  # insert_column changes a frame: not the buffer's cache
             codes = self._long_codes[: len(buffer)]
-            frame = base.insert_column(2, self._key_series().gather(codes))
+        for i, column in enumerate(keys):
+            frame = frame.insert_column(2 + i, column.gather(codes))
         self._frame = frame
         return frame
 
-    def _key_series(self) -> pl.Series:
-        try:
-            return pl.Series("stream", self._keys)
-        except (TypeError, ValueError, pl.exceptions.PolarsError):
-            return pl.Series("stream", [str(k) for k in self._keys])
-
-    def _key_dtype(self) -> pl.DataType:
-        return self._key_series().dtype if self._keys else pl.String()
+    def _key_columns(self) -> list[pl.Series]:
+        """The stream keys as columns: one ``stream`` column, or one per part of composite keys."""
+        if self._key_names is None:
+            return [_key_column("stream", self._keys)]
+        parts = list(zip(*self._keys, strict=True)) if self._keys else [()] * len(self._key_names)
+        return [_key_column(n, list(p)) for n, p in zip(self._key_names, parts, strict=True)]
 
     @_locked
     def breakdown(self) -> pl.DataFrame:
@@ -1190,15 +1278,16 @@ class Streams:
         weight = self._weight[:k]
         total_weight = weight.sum()
         results = self._results()
-        columns: dict[str, Any] = {
-            "stream": self._key_series(),
+        columns: dict[str, Any] = {column.name: column for column in self._key_columns()}
+        columns |= {
             "weight": pl.Series("weight", weight.copy()),
             "share": pl.Series("share", divide_no_nan(weight, np.full_like(weight, total_weight))),
         }
         if total_weight == 0:
             columns["share"] = pl.Series("share", [None] * k, dtype=pl.Float64)
         for f in self._fields:
-            name = f"state_{f.name}" if f.name in _BREAKDOWN_COLUMNS else f.name
+            taken = f.name in _BREAKDOWN_COLUMNS or f.name in self.key_names
+            name = f"state_{f.name}" if taken else f.name
             columns[name] = pl.Series(name, self._state[f.name][:k].copy())
         columns["result"] = pl.Series("result", results)
         columns["contribution"] = self._contributions(results)
@@ -1348,6 +1437,7 @@ class Streams:
             "null_stream": self.null_stream,
             "step": self._step,
             "keys": list(self._keys),
+            "key_names": self._key_names,  # None for simple keys
             "weight": self._weight[:k].copy(),
             "events": self._events_seen[:k].copy(),
             "state": {f.name: self._state[f.name][:k].copy() for f in self._fields},
@@ -1368,6 +1458,7 @@ class Streams:
         state: dict[str, np.ndarray],
         pending: tuple[np.ndarray, dict[str, np.ndarray]] | None,
         history: tuple[np.ndarray, ...] | None,
+        key_names: tuple[str, ...] | None = None,
     ) -> Streams:
         """A Streams from checked parts; ``metric`` (the merged metric) is used, not copied.
 
@@ -1377,6 +1468,11 @@ class Streams:
         among that stream's events. ``pending`` is as :meth:`snapshot` gives it.
         """
         streams = cls(_fresh(metric), null_stream=null_stream)
+        if key_names is not None:
+            names = tuple(key_names)
+            if any(type(key) is not tuple or len(key) != len(names) for key in keys):
+                raise ValueError(f"composite keys must be tuples of {len(names)} parts")
+            streams._key_names = names
         if (history is None) != (streams._long is None):
             raise ValueError("a per-stream history is saved exactly when the metric records one")
         if (pending is None) != (streams._pending is None):
@@ -1402,6 +1498,16 @@ class Streams:
         return streams
 
     # --- end of save/load support ---
+
+
+def _key_column(name: str, keys: list[Any]) -> pl.Series:
+    """Keys as a Series (as text when polars cannot hold them in one column); String when empty."""
+    if not keys:
+        return pl.Series(name, [], dtype=pl.String)
+    try:
+        return pl.Series(name, keys)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        return pl.Series(name, [str(k) for k in keys])
 
 
 def _check_mergeable(mine: Metric, other: Metric) -> None:

@@ -181,12 +181,12 @@ def _generator() -> Any:
 
 
 BAD_KEYS: list[tuple[Any, type[Exception], str]] = [
-    ([[1], [2]], TypeError, r"one key column per call.*composite keys"),
+    ([[1], [2]], TypeError, r"one key column per call.*composite keys as a DataFrame"),
     ([[1], [1, 2]], TypeError, r"composite keys"),  # ragged
-    ([("a", 1), ("b", 2)], TypeError, r"composite keys"),
+    ([("a", 1), ("b",)], TypeError, r"composite keys of one length, got tuples of lengths"),
     ([{"a": 1}, {"b": 2}], TypeError, r"composite keys"),
-    (pl.DataFrame({"a": [1, 2], "b": [3, 4]}), TypeError, r"one key column per call"),
-    (pd.DataFrame({"a": [1, 2]}), TypeError, r"one key column per call"),
+    (pl.DataFrame({"a": [1, 2, 3]}), ValueError, r"one key per sample \(2\), got 3"),
+    (pl.DataFrame({"a": [[1], [2]]}), TypeError, r"composite keys as a DataFrame"),
     (pl.Series([[1], [2]]), TypeError, r"composite keys"),
     ([Opaque(), Opaque()], TypeError, r"`stream` keys must be strings, .*got Opaque"),
     ([Sensor("n"), Sensor("s")], TypeError, r"composite keys|got Sensor"),

@@ -30,8 +30,10 @@ __all__ = [
     "first_appearances",
     "is_key_sequence",
     "is_missing_key",
+    "key_parts",
     "key_scalar",
     "key_series",
+    "factorize_parts",
     "reduce_segments",
     "sample_weights",
     "scan_segments",
@@ -115,9 +117,8 @@ def check_key_dtype(dtype: pl.DataType, name: str, subject: str | None = None) -
         got = "lists, tuples or dicts" if dtype == pl.List(pl.Null) else f"dtype {dtype}"
         raise TypeError(
             f"{subject} must be one key per sample (one key column per call), got keys of "
-            f"{got}; composite keys (lists, tuples, structs, several columns) are "
-            "not supported yet: join them into one string key first, e.g. with "
-            "pl.concat_str or '/'.join(...)"
+            f"{got}; pass composite keys as a DataFrame (a column per part), a list of "
+            "key columns, or a list of tuples"
         )
     supported = (
         dtype == pl.String
@@ -247,6 +248,8 @@ def key_scalar(key: Any, name: str) -> Any:
         return MISSING
     if isinstance(key, np.ndarray) and key.ndim == 0:
         return key_scalar(key[()], name)
+    if kind is tuple and key:  # a composite key: each part a key (a missing part stays MISSING)
+        return tuple(key_scalar(part, name) for part in key)
     if not isinstance(key, (bool, int, float, bytes, np.generic, dt.date, dt.time, dt.timedelta)):
         iterable = isinstance(key, (Iterator, range, set, frozenset, dict))
         hint = (
@@ -255,15 +258,113 @@ def key_scalar(key: Any, name: str) -> Any:
             else f"pass one of {KEY_KINDS}, or a list of them"
         )
         if hasattr(key, "columns"):
-            hint = (
-                "pass one key column per call (composite keys of several columns are not "
-                "supported yet): join the columns into one string key first"
-            )
+            hint = "pass composite keys per sample: a DataFrame with one column per part"
         raise TypeError(
             f"`{name}` must be a key or one key per sample, got {kind.__name__}; {hint}"
         )
     values = key_series([key], name).to_list()
     return MISSING if values[0] is None else values[0]
+
+
+def _is_column(x: Any) -> bool:
+    """A column of keys: a 1-D numpy array, or a polars / pandas Series."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 1
+    if isinstance(x, pl.Series):
+        return True
+    kind = type(x)
+    return kind.__module__.startswith("pandas") and kind.__name__ == "Series"
+
+
+def key_parts(keys: Any, name: str = "stream") -> tuple[list[pl.Series], list[str]] | None:
+    """Composite keys as one Series per part, with the parts' names; None for simple keys.
+
+    A composite key has several parts (``(sensor, site)``). Per-sample composite
+    keys come as a polars or pandas DataFrame (a part per column), a polars
+    ``Struct`` Series (a part per field), a list of columns (numpy arrays or
+    Series, one per part) or a list of tuples (one per sample). Parts are named
+    after their columns where they have names, else ``stream_0``, ``stream_1``, ...
+    Each part holds keys of one kind, as for simple keys (:func:`key_series`).
+
+    Examples
+    --------
+    >>> parts, names = key_parts(pl.DataFrame({"sensor": ["a", "b"], "site": [1, 2]}))
+    >>> names, [p.to_list() for p in parts]
+    (['sensor', 'site'], [['a', 'b'], [1, 2]])
+    >>> key_parts([("a", 1), ("b", 2)])[1]
+    ['stream_0', 'stream_1']
+    >>> key_parts(["a", "b"]) is None
+    True
+    """
+    columns: list[Any]
+    names: list[str | None]
+    if isinstance(keys, pl.DataFrame):
+        columns, names = [keys[c] for c in keys.columns], list(keys.columns)
+    elif hasattr(keys, "columns") and type(keys).__module__.startswith("pandas"):
+        columns = [keys[c] for c in keys.columns]
+        names = [str(c) for c in keys.columns]
+    elif isinstance(keys, pl.Series) and isinstance(keys.dtype, pl.Struct):
+        frame = keys.struct.unnest()
+        columns, names = [frame[c] for c in frame.columns], list(frame.columns)
+    elif isinstance(keys, list) and keys and all(_is_column(x) for x in keys):
+        columns = list(keys)
+        names = [getattr(x, "name", None) or None for x in keys]
+    elif isinstance(keys, list) and keys and all(type(x) is tuple for x in keys):
+        width = len(keys[0])
+        if width < 1 or any(len(x) != width for x in keys):
+            raise TypeError(
+                f"`{name}` must hold composite keys of one length, got tuples of lengths "
+                f"{sorted({len(x) for x in keys})}; give every sample the same parts"
+            )
+        columns, names = [list(part) for part in zip(*keys, strict=True)], [None] * width
+    else:
+        return None
+    if not columns:
+        raise ValueError(f"`{name}` must have at least one key column, got none")
+    lengths = {len(c) for c in columns}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"`{name}` must have key columns of one length, got lengths {sorted(lengths)}; "
+            "give every key column one key per sample"
+        )
+    named = [n if isinstance(n, str) and n else f"stream_{i}" for i, n in enumerate(names)]
+    if len(set(named)) != len(named):
+        named = [f"stream_{i}" for i in range(len(named))]
+    return [key_series(c, n) for c, n in zip(columns, named, strict=True)], named
+
+
+def factorize_parts(
+    parts: Sequence[pl.Series], name: str = "stream", null_label: Hashable | None = None
+) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Integer codes for composite keys (a Series per part), in order of first appearance.
+
+    A missing part (null) becomes ``null_label`` in that part; without one it is an
+    error, as for simple keys (:func:`factorize`).
+
+    Examples
+    --------
+    >>> codes, uniques = factorize_parts([pl.Series(["a", "b", "a"]), pl.Series([1, 1, 1])])
+    >>> codes, uniques
+    (array([0, 1, 0]), [('a', 1), ('b', 1)])
+    """
+    n = len(parts[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), []
+    coded = [factorize(part, name, null_label) for part in parts]
+    combined, span = np.zeros(n, dtype=np.int64), 1
+    for codes, uniques in coded:  # one integer per distinct combination (mixed radix)
+        if span * max(len(uniques), 1) >= 2**62:  # renumber densely before it could overflow
+            distinct, dense = np.unique(combined, return_inverse=True)
+            combined, span = dense.astype(np.int64), len(distinct)
+        combined = combined * max(len(uniques), 1) + codes
+        span *= max(len(uniques), 1)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # combinations in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = first[order]
+    columns = [[uniques[c] for c in codes[rows].tolist()] for codes, uniques in coded]
+    return rank[inverse].astype(np.intp, copy=False), list(zip(*columns, strict=True))
 
 
 def first_appearances(keys: np.ndarray) -> np.ndarray:
