@@ -130,7 +130,14 @@ def _check_num_classes(num_classes: Any, average: Any) -> int | None:
     return check_integer(num_classes, "num_classes", 2)
 
 
-def _one_label_per_sample(labels: np.ndarray, name: str, num_classes: int) -> np.ndarray:
+def class_labels_of(labels: np.ndarray, name: str, num_classes: int) -> np.ndarray:
+    """One whole-number label in ``[0, num_classes)`` per sample, shape ``(n,)`` or ``(n, 1)``.
+
+    Examples
+    --------
+    >>> class_labels_of(np.array([[2.0], [0.0]]), "y_true", 3)
+    array([2, 0])
+    """
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
@@ -174,11 +181,11 @@ def class_count_terms(
     >>> {name: term.sum() for name, term in terms.items()}
     {'true_positives': array([1., 1.]), 'false_positives': array([1., 0.]), 'false_negatives': array([0., 1.])}
     """
-    actual = _one_label_per_sample(y_true, "y_true", num_classes)
+    actual = class_labels_of(y_true, "y_true", num_classes)
     if y_pred.ndim == 2 and y_pred.shape[1] == num_classes:
         predicted = np.argmax(y_pred, axis=1)
     else:
-        predicted = _one_label_per_sample(y_pred, "y_pred", num_classes)
+        predicted = class_labels_of(y_pred, "y_pred", num_classes)
     if predicted.shape != actual.shape:
         raise ValueError(
             f"`y_true` of shape {y_true.shape} and `y_pred` of shape {y_pred.shape} must hold "
