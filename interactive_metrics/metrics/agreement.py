@@ -147,6 +147,10 @@ class CohenKappa(_LabelConfusion):
     Where scikit-learn finds kappa undefined (no sample yet, or a chance
     disagreement of 0) and returns ``replace_undefined_by`` (NaN by default) with
     a warning, this returns 0, as every metric here does before any sample.
+    Kappa is 0 in exact arithmetic whenever the agreement is at chance level (for
+    instance every prediction of one class); a result within ``4·k²`` float64 ulps
+    of 0 is reported as exactly 0, so that it does not depend on the order in which
+    merges and streams summed the counts.
 
     Examples
     --------
@@ -169,22 +173,27 @@ class CohenKappa(_LabelConfusion):
         **options: Any,
     ) -> None:
         self.weights = check_choice(weights, "weights", _WEIGHTS)
-        super().__init__(num_classes, threshold, name=name, dtype=dtype, **options)
-        classes = np.arange(self.num_classes, dtype=np.float64)
+        classes = np.arange(check_integer(num_classes, "num_classes", 2), dtype=np.float64)
         distance = np.abs(classes[:, None] - classes[None, :])
         self._disagreement = {None: (distance > 0) * 1.0, "linear": distance}.get(
             self.weights, distance**2
         )
+        super().__init__(num_classes, threshold, name=name, dtype=dtype, **options)
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """Kappa: 1 for perfect agreement, 0 for chance agreement."""
         matrix = self.confusion(state)
-        total = matrix.sum()
-        if total == 0:
+        predicted = matrix.sum(axis=0)
+        outer = np.outer(matrix.sum(axis=1), predicted)  # total² × the matrix expected by chance
+        chance = np.sum(self._disagreement * outer)
+        if chance <= 0:
             return 0.0
-        expected = np.outer(matrix.sum(axis=1), matrix.sum(axis=0)) / total
-        chance = np.sum(self._disagreement * expected)
-        return 1.0 - np.sum(self._disagreement * matrix) / chance if chance > 0 else 0.0
+        # 1 - (Σ w·C / total) / (Σ w·outer / total²) as one difference per cell: exactly 0
+        # when every prediction (or every label) is one class, where C is its expected matrix
+        kappa = np.sum(self._disagreement * (outer - predicted.sum() * matrix)) / chance
+        # Chance-level agreement (kappa 0 in exact arithmetic) leaves a rounding error that
+        # depends on the order the counts were summed in (merges, streams): report it as 0.
+        return 0.0 if abs(kappa) <= 4 * matrix.size * np.finfo(np.float64).eps else kappa
 
 
 class BalancedAccuracy(_LabelConfusion):

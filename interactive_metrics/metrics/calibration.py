@@ -106,7 +106,8 @@ class ExpectedCalibrationError(Metric):
             hit = (np.argmax(y_pred, axis=1) == labels).astype(np.float64)
         elif y_pred.ndim == 1 or (y_pred.ndim == 2 and y_pred.shape[1] == 1):  # binary
             confidence = probabilities(y_pred.reshape(-1)).astype(np.float64)
-            labels = y_true.reshape(-1) if y_true.ndim == y_pred.ndim else y_true
+            one_column = y_true.ndim == 2 and y_true.shape[1] == 1
+            labels = y_true.reshape(-1) if one_column else y_true
             if labels.shape != confidence.shape:
                 raise ValueError(
                     f"`y_true` of shape {y_true.shape} must hold one label per sample of "

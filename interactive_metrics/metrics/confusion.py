@@ -103,18 +103,21 @@ _AVERAGES = (None, "micro", "macro", "weighted")
 _CLASS_COUNTS = ("true_positives", "false_positives", "false_negatives")
 
 
-def _check_keras_float(value: Any, name: str, low: float, high: float, requirement: str) -> float:
+def _check_keras_float(
+    value: Any, name: str, low: float, high: float, requirement: str, remedy: str = ""
+) -> float:
     """Keras' checks of ``beta`` and ``threshold``, as ``ValueError`` (ints are accepted too).
 
     Examples
     --------
-    >>> _check_keras_float(0.0, "beta", 0.0, np.inf, "a float > 0")
+    >>> _check_keras_float(0.0, "beta", 0.0, np.inf, "a number > 0")
     Traceback (most recent call last):
     ...
-    ValueError: `beta` must be a float > 0, got 0.0
+    ValueError: `beta` must be a number > 0, got 0.0
     """
     if not _is_number(value) or not low < value <= high or not np.isfinite(value):
-        raise ValueError(f"`{name}` must be {requirement}, got {value!r}")
+        shown = float(value) if _is_number(value) else value
+        raise ValueError(f"`{name}` must be {requirement}, got {shown!r}{remedy}")
     return float(value)
 
 
@@ -701,7 +704,7 @@ class FBetaScore(Metric):
         self.num_classes: int = check_integer(num_classes, "num_classes", 1)
         self.average = check_choice(average, "average", _AVERAGES)
         self.beta = _check_keras_float(
-            beta, "beta", 0.0, np.inf, "a finite float > 0 (recall counts beta times as much)"
+            beta, "beta", 0.0, np.inf, "a number > 0", "; recall counts beta times as much"
         )
         self.threshold = (
             None
@@ -711,7 +714,8 @@ class FBetaScore(Metric):
                 "threshold",
                 0.0,
                 1.0,
-                "a float with 0 < threshold <= 1, or None for each sample's top score",
+                "a number in (0, 1]",
+                "; or None to predict each sample's top score",
             )
         )
         default = "fbeta_score" if type(self) is FBetaScore else None
