@@ -162,9 +162,7 @@ def test_agreement_metrics_match_sklearn_after_every_update() -> None:
                 t_, p_, labels=range(K), weights="quadratic", sample_weight=w_
             ),
             "balanced": quiet(skm.balanced_accuracy_score, t_, p_, sample_weight=w_),
-            "adjusted": quiet(
-                skm.balanced_accuracy_score, t_, p_, sample_weight=w_, adjusted=True
-            ),
+            "adjusted": quiet(skm.balanced_accuracy_score, t_, p_, sample_weight=w_, adjusted=True),
         }
         for name, metric in metrics.items():
             assert metric.result() == pytest.approx(want[name], rel=1e-12, abs=1e-15), name

@@ -1,4 +1,4 @@
-"""Agreement metrics of class labels, from the confusion matrix: MCC, Cohen's kappa, balanced accuracy.
+"""Agreement of class labels from the confusion matrix: MCC, Cohen's kappa, balanced accuracy.
 
 Each keeps the weighted ``confusion_matrix`` (row: true class, column: predicted
 class) as its state and computes its result from it with scikit-learn's formulas
@@ -96,7 +96,7 @@ class MatthewsCorrelation(_LabelConfusion):
 
     Parameters
     ----------
-{parameters}
+    {parameters}
 
     Examples
     --------
@@ -136,7 +136,7 @@ class CohenKappa(_LabelConfusion):
 
     Parameters
     ----------
-{parameters}
+    {parameters}
     weights : {{None, "linear", "quadratic"}}
         How a disagreement between classes ``i`` and ``j`` counts; the distances
         are those of the labels ``0 .. num_classes - 1`` (scikit-learn's with
@@ -204,7 +204,7 @@ class BalancedAccuracy(_LabelConfusion):
 
     Parameters
     ----------
-{parameters}
+    {parameters}
     adjusted : bool
         Rescale so that chance scores 0 and perfect 1: ``(score − 1/c) / (1 − 1/c)``
         with ``c`` the number of classes seen in ``y_true`` (scikit-learn's ``adjusted``;
@@ -250,5 +250,5 @@ class BalancedAccuracy(_LabelConfusion):
 
 
 for _cls in (MatthewsCorrelation, CohenKappa, BalancedAccuracy):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{parameters}", _PARAMETERS).replace("{{", "{")
+    _cls.__doc__ = (_cls.__doc__ or "").replace("    {parameters}", _PARAMETERS).replace("{{", "{")
     _cls.__doc__ = _cls.__doc__.replace("}}", "}")

@@ -16,7 +16,6 @@ from interactive_metrics.core.coerce import (
     as_labels,
     check_choice,
     check_integer,
-    check_number,
     check_optional_integer,
 )
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
@@ -99,6 +98,7 @@ def _keep_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     np.put_along_axis(keep, top, True, axis=-1)
     return np.where(keep, scores, -np.inf)
 
+
 _AVERAGES = (None, "micro", "macro", "weighted")
 _CLASS_COUNTS = ("true_positives", "false_positives", "false_negatives")
 
@@ -180,9 +180,10 @@ def class_count_terms(
 
     Examples
     --------
-    >>> terms = class_count_terms(np.array([0, 1, 1]), np.array([0, 0, 1]), 2, None, np.dtype("f8"))
-    >>> {name: term.sum() for name, term in terms.items()}
-    {'true_positives': array([1., 1.]), 'false_positives': array([1., 0.]), 'false_negatives': array([0., 1.])}
+    >>> labels, predicted = np.array([0, 1, 1]), np.array([0, 0, 1])
+    >>> terms = class_count_terms(labels, predicted, 2, None, np.dtype("f8"))
+    >>> terms["true_positives"].sum(), terms["false_positives"].sum()
+    (array([1., 1.]), array([1., 0.]))
     """
     actual = class_labels_of(y_true, "y_true", num_classes)
     if y_pred.ndim == 2 and y_pred.shape[1] == num_classes:
@@ -626,7 +627,6 @@ class Specificity(_ThresholdedCounts):
         others = np.sum(support) - support  # the weight of samples of the other classes
         true_negatives = others - false_positives
         return averaged(true_negatives, others, support, self.average)
-
 
 
 class FBetaScore(Metric):

@@ -420,7 +420,7 @@ class AUC(_Bucketed):
 
 
 class AveragePrecision(_Bucketed):
-    """Average precision (scikit-learn's ``average_precision_score``) from counts at many thresholds.
+    """Average precision (scikit-learn's ``average_precision_score``) from thresholded counts.
 
     ``AP = Σᵢ (Rᵢ − Rᵢ₊₁)·Pᵢ``: the precision at each threshold times the recall
     gained there, summed over the thresholds (a step function, no interpolation).
