@@ -377,3 +377,45 @@ def test_macro_average_keeps_classes_never_seen_as_sklearn_does() -> None:
     want = skm.f1_score(y_true, y_pred, labels=range(3), average="macro", zero_division=0)
     assert macro == pytest.approx(want)
     assert per_class[:2].mean() == pytest.approx(macro * 3 / 2)  # torchmetrics' reading
+
+
+def test_sparse_top_k_from_sorted_ids_keras_numbers() -> None:
+    # numbers computed with Keras 3.15.1 (torch backend)
+    m = im.SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True)
+    m.update_state([2, 1], [[1, 0, 3], [1, 2, 3]])
+    assert m.result() == pytest.approx(0.5)
+    m = im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
+    m.update_state([2, 1], [[1, 0, 3], [1, 2, 3]], sample_weight=[0.7, 0.3])
+    assert m.result() == pytest.approx(0.3)
+    m = im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
+    assert m([[2], [1]], [[1, 2, 3], [1, 2, 3]]) == pytest.approx(1.0)
+    # the same as ranking the scores, when the ids are the scores' argsort
+    rng = np.random.default_rng(19)
+    labels, scores = rng.integers(0, 6, 40), rng.random((40, 6))
+    ids = np.argsort(-scores, axis=1)
+    for k in (1, 3):
+        from_ids = im.SparseTopKCategoricalAccuracy(k, from_sorted_ids=True)(labels, ids)
+        assert from_ids == im.SparseTopKCategoricalAccuracy(k)(labels, scores)
+    with pytest.raises(ValueError, match=r"`y_pred` must hold class ids \(whole numbers >= 0\)"):
+        m.update_state([1], [[0.5, 2]])
+    with pytest.raises(ValueError, match=r"`from_sorted_ids` must be True or False"):
+        im.SparseTopKCategoricalAccuracy(from_sorted_ids="yes")
+
+
+def test_sparse_categorical_accuracy_broadcasts_within_a_sample_as_keras() -> None:
+    # labels (n, 1) against predictions (n, steps, classes): each step is compared
+    y_pred = np.array([[[0.1, 0.9, 0.0], [0.0, 1.0, 0.0]], [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]])
+    m = im.SparseCategoricalAccuracy()
+    m.update_state([[1], [2]], y_pred, sample_weight=[1.0, 3.0])
+    assert m.result() == pytest.approx((1 * 1.0 + 3 * 0.5) / 4)
+    # Keras 3.15.1 broadcasts the sample axis too: y_true (2, 1) against y_pred (1, 2, 3)
+    # gives 1.0 for labels [[1], [1]] and 0.5 for [[2], [1]]; here the first axis holds the
+    # samples, so that reading is spelled with np.broadcast_to
+    keras_pred = np.array([[[0.1, 0.6, 0.3], [0.05, 0.95, 0]]])
+    with pytest.raises(ValueError, match=r"`y_pred` must have as many samples as `y_true`"):
+        im.SparseCategoricalAccuracy()([[1], [1]], keras_pred)
+    spelled = np.broadcast_to(keras_pred, (2, 2, 3))
+    assert im.SparseCategoricalAccuracy()([[1], [1]], spelled) == 1.0
+    assert im.SparseCategoricalAccuracy()([[2], [1]], spelled) == 0.5
+    with pytest.raises(ValueError, match=r"or broadcast to it axis by axis"):
+        im.SparseCategoricalAccuracy()([1, 2], y_pred)  # (n,) against (n, steps): ambiguous

@@ -78,6 +78,14 @@ def sparse(rng: np.random.Generator, n: int) -> Batch:
     return rng.integers(0, 4, size=n), rng.random((n, 4))
 
 
+def sorted_ids(rng: np.random.Generator, n: int) -> Batch:
+    return rng.integers(0, 4, size=n), np.argsort(-rng.random((n, 4)), axis=1)
+
+
+def steps(rng: np.random.Generator, n: int) -> Batch:
+    return rng.integers(0, 4, size=(n, 1)), rng.random((n, 2, 4))
+
+
 def class_pairs(rng: np.random.Generator, n: int) -> Batch:
     return rng.integers(0, 3, size=n), rng.integers(0, 3, size=n)
 
@@ -104,6 +112,12 @@ CASES = [
         lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, **kw),
         sparse,
     ),
+    Case(
+        "SparseTopKCategoricalAccuracy-sorted_ids",
+        lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True, **kw),
+        sorted_ids,
+    ),
+    Case("SparseCategoricalAccuracy-steps", im.SparseCategoricalAccuracy, steps),
     Case("TruePositives", im.TruePositives, binary),
     Case("FalsePositives-thresholds", lambda **kw: im.FalsePositives([0.2, 0.7], **kw), binary),
     Case("TrueNegatives-rows", lambda **kw: im.TrueNegatives([0.4, 0.6], **kw), binary_rows),
