@@ -77,16 +77,6 @@ class _LabelConfusion(Metric):
         return np.asarray(state["confusion_matrix"], dtype=np.float64)
 
 
-_PARAMETERS = """    num_classes : int
-        Labels are whole numbers in ``[0, num_classes)``; default 2.
-    threshold : float
-        With two classes, a 1-d ``y_pred`` may hold the probability of class 1: a
-        value above ``threshold`` (in ``[0, 1]``) predicts 1 (labels 0 and 1 are
-        read as themselves).
-    name, dtype, **options
-        As for :class:`~interactive_metrics.Metric`."""
-
-
 class MatthewsCorrelation(_LabelConfusion):
     """The Matthews correlation coefficient of class labels (scikit-learn's ``matthews_corrcoef``).
 
@@ -96,7 +86,14 @@ class MatthewsCorrelation(_LabelConfusion):
 
     Parameters
     ----------
-    {parameters}
+    num_classes : int
+        Labels are whole numbers in ``[0, num_classes)``; default 2.
+    threshold : float
+        With two classes, a 1-d ``y_pred`` may hold the probability of class 1: a
+        value above ``threshold`` (in ``[0, 1]``) predicts 1 (labels 0 and 1 are
+        read as themselves).
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
 
     Examples
     --------
@@ -136,8 +133,15 @@ class CohenKappa(_LabelConfusion):
 
     Parameters
     ----------
-    {parameters}
-    weights : {{None, "linear", "quadratic"}}
+    num_classes : int
+        Labels are whole numbers in ``[0, num_classes)``; default 2.
+    threshold : float
+        With two classes, a 1-d ``y_pred`` may hold the probability of class 1: a
+        value above ``threshold`` (in ``[0, 1]``) predicts 1 (labels 0 and 1 are
+        read as themselves).
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+    weights : {None, "linear", "quadratic"}
         How a disagreement between classes ``i`` and ``j`` counts; the distances
         are those of the labels ``0 .. num_classes - 1`` (scikit-learn's with
         ``labels=range(num_classes)``).
@@ -204,7 +208,14 @@ class BalancedAccuracy(_LabelConfusion):
 
     Parameters
     ----------
-    {parameters}
+    num_classes : int
+        Labels are whole numbers in ``[0, num_classes)``; default 2.
+    threshold : float
+        With two classes, a 1-d ``y_pred`` may hold the probability of class 1: a
+        value above ``threshold`` (in ``[0, 1]``) predicts 1 (labels 0 and 1 are
+        read as themselves).
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
     adjusted : bool
         Rescale so that chance scores 0 and perfect 1: ``(score − 1/c) / (1 − 1/c)``
         with ``c`` the number of classes seen in ``y_true`` (scikit-learn's ``adjusted``;
@@ -247,8 +258,3 @@ class BalancedAccuracy(_LabelConfusion):
             chance = 1.0 / classes
             return (score - chance) / (1.0 - chance) if classes > 1 else 0.0
         return score
-
-
-for _cls in (MatthewsCorrelation, CohenKappa, BalancedAccuracy):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("    {parameters}", _PARAMETERS).replace("{{", "{")
-    _cls.__doc__ = _cls.__doc__.replace("}}", "}")
