@@ -159,6 +159,68 @@ def catalogue_updates() -> list[dict]:
     return rows
 
 
+def class_label_updates(number: int = 5_000) -> list[dict]:
+    """32-sample updates of the class-label, ranking and calibration families vs bare numpy.
+
+    Each baseline computes the same batch state the metric records (per-class counts,
+    a confusion matrix, per-bucket or per-bin sums) with the fewest numpy calls:
+    bincounts of the labels, a ``searchsorted`` for buckets and bins.
+    """
+    rng = np.random.default_rng(4)
+    k = 4
+    labels, predicted = rng.integers(0, k, 32), rng.integers(0, k, 32)
+    y = rng.integers(0, 2, 32).astype(np.float64)
+    p = rng.random(32)
+    state = {"k": np.zeros((3, k)), "m": np.zeros(k * k), "b": np.zeros((2, 201)), "e": 0.0}
+    state["c"] = np.zeros((3, 15))
+    thresholds = np.array(im.AveragePrecision().threshold_values)
+    edges = np.linspace(0.0, 1.0, 16)[1:-1]
+
+    def bare_class_counts() -> None:
+        right = labels == predicted
+        state["k"][0] += np.bincount(labels, right, minlength=k)
+        state["k"][1] += np.bincount(predicted, ~right, minlength=k)
+        state["k"][2] += np.bincount(labels, ~right, minlength=k)
+
+    def bare_confusion() -> None:
+        state["m"] += np.bincount(labels * k + predicted, minlength=k * k)
+
+    def bare_buckets() -> None:
+        bucket = np.searchsorted(thresholds, p)
+        state["b"][0] += np.bincount(bucket, y, minlength=201)
+        state["b"][1] += np.bincount(bucket, 1 - y, minlength=201)
+
+    def bare_bins() -> None:
+        bins = np.searchsorted(edges, p)
+        state["c"][0] += np.bincount(bins, minlength=15)
+        state["c"][1] += np.bincount(bins, p, minlength=15)
+        state["c"][2] += np.bincount(bins, y, minlength=15)
+
+    def bare_specificity() -> None:
+        predicted_positive, actual = p > 0.5, y == 1
+        state["e"] += float(np.sum(~predicted_positive & ~actual))
+        state["e"] += float(np.sum(predicted_positive & ~actual))
+
+    cases = [
+        ("Precision(num_classes=4, macro)", im.Precision(num_classes=k, average="macro"),
+         (labels, predicted), bare_class_counts),
+        ("F1Score(4, macro), labels", im.F1Score(k, "macro"), (labels, predicted),
+         bare_class_counts),
+        ("MatthewsCorrelation(4)", im.MatthewsCorrelation(k), (labels, predicted),
+         bare_confusion),
+        ("CohenKappa(4)", im.CohenKappa(k), (labels, predicted), bare_confusion),
+        ("BalancedAccuracy(4)", im.BalancedAccuracy(k), (labels, predicted), bare_confusion),
+        ("Specificity", im.Specificity(), (y, p), bare_specificity),
+        ("AveragePrecision(200)", im.AveragePrecision(), (y, p), bare_buckets),
+        ("ExpectedCalibrationError(15)", im.ExpectedCalibrationError(), (y, p), bare_bins),
+    ]  # fmt: skip
+    rows = []
+    for label, metric, inputs, bare in cases:
+        ours, baseline = paired(lambda m=metric, x=inputs: m.update_state(*x), bare, number)
+        rows.append(row(f"{label}.update_state(32) vs bare numpy", ours, baseline, 3))
+    return rows
+
+
 def auc_large() -> list[dict]:
     """``AUC(num_thresholds=200)`` on 1,000,000 samples vs searchsorted + bincount + cumsum."""
     rng = np.random.default_rng(3)
@@ -186,7 +248,13 @@ def auc_large() -> list[dict]:
 
 
 def run() -> list[dict]:
-    return small_updates() + confusion_matrix() + catalogue_updates() + auc_large()
+    return (
+        small_updates()
+        + confusion_matrix()
+        + catalogue_updates()
+        + class_label_updates()
+        + auc_large()
+    )
 
 
 if __name__ == "__main__":

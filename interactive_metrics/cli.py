@@ -274,7 +274,10 @@ def build_metric(name: str, options: dict[str, Any]) -> Metric:
     key = _snake(name) if name not in names else name
     cls = names.get(key.lower().replace("-", "_"))
     if cls is None:
-        close = [n for n in names if key and key.lower()[:4] in n][:5]
+        from difflib import SequenceMatcher
+
+        similar = [n for n in names if key and key.lower()[:4] in n]  # nearest first
+        close = sorted(similar, key=lambda n: -SequenceMatcher(None, key.lower(), n).ratio())[:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise CommandError(
             f"--metric must be a metric name, got {name!r}{hint}; "

@@ -280,6 +280,80 @@ def _iou(targets: list[int], labels_from: Callable[..., tuple[np.ndarray, np.nda
     return oracle
 
 
+# -- agreement, ranking and calibration (oracles written from the textbook formulas)
+
+
+def _weighted_one_hot(batches: list[Batch], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    (t, p), w = _stack(batches)
+    return np.eye(k)[t.astype(int)], np.eye(k)[p.astype(int)], w
+
+
+def _matthews(batches: list[Batch]) -> Any:
+    # MCC as the correlation of the one-hot indicator matrices (Gorodkin's R_K)
+    x, y, w = _weighted_one_hot(batches, 3)
+    if np.sum(w) == 0:
+        return 0.0
+    mx, my = np.average(x, axis=0, weights=w), np.average(y, axis=0, weights=w)
+    cov_xy = np.sum(w[:, None] * (x - mx) * (y - my))
+    cov_xx = np.sum(w[:, None] * (x - mx) ** 2)
+    cov_yy = np.sum(w[:, None] * (y - my) ** 2)
+    return cov_xy / np.sqrt(cov_xx * cov_yy) if cov_xx * cov_yy > 0 else 0.0
+
+
+def _linear_kappa(batches: list[Batch]) -> Any:
+    (t, p), w = _stack(batches)
+    if np.sum(w) == 0:
+        return 0.0
+    # 1 - (observed disagreement / W) / (chance disagreement / W²), in one division
+    observed = np.sum(w * np.abs(t - p))
+    true_totals = np.array([np.sum(w * (t == c)) for c in range(3)])
+    predicted_totals = np.array([np.sum(w * (p == c)) for c in range(3)])
+    distance = np.abs(np.arange(3)[:, None] - np.arange(3)[None, :])
+    chance = np.sum(true_totals[:, None] * predicted_totals[None, :] * distance)
+    kappa = 1 - np.sum(w) * observed / chance if chance > 0 else 0.0
+    # Kappa is exactly 0 when all labels or all predictions are one class (the metric computes
+    # that 0 exactly); this order of operations may leave a rounding error of ~1e-16 there.
+    return 0.0 if abs(kappa) < 1e-12 else kappa
+
+
+def _balanced_accuracy(batches: list[Batch]) -> Any:
+    (t, p), w = _stack(batches)
+    recalls = [
+        np.sum(w * ((t == c) & (p == c))) / np.sum(w * (t == c))
+        for c in range(3)
+        if np.sum(w * (t == c)) > 0
+    ]
+    return np.mean(recalls) if recalls else 0.0
+
+
+def _average_precision(num_thresholds: int) -> Callable[[list[Batch]], Any]:
+    inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+    thresholds = np.concatenate([[-KERAS_EPSILON], inner, [1 + KERAS_EPSILON]])
+
+    def oracle(batches: list[Batch]) -> Any:
+        c = _threshold_counts(batches, thresholds)
+        positives = c["tp"][0] + c["fn"][0]
+        if positives <= 0:
+            return 0.0
+        recall = np.append(c["tp"] / positives, 0.0)
+        precision = _ratio(c["tp"], c["tp"] + c["fp"])
+        return np.sum((recall[:-1] - recall[1:]) * precision)
+
+    return oracle
+
+
+def _calibration_error(num_bins: int) -> Callable[[list[Batch]], Any]:
+    def oracle(batches: list[Batch]) -> Any:
+        (t, p), w = _stack(batches)
+        if np.sum(w) == 0:
+            return 0.0
+        which = np.maximum(np.ceil(p * num_bins) - 1, 0)  # bins (b/B, (b+1)/B], 0 in the first
+        gaps = [np.abs(np.sum(w * (t - p) * (which == b))) for b in range(num_bins)]
+        return np.sum(gaps) / np.sum(w)
+
+    return oracle
+
+
 @dataclass(frozen=True)
 class Case:
     """How to exercise one metric class."""
@@ -388,6 +462,21 @@ CASES: dict[str, Case] = {
         im.F1Score, _one_hot, _f_beta(1.0, "macro"), {"num_classes": 3, "average": "macro"}
     ),
     "ConfusionMatrix": Case(im.ConfusionMatrix, _labels, _confusion, {"num_classes": 3}),
+    "Specificity": Case(
+        im.Specificity, _binary, _counts_oracle(lambda c: _ratio(c["tn"], c["tn"] + c["fp"]))
+    ),
+    "MatthewsCorrelation": Case(im.MatthewsCorrelation, _labels, _matthews, {"num_classes": 3}),
+    "CohenKappa": Case(
+        im.CohenKappa, _labels, _linear_kappa, {"num_classes": 3, "weights": "linear"}
+    ),
+    "BalancedAccuracy": Case(im.BalancedAccuracy, _labels, _balanced_accuracy, {"num_classes": 3}),
+    "AveragePrecision": Case(
+        im.AveragePrecision, _binary, _average_precision(50), {"num_thresholds": 50}
+    ),
+    "ExpectedCalibrationError": Case(
+        im.ExpectedCalibrationError, _binary, _calibration_error(5), {"num_bins": 5}
+    ),
+    "LogLoss": Case(im.LogLoss, _binary, weighted_mean(_log_loss)),
     "BinaryCrossentropy": Case(im.BinaryCrossentropy, _binary, weighted_mean(_log_loss)),
     "CategoricalCrossentropy": Case(
         im.CategoricalCrossentropy, _one_hot, weighted_mean(_categorical_log_loss)

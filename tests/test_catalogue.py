@@ -207,9 +207,11 @@ def test_bad_inputs_are_refused_and_change_nothing() -> None:
 
 def test_unknown_names_suggest_the_nearest_metric() -> None:
     with pytest.raises(
-        AttributeError, match=r"no 'MatthewsCorrelation' yet .*`im.ConfusionMatrix`"
+        AttributeError, match=r"no 'MatthewsCorrCoef' yet .*`im.MatthewsCorrelation`"
     ):
-        _ = im.MatthewsCorrelation
+        _ = im.MatthewsCorrCoef
+    with pytest.raises(AttributeError, match=r"no 'CalibrationError' yet .*`im.ExpectedCalib"):
+        _ = im.CalibrationError
     with pytest.raises(AttributeError, match=r"no 'JaccardIndex' yet .*`im.IoU`"):
         _ = im.JaccardIndex
     with pytest.raises(

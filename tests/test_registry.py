@@ -78,6 +78,14 @@ def sparse(rng: np.random.Generator, n: int) -> Batch:
     return rng.integers(0, 4, size=n), rng.random((n, 4))
 
 
+def sorted_ids(rng: np.random.Generator, n: int) -> Batch:
+    return rng.integers(0, 4, size=n), np.argsort(-rng.random((n, 4)), axis=1)
+
+
+def steps(rng: np.random.Generator, n: int) -> Batch:
+    return rng.integers(0, 4, size=(n, 1)), rng.random((n, 2, 4))
+
+
 def class_pairs(rng: np.random.Generator, n: int) -> Batch:
     return rng.integers(0, 3, size=n), rng.integers(0, 3, size=n)
 
@@ -104,6 +112,12 @@ CASES = [
         lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, **kw),
         sparse,
     ),
+    Case(
+        "SparseTopKCategoricalAccuracy-sorted_ids",
+        lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True, **kw),
+        sorted_ids,
+    ),
+    Case("SparseCategoricalAccuracy-steps", im.SparseCategoricalAccuracy, steps),
     Case("TruePositives", im.TruePositives, binary),
     Case("FalsePositives-thresholds", lambda **kw: im.FalsePositives([0.2, 0.7], **kw), binary),
     Case("TrueNegatives-rows", lambda **kw: im.TrueNegatives([0.4, 0.6], **kw), binary_rows),
@@ -119,6 +133,45 @@ CASES = [
     Case("F1Score-macro", lambda **kw: im.F1Score(4, "macro", 0.5, **kw), binary_rows),
     Case("F1Score-weighted", lambda **kw: im.F1Score(4, "weighted", **kw), one_hot),
     Case("ConfusionMatrix", lambda **kw: im.ConfusionMatrix(3, **kw), class_pairs),
+    Case(
+        "Precision-labels-macro",
+        lambda **kw: im.Precision(num_classes=4, average="macro", **kw),
+        sparse,
+    ),
+    Case("Recall-labels", lambda **kw: im.Recall(num_classes=3, **kw), class_pairs),
+    Case(
+        "FBetaScore-labels-weighted", lambda **kw: im.FBetaScore(4, "weighted", 0.5, **kw), sparse
+    ),
+    Case("F1Score-labels-micro", lambda **kw: im.F1Score(3, "micro", **kw), class_pairs),
+    Case("Specificity", im.Specificity, binary),
+    Case(
+        "Specificity-labels",
+        lambda **kw: im.Specificity(num_classes=4, average="weighted", **kw),
+        sparse,
+    ),
+    Case("MatthewsCorrelation", im.MatthewsCorrelation, binary),
+    Case("MatthewsCorrelation-classes", lambda **kw: im.MatthewsCorrelation(4, **kw), sparse),
+    Case(
+        "CohenKappa-quadratic",
+        lambda **kw: im.CohenKappa(3, weights="quadratic", **kw),
+        class_pairs,
+    ),
+    Case(
+        "BalancedAccuracy-adjusted",
+        lambda **kw: im.BalancedAccuracy(4, adjusted=True, **kw),
+        sparse,
+    ),
+    Case("AveragePrecision", im.AveragePrecision, binary),
+    Case(
+        "AveragePrecision-rows", lambda **kw: im.AveragePrecision(20, class_id=1, **kw), binary_rows
+    ),
+    Case("ExpectedCalibrationError", im.ExpectedCalibrationError, binary),
+    Case(
+        "ExpectedCalibrationError-top_label",
+        lambda **kw: im.ExpectedCalibrationError(10, "max", **kw),
+        sparse,
+    ),
+    Case("LogLoss", im.LogLoss, binary),
     Case("MeanAbsoluteError", im.MeanAbsoluteError, pairs),
     Case("MeanSquaredError", im.MeanSquaredError, positive_pairs),
     Case("RootMeanSquaredError", im.RootMeanSquaredError, pairs),

@@ -1,5 +1,7 @@
 """The metric families, each a small declaration on :class:`~interactive_metrics.Metric`."""
 
+from interactive_metrics.metrics.agreement import BalancedAccuracy, CohenKappa, MatthewsCorrelation
+from interactive_metrics.metrics.calibration import ExpectedCalibrationError
 from interactive_metrics.metrics.classification import (
     Accuracy,
     BinaryAccuracy,
@@ -17,6 +19,7 @@ from interactive_metrics.metrics.confusion import (
     FBetaScore,
     Precision,
     Recall,
+    Specificity,
     TrueNegatives,
     TruePositives,
 )
@@ -32,6 +35,7 @@ from interactive_metrics.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     KLDivergence,
+    LogLoss,
     Poisson,
     SparseCategoricalCrossentropy,
 )
@@ -56,6 +60,7 @@ from interactive_metrics.metrics.regression import (
 )
 from interactive_metrics.metrics.thresholds import (
     AUC,
+    AveragePrecision,
     PrecisionAtRecall,
     RecallAtPrecision,
     SensitivityAtSpecificity,
@@ -63,6 +68,13 @@ from interactive_metrics.metrics.thresholds import (
 )
 
 __all__ = [
+    "AveragePrecision",
+    "BalancedAccuracy",
+    "CohenKappa",
+    "ExpectedCalibrationError",
+    "LogLoss",
+    "MatthewsCorrelation",
+    "Specificity",
     "BinaryIoU",
     "IoU",
     "MeanIoU",

@@ -13,6 +13,7 @@ import numpy as np
 
 from interactive_metrics.core.coerce import as_array, as_labels, check_integer, check_number
 from interactive_metrics.metric import StateField
+from interactive_metrics.metrics._checks import check_flag
 from interactive_metrics.metrics._paired import (
     MeanOfSamples,
     SumOfSamples,
@@ -69,6 +70,60 @@ def _sparse_labels(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, 
             "for one-hot labels use the non-sparse variant of this metric"
         )
     return class_labels(y_true, scores.shape[-1]), scores
+
+
+def _broadcast_sparse_hits(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """``y_true == argmax(y_pred)`` with Keras 3's shape rules, within each sample.
+
+    As ``keras.metrics.sparse_categorical_accuracy``: a trailing axis of size 1 of
+    ``y_true`` is squeezed when the ranks are equal, then labels and predicted
+    classes broadcast. Here they broadcast axis by axis within a sample (the first
+    axis holds the samples on both sides), so ``y_true`` of shape ``(n, 1)`` is
+    compared with every prediction of ``y_pred`` of shape ``(n, steps, classes)``.
+    """
+    scores = _class_scores(y_pred)
+    if y_true.ndim == scores.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    predicted = np.argmax(scores, axis=-1)
+    if y_true.shape != predicted.shape:
+        try:
+            if y_true.ndim != predicted.ndim:
+                raise ValueError
+            shape = np.broadcast_shapes(y_true.shape, predicted.shape)
+        except ValueError:
+            raise ValueError(
+                f"`y_true` of shape {y_true.shape} must hold one class label per row of "
+                f"`y_pred` (shape {scores.shape[:-1]}, `y_pred` has shape {scores.shape}), or "
+                "broadcast to it axis by axis (e.g. (n, 1) against (n, steps, classes)); "
+                "for one-hot labels use the non-sparse variant of this metric"
+            ) from None
+        y_true, predicted = np.broadcast_to(y_true, shape), np.broadcast_to(predicted, shape)
+    return class_labels(y_true, scores.shape[-1]) == predicted
+
+
+def _sorted_id_hits(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """Whether each label is among the first ``k`` ids of its row of sorted class ids."""
+    if y_pred.ndim < 2:
+        raise ValueError(
+            f"`y_pred` must hold the sorted ids of the top predicted classes, shape (n, ids), "
+            f"got shape {y_pred.shape}; e.g. the indices returned by a top-k"
+        )
+    ids = y_pred.reshape(-1, y_pred.shape[-1])
+    labels = y_true.reshape(-1)
+    if labels.shape[0] != ids.shape[0]:
+        raise ValueError(
+            f"`y_true` of shape {y_true.shape} must hold one label per row of ids of `y_pred` "
+            f"(shape {y_pred.shape}); pass one label per row"
+        )
+    for values, name in ((labels, "y_true"), (ids, "y_pred")):
+        if values.size and not (np.all(values >= 0) and np.all(values == np.round(values))):
+            bad = values[~((values >= 0) & (values == np.round(values)))]
+            raise ValueError(
+                f"`{name}` must hold class ids (whole numbers >= 0), got {float(bad[0])!r}; "
+                "encode the classes as 0, 1, 2, ..."
+            )
+    hits = np.any(labels[:, None] == ids[:, :k], axis=1)
+    return hits.reshape(y_pred.shape[:-1])
 
 
 def _in_top_k(labels: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
@@ -226,7 +281,17 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     """How often the highest score is the integer label's class.
 
     ``y_true`` holds labels in ``[0, classes)``, shape ``(n,)`` or ``(n, 1)``;
-    ``y_pred`` one score per class, shape ``(n, classes)``.
+    ``y_pred`` one score per class, shape ``(n, classes)``. Higher ranks follow
+    Keras 3: labels and predicted classes broadcast within each sample, so labels
+    of shape ``(n, 1)`` are compared with every step of ``y_pred`` of shape
+    ``(n, steps, classes)``, and a sample's value is the mean over its steps.
+
+    Notes
+    -----
+    Keras also broadcasts the sample axis (``y_true`` of shape ``(2, 1)`` against
+    ``y_pred`` of shape ``(1, 2, 3)``); here the first axis always holds the
+    samples, so that streams and replays can give each sample its own key. Pass
+    ``np.broadcast_to(y_pred, (2, 2, 3))`` for Keras' reading and numbers.
 
     Examples
     --------
@@ -235,6 +300,9 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     >>> m.update_state([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
     >>> m.result()
     0.5
+    >>> steps = [[[0.1, 0.9, 0], [0, 1, 0]], [[0, 0, 1], [1, 0, 0]]]  # (2 samples, 2 steps, 3)
+    >>> im.SparseCategoricalAccuracy()([[1], [2]], steps)
+    0.75
     >>> m.update_state([3], [[0.1, 0.6, 0.3]])
     Traceback (most recent call last):
     ...
@@ -245,9 +313,8 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """1 where ``argmax(y_pred) == y_true``."""
-        labels, scores = _sparse_labels(y_true, y_pred)
-        return np.argmax(scores, axis=-1) == labels
+        """1 where ``argmax(y_pred) == y_true`` (broadcast within each sample)."""
+        return _broadcast_sparse_hits(y_true, y_pred)
 
 
 class TopKCategoricalAccuracy(MeanOfSamples):
@@ -296,7 +363,13 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     ----------
     k : int
         How many of the highest scores count (ties with the ``k``-th count in).
-    name, dtype, **options
+    name, dtype
+        As for :class:`~interactive_metrics.Metric`.
+    from_sorted_ids : bool
+        ``y_pred`` holds, per sample, class ids sorted by decreasing score (what a
+        top-k returns), not scores: a hit is a label among the first ``k`` ids,
+        as Keras 3.
+    **options
         As for :class:`~interactive_metrics.Metric`.
 
     Examples
@@ -306,11 +379,33 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     >>> m.update_state([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], sample_weight=[0.7, 0.3])
     >>> m.result()
     0.3
+
+    The numbers of Keras' tests, with sorted ids:
+
+    >>> m = im.SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True)
+    >>> m.update_state([2, 1], [[1, 0, 3], [1, 2, 3]])
+    >>> m.result()
+    0.5
     """
 
     as_input = staticmethod(_labels_then_scores)
 
+    def __init__(
+        self,
+        k: int = 5,
+        name: str | None = None,
+        dtype: Any = None,
+        from_sorted_ids: bool = False,
+        **options: Any,
+    ) -> None:
+        self.from_sorted_ids = check_flag(from_sorted_ids, "from_sorted_ids")
+        if self.from_sorted_ids:  # ids are labels too: never rounded to a narrow dtype
+            setattr(self, "_as_input", as_labels)  # noqa: B010 (a ClassVar, set per instance)
+        super().__init__(k, name=name, dtype=dtype, **options)
+
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """1 where the label's class is in the top ``k``."""
+        """1 where the label's class is in the top ``k`` (or among the first ``k`` ids)."""
+        if self.from_sorted_ids:
+            return _sorted_id_hits(y_true, y_pred, self.k)
         labels, scores = _sparse_labels(y_true, y_pred)
         return _in_top_k(labels, scores, self.k)

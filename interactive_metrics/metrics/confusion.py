@@ -16,7 +16,6 @@ from interactive_metrics.core.coerce import (
     as_labels,
     check_choice,
     check_integer,
-    check_number,
     check_optional_integer,
 )
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
@@ -37,6 +36,7 @@ __all__ = [
     "FalsePositives",
     "Precision",
     "Recall",
+    "Specificity",
     "TrueNegatives",
     "TruePositives",
 ]
@@ -99,6 +99,139 @@ def _keep_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.where(keep, scores, -np.inf)
 
 
+_AVERAGES = (None, "micro", "macro", "weighted")
+_CLASS_COUNTS = ("true_positives", "false_positives", "false_negatives")
+
+
+def _check_keras_float(
+    value: Any, name: str, low: float, high: float, requirement: str, remedy: str = ""
+) -> float:
+    """Keras' checks of ``beta`` and ``threshold``, as ``ValueError`` (ints are accepted too).
+
+    Examples
+    --------
+    >>> _check_keras_float(0.0, "beta", 0.0, np.inf, "a number > 0")
+    Traceback (most recent call last):
+    ...
+    ValueError: `beta` must be a number > 0, got 0.0
+    """
+    if not _is_number(value) or not low < value <= high or not np.isfinite(value):
+        shown = float(value) if _is_number(value) else value
+        raise ValueError(f"`{name}` must be {requirement}, got {shown!r}{remedy}")
+    return float(value)
+
+
+def _check_num_classes(num_classes: Any, average: Any) -> int | None:
+    """``num_classes`` (integer labels, >= 2) or None; ``average`` needs it."""
+    if num_classes is None:
+        if average is not None:
+            raise ValueError(
+                f"`average` {average!r} averages over classes, so it needs `num_classes`, "
+                "got num_classes=None; pass num_classes=k for integer labels in [0, k)"
+            )
+        return None
+    return check_integer(num_classes, "num_classes", 2)
+
+
+def class_labels_of(labels: np.ndarray, name: str, num_classes: int) -> np.ndarray:
+    """One whole-number label in ``[0, num_classes)`` per sample, shape ``(n,)`` or ``(n, 1)``.
+
+    Examples
+    --------
+    >>> class_labels_of(np.array([[2.0], [0.0]]), "y_true", 3)
+    array([2, 0])
+    """
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        scores = f" (or scores, shape (n, {num_classes}))" if name == "y_pred" else ""
+        raise ValueError(
+            f"`{name}` must hold one class label per sample, shape (n,) or (n, 1){scores}, "
+            f"got shape {labels.shape}; with num_classes={num_classes}, labels are 0 .. "
+            f"{num_classes - 1}"
+        )
+    return _class_labels(labels, num_classes, name)
+
+
+def is_label_batch(y_true: np.ndarray, num_classes: int) -> bool:
+    """Whether ``y_true`` holds one class label per sample (not one column per class).
+
+    Examples
+    --------
+    >>> is_label_batch(np.array([0, 2, 1]), 3), is_label_batch(np.eye(3), 3)
+    (True, False)
+    """
+    return num_classes > 1 and (y_true.ndim == 1 or (y_true.ndim == 2 and y_true.shape[1] == 1))
+
+
+def class_count_terms(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    num_classes: int,
+    sample_weight: np.ndarray | None,
+    dtype: np.dtype[Any],
+) -> State:
+    """Per-class ``true_positives``, ``false_positives``, ``false_negatives`` of integer labels.
+
+    ``y_true`` holds one label per sample; ``y_pred`` labels, or one score per class
+    (the highest is the prediction). A right prediction is a true positive of its
+    class; a wrong one a false positive of the predicted class and a false negative
+    of the true class. Each is a sparse :class:`~interactive_metrics.core.OneHot`.
+
+    Examples
+    --------
+    >>> labels, predicted = np.array([0, 1, 1]), np.array([0, 0, 1])
+    >>> terms = class_count_terms(labels, predicted, 2, None, np.dtype("f8"))
+    >>> terms["true_positives"].sum(), terms["false_positives"].sum()
+    (array([1., 1.]), array([1., 0.]))
+    """
+    actual = class_labels_of(y_true, "y_true", num_classes)
+    if y_pred.ndim == 2 and y_pred.shape[1] == num_classes:
+        predicted = np.argmax(y_pred, axis=1)
+    else:
+        predicted = class_labels_of(y_pred, "y_pred", num_classes)
+    if predicted.shape != actual.shape:
+        raise ValueError(
+            f"`y_true` of shape {y_true.shape} and `y_pred` of shape {y_pred.shape} must hold "
+            "one label (or one row of scores) per sample each; pass as many of each"
+        )
+    weight = element_weights(sample_weight, actual.shape)
+    right = actual == predicted
+    hit = right.astype(np.float64) if weight is None else right * weight
+    miss = (~right).astype(np.float64) if weight is None else ~right * weight
+    shape = (num_classes,)
+    return {
+        "true_positives": OneHot(actual, shape, hit, dtype),
+        "false_positives": OneHot(predicted, shape, miss, dtype),
+        "false_negatives": OneHot(actual, shape, miss, dtype),
+    }
+
+
+def averaged(numerator: Any, denominator: Any, support: Any, average: str | None) -> Any:
+    """Per-class ``numerator / denominator`` (0 for 0/0), averaged as scikit-learn does.
+
+    ``"micro"`` divides the sums over classes, ``"macro"`` takes the plain mean of
+    the class scores (classes never seen count 0), ``"weighted"`` their mean weighted
+    by ``support`` (each class's weighted number of true labels).
+
+    Examples
+    --------
+    >>> tp, fp = np.array([1.0, 0.0, 2.0]), np.array([1.0, 0.0, 0.0])
+    >>> averaged(tp, tp + fp, np.array([2.0, 1.0, 2.0]), "macro")
+    np.float64(0.5)
+    >>> averaged(tp, tp + fp, None, "micro")
+    np.float64(0.75)
+    """
+    if average == "micro":
+        return divide_no_nan(np.sum(numerator), np.sum(denominator))
+    score = divide_no_nan(numerator, denominator)
+    if average is None:
+        return score
+    if average == "macro":
+        return np.mean(score)
+    return divide_no_nan(np.sum(score * support), np.sum(support))
+
+
 class _ThresholdedCounts(Metric):
     """Weighted confusion counts of ``y_pred > threshold`` against binary ``y_true``.
 
@@ -115,11 +248,33 @@ class _ThresholdedCounts(Metric):
         class_id: int | None = None,
         name: str | None = None,
         dtype: Any = None,
+        num_classes: int | None = None,
+        average: Literal["micro", "macro", "weighted"] | None = None,
         **options: Any,
     ) -> None:
         self.thresholds = _parse_thresholds(thresholds)
         self.top_k = check_optional_integer(top_k, "top_k", 1)
         self.class_id = check_optional_integer(class_id, "class_id", 0)
+        self.average = check_choice(average, "average", _AVERAGES)
+        self.num_classes = _check_num_classes(num_classes, self.average)
+        if self.num_classes is not None:
+            given = [
+                (option, value)
+                for option, value in (
+                    ("thresholds", thresholds),
+                    ("top_k", top_k),
+                    ("class_id", class_id),
+                )
+                if value is not None
+            ]
+            if given:
+                option, value = given[0]
+                raise ValueError(
+                    f"`num_classes` counts integer labels, so `{option}` does not apply, got "
+                    f"{option}={value!r}; pass either num_classes (and average) "
+                    "for class labels, or thresholds/top_k/class_id for binary or multi-label "
+                    "scores"
+                )
         if self.thresholds is None:
             # With top_k, every kept score counts (Keras' default threshold of -inf).
             self._thresholds = np.array([0.5 if self.top_k is None else -np.inf])
@@ -131,7 +286,9 @@ class _ThresholdedCounts(Metric):
 
     @property
     def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
-        """One count per threshold (a number for a single threshold)."""
+        """One count per threshold (a number for a single threshold), or per class of labels."""
+        if self.num_classes is not None:
+            return tuple(StateField(name, shape=(self.num_classes,)) for name in _CLASS_COUNTS)
         shape = () if self._scalar else self._thresholds.shape
         return tuple(StateField(name, shape=shape) for name in self.counts)
 
@@ -140,9 +297,16 @@ class _ThresholdedCounts(Metric):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Apply ``top_k`` and ``class_id`` (in Keras' order) to labels, scores and weights."""
         if y_pred.ndim < 2:
-            option = "top_k" if self.top_k is not None else "class_id"
+            if self.top_k is not None:
+                raise ValueError(
+                    f"`top_k` picks classes along the last axis, so `y_pred` must have shape "
+                    f"(n, classes), got shape {y_pred.shape}; Keras ranks a 1-d `y_pred` "
+                    "across the batch, which makes a sample's count depend on its batch "
+                    "(streams and replay could not match it): pass `y_true[None]` and "
+                    "`y_pred[None]` to rank the batch as one row, as Keras does"
+                )
             raise ValueError(
-                f"`{option}` picks classes along the last axis, so `y_pred` must have shape "
+                f"`class_id` picks a class along the last axis, so `y_pred` must have shape "
                 f"(n, classes), got shape {y_pred.shape}; pass a 2-d array"
             )
         if self.top_k is not None:
@@ -161,7 +325,12 @@ class _ThresholdedCounts(Metric):
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
-        """Each sample's weighted count of each confusion condition, per threshold."""
+        """Each sample's weighted count of each confusion condition, per threshold.
+
+        With ``num_classes``: per class, from integer labels (see :func:`class_count_terms`).
+        """
+        if self.num_classes is not None:
+            return class_count_terms(y_true, y_pred, self.num_classes, sample_weight, self._dtype)
         y_true, y_pred = matched(y_true, y_pred)
         actual = binary_labels(y_true)
         probabilities(y_pred)
@@ -307,7 +476,17 @@ class Precision(_ThresholdedCounts):
         ``(n, classes)`` ``y_pred``) can be positive; ties go to the lower index.
     class_id : int, optional
         Only this class (column) of ``(n, classes)`` inputs is counted.
-    name, dtype, **options
+    name, dtype
+        As for :class:`~interactive_metrics.Metric`.
+    num_classes : int, optional
+        Count integer class labels in ``[0, num_classes)`` instead: ``y_true`` holds
+        one label per sample, ``y_pred`` labels or one score per class (the highest
+        is the prediction). The state is then per class ``true_positives``,
+        ``false_positives`` and ``false_negatives``.
+    average : {None, "micro", "macro", "weighted"}
+        With ``num_classes``: one precision per class (``None``), or scikit-learn's
+        ``precision_score(..., labels=range(num_classes), zero_division=0)`` averages.
+    **options
         As for :class:`~interactive_metrics.Metric`.
 
     Examples
@@ -321,13 +500,23 @@ class Precision(_ThresholdedCounts):
     >>> m.update_state([[0, 0, 1, 1]], [[1, 1, 1, 1]])
     >>> m.result()
     0.0
+
+    Integer labels of three classes, averaged as scikit-learn does:
+
+    >>> m = im.Precision(num_classes=3, average="macro")
+    >>> m.update_state([0, 1, 2, 2], [0, 2, 2, 1])
+    >>> round(m.result(), 4), m.state["false_positives"]
+    (0.5, array([0., 1., 1.]))
     """
 
     counts = ("true_positives", "false_positives")
 
     def compute(self, state: Mapping[str, Any]) -> Any:
-        """The share of positive predictions that were right."""
+        """The share of positive predictions that were right (per class, or averaged)."""
         positives = state["true_positives"]
+        if self.num_classes is not None:
+            support = positives + state["false_negatives"]
+            return averaged(positives, positives + state["false_positives"], support, self.average)
         return divide_no_nan(positives, positives + state["false_positives"])
 
 
@@ -344,7 +533,16 @@ class Recall(_ThresholdedCounts):
         ``(n, classes)`` ``y_pred``) can be positive; ties go to the lower index.
     class_id : int, optional
         Only this class (column) of ``(n, classes)`` inputs is counted.
-    name, dtype, **options
+    name, dtype
+        As for :class:`~interactive_metrics.Metric`.
+    num_classes : int, optional
+        Count integer class labels in ``[0, num_classes)`` instead, as for
+        :class:`Precision`.
+    average : {None, "micro", "macro", "weighted"}
+        With ``num_classes``: one recall per class (``None``), or scikit-learn's
+        ``recall_score(..., labels=range(num_classes), zero_division=0)`` averages
+        (``"micro"`` recall of single-label classes is the accuracy).
+    **options
         As for :class:`~interactive_metrics.Metric`.
 
     Examples
@@ -358,39 +556,102 @@ class Recall(_ThresholdedCounts):
     >>> m.update_state([[0, 0, 1, 1]], [[1, 1, 1, 1]])
     >>> m.result()
     1.0
+    >>> im.Recall(num_classes=3)([0, 1, 2, 2], [0, 2, 2, 1])
+    array([1. , 0. , 0.5])
     """
 
     counts = ("true_positives", "false_negatives")
 
     def compute(self, state: Mapping[str, Any]) -> Any:
-        """The share of positive labels that were found."""
+        """The share of positive labels that were found (per class, or averaged)."""
         positives = state["true_positives"]
-        return divide_no_nan(positives, positives + state["false_negatives"])
+        support = positives + state["false_negatives"]
+        if self.num_classes is not None:
+            return averaged(positives, support, support, self.average)
+        return divide_no_nan(positives, support)
 
 
-_AVERAGES = (None, "micro", "macro", "weighted")
+class Specificity(_ThresholdedCounts):
+    """``true_negatives / (true_negatives + false_positives)``: the recall of the negatives.
+
+    Parameters
+    ----------
+    thresholds : float or list of float, optional
+        In ``[0, 1]``; default 0.5 (with ``top_k``: every kept score counts).
+        A list gives one specificity per threshold.
+    top_k, class_id
+        As for :class:`Precision`.
+    name, dtype
+        As for :class:`~interactive_metrics.Metric`.
+    num_classes : int, optional
+        Count integer class labels in ``[0, num_classes)`` instead, as for
+        :class:`Precision`: class ``c``'s specificity is the share of samples of
+        other classes that were not predicted ``c``.
+    average : {None, "micro", "macro", "weighted"}
+        With ``num_classes``: one specificity per class (``None``); ``"micro"``
+        divides the true negatives summed over classes by the sum of their
+        denominators; ``"macro"`` the mean over classes; ``"weighted"`` the mean
+        weighted by each class's support (true positives + false negatives), as
+        torchmetrics does.
+    **options
+        As for :class:`~interactive_metrics.Metric`.
+
+    Notes
+    -----
+    This is scikit-learn's ``recall_score`` with the labels swapped
+    (``pos_label=0`` for binary labels). With ``num_classes`` the state is per class
+    ``true_positives``, ``false_positives`` and ``false_negatives``; the true
+    negatives of a class are the total weight minus those three.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Specificity()
+    >>> m.update_state([0, 0, 0, 1], [0.2, 0.7, 0.4, 0.9])
+    >>> round(m.result(), 4), m.state
+    (0.6667, {'true_negatives': 2.0, 'false_positives': 1.0})
+    >>> im.Specificity(num_classes=3)([0, 1, 2, 2], [0, 2, 2, 1])
+    array([1.        , 0.66666667, 0.5       ])
+    """
+
+    counts = ("true_negatives", "false_positives")
+
+    def compute(self, state: Mapping[str, Any]) -> Any:
+        """The share of negative labels predicted negative (per class, or averaged)."""
+        false_positives = state["false_positives"]
+        if self.num_classes is None:
+            negatives = state["true_negatives"]
+            return divide_no_nan(negatives, negatives + false_positives)
+        positives = state["true_positives"]
+        support = positives + state["false_negatives"]
+        others = np.sum(support) - support  # the weight of samples of the other classes
+        true_negatives = others - false_positives
+        return averaged(true_negatives, others, support, self.average)
 
 
 class FBetaScore(Metric):
-    """The F-beta score per class of multi-label (or one-hot) targets, or averaged.
+    """The F-beta score per class of integer labels or multi-label (one-hot) targets, or averaged.
 
     ``F = (1 + β²)·TP / ((1 + β²)·TP + β²·FN + FP)`` per class, 0 where that is 0/0.
 
     Parameters
     ----------
     num_classes : int
-        The number of columns of ``y_true`` and ``y_pred`` (Keras reads it from the
-        first batch; here it fixes the shape of the state up front).
+        The number of classes: the columns of a one-hot or multi-label ``y_true``
+        and of ``y_pred`` (Keras reads it from the first batch; here it fixes the
+        shape of the state up front), or the range ``[0, num_classes)`` of integer
+        labels.
     average : {None, "micro", "macro", "weighted"}
         ``None``: one score per class; ``"micro"``: one score from the counts summed
         over classes; ``"macro"``: the mean of the class scores; ``"weighted"``:
         their mean weighted by each class's (weighted) number of true labels.
     beta : float
-        How many times more recall counts than precision: a finite number > 0.
+        How many times more recall counts than precision: a finite number > 0
+        (Keras requires a Python float; an int is accepted here).
     threshold : float, optional
         A score above it is a positive prediction, in ``(0, 1]`` as in Keras.
         ``None`` (default): each sample's highest score (ties: all of them; an
-        all-zero row: none), as Keras.
+        all-zero row: none), as Keras. Integer labels take ``None`` only.
     name, dtype, **options
         As for :class:`~interactive_metrics.Metric`.
 
@@ -400,6 +661,13 @@ class FBetaScore(Metric):
     0/0), so it matches scikit-learn's ``fbeta_score(..., zero_division=0)``.
     The state is the per-class ``true_positives``, ``false_positives`` and
     ``false_negatives``; every average is computed from them, so merging is exact.
+
+    ``y_true`` of shape ``(n,)`` or ``(n, 1)`` (with ``num_classes >= 2``) holds one
+    integer label per sample (no one-hot needed); ``y_pred`` then holds labels or
+    one score per class, whose highest is the prediction. This is scikit-learn's
+    ``fbeta_score(y_true, y_pred, beta=beta, labels=range(num_classes),
+    average=average, zero_division=0)``; ``"macro"`` counts a class never seen as 0
+    (torchmetrics leaves it out: see ``docs/metrics.md``).
 
     Examples
     --------
@@ -414,6 +682,13 @@ class FBetaScore(Metric):
     array([0.3846, 0.9091, 0.8333])
     >>> m.state["false_negatives"]
     array([2., 0., 0.])
+
+    Integer labels:
+
+    >>> m = im.FBetaScore(3, average="macro", beta=0.5)
+    >>> m.update_state([0, 1, 2, 2], [[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0, 0, 1], [0, 1, 0]])
+    >>> round(m.result(), 4)
+    0.5
     """
 
     def __init__(
@@ -428,11 +703,20 @@ class FBetaScore(Metric):
     ) -> None:
         self.num_classes: int = check_integer(num_classes, "num_classes", 1)
         self.average = check_choice(average, "average", _AVERAGES)
-        self.beta = check_number(beta, "beta", low=0, low_inclusive=False)
+        self.beta = _check_keras_float(
+            beta, "beta", 0.0, np.inf, "a number > 0", "; recall counts beta times as much"
+        )
         self.threshold = (
             None
             if threshold is None
-            else check_number(threshold, "threshold", low=0, high=1, low_inclusive=False)
+            else _check_keras_float(
+                threshold,
+                "threshold",
+                0.0,
+                1.0,
+                "a number in (0, 1]",
+                "; or None to predict each sample's top score",
+            )
         )
         default = "fbeta_score" if type(self) is FBetaScore else None
         super().__init__(name=name if name is not None else default, dtype=dtype, **options)
@@ -449,7 +733,20 @@ class FBetaScore(Metric):
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
-        """Each sample's weighted true positives, false positives and false negatives per class."""
+        """Each sample's weighted true positives, false positives and false negatives per class.
+
+        ``y_true`` of shape ``(n,)`` (or ``(n, 1)``, with ``num_classes`` >= 2) holds
+        integer labels: see :func:`class_count_terms`.
+        """
+        if is_label_batch(y_true, self.num_classes):
+            if self.threshold is not None:
+                raise ValueError(
+                    f"`threshold` applies to one-hot or multi-label `y_true` of shape (n, "
+                    f"{self.num_classes}), got integer labels of shape {y_true.shape} with "
+                    f"threshold={self.threshold!r}; integer labels are predicted by the "
+                    "highest score, so leave threshold=None"
+                )
+            return class_count_terms(y_true, y_pred, self.num_classes, sample_weight, self._dtype)
         y_true, y_pred = matched(y_true, y_pred)
         if y_pred.ndim != 2 or y_pred.shape[1] != self.num_classes:
             raise ValueError(
@@ -477,16 +774,8 @@ class FBetaScore(Metric):
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The F-beta score(s) from the counts, averaged as configured."""
         tp, fp, fn = state["true_positives"], state["false_positives"], state["false_negatives"]
-        if self.average == "micro":
-            tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
         scale = 1.0 + self.beta**2
-        score = divide_no_nan(scale * tp, scale * tp + (scale - 1.0) * fn + fp)
-        if self.average == "macro":
-            return score.mean()
-        if self.average == "weighted":
-            support = tp + fn
-            return divide_no_nan((score * support).sum(), support.sum())
-        return score
+        return averaged(scale * tp, scale * tp + (scale - 1.0) * fn + fp, tp + fn, self.average)
 
 
 class F1Score(FBetaScore):

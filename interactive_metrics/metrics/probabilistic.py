@@ -30,6 +30,7 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "KLDivergence",
+    "LogLoss",
     "Poisson",
     "SparseCategoricalCrossentropy",
 ]
@@ -154,6 +155,35 @@ class BinaryCrossentropy(MeanOfSamples):
         p = np.minimum(np.maximum(y_pred, EPSILON), 1.0 - EPSILON)  # np.clip: 1 µs slower
         log_p, log_not_p = np.log(p), np.log1p(-p)
         return y_true * (log_not_p - log_p) - log_not_p  # -(y·log p + (1 - y)·log(1 - p))
+
+
+class LogLoss(BinaryCrossentropy):
+    """Log loss, the name scikit-learn and torchmetrics users know: :class:`BinaryCrossentropy`.
+
+    The same metric (same parameters, state and result) under scikit-learn's name;
+    only the default ``name`` differs (``"log_loss"``). It is scikit-learn's
+    ``log_loss(y_true, y_pred, sample_weight=...)`` for binary labels and the
+    probability of class 1, up to clipping: Keras (and this class) clip
+    probabilities to ``[1e-7, 1 - 1e-7]``, scikit-learn to the float64 machine
+    epsilon, so they differ only for probabilities within 1e-7 of 0 or 1. For
+    integer labels of more classes, use :class:`SparseCategoricalCrossentropy`
+    (one-hot labels: :class:`CategoricalCrossentropy`).
+
+    Parameters
+    ----------
+    name : str, optional
+        Default ``"log_loss"``.
+    dtype, from_logits, label_smoothing, **options
+        As for :class:`BinaryCrossentropy`.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.LogLoss()
+    >>> m.update_state([1, 0, 1], [0.9, 0.2, 0.6])
+    >>> round(m.result(), 6), m.name
+    (0.279777, 'log_loss')
+    """
 
 
 class CategoricalCrossentropy(MeanOfSamples):
