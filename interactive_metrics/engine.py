@@ -31,11 +31,11 @@ The stateless chain gives what the stateful metric gives, bit for bit:
 >>> state = engine.identity()
 >>> for values in ([1.0, 2.0], [6.0]):
 ...     state = engine.update(state, engine.bind(values))
->>> state, engine.result(state)
-({'total': 9.0, 'count': 3.0}, 3.0)
+>>> float(state["total"]), float(state["count"]), float(engine.result(state))
+(9.0, 3.0, 3.0)
 >>> m = im.Mean()
 >>> m.update_state([1.0, 2.0]); m.update_state([6.0])
->>> m.result() == engine.result(state)
+>>> m.result() == float(engine.result(state))
 True
 """
 
@@ -192,6 +192,12 @@ class Engine:
         with np.errstate(all="ignore"):
             self.result_shape: tuple[int, ...] = np.shape(compute(self.identity()))
         self.scalar_only = self.result_shape == () and all(f.shape == () for f in self.fields)
+        self._slices: dict[str, slice] = {}
+        start = 0
+        for column, shape in self.history_columns():
+            width = int(np.prod(shape, dtype=np.int64))
+            self._slices[column] = slice(start, start + width)
+            start += width
         """True when every field and the result are numbers (the history stores them as is)."""
         self._rows: RowCompute | None = None
 
@@ -489,8 +495,8 @@ class Engine:
         >>> import numpy as np
         >>> import interactive_metrics as im
         >>> engine = im.Max().engine
-        >>> engine.merge_segments({"largest": np.array([1.0, 5.0, 3.0])}, np.array([0, 0, 1]), 2)
-        {'largest': array([5., 3.])}
+        >>> engine.merge_segments({"max": np.array([1.0, 5.0, 3.0])}, np.array([0, 0, 1]), 2)
+        {'max': array([5., 3.])}
         """
         return {
             name: reduction.over_segments(states[name], segment_ids, num_segments, self.dtype)
@@ -589,6 +595,34 @@ class Engine:
         return HistoryBuffer(
             self.history_columns(), self.dtype, null_on_reset, last=last, complete=complete
         )
+
+    def complete_results(self, block: np.ndarray) -> None:
+        """Fill in the ``batch_result`` and ``result`` columns of history rows, in place.
+
+        ``block`` holds rows in the layout of :meth:`history_columns` (shape
+        ``(m, width)``); the results of their batch and running states are computed
+        for the whole block at once (:meth:`results`). A metric's updates record
+        states only and leave this to the history, which calls it when it is read.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> block = np.array([[3.0, 2.0, 0.0, 3.0, 2.0, 0.0], [1.0, 2.0, 0.0, 4.0, 4.0, 0.0]])
+        >>> im.Mean().engine.complete_results(block)
+        >>> block[:, [2, 5]]
+        array([[1.5, 1.5],
+               [0.5, 1. ]])
+        """
+        m = len(block)
+        if not m:
+            return
+        slices = self._slices
+        for prefix, target in (("batch_", "batch_result"), ("running_", "result")):
+            states = {
+                f.name: block[:, slices[prefix + f.name]].reshape(m, *f.shape) for f in self.fields
+            }
+            block[:, slices[target]] = self.results(states).reshape(m, -1)
 
     def history_rows(
         self, batches: Mapping[str, np.ndarray], running: Mapping[str, np.ndarray]

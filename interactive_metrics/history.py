@@ -130,6 +130,7 @@ class HistoryBuffer:
             start += width
         self.width = start
         self._length = 0  # rows in the numpy buffers; more may wait in the queue
+        self._complete_from = 0  # rows from here on wait for `complete` (array rows)
         self._queue: list[tuple[float, ...]] = []  # rows to copy in: (step, event, *numbers)
         self._values = np.empty((_INITIAL_CAPACITY, self.width), dtype=dtype)
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
@@ -153,7 +154,13 @@ class HistoryBuffer:
         return n * (self._values.itemsize * self.width + 8 + 1)
 
     def _flush(self) -> None:
-        """Copy the rows queued by :meth:`append_numbers` into the numpy buffers, in one block."""
+        """Copy the rows queued by :meth:`append_numbers` into the numpy buffers, in one block.
+
+        Rows appended with ``complete_later`` get their missing numbers (``complete``) here too.
+        """
+        if self._complete_from < self._length and self.complete is not None:
+            self.complete(self._values[self._complete_from : self._length])
+        self._complete_from = self._length
         queue = self._queue
         if not queue:
             return
@@ -181,6 +188,7 @@ class HistoryBuffer:
             setattr(self, attr, new)
 
     def _drop_oldest(self, count: int) -> None:
+        self._complete_from = max(0, self._complete_from - count)
         keep = slice(count, self._length)
         n = self._length - count
         self._values[:n] = self._values[keep]
@@ -188,12 +196,26 @@ class HistoryBuffer:
         self._events[:n] = self._events[keep]
         self._length = n
 
-    def append(self, step: int, event: int, row: Sequence[float] | np.ndarray) -> None:
-        """Append one row: ``step``, the event code and the numbers in column order."""
+    def append(
+        self,
+        step: int,
+        event: int,
+        row: Sequence[float] | np.ndarray,
+        complete_later: bool = False,
+    ) -> None:
+        """Append one row: ``step``, the event code and the numbers in column order.
+
+        With ``complete_later`` (an array row), ``complete`` fills in the rest of the
+        row later, for a block of rows at once: when the history is read, or once
+        :data:`FLUSH_ROWS` rows wait.
+        """
         if not isinstance(row, np.ndarray):
             self.append_numbers((step, event, *row))
             return
-        self._flush()  # an array row (a metric with shaped fields) goes straight in
+        if self._queue or (not complete_later and self._complete_from < self._length):
+            self._flush()  # earlier rows first, complete: rows are completed in order
+        elif complete_later and self._length - self._complete_from >= FLUSH_ROWS:
+            self._flush()
         i = self._length
         if self.last is not None and i >= 2 * self.last:
             self._drop_oldest(i - self.last)  # amortised O(1): once every `last` rows
@@ -204,6 +226,8 @@ class HistoryBuffer:
         self._steps[i] = step
         self._events[i] = event
         self._length = i + 1
+        if not complete_later:
+            self._complete_from = self._length
         self._frame = None
 
     def append_numbers(self, numbers: tuple[float, ...]) -> None:
@@ -236,12 +260,14 @@ class HistoryBuffer:
         self._steps[i : i + k] = steps
         self._events[i : i + k] = events
         self._length = i + k
+        self._complete_from = self._length
         self._frame = None
 
     def clear(self) -> None:
         """Forget every row."""
         self._queue = []
         self._length = 0
+        self._complete_from = 0
         self._frame = None
         self._batch_ids = None
 

@@ -361,7 +361,7 @@ class Metric:
                 self.compute,
                 dtype=self._dtype,
                 input_names=self.input_names,
-                as_input=type(self).as_input,
+                as_input=self.as_input,  # a class's, or one set on the instance first
                 nan_strategy=nan_strategy,
                 owner=type(self).__name__,
             )
@@ -502,25 +502,9 @@ class Metric:
         return _plain(self.compute(self._state))
 
     def _new_history(self) -> HistoryBuffer:
-        complete = self._complete_results if self._scalar_only else None
-        return self._engine.new_history(self.history_last, complete)
-
-    def _complete_results(self, block: np.ndarray) -> None:
-        """Fill the ``batch_result`` and ``result`` columns of a block of history rows.
-
-        Updates of scalar metrics record states only; their results are computed
-        here, for a block of rows at once (``compute`` on arrays when it is
-        elementwise, else row by row: see :class:`~interactive_metrics.core.segments.RowCompute`),
-        whenever the history is read or every few hundred updates.
-        """
-        rows = self._engine.row_compute
-        k = len(self._fields)
-        names = [f.name for f in self._fields]
-        batch = {name: block[:, i] for i, name in enumerate(names)}
-        running = {name: block[:, k + 1 + i] for i, name in enumerate(names)}
-        with np.errstate(all="ignore"):
-            block[:, k] = rows(batch)
-            block[:, 2 * k + 1] = rows(running)
+        # updates record states only; results are filled in for blocks of rows, when the
+        # history is read or every few hundred updates (Engine.complete_results)
+        return self._engine.new_history(self.history_last, self._engine.complete_results)
 
     # -- derived: update --------------------------------------------------------------------
 
@@ -599,7 +583,7 @@ class Metric:
             if history is not None:
                 recorded = self._held_back(batch, event) if self._pending_allowed else batch
                 if recorded is not None:  # None: an update held back by history_every
-                    if self._scalar_only:  # results are filled in later (_complete_results)
+                    if self._scalar_only:  # results are filled in later (complete_results)
                         history.append_numbers(
                             (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
                         )
@@ -927,10 +911,18 @@ class Metric:
         return new, new_low
 
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
-        """Append the row of an event of a metric with array fields or an array result."""
-        compute = self.compute
-        parts = (*batch.values(), compute(batch), *new.values(), compute(new))
-        history.append(self._step + 1, event, np.concatenate([np.ravel(v) for v in parts]))
+        """Append the row of an event of a metric with array fields or an array result.
+
+        The result columns are left for :meth:`Engine.complete_results`, which the
+        history calls for the rows not completed yet whenever it is read.
+        """
+        row = np.zeros(history.width, dtype=self._dtype)
+        slices = history.slices
+        for name, value in batch.items():
+            row[slices["batch_" + name]] = np.ravel(value)
+        for name, value in new.items():
+            row[slices["running_" + name]] = np.ravel(value)
+        history.append(self._step + 1, event, row, complete_later=True)
 
     # -- derived: reset and merge -----------------------------------------------------------
 

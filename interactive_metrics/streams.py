@@ -15,7 +15,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 
@@ -1077,6 +1077,161 @@ class Streams:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._rows({name: x[:k] for name, x in self._state.items()})
 
+    # -- MetricFrame's view: overall, by stream, and how far apart the streams are ------------
+
+    @property
+    def overall(self) -> Any:
+        """The merged result, as fairlearn's ``MetricFrame.overall``: the same as :meth:`result`."""
+        return self.result()
+
+    @property
+    @_locked
+    def by_stream(self) -> pl.DataFrame:
+        """Each stream's result, as fairlearn's ``MetricFrame.by_group``: key columns, ``result``.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 0.0, 1.0], stream=["a", "b", "a"])
+        >>> s.by_stream.rows()
+        [('a', 1.0), ('b', 0.0)]
+        """
+        return pl.DataFrame([*self._key_columns(), pl.Series("result", self._results())])
+
+    def _groups(self, control: str | Sequence[str] | None) -> tuple[list[np.ndarray], pl.DataFrame]:
+        """The active streams (positive weight) of each control level, and the levels.
+
+        Without ``control`` there is one level (an empty frame of one row).
+        """
+        k = len(self._keys)
+        active = self._weight[:k] > 0
+        if control is None:
+            return [np.flatnonzero(active)], pl.DataFrame([pl.Series("level", [0])]).drop("level")
+        names = [control] if isinstance(control, str) else list(control)
+        if (
+            not names
+            or any(n not in self.key_names for n in names)
+            or len(names) >= len(self.key_names)
+        ):
+            raise ValueError(
+                f"`control` must name some (not all) of the key parts {list(self.key_names)}, "
+                f"got {control!r}; key the Streams by several columns (e.g. a DataFrame of "
+                "keys) to compare streams within the levels of some of them"
+            )
+        keys = pl.DataFrame(self._key_columns()).select(names).with_row_index("code")
+        levels = keys.group_by(names, maintain_order=True).agg(pl.col("code"))
+        members = [np.asarray(codes, dtype=np.intp) for codes in levels["code"].to_list()]
+        return [m[active[m]] for m in members], levels.drop("code")
+
+    def _spread(
+        self, control: str | Sequence[str] | None, name: str, per_level: Callable[..., Any]
+    ) -> Any:
+        """``per_level(results of a level's active streams, the level's overall)`` per level."""
+        results = self._results()
+        groups, levels = self._groups(control)
+        values = []
+        for codes in groups:
+            merged = self._engine.merge_segments(
+                {f.name: self._state[f.name][codes] for f in self._fields},
+                np.zeros(len(codes), dtype=np.intp),
+                1,
+            )
+            overall = self._engine.results(merged)[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = per_level(results[codes], overall) if len(codes) else np.nan
+            values.append(np.array(value) if np.ndim(value) else float(value))
+        if control is None:
+            return values[0]
+        return levels.with_columns(pl.Series(name, values))
+
+    @_locked
+    def group_min(self, control: str | Sequence[str] | None = None) -> Any:
+        """The smallest stream result, as fairlearn's ``MetricFrame.group_min``.
+
+        Parameters
+        ----------
+        control : str or list of str, optional
+            Key parts (of composite keys) within whose levels streams are compared,
+            as fairlearn's control features: a DataFrame of the levels and their value.
+
+        Notes
+        -----
+        Only streams with a positive weight count (as for :meth:`macro_result`);
+        with none, NaN. Vector results are compared element by element.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 0.0, 1.0, 0.5], stream=["a", "b", "a", "c"])
+        >>> s.group_min(), s.group_max()
+        (0.0, 1.0)
+        """
+        return self._spread(control, "group_min", lambda r, _: r.min(axis=0))
+
+    @_locked
+    def group_max(self, control: str | Sequence[str] | None = None) -> Any:
+        """The largest stream result, as fairlearn's ``MetricFrame.group_max`` (see group_min)."""
+        return self._spread(control, "group_max", lambda r, _: r.max(axis=0))
+
+    @_locked
+    def difference(
+        self,
+        method: Literal["between_groups", "to_overall"] = "between_groups",
+        control: str | Sequence[str] | None = None,
+    ) -> Any:
+        """How far apart the stream results are, as fairlearn's ``MetricFrame.difference``.
+
+        ``"between_groups"``: the largest result minus the smallest.
+        ``"to_overall"``: the largest distance of a stream's result from the merged
+        result (within each control level: from the merge of that level's streams).
+        See :meth:`group_min` for ``control``.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 1.0, 1.0, 0.0], stream=["a", "a", "a", "b"])
+        >>> s.difference(), s.difference("to_overall")
+        (1.0, 0.75)
+        """
+        how = _check_method(method)
+        if how == "between_groups":
+            return self._spread(control, "difference", lambda r, _: r.max(axis=0) - r.min(axis=0))
+        return self._spread(control, "difference", lambda r, o: np.abs(r - o).max(axis=0))
+
+    @_locked
+    def ratio(
+        self,
+        method: Literal["between_groups", "to_overall"] = "between_groups",
+        control: str | Sequence[str] | None = None,
+    ) -> Any:
+        """The smallest ratio of stream results, as fairlearn's ``MetricFrame.ratio``.
+
+        ``"between_groups"``: the smallest result over the largest.
+        ``"to_overall"``: the smallest of each stream's result over the merged result,
+        each ratio taken below 1 (``min(r, 1 / r)``). A zero in a denominator gives
+        NaN or infinity, as in fairlearn. See :meth:`group_min` for ``control``.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> s.update_state([1.0, 1.0, 1.0, 0.5], stream=["a", "a", "a", "b"])
+        >>> s.ratio(), round(s.ratio("to_overall"), 4)
+        (0.5, 0.5714)
+        """
+        how = _check_method(method)
+        if how == "between_groups":
+            return self._spread(control, "ratio", lambda r, _: r.min(axis=0) / r.max(axis=0))
+
+        def to_overall(results: np.ndarray, overall: Any) -> Any:
+            ratios = results / overall
+            return np.where(ratios > 1, 1 / ratios, ratios).min(axis=0)
+
+        return self._spread(control, "ratio", to_overall)
+
     @_locked
     def macro_result(self) -> Any:
         """The macro result: the unweighted mean of the results of the streams.
@@ -1498,6 +1653,15 @@ class Streams:
         return streams
 
     # --- end of save/load support ---
+
+
+def _check_method(method: Any) -> str:
+    if method not in ("between_groups", "to_overall"):
+        raise ValueError(
+            f"`method` must be 'between_groups' or 'to_overall', got {method!r} (fairlearn's "
+            "names: between the streams, or of each stream to the merged result)"
+        )
+    return str(method)
 
 
 def _key_column(name: str, keys: list[Any]) -> pl.Series:

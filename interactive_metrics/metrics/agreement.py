@@ -31,7 +31,7 @@ class _LabelConfusion(Metric):
     the probability of class 1 (``> threshold`` predicts 1).
     """
 
-    _as_input = staticmethod(as_labels)  # labels are never rounded to a narrow dtype
+    as_input = staticmethod(as_labels)  # labels are never rounded to a narrow dtype
 
     def __init__(
         self,
@@ -69,11 +69,13 @@ class _LabelConfusion(Metric):
                 "hold one label (or one row of scores) per sample each; pass as many of each"
             )
         weight = element_weights(sample_weight, actual.shape)
-        return {"confusion_matrix": OneHot(actual * k + predicted, (k, k), weight, self._dtype)}
+        return {
+            "confusion_matrix": OneHot(actual * k + predicted, (k, k), weight, self.engine.dtype)
+        }
 
     def confusion(self, state: Mapping[str, Any] | None = None) -> np.ndarray:
         """The confusion matrix of ``state`` (default: the current one), in float64."""
-        state = self._state if state is None else state
+        state = self.state if state is None else state
         return np.asarray(state["confusion_matrix"], dtype=np.float64)
 
 

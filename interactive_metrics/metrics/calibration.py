@@ -128,7 +128,7 @@ class ExpectedCalibrationError(Metric):
         weight = element_weights(sample_weight, confidence.shape)
         if weight is not None:
             confidence, hit = confidence * weight, hit * weight
-        shape, dtype = (self.num_bins,), self._dtype
+        shape, dtype = (self.num_bins,), self.engine.dtype
         return {
             "bin_weight": OneHot(bins, shape, weight, dtype),
             "bin_confidence": OneHot(bins, shape, confidence, dtype),

@@ -400,7 +400,7 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     ) -> None:
         self.from_sorted_ids = check_flag(from_sorted_ids, "from_sorted_ids")
         if self.from_sorted_ids:  # ids are labels too: never rounded to a narrow dtype
-            setattr(self, "_as_input", as_labels)  # noqa: B010 (a ClassVar, set per instance)
+            self.as_input = as_labels  # type: ignore[misc]  # a ClassVar, set per instance
         super().__init__(k, name=name, dtype=dtype, **options)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

@@ -330,7 +330,9 @@ class _ThresholdedCounts(Metric):
         With ``num_classes``: per class, from integer labels (see :func:`class_count_terms`).
         """
         if self.num_classes is not None:
-            return class_count_terms(y_true, y_pred, self.num_classes, sample_weight, self._dtype)
+            return class_count_terms(
+                y_true, y_pred, self.num_classes, sample_weight, self.engine.dtype
+            )
         y_true, y_pred = matched(y_true, y_pred)
         actual = binary_labels(y_true)
         probabilities(y_pred)
@@ -746,7 +748,9 @@ class FBetaScore(Metric):
                     f"threshold={self.threshold!r}; integer labels are predicted by the "
                     "highest score, so leave threshold=None"
                 )
-            return class_count_terms(y_true, y_pred, self.num_classes, sample_weight, self._dtype)
+            return class_count_terms(
+                y_true, y_pred, self.num_classes, sample_weight, self.engine.dtype
+            )
         y_true, y_pred = matched(y_true, y_pred)
         if y_pred.ndim != 2 or y_pred.shape[1] != self.num_classes:
             raise ValueError(
