@@ -915,3 +915,186 @@ def test_report_tables_and_titles_read_as_prose(tmp_path: Path) -> None:
         assert shown[1] == f"{share_of[stream]:.1%}"  # share as a percentage
         assert all(len(cell.replace(",", "").replace(".", "")) <= 6 for cell in shown)
     assert [stream for stream, _ in rows][0] == "pump_b"  # the worst first
+
+
+# -- issue 16: ROC and precision-recall curves from the counts per threshold ---------------
+
+
+def scored_batches(seed: int = 3, n: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, scores on a grid that never hits a threshold (odd thousandths), weights."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(float)
+    score = np.clip(0.35 * y + 0.65 * rng.random(n), 0, 0.999)
+    score = (np.floor(score * 500) * 2 + 1) / 1000  # 0.001, 0.003, ...: no threshold i/200
+    weight = rng.integers(1, 4, n).astype(float)
+    return y, score, weight
+
+
+def oracle_counts(y: np.ndarray, score: np.ndarray, w: np.ndarray, t: np.ndarray) -> Any:
+    """TP, FP, TN, FN at each threshold from the raw data: predicted positive is score > t."""
+    above = score[None, :] > t[:, None]
+    tp = (above * (w * y)).sum(axis=1)
+    fp = (above * (w * (1 - y))).sum(axis=1)
+    return tp, fp, (w * (1 - y)).sum() - fp, (w * y).sum() - tp
+
+
+def curve_view(chart: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows and encoding of the curves' line layer (coloured by curve)."""
+    (view,) = [
+        (rows, enc)
+        for kind, rows, enc in marks(chart)
+        if kind == "line" and enc.get("color", {}).get("field") == "curve"
+    ]
+    return view
+
+
+def curve_rows(chart: Any) -> list[dict[str, Any]]:
+    return curve_view(chart)[0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: im.AUC(num_thresholds=201),
+        lambda: im.AUC(num_thresholds=50, curve="PR"),
+        lambda: im.PrecisionAtRecall(0.8, num_thresholds=101),
+        lambda: im.SensitivityAtSpecificity(0.7),
+    ],
+)
+def test_curve_points_are_sklearns_at_the_same_thresholds(make: Any) -> None:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y, score, w = scored_batches()
+    metric = make()
+    for part in np.array_split(np.arange(len(y)), 4):  # several batches: counts add up
+        metric.update_state(y[part], score[part], sample_weight=w[part])
+    t = np.asarray(metric.threshold_values)
+    tp, fp, tn, fn = oracle_counts(y, score, w, t)
+    table = charts.threshold_table(metric)
+    np.testing.assert_allclose(table["true_positives"].to_numpy(), tp)
+    np.testing.assert_allclose(table["false_positives"].to_numpy(), fp)
+    np.testing.assert_allclose(table["true_negatives"].to_numpy(), tn)
+    np.testing.assert_allclose(table["false_negatives"].to_numpy(), fn)
+    # sklearn predicts positive at score >= s: at threshold t, s is the smallest score above t
+    fpr, tpr, roc_t = roc_curve(y, score, sample_weight=w, drop_intermediate=False)
+    precision, recall, pr_t = precision_recall_curve(y, score, sample_weight=w)
+    roc_rows = {r["threshold"]: r for r in curve_rows(metric.plot("roc"))}
+    pr_rows = {r["threshold"]: r for r in curve_rows(metric.plot("pr"))}
+    for threshold in t:
+        higher = score[score > threshold]
+        roc = roc_rows[threshold]
+        if higher.size == 0:  # nothing predicted positive: sklearn's first point (0, 0)
+            assert (roc["false_positive_rate"], roc["recall"]) == (0.0, 0.0)
+            assert threshold not in pr_rows  # precision undefined: not drawn
+            continue
+        s = higher.min()
+        i = int(np.flatnonzero(roc_t == s)[0])
+        assert roc["false_positive_rate"] == pytest.approx(fpr[i])
+        assert roc["recall"] == pytest.approx(tpr[i])
+        j = int(np.flatnonzero(pr_t == s)[0])
+        assert pr_rows[threshold]["precision"] == pytest.approx(precision[j])
+        assert pr_rows[threshold]["recall"] == pytest.approx(recall[j])
+
+
+def test_curve_legend_gives_the_metrics_own_auc_and_marks_the_operating_point() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    y, score, w = scored_batches(seed=4)
+    metric = im.AUC(num_thresholds=1001)
+    metric.update_state(y, score, sample_weight=w)
+    chart = metric.plot("roc")
+    domain = curve_view(chart)[1]["color"]["scale"]["domain"]
+    assert domain == [f"auc · AUC {style.format_number(metric.result())}"]
+    assert metric.result() == pytest.approx(roc_auc_score(y, score, sample_weight=w), abs=1e-3)
+    (point,) = rows_of(chart, "point")
+    assert point["threshold"] == 0.5  # 1001 thresholds: 0.5 is one of them
+    tp, fp, tn, fn = oracle_counts(y, score, w, np.array([0.5]))
+    assert point["recall"] == pytest.approx(tp[0] / (tp[0] + fn[0]))
+    assert point["false_positive_rate"] == pytest.approx(fp[0] / (fp[0] + tn[0]))
+    # the PR legend of a ROC AUC is the same AUC computed on the PR curve (Keras' summation)
+    pr = im.AUC(num_thresholds=1001, curve="PR")
+    pr.update_state(y, score, sample_weight=w)
+    pr_domain = curve_view(metric.plot("pr"))[1]["color"]["scale"]["domain"]
+    assert pr_domain == [f"auc · AUC {style.format_number(pr.result())}"]
+    assert "Auc" not in json.dumps(chart.to_dict()["title"])  # AUC, not "Auc"
+    render(chart)
+
+
+@pytest.mark.parametrize(
+    ("make", "constrained", "optimised"),
+    [
+        (lambda: im.PrecisionAtRecall(0.8), "recall", "precision"),
+        (lambda: im.RecallAtPrecision(0.6), "precision", "recall"),
+        (lambda: im.SensitivityAtSpecificity(0.7), "specificity", "recall"),
+        (lambda: im.SpecificityAtSensitivity(0.9), "recall", "specificity"),
+    ],
+)
+def test_at_metrics_mark_the_threshold_their_result_comes_from(
+    make: Any, constrained: str, optimised: str
+) -> None:
+    y, score, w = scored_batches(seed=5)
+    metric = make()
+    metric.update_state(y, score, sample_weight=w)
+    (point,) = rows_of(metric.plot("roc"), "point")
+    table = charts.threshold_table(metric)
+    row = table.filter(pl.col("threshold") == point["threshold"]).row(0, named=True)
+    value = float(
+        next(
+            getattr(metric, a)
+            for a in ("recall", "precision", "specificity", "sensitivity")
+            if hasattr(metric, a)
+        )
+    )
+    assert row[constrained] >= value
+    assert row[optimised] == pytest.approx(metric.result())  # the result is read there
+
+
+def test_curves_of_streams_overlay_each_stream_in_its_colour() -> None:
+    from sklearn.metrics import roc_curve
+
+    y, score, w = scored_batches(seed=6, n=900)
+    keys = np.array(["pump_a", "pump_b", "turbine"])[np.arange(900) % 3]
+    streams = im.Streams(im.AUC(num_thresholds=101))
+    streams.update_state(y[:450], score[:450], sample_weight=w[:450], stream=keys[:450])
+    streams.update_state(y[450:], score[450:], sample_weight=w[450:], stream=keys[450:])
+    chart = streams.plot("roc")
+    enc = curve_view(chart)[1]
+    labels = [label.split(" · ")[0] for label in enc["color"]["scale"]["domain"]]
+    assert labels == ["pump_a", "pump_b", "turbine", "(merged)"]
+    assert enc["color"]["scale"]["range"] == [
+        *style.stream_colors(["pump_a", "pump_b", "turbine"], streams.streams),
+        style.MERGED_COLOR,
+    ]
+    rows = curve_rows(chart)
+    for key in ("pump_a", "pump_b", "turbine"):
+        mine = keys == key
+        auc = streams[key].result()
+        ours = [r for r in rows if r["curve"] == f"{key} · AUC {style.format_number(auc)}"]
+        assert len(ours) == 101
+        fpr, tpr, thresholds = roc_curve(y[mine], score[mine], sample_weight=w[mine],
+                                         drop_intermediate=False)  # fmt: skip
+        for r in ours[5::20]:
+            higher = score[mine][score[mine] > r["threshold"]]
+            if higher.size:
+                i = int(np.flatnonzero(thresholds == higher.min())[0])
+                assert (r["false_positive_rate"], r["recall"]) == pytest.approx((fpr[i], tpr[i]))
+    assert len(rows_of(chart, "point")) == 4  # each curve's operating point
+    render(chart)
+
+
+def test_curves_are_only_for_thresholded_metrics_and_say_why() -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    with pytest.raises(ValueError, match="got 'roc'; ROC and precision-recall curves need"):
+        m.plot("roc")
+    with pytest.raises(TypeError, match="`roc_curve` draws metrics that keep counts"):
+        charts.roc_curve(m)
+    multi = im.AUC(multi_label=True, num_labels=2)
+    multi.update_state([[0, 1], [1, 0]], [[0.2, 0.8], [0.7, 0.1]])
+    with pytest.raises(ValueError, match="multi-label AUC with num_labels=2"):
+        multi.plot("roc")
+    one_class = im.AUC()
+    one_class.update_state([1, 1], [0.3, 0.9])
+    chart = one_class.plot("pr")
+    assert "only one class so far" in json.dumps(chart.to_dict())
+    assert "no samples yet" in json.dumps(im.AUC().plot("roc").to_dict())

@@ -237,7 +237,9 @@ def _curve(source: Any, kind: str, width: Any, height: int, max_streams: int) ->
             notes.append(f"the {max_streams} heaviest of {len(states):,} streams shown")
             states = [states[i] for i in keep]
         keys = [key for key, _ in states]
-        for (key, state), color in zip(states, style.stream_colors(keys, source.streams)):
+        for (key, state), color in zip(
+            states, style.stream_colors(keys, source.streams), strict=True
+        ):
             block = _block(metric, state, style.stream_label(key))
             curves.append((style.stream_label(key), color, state, block))
         curves.append((MERGED, colors.merged, None, _block(metric, None, MERGED)))

@@ -82,7 +82,6 @@ NEUTRAL_COLOR = "#8c96a3"
 """Context that is neither good nor bad: shares, grid-like marks, unknown streams."""
 
 
-
 @dataclass(frozen=True)
 class Colors:
     """The colours charts encode, for one theme (light or dark).
@@ -122,8 +121,10 @@ light theme's strong blue nearly vanishes on a dark background), brighter merged
 
 
 def colors() -> Colors:
-    """The colours of the theme in force: :data:`DARK` under ``use_theme("dark")`` (or an
-    altair theme whose name says dark), else :data:`LIGHT`.
+    """The colours of the theme in force: dark or light.
+
+    :data:`DARK` under ``use_theme("dark")`` (or any altair theme whose name says
+    dark, like altair's own ``"dark"``), else :data:`LIGHT`.
 
     Examples
     --------
