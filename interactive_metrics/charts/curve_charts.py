@@ -177,8 +177,8 @@ def operating_point(metric: Any, state: Mapping[str, Any] | None = None) -> tupl
     >>> m = im.PrecisionAtRecall(0.5, num_thresholds=5)
     >>> m.update_state([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
     >>> index, what = operating_point(m)
-    >>> m.threshold_values[index], what
-    (0.5, 'best precision where recall ≥ 0.5')
+    >>> m.threshold_values[index], what, m.result()
+    (0.75, 'best precision where recall ≥ 0.5', 1.0)
     """
     thresholds = np.asarray(metric.threshold_values, dtype=np.float64)
     constraint = _CONSTRAINTS.get(_at_kind(metric))
