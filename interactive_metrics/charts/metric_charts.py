@@ -19,6 +19,7 @@ from interactive_metrics.charts._common import (
     altair,
     bins_for,
     count_not_finite,
+    fit_panels,
     history_of,
     json_safe,
     message_chart,
@@ -366,7 +367,7 @@ def batch_sums(
         bottom.properties(width=width, height=height, title=panel_title(running_label)),
         spacing=18,
     ).resolve_scale(x="shared")
-    return chart.properties(title=_title(title, notes))
+    return fit_panels(chart.properties(title=_title(title, notes)), width)
 
 
 def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
@@ -573,7 +574,7 @@ def sum_vs_mean(
         ),
         spacing=18,
     ).resolve_scale(x="shared", color="independent", strokeDash="independent")
-    return chart.properties(title=_title(title, notes))
+    return fit_panels(chart.properties(title=_title(title, notes)), width)
 
 
 def _resolve(frame: pl.DataFrame, field: str) -> str:
