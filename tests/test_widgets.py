@@ -944,3 +944,36 @@ def test_threshold_explorer_reads_counts_never_data_and_follows(
         im.Mean().widget("thresholds")
     with pytest.raises(ValueError, match=r"\('live', 'scrubber', 'thresholds'\)"):
         im.AUC().widget("curves")
+
+
+# -- issue 13: widgets read public names only -----------------------------------------------
+
+
+def test_widgets_read_no_metric_or_streams_internals() -> None:
+    import re
+    from pathlib import Path
+
+    folder = Path(im.__file__).parent / "widgets"
+    private = re.compile(
+        r"\.(_history|_state|_fields|_result_shape|_results|_overall|_start)\b|hasattr\([^)]*_overall"
+    )
+    found = {
+        f"{path.name}:{number}": line.strip()
+        for path in sorted(folder.glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    }
+    assert found == {}
+
+
+def test_live_view_of_streams_follows_the_merged_copy_of_each_event(comms: Any) -> None:
+    s = im.Streams(im.Mean(name="hit_rate"))
+    view = s.widget("live", interval=0)
+    view.throttle.clock, view.throttle.next_due = FakeClock(), 0.0  # every event redraws
+    s.update_state([1.0, 0.0, 1.0], stream=["a", "b", "a"])
+    s.update_state([0.0], stream=["b"])
+    assert view.metric is s.merged() and view.metric.step == 2
+    assert "im-live-result" in view.summary.value and ">0.5</span>" in view.summary.value
+    rows = comm_of(view.chart).updates("spec")[-1]["datasets"]["history"]
+    assert [(r["step"], r["result"]) for r in rows] == [(1, 2 / 3), (2, 0.5)]
+    view.close()
