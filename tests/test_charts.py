@@ -597,7 +597,7 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         for line in script.splitlines()
         if '": im.charts.' in line or '": dark(im.charts.' in line
     ]
-    assert len(names) == 12
+    assert len(names) == 17
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
@@ -1098,3 +1098,84 @@ def test_curves_are_only_for_thresholded_metrics_and_say_why() -> None:
     chart = one_class.plot("pr")
     assert "only one class so far" in json.dumps(chart.to_dict())
     assert "no samples yet" in json.dumps(im.AUC().plot("roc").to_dict())
+
+
+# -- issue 13: encoded colours follow the theme ----------------------------------------------
+
+
+def encoded_colors(chart: Any) -> set[str]:
+    """Every colour a chart's spec encodes (mark colours, scale ranges, conditions)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("color", "stroke", "fill") and isinstance(value, str):
+                    found.add(value.lower())
+                elif key == "range" and isinstance(value, list):
+                    found.update(v.lower() for v in value if isinstance(v, str))
+                elif key == "value" and isinstance(value, str) and value.startswith("#"):
+                    found.add(value.lower())
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    spec = chart.to_dict()
+    spec.pop("config", None)
+    walk({k: v for k, v in spec.items() if k != "datasets"})
+    return found
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda m, s: charts.history(m, ["result", "batch_result"]),
+        lambda m, s: charts.batch_sums(m),
+        lambda m, s: charts.sum_vs_mean(m),
+        lambda m, s: charts.stream_history(s),
+        lambda m, s: charts.stream_breakdown(s, higher_is_better=True),
+    ],
+)
+def test_encoded_colours_follow_the_dark_theme(mean_with_reset: im.Mean, draw: Any) -> None:
+    import altair as alt
+
+    streams = im.Streams(im.Mean(name="accuracy"))
+    streams.update_state([1.0, 0.0, 1.0, 1.0], stream=["a", "b", "a", "c"])
+    streams.update_state([0.0, 1.0], stream=["b", "c"])
+    light_only = {c.lower() for c in (style.RESULT_COLOR, style.BATCH_COLOR, style.MERGED_COLOR,
+                                      style.WORSE_COLOR)}  # fmt: skip
+    dark_roles = {c.lower() for c in (style.DARK.result, style.DARK.batch, style.DARK.merged,
+                                      style.DARK.worse, style.DARK.neutral, style.DARK.better)}  # fmt: skip
+    before = alt.theme.active
+    try:
+        style.use_theme("light")
+        light = encoded_colors(draw(mean_with_reset, streams))
+        style.use_theme("dark")
+        dark = encoded_colors(draw(mean_with_reset, streams))
+    finally:
+        alt.theme.enable(before)
+    assert light & light_only  # the light chart uses the light roles
+    assert not dark & light_only, dark & light_only  # none of them is left on dark
+    assert dark & dark_roles
+
+
+def test_dark_running_line_stands_out_from_the_background() -> None:
+    def luminance(color: str) -> float:  # WCAG relative luminance
+        channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    def contrast(a: str, b: str) -> float:
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    background = style.DARK.background
+    # the light theme's strong blue is under WCAG's 3:1 for graphics on the dark background;
+    # the dark theme's is well over it, and batches stay dimmer than the running line
+    assert contrast(style.RESULT_COLOR, background) < 3
+    assert contrast(style.DARK.result, background) > 4.5
+    assert contrast(style.DARK.batch, background) < contrast(style.DARK.result, background)
+    assert contrast(style.DARK.merged, background) > 4.5
+    assert contrast(style.DARK.worse, background) > 4.5

@@ -19,6 +19,14 @@ MAX_ROWS = 2000
 """Rows sent to vega-lite per drawn table, at most (altair refuses more than 5000)."""
 
 EVENT_COLORS = {"reset": "#7f7f7f", "merge": "#b07aa1"}
+"""The light theme's colours of reset and merge rules (see :func:`event_color`)."""
+
+
+def event_color(event: str) -> str:
+    """The colour of a ``reset`` or ``merge`` rule in the theme in force."""
+    from interactive_metrics.charts import style
+
+    return str(getattr(style.colors(), event))
 FEW_POINTS = 60
 """Lines with at most this many points also draw their points."""
 
@@ -124,12 +132,18 @@ def fit_panels(chart: Any, width: int | str) -> Any:
     )
 
 
+def _message_color() -> str:
+    from interactive_metrics.charts import style
+
+    return style.colors().text
+
+
 def message_chart(message: str, title: str, height: int = PANEL_HEIGHT) -> Any:
     """A chart that says why there is nothing to draw (an empty metric, no count, ...)."""
     alt = altair()
     return (
         alt.Chart(pl.DataFrame({"message": [message]}))
-        .mark_text(fontSize=13, color="#666666")
+        .mark_text(fontSize=13, color=_message_color())
         .encode(text="message:N")
         .properties(width=WIDTH, height=height, title=title)
     )

@@ -268,7 +268,8 @@ def _curve(source: Any, kind: str, width: Any, height: int, max_streams: int) ->
         domain.append(name)
         palette.append(color)
     data = pl.concat(rows).drop("stream")
-    legend = alt.Legend(title=None, orient="bottom-right", labelLimit=220, symbolType="stroke")
+    corner = "bottom-right" if kind == "roc" else "bottom-left"  # where a curve seldom goes
+    legend = alt.Legend(title=None, orient=corner, labelLimit=220, symbolType="stroke")
     tooltip = [
         alt.Tooltip("curve:N", title="curve"),
         alt.Tooltip("threshold:Q", format=".4~r"),
