@@ -87,8 +87,11 @@ def scored_streams() -> tuple[im.AUC, im.Streams]:
 
 
 def dark(build: Any, *args: Any, **options: Any) -> Any:
-    """The chart as ``im.charts.use_theme("dark")`` draws it: built under the dark theme (its
-    encoded colours), with the dark config set on the chart itself (rendered later)."""
+    """The chart as ``im.charts.use_theme("dark")`` draws it.
+
+    Built under the dark theme (its encoded colours), with the dark config set on the
+    chart itself (the PNG is rendered later, under the light theme).
+    """
     im.charts.use_theme("dark")
     try:
         chart = build(*args, **options)

@@ -27,6 +27,8 @@ def event_color(event: str) -> str:
     from interactive_metrics.charts import style
 
     return str(getattr(style.colors(), event))
+
+
 FEW_POINTS = 60
 """Lines with at most this many points also draw their points."""
 

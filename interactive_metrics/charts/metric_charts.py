@@ -11,7 +11,6 @@ import polars as pl
 
 from interactive_metrics.charts import style
 from interactive_metrics.charts._common import (
-    event_color,
     FEW_POINTS,
     MAX_ROWS,
     PANEL_HEIGHT,
@@ -19,6 +18,7 @@ from interactive_metrics.charts._common import (
     altair,
     bins_for,
     count_not_finite,
+    event_color,
     fit_panels,
     history_of,
     json_safe,
@@ -392,6 +392,8 @@ def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
 
 
 SERIES = ("batch mean", "running mean (pooled)", "mean of batch means")
+
+
 def series_colors() -> list[str]:
     """The colours of :data:`SERIES` in the theme in force."""
     colors = style.colors()
