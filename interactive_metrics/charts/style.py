@@ -111,7 +111,7 @@ LIGHT = Colors(
 )  # fmt: skip
 """The light theme's colours: the constants above."""
 DARK = Colors(
-    result="#7cb4ee", batch="#46607c", merged="#b9a0e0", worse="#ff6b6b",
+    result="#7cb4ee", batch="#587a9e", merged="#b9a0e0", worse="#ff6b6b",
     better="#7cb4ee", neutral="#8c96a3", reset="#a0a6ad", merge="#d4a6cc",
     text="#b8bec6", background="#1e1e1e", palette=PALETTE,
 )  # fmt: skip
