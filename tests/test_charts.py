@@ -1179,3 +1179,50 @@ def test_dark_running_line_stands_out_from_the_background() -> None:
     assert contrast(style.DARK.batch, background) < contrast(style.DARK.result, background)
     assert contrast(style.DARK.merged, background) > 4.5
     assert contrast(style.DARK.worse, background) > 4.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 1.0]),
+            st.floats(0, 1, allow_nan=False),
+            st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+            st.sampled_from(["a", "b", "c"]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 4),
+)
+def test_threshold_table_of_streams_adds_up_to_the_merged_counts_and_the_oracle(
+    rows: list[tuple[float, float, float, str]], batches: int
+) -> None:
+    y, score, w = (np.array([r[i] for r in rows]) for i in range(3))
+    keys = np.array([r[3] for r in rows])
+    streams = im.Streams(im.AUC(num_thresholds=7))
+    for part in np.array_split(np.arange(len(rows)), batches):
+        if part.size:
+            streams.update_state(y[part], score[part], sample_weight=w[part], stream=keys[part])
+    table = charts.threshold_table(streams)
+    t = np.asarray(streams.metric.threshold_values)
+    counts = ["true_positives", "false_positives", "true_negatives", "false_negatives"]
+    merged = table.filter(pl.col("stream") == "(merged)")
+    summed = (
+        table.filter(pl.col("stream") != "(merged)")
+        .group_by("threshold")
+        .agg(pl.col(counts).sum())
+        .sort("threshold")
+    )
+    for name, want in zip(counts, oracle_counts(y, score, w, t), strict=True):
+        np.testing.assert_allclose(merged[name].to_numpy(), want, atol=1e-9)
+        np.testing.assert_allclose(summed[name].to_numpy(), want, atol=1e-9)
+    for key in set(keys.tolist()):
+        mine = table.filter(pl.col("stream") == key)
+        mask = keys == key
+        tp, fp, _, fn = oracle_counts(y[mask], score[mask], w[mask], t)
+        np.testing.assert_allclose(mine["true_positives"].to_numpy(), tp, atol=1e-9)
+        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp != 0)
+        np.testing.assert_allclose(mine["precision"].to_numpy(), precision, atol=1e-12)
+        f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn != 0)
+        np.testing.assert_allclose(mine["f1"].to_numpy(), f1, atol=1e-12)
