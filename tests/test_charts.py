@@ -597,7 +597,7 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         for line in script.splitlines()
         if '": im.charts.' in line or '": dark(im.charts.' in line
     ]
-    assert len(names) == 12
+    assert len(names) == 17
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
@@ -915,3 +915,314 @@ def test_report_tables_and_titles_read_as_prose(tmp_path: Path) -> None:
         assert shown[1] == f"{share_of[stream]:.1%}"  # share as a percentage
         assert all(len(cell.replace(",", "").replace(".", "")) <= 6 for cell in shown)
     assert [stream for stream, _ in rows][0] == "pump_b"  # the worst first
+
+
+# -- issue 16: ROC and precision-recall curves from the counts per threshold ---------------
+
+
+def scored_batches(seed: int = 3, n: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, scores on a grid that never hits a threshold (odd thousandths), weights."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(float)
+    score = np.clip(0.35 * y + 0.65 * rng.random(n), 0, 0.999)
+    score = (np.floor(score * 500) * 2 + 1) / 1000  # 0.001, 0.003, ...: no threshold i/200
+    weight = rng.integers(1, 4, n).astype(float)
+    return y, score, weight
+
+
+def oracle_counts(y: np.ndarray, score: np.ndarray, w: np.ndarray, t: np.ndarray) -> Any:
+    """TP, FP, TN, FN at each threshold from the raw data: predicted positive is score > t."""
+    above = score[None, :] > t[:, None]
+    tp = (above * (w * y)).sum(axis=1)
+    fp = (above * (w * (1 - y))).sum(axis=1)
+    return tp, fp, (w * (1 - y)).sum() - fp, (w * y).sum() - tp
+
+
+def curve_view(chart: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows and encoding of the curves' line layer (coloured by curve)."""
+    (view,) = [
+        (rows, enc)
+        for kind, rows, enc in marks(chart)
+        if kind == "line" and enc.get("color", {}).get("field") == "curve"
+    ]
+    return view
+
+
+def curve_rows(chart: Any) -> list[dict[str, Any]]:
+    return curve_view(chart)[0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: im.AUC(num_thresholds=201),
+        lambda: im.AUC(num_thresholds=50, curve="PR"),
+        lambda: im.PrecisionAtRecall(0.8, num_thresholds=101),
+        lambda: im.SensitivityAtSpecificity(0.7),
+    ],
+)
+def test_curve_points_are_sklearns_at_the_same_thresholds(make: Any) -> None:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y, score, w = scored_batches()
+    metric = make()
+    for part in np.array_split(np.arange(len(y)), 4):  # several batches: counts add up
+        metric.update_state(y[part], score[part], sample_weight=w[part])
+    t = np.asarray(metric.threshold_values)
+    tp, fp, tn, fn = oracle_counts(y, score, w, t)
+    table = charts.threshold_table(metric)
+    np.testing.assert_allclose(table["true_positives"].to_numpy(), tp)
+    np.testing.assert_allclose(table["false_positives"].to_numpy(), fp)
+    np.testing.assert_allclose(table["true_negatives"].to_numpy(), tn)
+    np.testing.assert_allclose(table["false_negatives"].to_numpy(), fn)
+    # sklearn predicts positive at score >= s: at threshold t, s is the smallest score above t
+    fpr, tpr, roc_t = roc_curve(y, score, sample_weight=w, drop_intermediate=False)
+    precision, recall, pr_t = precision_recall_curve(y, score, sample_weight=w)
+    roc_rows = {r["threshold"]: r for r in curve_rows(metric.plot("roc"))}
+    pr_rows = {r["threshold"]: r for r in curve_rows(metric.plot("pr"))}
+    for threshold in t:
+        higher = score[score > threshold]
+        roc = roc_rows[threshold]
+        if higher.size == 0:  # nothing predicted positive: sklearn's first point (0, 0)
+            assert (roc["false_positive_rate"], roc["recall"]) == (0.0, 0.0)
+            assert threshold not in pr_rows  # precision undefined: not drawn
+            continue
+        s = higher.min()
+        i = int(np.flatnonzero(roc_t == s)[0])
+        assert roc["false_positive_rate"] == pytest.approx(fpr[i])
+        assert roc["recall"] == pytest.approx(tpr[i])
+        j = int(np.flatnonzero(pr_t == s)[0])
+        assert pr_rows[threshold]["precision"] == pytest.approx(precision[j])
+        assert pr_rows[threshold]["recall"] == pytest.approx(recall[j])
+
+
+def test_curve_legend_gives_the_metrics_own_auc_and_marks_the_operating_point() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    y, score, w = scored_batches(seed=4)
+    metric = im.AUC(num_thresholds=1001)
+    metric.update_state(y, score, sample_weight=w)
+    chart = metric.plot("roc")
+    domain = curve_view(chart)[1]["color"]["scale"]["domain"]
+    assert domain == [f"auc · AUC {style.format_number(metric.result())}"]
+    assert metric.result() == pytest.approx(roc_auc_score(y, score, sample_weight=w), abs=1e-3)
+    (point,) = rows_of(chart, "point")
+    assert point["threshold"] == 0.5  # 1001 thresholds: 0.5 is one of them
+    tp, fp, tn, fn = oracle_counts(y, score, w, np.array([0.5]))
+    assert point["recall"] == pytest.approx(tp[0] / (tp[0] + fn[0]))
+    assert point["false_positive_rate"] == pytest.approx(fp[0] / (fp[0] + tn[0]))
+    # the PR legend of a ROC AUC is the same AUC computed on the PR curve (Keras' summation)
+    pr = im.AUC(num_thresholds=1001, curve="PR")
+    pr.update_state(y, score, sample_weight=w)
+    pr_domain = curve_view(metric.plot("pr"))[1]["color"]["scale"]["domain"]
+    assert pr_domain == [f"auc · AUC {style.format_number(pr.result())}"]
+    assert "Auc" not in json.dumps(chart.to_dict()["title"])  # AUC, not "Auc"
+    render(chart)
+
+
+@pytest.mark.parametrize(
+    ("make", "constrained", "optimised"),
+    [
+        (lambda: im.PrecisionAtRecall(0.8), "recall", "precision"),
+        (lambda: im.RecallAtPrecision(0.6), "precision", "recall"),
+        (lambda: im.SensitivityAtSpecificity(0.7), "specificity", "recall"),
+        (lambda: im.SpecificityAtSensitivity(0.9), "recall", "specificity"),
+    ],
+)
+def test_at_metrics_mark_the_threshold_their_result_comes_from(
+    make: Any, constrained: str, optimised: str
+) -> None:
+    y, score, w = scored_batches(seed=5)
+    metric = make()
+    metric.update_state(y, score, sample_weight=w)
+    (point,) = rows_of(metric.plot("roc"), "point")
+    table = charts.threshold_table(metric)
+    row = table.filter(pl.col("threshold") == point["threshold"]).row(0, named=True)
+    value = float(
+        next(
+            getattr(metric, a)
+            for a in ("recall", "precision", "specificity", "sensitivity")
+            if hasattr(metric, a)
+        )
+    )
+    assert row[constrained] >= value
+    assert row[optimised] == pytest.approx(metric.result())  # the result is read there
+
+
+def test_curves_of_streams_overlay_each_stream_in_its_colour() -> None:
+    from sklearn.metrics import roc_curve
+
+    y, score, w = scored_batches(seed=6, n=900)
+    keys = np.array(["pump_a", "pump_b", "turbine"])[np.arange(900) % 3]
+    streams = im.Streams(im.AUC(num_thresholds=101))
+    streams.update_state(y[:450], score[:450], sample_weight=w[:450], stream=keys[:450])
+    streams.update_state(y[450:], score[450:], sample_weight=w[450:], stream=keys[450:])
+    chart = streams.plot("roc")
+    enc = curve_view(chart)[1]
+    labels = [label.split(" · ")[0] for label in enc["color"]["scale"]["domain"]]
+    assert labels == ["pump_a", "pump_b", "turbine", "(merged)"]
+    assert enc["color"]["scale"]["range"] == [
+        *style.stream_colors(["pump_a", "pump_b", "turbine"], streams.streams),
+        style.MERGED_COLOR,
+    ]
+    rows = curve_rows(chart)
+    for key in ("pump_a", "pump_b", "turbine"):
+        mine = keys == key
+        auc = streams[key].result()
+        ours = [r for r in rows if r["curve"] == f"{key} · AUC {style.format_number(auc)}"]
+        assert len(ours) == 101
+        fpr, tpr, thresholds = roc_curve(y[mine], score[mine], sample_weight=w[mine],
+                                         drop_intermediate=False)  # fmt: skip
+        for r in ours[5::20]:
+            higher = score[mine][score[mine] > r["threshold"]]
+            if higher.size:
+                i = int(np.flatnonzero(thresholds == higher.min())[0])
+                assert (r["false_positive_rate"], r["recall"]) == pytest.approx((fpr[i], tpr[i]))
+    assert len(rows_of(chart, "point")) == 4  # each curve's operating point
+    render(chart)
+
+
+def test_curves_are_only_for_thresholded_metrics_and_say_why() -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    with pytest.raises(ValueError, match="got 'roc'; ROC and precision-recall curves need"):
+        m.plot("roc")
+    with pytest.raises(TypeError, match="`roc_curve` draws metrics that keep counts"):
+        charts.roc_curve(m)
+    multi = im.AUC(multi_label=True, num_labels=2)
+    multi.update_state([[0, 1], [1, 0]], [[0.2, 0.8], [0.7, 0.1]])
+    with pytest.raises(ValueError, match="multi-label AUC with num_labels=2"):
+        multi.plot("roc")
+    one_class = im.AUC()
+    one_class.update_state([1, 1], [0.3, 0.9])
+    chart = one_class.plot("pr")
+    assert "only one class so far" in json.dumps(chart.to_dict())
+    assert "no samples yet" in json.dumps(im.AUC().plot("roc").to_dict())
+
+
+# -- issue 13: encoded colours follow the theme ----------------------------------------------
+
+
+def encoded_colors(chart: Any) -> set[str]:
+    """Every colour a chart's spec encodes (mark colours, scale ranges, conditions)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("color", "stroke", "fill") and isinstance(value, str):
+                    found.add(value.lower())
+                elif key == "range" and isinstance(value, list):
+                    found.update(v.lower() for v in value if isinstance(v, str))
+                elif key == "value" and isinstance(value, str) and value.startswith("#"):
+                    found.add(value.lower())
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    spec = chart.to_dict()
+    spec.pop("config", None)
+    walk({k: v for k, v in spec.items() if k != "datasets"})
+    return found
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda m, s: charts.history(m, ["result", "batch_result"]),
+        lambda m, s: charts.batch_sums(m),
+        lambda m, s: charts.sum_vs_mean(m),
+        lambda m, s: charts.stream_history(s),
+        lambda m, s: charts.stream_breakdown(s, higher_is_better=True),
+    ],
+)
+def test_encoded_colours_follow_the_dark_theme(mean_with_reset: im.Mean, draw: Any) -> None:
+    import altair as alt
+
+    streams = im.Streams(im.Mean(name="accuracy"))
+    streams.update_state([1.0, 0.0, 1.0, 1.0], stream=["a", "b", "a", "c"])
+    streams.update_state([0.0, 1.0], stream=["b", "c"])
+    light_only = {c.lower() for c in (style.RESULT_COLOR, style.BATCH_COLOR, style.MERGED_COLOR,
+                                      style.WORSE_COLOR)}  # fmt: skip
+    dark_roles = {c.lower() for c in (style.DARK.result, style.DARK.batch, style.DARK.merged,
+                                      style.DARK.worse, style.DARK.neutral, style.DARK.better)}  # fmt: skip
+    before = alt.theme.active
+    try:
+        style.use_theme("light")
+        light = encoded_colors(draw(mean_with_reset, streams))
+        style.use_theme("dark")
+        dark = encoded_colors(draw(mean_with_reset, streams))
+    finally:
+        alt.theme.enable(before)
+    assert light & light_only  # the light chart uses the light roles
+    assert not dark & light_only, dark & light_only  # none of them is left on dark
+    assert dark & dark_roles
+
+
+def test_dark_running_line_stands_out_from_the_background() -> None:
+    def luminance(color: str) -> float:  # WCAG relative luminance
+        channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    def contrast(a: str, b: str) -> float:
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    background = style.DARK.background
+    # the light theme's strong blue is under WCAG's 3:1 for graphics on the dark background;
+    # the dark theme's is well over it, and batches stay dimmer than the running line
+    assert contrast(style.RESULT_COLOR, background) < 3
+    assert contrast(style.DARK.result, background) > 4.5
+    assert contrast(style.DARK.batch, background) < contrast(style.DARK.result, background)
+    assert contrast(style.DARK.merged, background) > 4.5
+    assert contrast(style.DARK.worse, background) > 4.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 1.0]),
+            st.floats(0, 1, allow_nan=False),
+            st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+            st.sampled_from(["a", "b", "c"]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 4),
+)
+def test_threshold_table_of_streams_adds_up_to_the_merged_counts_and_the_oracle(
+    rows: list[tuple[float, float, float, str]], batches: int
+) -> None:
+    y, score, w = (np.array([r[i] for r in rows]) for i in range(3))
+    keys = np.array([r[3] for r in rows])
+    streams = im.Streams(im.AUC(num_thresholds=7))
+    for part in np.array_split(np.arange(len(rows)), batches):
+        if part.size:
+            streams.update_state(y[part], score[part], sample_weight=w[part], stream=keys[part])
+    table = charts.threshold_table(streams)
+    t = np.asarray(streams.metric.threshold_values)
+    counts = ["true_positives", "false_positives", "true_negatives", "false_negatives"]
+    merged = table.filter(pl.col("stream") == "(merged)")
+    summed = (
+        table.filter(pl.col("stream") != "(merged)")
+        .group_by("threshold")
+        .agg(pl.col(counts).sum())
+        .sort("threshold")
+    )
+    for name, want in zip(counts, oracle_counts(y, score, w, t), strict=True):
+        np.testing.assert_allclose(merged[name].to_numpy(), want, atol=1e-9)
+        np.testing.assert_allclose(summed[name].to_numpy(), want, atol=1e-9)
+    for key in set(keys.tolist()):
+        mine = table.filter(pl.col("stream") == key)
+        mask = keys == key
+        tp, fp, _, fn = oracle_counts(y[mask], score[mask], w[mask], t)
+        np.testing.assert_allclose(mine["true_positives"].to_numpy(), tp, atol=1e-9)
+        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp != 0)
+        np.testing.assert_allclose(mine["precision"].to_numpy(), precision, atol=1e-12)
+        f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn != 0)
+        np.testing.assert_allclose(mine["f1"].to_numpy(), f1, atol=1e-12)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -867,3 +868,112 @@ def test_streams_card_names_the_worst_stream_and_draws_a_few_sparklines() -> Non
     assert card.count("<polyline") == min(SPARK_STREAMS, len(s.streams))
     pump_b = style.stream_colors(["pump_b"], s.streams)[0]
     assert f'stroke="{pump_b}"' in card  # the stream's own colour
+
+
+# -- issue 16: the threshold explorer ------------------------------------------------------
+
+
+def threshold_oracle(y: np.ndarray, score: np.ndarray, t: float) -> dict[str, float]:
+    """Counts and rates at threshold ``t`` from the raw data (predicted positive: score > t)."""
+    predicted = score > t
+    tp = float(np.sum(predicted & (y == 1)))
+    fp = float(np.sum(predicted & (y == 0)))
+    tn, fn = float(np.sum(~predicted & (y == 0))), float(np.sum(~predicted & (y == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return {"true_positives": tp, "false_positives": fp, "true_negatives": tn,
+            "false_negatives": fn, "precision": precision, "recall": recall, "f1": f1}  # fmt: skip
+
+
+def test_threshold_explorer_slider_shows_each_streams_counts(comms: Any) -> None:
+    rng = np.random.default_rng(8)
+    y = (rng.random(500) < 0.35).astype(float)
+    score = np.round(np.clip(0.4 * y + 0.6 * rng.random(500), 0, 1), 3) + 0.0005
+    keys = np.where(rng.random(500) < 0.3, "pump_b", "pump_a")
+    streams = im.Streams(im.AUC(num_thresholds=21))
+    streams.update_state(y, score, stream=keys)
+    explorer = streams.widget("thresholds")
+    assert isinstance(explorer, im.widgets.ThresholdExplorer)
+    assert explorer.threshold == 0.5 and explorer.labels() == ["pump_a", "pump_b", "(merged)"]
+    comm = comms[explorer.panel.model_id]
+    for index in (10, 3, 17, 0, 20):
+        explorer.slider.value = index
+        t = explorer.thresholds[index]
+        sent = comm.updates("value")[-1]  # what the browser was sent
+        for key, mask in (("pump_a", keys == "pump_a"), ("pump_b", keys == "pump_b"),
+                          (None, np.ones(500, bool))):  # fmt: skip
+            want = threshold_oracle(y[mask], score[mask], t)
+            got = explorer.row(key)
+            for column, value in want.items():
+                assert got[column] == pytest.approx(value), (key, t, column)
+            label = "(merged)" if key is None else key
+            row = sent.split(f"data-stream='{label}'>")[1].split("</tr>")[0]
+            cells = dict(re.findall(r"class='(im-\w+)'[^>]*>([^<]*)</td>", row))
+            assert cells["im-tp"] == im.charts.style.format_number(want["true_positives"])
+            assert cells["im-fn"] == im.charts.style.format_number(want["false_negatives"])
+            assert cells["im-f1"] == im.charts.style.format_number(want["f1"])
+    explorer.close()
+
+
+def test_threshold_explorer_reads_counts_never_data_and_follows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m = im.PrecisionAtRecall(0.5, num_thresholds=5)
+    m.update_state([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
+    explorer = m.widget("thresholds", interval=0)
+    explorer.throttle.clock = FakeClock()  # no time passes in a redraw: every event redraws
+    assert explorer.threshold == 0.75  # the threshold PrecisionAtRecall's result comes from
+    assert explorer.row()["precision"] == m.result() == 1.0  # at 0.5 it would be 0.5
+
+    def no_data(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the explorer recomputed from data")
+
+    monkeypatch.setattr(type(m), "terms", no_data)
+    explorer.slider.value = 2  # threshold 0.5
+    assert explorer.row()["true_positives"] == 1.0 and explorer.row()["false_positives"] == 1.0
+    monkeypatch.undo()
+    m.update_state([1, 0], [0.8, 0.45])  # followed: the table is read again
+    assert explorer.threshold == 0.5
+    assert explorer.row()["true_positives"] == 2.0 and explorer.row()["false_positives"] == 1.0
+    m.reset_state()
+    assert explorer.row()["true_positives"] == 0.0
+    explorer.close()
+    with pytest.raises(TypeError, match="`source` must be a metric that keeps counts"):
+        im.widgets.ThresholdExplorer(im.Mean())
+    with pytest.raises(ValueError, match=r"must be one of \('live', 'scrubber'\), got 'thr"):
+        im.Mean().widget("thresholds")
+    with pytest.raises(ValueError, match=r"\('live', 'scrubber', 'thresholds'\)"):
+        im.AUC().widget("curves")
+
+
+# -- issue 13: widgets read public names only -----------------------------------------------
+
+
+def test_widgets_read_no_metric_or_streams_internals() -> None:
+    from pathlib import Path
+
+    folder = Path(im.__file__).parent / "widgets"
+    private = re.compile(
+        r"\.(_history|_state|_fields|_result_shape|_results|_overall|_start)\b|hasattr\([^)]*_overall"
+    )
+    found = {
+        f"{path.name}:{number}": line.strip()
+        for path in sorted(folder.glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    }
+    assert found == {}
+
+
+def test_live_view_of_streams_follows_the_merged_copy_of_each_event(comms: Any) -> None:
+    s = im.Streams(im.Mean(name="hit_rate"))
+    view = s.widget("live", interval=0)
+    view.throttle.clock, view.throttle.next_due = FakeClock(), 0.0  # every event redraws
+    s.update_state([1.0, 0.0, 1.0], stream=["a", "b", "a"])
+    s.update_state([0.0], stream=["b"])
+    assert view.metric is s.merged() and view.metric.step == 2
+    assert "im-live-result" in view.summary.value and ">0.5</span>" in view.summary.value
+    rows = comm_of(view.chart).updates("spec")[-1]["datasets"]["history"]
+    assert [(r["step"], r["result"]) for r in rows] == [(1, 2 / 3), (2, 0.5)]
+    view.close()

@@ -77,8 +77,26 @@ def noisy_accuracy(steps: int = 300) -> im.BinaryAccuracy:
     return metric
 
 
-def dark(chart: Any) -> Any:
-    """The chart as ``im.charts.use_theme("dark")`` draws it (set on the chart itself here)."""
+def scored_streams() -> tuple[im.AUC, im.Streams]:
+    """The bundled log's detector scores: one AUC of every stream pooled, and one per stream."""
+    log = im.data.sample_log()
+    pooled = im.AUC(name="auc").replay(log, y_true="y_true", y_pred="score", batch="batch")
+    streams = im.Streams(im.PrecisionAtRecall(0.8, name="precision_at_recall"))
+    streams = streams.replay(log, y_true="y_true", y_pred="score", batch="batch", stream="stream")
+    return pooled, streams
+
+
+def dark(build: Any, *args: Any, **options: Any) -> Any:
+    """The chart as ``im.charts.use_theme("dark")`` draws it.
+
+    Built under the dark theme (its encoded colours), with the dark config set on the
+    chart itself (the PNG is rendered later, under the light theme).
+    """
+    im.charts.use_theme("dark")
+    try:
+        chart = build(*args, **options)
+    finally:
+        im.charts.use_theme("light")
     return chart.configure(**im.charts.style.theme_config(dark=True)["config"])
 
 
@@ -86,6 +104,7 @@ def gallery() -> dict[str, Any]:
     """Every chart of the gallery, by file name (without extension)."""
     mean, total, precision = teaching_mean(), counting_sum(), sensor_precision()
     long, accuracy = long_mean(), noisy_accuracy()
+    auc, at_recall = scored_streams()
     return {
         "batch_sums": im.charts.batch_sums(total),
         "sum_vs_mean": im.charts.sum_vs_mean(mean),
@@ -97,8 +116,13 @@ def gallery() -> dict[str, Any]:
         "sum_vs_mean_accuracy": im.charts.sum_vs_mean(accuracy),
         "batch_sums_1M": im.charts.batch_sums(long),
         "sum_vs_mean_1M": im.charts.sum_vs_mean(long),
-        "stream_breakdown_dark": dark(im.charts.stream_breakdown(precision)),
-        "history_dark": dark(im.charts.history(precision.merged(), ["result", "batch_result"])),
+        "stream_breakdown_dark": dark(im.charts.stream_breakdown, precision),
+        "history_dark": dark(im.charts.history, precision.merged(), ["result", "batch_result"]),
+        "batch_sums_dark": dark(im.charts.batch_sums, total),
+        "roc": im.charts.roc_curve(auc),
+        "roc_streams": im.charts.roc_curve(at_recall),
+        "pr_streams": im.charts.pr_curve(at_recall),
+        "roc_dark": dark(im.charts.roc_curve, auc),
     }
 
 

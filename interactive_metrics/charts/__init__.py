@@ -23,6 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from interactive_metrics.charts.curve_charts import (
+    CURVE_KINDS,
+    has_threshold_counts,
+    pr_curve,
+    roc_curve,
+    threshold_table,
+)
 from interactive_metrics.charts.downsample import downsample
 from interactive_metrics.charts.export import to_png, to_svg
 from interactive_metrics.charts.metric_charts import batch_sums, history, mean_pair, sum_vs_mean
@@ -30,16 +37,21 @@ from interactive_metrics.charts.stream_charts import stream_breakdown, stream_hi
 from interactive_metrics.charts.style import use_theme
 
 __all__ = [
+    "CURVE_KINDS",
     "METRIC_KINDS",
     "STREAM_KINDS",
     "batch_sums",
     "downsample",
     "history",
     "mean_pair",
+    "kinds_for",
     "plot",
+    "pr_curve",
+    "roc_curve",
     "stream_breakdown",
     "stream_history",
     "sum_vs_mean",
+    "threshold_table",
     "to_png",
     "to_svg",
     "use_theme",
@@ -52,8 +64,27 @@ STREAM_KINDS = {"breakdown": stream_breakdown, "history": stream_history}
 """What ``streams.plot(kind=...)`` draws."""
 
 
+def kinds_for(source: Any, kinds: dict[str, Any]) -> dict[str, Any]:
+    """The chart kinds ``source`` offers: ``kinds``, plus what its class adds.
+
+    A metric that keeps counts per threshold (``AUC``, ``PrecisionAtRecall``, ...),
+    or a Streams of one, adds :data:`CURVE_KINDS` (``"roc"``, ``"pr"``).
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> list(kinds_for(im.AUC(), METRIC_KINDS))
+    ['history', 'batch_sums', 'sum_vs_mean', 'roc', 'pr']
+    >>> list(kinds_for(im.Streams(im.AUC()), STREAM_KINDS))
+    ['breakdown', 'history', 'roc', 'pr']
+    """
+    if has_threshold_counts(source):
+        return {**kinds, **CURVE_KINDS}
+    return kinds
+
+
 def plot(source: Any, kind: str, kinds: dict[str, Any], **options: Any) -> Any:
-    """Draw ``kind`` (a key of ``kinds``) of ``source``: what the ``plot`` methods call.
+    """Draw ``kind`` (a key of ``kinds_for(source, kinds)``) of ``source``: what ``plot`` calls.
 
     Examples
     --------
@@ -65,7 +96,14 @@ def plot(source: Any, kind: str, kinds: dict[str, Any], **options: Any) -> Any:
     ...
     ValueError: `kind` must be one of ['history', 'batch_sums', 'sum_vs_mean'], got 'pie'
     """
+    kinds = kinds_for(source, kinds)
     chart = kinds.get(kind) if isinstance(kind, str) else None
     if chart is None:
-        raise ValueError(f"`kind` must be one of {list(kinds)}, got {kind!r}")
+        hint = ""
+        if kind in CURVE_KINDS:
+            hint = (
+                "; ROC and precision-recall curves need counts per threshold: use im.AUC() "
+                "(or PrecisionAtRecall, RecallAtPrecision, ...)"
+            )
+        raise ValueError(f"`kind` must be one of {list(kinds)}, got {kind!r}{hint}")
     return chart(source, **options)

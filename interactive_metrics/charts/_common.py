@@ -19,6 +19,16 @@ MAX_ROWS = 2000
 """Rows sent to vega-lite per drawn table, at most (altair refuses more than 5000)."""
 
 EVENT_COLORS = {"reset": "#7f7f7f", "merge": "#b07aa1"}
+"""The light theme's colours of reset and merge rules (see :func:`event_color`)."""
+
+
+def event_color(event: str) -> str:
+    """The colour of a ``reset`` or ``merge`` rule in the theme in force."""
+    from interactive_metrics.charts import style
+
+    return str(getattr(style.colors(), event))
+
+
 FEW_POINTS = 60
 """Lines with at most this many points also draw their points."""
 
@@ -98,12 +108,44 @@ def count_not_finite(frame: pl.DataFrame, column: str) -> int:
     return int((~series.drop_nulls().is_finite()).sum())
 
 
+PANEL_AXIS_EXTENT = 56
+"""Pixels the y-axis of each stacked panel takes when the panels fill their container."""
+CONTAINER_RESERVE = PANEL_AXIS_EXTENT + 28
+"""What a stacked chart of ``width="container"`` panels leaves beside them: the y-axis
+labels (:data:`PANEL_AXIS_EXTENT`), its title (~16 px) and the padding (2 × 5 px); 81 px
+measured in JupyterLab 4.6 + Chromium, plus 3 px to spare."""
+
+
+def fit_panels(chart: Any, width: int | str) -> Any:
+    """A stacked (``vconcat``) chart whose ``"container"``-wide panels fit their container.
+
+    Vega-Lite gives each panel of a concatenated chart the whole container's width and
+    adds its y-axis outside it, so the chart overflows by the axis. Here the y-axes get
+    a fixed extent, legends go on top, and ``usermeta`` says how many pixels to leave
+    (:data:`CONTAINER_RESERVE`): the notebook renderer makes the chart's box that much
+    narrower than the output area. Other widths are left alone.
+    """
+    if width != "container":
+        return chart
+    return (
+        chart.properties(usermeta={"interactive_metrics": {"container_reserve": CONTAINER_RESERVE}})
+        .configure_axisY(minExtent=PANEL_AXIS_EXTENT, maxExtent=PANEL_AXIS_EXTENT)
+        .configure_legend(orient="top")
+    )
+
+
+def _message_color() -> str:
+    from interactive_metrics.charts import style
+
+    return style.colors().text
+
+
 def message_chart(message: str, title: str, height: int = PANEL_HEIGHT) -> Any:
     """A chart that says why there is nothing to draw (an empty metric, no count, ...)."""
     alt = altair()
     return (
         alt.Chart(pl.DataFrame({"message": [message]}))
-        .mark_text(fontSize=13, color="#666666")
+        .mark_text(fontSize=13, color=_message_color())
         .encode(text="message:N")
         .properties(width=WIDTH, height=height, title=title)
     )

@@ -11,7 +11,6 @@ import polars as pl
 
 from interactive_metrics.charts import style
 from interactive_metrics.charts._common import (
-    EVENT_COLORS,
     FEW_POINTS,
     MAX_ROWS,
     PANEL_HEIGHT,
@@ -19,6 +18,8 @@ from interactive_metrics.charts._common import (
     altair,
     bins_for,
     count_not_finite,
+    event_color,
+    fit_panels,
     history_of,
     json_safe,
     message_chart,
@@ -63,7 +64,7 @@ def _event_rules(alt: Any, frame: pl.DataFrame) -> tuple[Any | None, str]:
             x="step:Q",
             color=alt.Color(
                 "event:N",
-                scale=alt.Scale(domain=kinds, range=[EVENT_COLORS[k] for k in kinds]),
+                scale=alt.Scale(domain=kinds, range=[event_color(k) for k in kinds]),
                 legend=alt.Legend(title="event", orient="right"),
             ),
             tooltip=[alt.Tooltip("step:Q", format=style.STEP_FORMAT), alt.Tooltip("event:N")],
@@ -270,8 +271,8 @@ def batch_sums(
             .mark_bar()
             .encode(
                 color=alt.when(alt.datum.event == "merge")
-                .then(alt.value(EVENT_COLORS["merge"]))
-                .otherwise(alt.value(style.BATCH_COLOR)),
+                .then(alt.value(style.colors().merge))
+                .otherwise(alt.value(style.colors().batch)),
                 x=alt.X("left:Q", title=None, axis=x_axis, scale=x_scale),
                 x2="right:Q",
                 y=alt.Y(
@@ -327,13 +328,13 @@ def batch_sums(
             ],
         )
         bars = alt.layer(
-            base.mark_bar(color=style.BATCH_COLOR, opacity=0.45).encode(
+            base.mark_bar(color=style.colors().batch, opacity=0.45).encode(
                 y=alt.Y(
                     "largest:Q", title=batch_label, scale=y_scale, axis=alt.Axis(format=NUMBER)
                 ),
                 y2=alt.datum(0),
             ),
-            base.mark_bar(color=style.RESULT_COLOR, opacity=0.8).encode(
+            base.mark_bar(color=style.colors().result, opacity=0.8).encode(
                 y="smallest:Q", y2=alt.datum(0)
             ),
         )
@@ -342,7 +343,7 @@ def batch_sums(
         notes.append(f"{running_label}: {line_frame.height:,} of {data.height:,} steps drawn")
     line = (
         alt.Chart(line_frame)
-        .mark_line(**_line_style(alt, line_frame.height, style.RESULT_COLOR))
+        .mark_line(**_line_style(alt, line_frame.height, style.colors().result))
         .encode(
             x=x,
             y=alt.Y(
@@ -366,7 +367,7 @@ def batch_sums(
         bottom.properties(width=width, height=height, title=panel_title(running_label)),
         spacing=18,
     ).resolve_scale(x="shared")
-    return chart.properties(title=_title(title, notes))
+    return fit_panels(chart.properties(title=_title(title, notes)), width)
 
 
 def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
@@ -391,7 +392,12 @@ def _means(frame: pl.DataFrame, total: str, count: str) -> pl.DataFrame:
 
 
 SERIES = ("batch mean", "running mean (pooled)", "mean of batch means")
-SERIES_COLORS = (style.BATCH_COLOR, style.RESULT_COLOR, style.PALETTE[1])
+
+
+def series_colors() -> list[str]:
+    """The colours of :data:`SERIES` in the theme in force."""
+    colors = style.colors()
+    return [colors.batch, colors.result, colors.palette[1]]
 
 
 def sum_vs_mean(
@@ -501,7 +507,7 @@ def sum_vs_mean(
     x = step_axis(alt, "step", steps=[steps.min(), steps.max()])
     sum_line = (
         alt.Chart(drawn)
-        .mark_line(**_line_style(alt, drawn.height, style.RESULT_COLOR))
+        .mark_line(**_line_style(alt, drawn.height, style.colors().result))
         .encode(
             x=x,
             y=alt.Y(
@@ -520,7 +526,7 @@ def sum_vs_mean(
     )
     color = alt.Color(
         "series:N",
-        scale=alt.Scale(domain=list(SERIES), range=list(SERIES_COLORS)),
+        scale=alt.Scale(domain=list(SERIES), range=series_colors()),
         legend=alt.Legend(title=None, orient="top", direction="horizontal"),
     )
     mean_values = [v for s in SERIES for v in drawn.get_column(s).to_list()]
@@ -573,7 +579,7 @@ def sum_vs_mean(
         ),
         spacing=18,
     ).resolve_scale(x="shared", color="independent", strokeDash="independent")
-    return chart.properties(title=_title(title, notes))
+    return fit_panels(chart.properties(title=_title(title, notes)), width)
 
 
 def _resolve(frame: pl.DataFrame, field: str) -> str:
@@ -604,15 +610,16 @@ def _expand_arrays(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFram
 
 def _series_colors(columns: Sequence[str]) -> list[str]:
     """The running result is the strong blue, batch values light blue, others the palette."""
+    theme = style.colors()
     colors: list[str] = []
     others = 0
     for column in columns:
         if column == "result":
-            colors.append(style.RESULT_COLOR)
+            colors.append(theme.result)
         elif column.startswith("batch_"):
-            colors.append(style.BATCH_COLOR)
+            colors.append(theme.batch)
         else:
-            colors.append(style.PALETTE[others % len(style.PALETTE)])
+            colors.append(theme.palette[others % len(theme.palette)])
             others += 1
     return colors
 
@@ -624,7 +631,7 @@ def _smoothed_colors(columns: Sequence[str], smoothing: float | None) -> list[st
     """Smoothed lines keep their column's colour; a smoothed batch column gets a strong one."""
     if smoothing is None:
         return []
-    strong = style.PALETTE[1] if "result" in columns else style.RESULT_COLOR
+    strong = style.PALETTE[1] if "result" in columns else style.colors().result
     return [
         strong if c.startswith("batch_") else color
         for c, color in zip(columns, _series_colors(columns), strict=True)
@@ -825,7 +832,7 @@ def history(
     ]
     hover_rule = (
         alt.Chart(drawn)
-        .mark_rule(color=style.NEUTRAL_COLOR)
+        .mark_rule(color=style.colors().neutral)
         .encode(
             x="step:Q",
             opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0)),

@@ -167,7 +167,8 @@ def stream_breakdown(
         data = data.sort("result", descending=True, nulls_last=True)
         side = pl.when(same).then(pl.lit(SAME)).when(pl.col("difference") > 0)
         data = data.with_columns(side.then(pl.lit(ABOVE)).otherwise(pl.lit(BELOW)).alias("side"))
-        sides = {ABOVE: style.BETTER_COLOR, SAME: style.NEUTRAL_COLOR, BELOW: style.NEUTRAL_COLOR}
+        theme = style.colors()
+        sides = {ABOVE: theme.better, SAME: theme.neutral, BELOW: theme.neutral}
     else:
         worse = pl.col("difference") < 0 if higher_is_better else pl.col("difference") > 0
         data = data.sort("result", descending=not higher_is_better, nulls_last=True)
@@ -180,9 +181,9 @@ def stream_breakdown(
             .alias("side")
         )
         sides = {
-            style.WORSE_LABEL: style.WORSE_COLOR,
-            SAME: style.NEUTRAL_COLOR,
-            style.BETTER_LABEL: style.BETTER_COLOR,
+            style.WORSE_LABEL: style.colors().worse,
+            SAME: style.colors().neutral,
+            style.BETTER_LABEL: style.colors().better,
         }
     present = set(data.get_column("side").drop_nulls().to_list())
     domain = [side for side in sides if side in present] or list(sides)[:1]
@@ -252,7 +253,7 @@ def stream_breakdown(
             tooltip=tooltip,
         )
         share_panel = alt.layer(
-            share_base.mark_bar(color=style.NEUTRAL_COLOR, height={"band": 0.6}),
+            share_base.mark_bar(color=style.colors().neutral, height={"band": 0.6}),
             share_base.mark_text(align="left", dx=3, fontSize=11).encode(
                 text=alt.Text("share:Q", format=style.SHARE_FORMAT)
             ),
@@ -415,7 +416,7 @@ def stream_history(
     colors = style.stream_colors(streams_shown, all_keys)
     if overall is not None:
         domain.append(MERGED_LINE)
-        colors.append(style.MERGED_COLOR)
+        colors.append(style.colors().merged)
     pick = alt.selection_point(fields=["stream"], bind="legend", name="pick_stream")
     zoom = step_zoom(alt, "zoom_steps")
     legend = alt.Legend(title="stream", symbolLimit=max_streams + 1, labelLimit=140)

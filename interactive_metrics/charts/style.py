@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from interactive_metrics.charts._common import altair
@@ -28,7 +29,9 @@ __all__ = [
     "BATCH_COLOR",
     "BETTER_COLOR",
     "BETTER_LABEL",
+    "DARK",
     "FONT",
+    "LIGHT",
     "MERGED_COLOR",
     "NEUTRAL_COLOR",
     "NUMBER_FORMAT",
@@ -40,6 +43,8 @@ __all__ = [
     "WORSE_COLOR",
     "WORSE_LABEL",
     "color_scale",
+    "Colors",
+    "colors",
     "column_label",
     "format_number",
     "format_share",
@@ -75,6 +80,64 @@ BETTER_COLOR = "#4e79a7"
 """Better than (or as good as) merged."""
 NEUTRAL_COLOR = "#8c96a3"
 """Context that is neither good nor bad: shares, grid-like marks, unknown streams."""
+
+
+@dataclass(frozen=True)
+class Colors:
+    """The colours charts encode, for one theme (light or dark).
+
+    Encoded colours (a line's colour, a scale's range) are part of a chart's spec,
+    not of the theme's config, so each chart picks them, when it is built, from
+    :func:`colors` (the theme in force).
+    """
+
+    result: str
+    batch: str
+    merged: str
+    worse: str
+    better: str
+    neutral: str
+    reset: str
+    merge: str
+    text: str
+    background: str
+    palette: tuple[str, ...]
+
+
+LIGHT = Colors(
+    result=RESULT_COLOR, batch=BATCH_COLOR, merged=MERGED_COLOR, worse=WORSE_COLOR,
+    better=BETTER_COLOR, neutral=NEUTRAL_COLOR, reset="#7f7f7f", merge="#b07aa1",
+    text="#666666", background="#ffffff", palette=PALETTE,
+)  # fmt: skip
+"""The light theme's colours: the constants above."""
+DARK = Colors(
+    result="#7cb4ee", batch="#587a9e", merged="#b9a0e0", worse="#ff6b6b",
+    better="#7cb4ee", neutral="#8c96a3", reset="#a0a6ad", merge="#d4a6cc",
+    text="#b8bec6", background="#1e1e1e", palette=PALETTE,
+)  # fmt: skip
+"""The dark theme's colours: the running result a bright blue, batches a dim one (the
+light theme's strong blue nearly vanishes on a dark background), brighter merged and
+"worse" colours. Stream colours stay :data:`PALETTE` (Tableau 10 reads on both)."""
+
+
+def colors() -> Colors:
+    """The colours of the theme in force: dark or light.
+
+    :data:`DARK` under ``use_theme("dark")`` (or any altair theme whose name says
+    dark, like altair's own ``"dark"``), else :data:`LIGHT`.
+
+    Examples
+    --------
+    >>> use_theme("dark")
+    >>> colors().result == DARK.result != RESULT_COLOR
+    True
+    >>> use_theme("light")
+    >>> colors().result == RESULT_COLOR
+    True
+    """
+    alt = altair(theme=False)
+    return DARK if "dark" in str(alt.theme.active).lower() else LIGHT
+
 
 WORSE_LABEL = "worse than merged"
 BETTER_LABEL = "better than merged"
@@ -146,6 +209,10 @@ def format_share(x: Any) -> str:
 _COLUMN_LABELS = {"result": "running result", "batch_result": "batch result", "step": "step"}
 
 
+_ACRONYMS = {"auc": "AUC", "roc": "ROC", "iou": "IoU", "f1": "F1", "pr": "PR", "mse": "MSE",
+             "rmse": "RMSE", "mae": "MAE", "kl": "KL"}  # fmt: skip
+
+
 def humanize(name: str) -> str:
     """A metric or field name as words with a capital first letter.
 
@@ -153,8 +220,10 @@ def humanize(name: str) -> str:
     --------
     >>> humanize("binary_accuracy"), humanize("Precision"), humanize("RMSE")
     ('Binary accuracy', 'Precision', 'RMSE')
+    >>> humanize("auc"), humanize("mean_iou")
+    ('AUC', 'Mean IoU')
     """
-    words = str(name).replace("_", " ").strip()
+    words = " ".join(_ACRONYMS.get(w.lower(), w) for w in str(name).replace("_", " ").split())
     return words[:1].upper() + words[1:] if words else words
 
 

@@ -1,4 +1,4 @@
-"""ipywidgets views of metrics: live view, history scrubber, stream explorer, playground.
+"""ipywidgets views: live view, history scrubber, stream and threshold explorers, playground.
 
 The widget classes import ipywidgets and altair when first used; the pure logic
 behind them (:mod:`.throttle`, :mod:`.card`, :mod:`.teaching`, :mod:`.panels`)
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from interactive_metrics.widgets.live import LiveView
     from interactive_metrics.widgets.playground import Playground
     from interactive_metrics.widgets.scrubber import HistoryScrubber
+    from interactive_metrics.widgets.threshold import ThresholdExplorer
 
 __all__ = [
     "Batch",
@@ -38,6 +39,7 @@ __all__ = [
     "LiveView",
     "Playground",
     "StreamExplorer",
+    "ThresholdExplorer",
     "Throttle",
     "metric_card",
     "metric_widget",
@@ -50,6 +52,7 @@ _LAZY = {
     "HistoryScrubber": "scrubber",
     "Playground": "playground",
     "StreamExplorer": "explorer",
+    "ThresholdExplorer": "threshold",
 }
 
 
@@ -62,10 +65,33 @@ def __getattr__(name: str) -> Any:
 
 METRIC_KINDS = ("live", "scrubber")
 STREAM_KINDS = ("explorer", "live")
+THRESHOLD_KINDS = ("thresholds",)
+"""What metrics (and Streams) that keep counts per threshold add: the threshold explorer."""
+
+
+def _kinds(source: Any, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    from interactive_metrics.charts.curve_charts import has_threshold_counts
+
+    return (*kinds, *THRESHOLD_KINDS) if has_threshold_counts(source) else kinds
+
+
+def _thresholds(source: Any, kind: str, kinds: tuple[str, ...], options: dict[str, Any]) -> Any:
+    if kind in THRESHOLD_KINDS and kind in _kinds(source, kinds):
+        from interactive_metrics.widgets.threshold import ThresholdExplorer
+
+        return ThresholdExplorer(source, **options)
+    return None
 
 
 def metric_widget(metric: Metric, kind: str = "live", **options: Any) -> Any:
-    """The widget ``metric.widget(kind)`` returns: a live view or a history scrubber."""
+    """The widget ``metric.widget(kind)`` returns: a live view or a history scrubber.
+
+    A metric that keeps counts per threshold (``AUC``, ``PrecisionAtRecall``, ...)
+    also has ``"thresholds"``: the :class:`ThresholdExplorer`.
+    """
+    explorer = _thresholds(metric, kind, METRIC_KINDS, options)
+    if explorer is not None:
+        return explorer
     if kind == "live":
         from interactive_metrics.widgets.live import LiveView
 
@@ -75,13 +101,19 @@ def metric_widget(metric: Metric, kind: str = "live", **options: Any) -> Any:
 
         return HistoryScrubber(metric, **options)
     raise ValueError(
-        f"`kind` must be one of {METRIC_KINDS}, got {kind!r}; "
+        f"`kind` must be one of {_kinds(metric, METRIC_KINDS)}, got {kind!r}; "
         "use 'live' to follow updates or 'scrubber' to step through the history"
     )
 
 
 def streams_widget(streams: Streams, kind: str = "explorer", **options: Any) -> Any:
-    """The widget ``streams.widget(kind)`` returns: the stream explorer or a live view."""
+    """The widget ``streams.widget(kind)`` returns: the stream explorer or a live view.
+
+    A Streams of a metric that keeps counts per threshold also has ``"thresholds"``.
+    """
+    explorer = _thresholds(streams, kind, STREAM_KINDS, options)
+    if explorer is not None:
+        return explorer
     if kind == "explorer":
         from interactive_metrics.widgets.explorer import StreamExplorer
 
@@ -91,6 +123,6 @@ def streams_widget(streams: Streams, kind: str = "explorer", **options: Any) -> 
 
         return LiveView(streams, **options)
     raise ValueError(
-        f"`kind` must be one of {STREAM_KINDS}, got {kind!r}; "
+        f"`kind` must be one of {_kinds(streams, STREAM_KINDS)}, got {kind!r}; "
         "use 'explorer' to compare streams or 'live' to follow updates"
     )

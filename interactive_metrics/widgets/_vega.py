@@ -21,7 +21,6 @@ from interactive_metrics.charts import style
 
 EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 DATASET = "history"
-MARK_COLOR = style.WORSE_COLOR
 RUNNING_LABEL = "running result"
 BATCH_LABEL = "batch result"
 WIDTH = "container"
@@ -65,7 +64,7 @@ def running_chart(
     data = alt.NamedData(name=DATASET)
     base = alt.Chart(data).encode(x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d")))
     legend = alt.Scale(
-        domain=[RUNNING_LABEL, BATCH_LABEL], range=[style.RESULT_COLOR, style.BATCH_COLOR]
+        domain=[RUNNING_LABEL, BATCH_LABEL], range=[style.colors().result, style.colors().batch]
     )
     tooltip = [
         alt.Tooltip("step:Q", format=",d"),
@@ -95,12 +94,12 @@ def running_chart(
         params = [step, value]
         one = alt.Chart(alt.InlineData(values=[{}]))
         layers.append(
-            one.mark_rule(color=MARK_COLOR).encode(
+            one.mark_rule(color=style.colors().worse).encode(
                 x=alt.XDatum(alt.ExprRef(step.name), type="quantitative")
             )
         )
         layers.append(
-            one.mark_point(color=MARK_COLOR, filled=True, size=60).encode(
+            one.mark_point(color=style.colors().worse, filled=True, size=60).encode(
                 x=alt.XDatum(alt.ExprRef(step.name), type="quantitative"),
                 y=alt.YDatum(alt.ExprRef(value.name), type="quantitative"),
             )

@@ -118,17 +118,18 @@ def metric_card(metric: Metric) -> str:
     """
     title = html.escape(type(metric).__name__)
     name = html.escape(metric.name)
-    state = metric._state
+    state = metric.state
     fields = " · ".join(
         f"{html.escape(key)} <b>{html.escape(format_value(value))}</b>"
         for key, value in state.items()
     )
     steps = metric.step
-    history = metric._history
     spark = ""
-    if history is not None and len(history) > 1 and metric.result_shape == ():
-        spark = sparkline_svg(history.column("result"))
-    result = html.escape(format_value(metric.compute(state)))
+    if metric.records_history and metric.result_shape == ():
+        results = metric.history.get_column("result").to_numpy()
+        if len(results) > 1:
+            spark = sparkline_svg(results)
+    result = html.escape(format_value(metric.result()))
     muted = "opacity:.7;font-size:12px"
     return (
         '<div class="im-card" style="display:inline-flex;gap:14px;align-items:center;'

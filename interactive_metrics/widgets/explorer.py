@@ -161,7 +161,7 @@ class StreamExplorer(ipywidgets.VBox):
         keys = self.selected()
         colors = style.stream_colors(keys, self.streams.streams)
         drawn = {style.stream_label(k): c for k, c in zip(keys, colors, strict=True)}
-        return {**drawn, MERGED_LABEL: style.MERGED_COLOR}
+        return {**drawn, MERGED_LABEL: style.colors().merged}
 
     def _chart_rows(self) -> list[dict[str, Any]]:
         return stream_rows(self.long_history, self.merged, self.selected(), self.max_points)

@@ -66,11 +66,13 @@ class LiveView(ipywidgets.VBox):
         max_points: int = 400,
         chart: bool = True,
     ) -> None:
+        from interactive_metrics import Streams
+
         self.source = metric
         self.streams: Streams | None = None
-        if hasattr(metric, "_overall"):  # a Streams: chart its merged metric
-            self.streams = metric  # type: ignore[assignment]
-            metric = metric._overall
+        if isinstance(metric, Streams):  # a Streams: chart its merged metric
+            self.streams = metric
+            metric = metric.merged()
         self.metric: Metric = metric
         self.max_points = max_points
         self.throttle = Throttle(interval=interval)
@@ -93,6 +95,8 @@ class LiveView(ipywidgets.VBox):
     def refresh(self) -> None:
         """Redraw now with the metric's current state and history."""
         started = self.throttle.clock()
+        if self.streams is not None:  # the merged copy of this event (made once per event)
+            self.metric = self.streams.merged()
         summary = live_summary_html(self.metric)
         if self.streams is not None:
             summary += live_streams_html(self.streams)

@@ -72,8 +72,8 @@ def keep_rows(values: np.ndarray, max_points: int) -> np.ndarray:
     return np.unique(kept)
 
 
-def _json_number(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def _json_number(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def history_rows(
@@ -93,17 +93,25 @@ def history_rows(
     >>> history_rows(m, columns=["result"])
     [{'step': 1, 'result': 2.0}, {'step': 2, 'result': 4.0}]
     """
-    history = metric._history
-    if history is None or len(history) == 0 or metric.result_shape != ():
+    if not metric.records_history or metric.result_shape != ():
         return []
-    result = history.column("result")
-    kept = keep_rows(result, max_points)
-    steps = history.steps[kept].tolist()
-    picked = {name: history.column(name)[kept].tolist() for name in columns}
+    frame = metric.history
+    if frame.height == 0:
+        return []
+    kept = keep_rows(frame.get_column("result").to_numpy(), max_points)
+    picked = frame.select("step", *columns)[kept]
+    steps = picked.get_column("step").to_list()
+    values = {name: picked.get_column(name).to_list() for name in columns}
     return [
-        {"step": step, **{name: _json_number(picked[name][i]) for name in columns}}
+        {"step": step, **{name: _json_number(values[name][i]) for name in columns}}
         for i, step in enumerate(steps)
     ]
+
+
+def _cell(frame: Any, column: str) -> Any:
+    """The value of ``column`` in the one-row ``frame`` (an array for array columns)."""
+    value = frame.get_column(column)[0]
+    return value.to_numpy() if hasattr(value, "to_numpy") else value
 
 
 def live_summary_html(metric: Metric) -> str:
@@ -119,22 +127,22 @@ def live_summary_html(metric: Metric) -> str:
     (True, True, True)
     """
     name = html.escape(f"{type(metric).__name__} {metric.name}")
-    result = html.escape(format_value(metric.compute(metric._state)))
+    result = html.escape(format_value(metric.result()))
     steps = metric.step
     last = ""
-    history = metric._history
-    if history is not None and len(history):
-        row = len(history) - 1 + (0 if history.last is None else history._start())
-        event = history.event(row)
-        if event == "update":
-            added = ", ".join(
-                f"{f.name} +{format_value(history.value(row, f'batch_{f.name}', f.shape))}"
-                for f in metric._fields
-            )
-            batch_result = format_value(history.value(row, "batch_result", metric.result_shape))
-            last = f"last batch: result {batch_result} ({added})"
-        else:
-            last = f"last event: {event}"
+    if metric.records_history:
+        row = metric.history.tail(1)
+        if row.height:
+            event = str(row.get_column("event")[0])
+            if event == "update":
+                added = ", ".join(
+                    f"{f.name} +{format_value(_cell(row, f'batch_{f.name}'))}"
+                    for f in metric.fields
+                )
+                batch_result = format_value(_cell(row, "batch_result"))
+                last = f"last batch: result {batch_result} ({added})"
+            else:
+                last = f"last event: {event}"
     return (
         f'<div class="im-live" style="font-family:var(--jp-ui-font-family,sans-serif)">'
         f'<span style="{MUTED}">{name}</span> '
@@ -448,7 +456,7 @@ def live_streams_html(streams: Streams) -> str:
     keys = streams.streams
     text = f"{len(keys)} stream{'' if len(keys) == 1 else 's'}"
     if keys:
-        results = np.asarray(streams._results(), dtype=np.float64)
+        results = streams.breakdown().get_column("result").to_numpy().astype(np.float64)
         text += f" · macro {format_value(streams.macro_result())}"
         if results.ndim == 1 and np.isfinite(results).any():
             distance = np.abs(np.where(np.isfinite(results), results, np.nan) - streams.result())

@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "RENDERER",
+    "fills_container",
     "offline_renderer",
     "register_display_hook",
     "static_image",
@@ -95,6 +96,10 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     enable_offline()
     embed = {**EMBED_OPTIONS, **(metadata.get("embed_options") or {})}
     widget = alt.JupyterChart(alt.Chart.from_dict(spec), embed_options=embed)
+    if fills_container(spec):  # else vega-embed's inline-block box is 0 px wide in JupyterLab
+        meta = spec.get("usermeta")
+        reserve = (meta or {}).get("interactive_metrics", {}).get("container_reserve", 0)
+        widget.layout.width = f"calc(100% - {int(reserve)}px)" if reserve else "100%"
     shown = widget._repr_mimebundle_()
     bundle: dict[str, Any] = dict(shown[0] if isinstance(shown, tuple) else shown or {})
     fallback = metadata.get("fallback", "svg")
@@ -105,6 +110,29 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
         title = title.get("text")
     bundle["text/plain"] = f"<altair chart{f': {title}' if isinstance(title, str) else ''}>"
     return bundle
+
+
+def fills_container(spec: Any) -> bool:
+    """Whether a chart spec (or any of its views) is sized ``width="container"``.
+
+    Examples
+    --------
+    >>> fills_container({"width": "container", "mark": "line"})
+    True
+    >>> fills_container({"vconcat": [{"width": 300}, {"width": "container"}]})
+    True
+    >>> fills_container({"width": 640, "layer": [{"mark": "line"}]})
+    False
+    """
+    if isinstance(spec, dict):
+        if spec.get("width") == "container":
+            return True
+        return any(
+            fills_container(view)
+            for key in ("layer", "vconcat", "hconcat", "concat")
+            for view in spec.get(key, ())
+        ) or fills_container(spec.get("spec"))
+    return False
 
 
 def use_offline_renderer() -> bool:

@@ -123,7 +123,7 @@ class HistoryScrubber(ipywidgets.VBox):
         speed: int | None = None,
         interval: float = 0.1,
     ) -> None:
-        if metric._history is None:
+        if not metric.records_history:
             raise ValueError(
                 f"`metric` {metric.name!r} has no history to scrub (created with history=False); "
                 "create it with history=True"
@@ -132,7 +132,7 @@ class HistoryScrubber(ipywidgets.VBox):
         self.source = metric
         self.max_points = max_points
         self.throttle = Throttle(interval=interval)
-        self.fields = [f.name for f in metric._fields]
+        self.fields = [f.name for f in metric.fields]
         self._read()
         last = self._last()
         every = metric.history_every
