@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interactive_metrics.charts.collection_charts import collection_history
 from interactive_metrics.charts.downsample import downsample
 from interactive_metrics.charts.export import to_png, to_svg
 from interactive_metrics.charts.metric_charts import batch_sums, history, mean_pair, sum_vs_mean
@@ -30,9 +31,11 @@ from interactive_metrics.charts.stream_charts import stream_breakdown, stream_hi
 from interactive_metrics.charts.style import use_theme
 
 __all__ = [
+    "COLLECTION_KINDS",
     "METRIC_KINDS",
     "STREAM_KINDS",
     "batch_sums",
+    "collection_history",
     "downsample",
     "history",
     "mean_pair",
@@ -50,6 +53,9 @@ METRIC_KINDS = {"history": history, "batch_sums": batch_sums, "sum_vs_mean": sum
 
 STREAM_KINDS = {"breakdown": stream_breakdown, "history": stream_history}
 """What ``streams.plot(kind=...)`` draws."""
+
+COLLECTION_KINDS = {"history": collection_history}
+"""What ``collection.plot(kind=...)`` draws: small multiples, one panel per member."""
 
 
 def plot(source: Any, kind: str, kinds: dict[str, Any], **options: Any) -> Any:
