@@ -31,7 +31,17 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["Metric", "MetricCollection", "StateField", "Streams", "charts", "core", "data", "load", "reduce_sum"]
+__all__ = [
+    "Metric",
+    "MetricCollection",
+    "StateField",
+    "Streams",
+    "charts",
+    "core",
+    "data",
+    "load",
+    "reduce_sum",
+]
 __all__ += metrics.__all__
 
 # Imported on first use (PEP 562), so that `import interactive_metrics` stays fast:

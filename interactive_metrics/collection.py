@@ -227,17 +227,19 @@ class MetricCollection:
 
     >>> metrics = im.MetricCollection({"loss": im.Mean(), "precision": im.Precision()})
     >>> metrics.update_state(values=[0.2, 0.4], y_true=[1, 0], y_pred=[0.7, 0.1])
-    >>> metrics.update_state([0.2, 0.4])
+    >>> metrics.update_state([0.2, 0.4])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    TypeError: MetricCollection.update_state() got 1 positional input(s), but its members read different inputs (loss: values; precision: y_true, y_pred); pass every input by name: update_state(values=..., y_true=..., y_pred=...)
+    TypeError: MetricCollection.update_state() got 1 positional input(s), but its members read
+    different inputs (loss: values; precision: y_true, y_pred); pass every input by name:
+    update_state(values=..., y_true=..., y_pred=...)
     """
 
     def __init__(self, metrics: Mapping[str, Metric] | Sequence[Metric]) -> None:
         if isinstance(metrics, Mapping):
             pairs = [(_check_member_name(name), m) for name, m in metrics.items()]
         elif isinstance(metrics, (list, tuple)):
-            pairs = [(getattr(m, "name", None), m) for m in metrics]
+            pairs = [(str(getattr(m, "name", "")), m) for m in metrics]
         else:
             raise TypeError(
                 f"`metrics` must be a dict of name -> metric or a list of metrics, got "
@@ -298,7 +300,9 @@ class MetricCollection:
         try:
             return self._members[name]
         except (KeyError, TypeError):
-            raise KeyError(f"no member named {name!r}; the members are {list(self._names)}") from None
+            raise KeyError(
+                f"no member named {name!r}; the members are {list(self._names)}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -567,8 +571,9 @@ class MetricCollection:
         >>> import interactive_metrics as im
         >>> metrics = im.MetricCollection({"total": im.Sum(), "n": im.Count()})
         >>> metrics.update_state([1.0, 2.0])
-        >>> metrics.history.columns
-        ['step', 'event', 'total/batch_total', 'total/batch_result', 'total/running_total', 'total/result', 'n/batch_count', 'n/batch_result', 'n/running_count', 'n/result']
+        >>> metrics.history.columns  # doctest: +NORMALIZE_WHITESPACE
+        ['step', 'event', 'total/batch_total', 'total/batch_result', 'total/running_total',
+         'total/result', 'n/batch_count', 'n/batch_result', 'n/running_count', 'n/result']
         """
         with ExitStack() as stack:  # every member as of one event
             for lock in self._locks:
@@ -604,7 +609,9 @@ class MetricCollection:
         wide = wide.sort("step", maintain_order=True)
         if lead is not None:
             wide = wide.join(lead, on=["step", "event"], how="left")
-            wide = wide.select("step", "event", "log_batch", pl.exclude("step", "event", "log_batch"))
+            wide = wide.select(
+                "step", "event", "log_batch", pl.exclude("step", "event", "log_batch")
+            )
         return wide
 
     def state_at(self, step: int) -> dict[str, dict[str, Any]]:
@@ -674,7 +681,8 @@ class MetricCollection:
         ...     "label": [1, 0, 1], "score": [0.9, 0.7, 0.8],
         ... })
         >>> metrics = im.MetricCollection({"loss": im.Mean(), "precision": im.Precision()})
-        >>> metrics = metrics.replay(log, batch="step", values="loss", y_true="label", y_pred="score")
+        >>> columns = {"values": "loss", "y_true": "label", "y_pred": "score"}
+        >>> metrics = metrics.replay(log, batch="step", **columns)
         >>> metrics.history.select("step", "log_batch", "loss/result", "precision/result").rows()
         [(1, 1, 0.4, 0.5), (2, 2, 0.3, 0.6666666666666666)]
         """

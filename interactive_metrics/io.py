@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from interactive_metrics.collection import SEPARATOR, MetricCollection
 from interactive_metrics.metric import (
     RESET,
     Metric,
@@ -61,7 +62,6 @@ from interactive_metrics.metric import (
     allocation_bytes,
     state_limit,
 )
-from interactive_metrics.collection import SEPARATOR, MetricCollection
 from interactive_metrics.streams import Streams
 
 Files = dict[str, bytes]
@@ -506,6 +506,7 @@ def _metric_from_dict(
             path,
             f"its metric {recorded} a history, so a history file must be there exactly then",
         )
+    frame: pl.DataFrame | None
     if isinstance(history, _Member):
         frame = history.frame(path, budget, _history_row_bytes(metric))
     else:  # None, or a member's part of a collection's history (read, budget taken)

@@ -39,8 +39,9 @@ def collection_results(collection: Any, field: str = "result") -> pl.DataFrame:
     >>> import interactive_metrics as im
     >>> metrics = im.MetricCollection([im.Mean(), im.Max()])
     >>> metrics.update_state([1.0, 3.0]); metrics.update_state([8.0])
-    >>> collection_results(metrics).rows()
-    [(1, 'update', 'mean', 'result', 2.0), (2, 'update', 'mean', 'result', 4.0), (1, 'update', 'max', 'result', 3.0), (2, 'update', 'max', 'result', 8.0)]
+    >>> collection_results(metrics).rows()  # doctest: +NORMALIZE_WHITESPACE
+    [(1, 'update', 'mean', 'result', 2.0), (2, 'update', 'mean', 'result', 4.0),
+     (1, 'update', 'max', 'result', 3.0), (2, 'update', 'max', 'result', 8.0)]
     """
     frame = collection.history
     parts = []
