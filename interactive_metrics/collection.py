@@ -28,11 +28,8 @@ Examples
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from interactive_metrics.core.coerce import check_name
-from interactive_metrics.engine import CHUNK, Batch, Engine, State
+from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
     CHUNK_ROWS,
@@ -61,39 +58,6 @@ names of a metric use underscores (``batch_total``), so with an underscore a rea
 could not tell where ``loss_batch_total`` splits; a dot reads as a struct field in
 polars. Member names may not contain it, so every column splits at its first slash.
 """
-
-PARALLEL_SAMPLES = CHUNK
-"""Batches of more samples than this have their members' states computed on threads.
-
-numpy releases the GIL on large arrays, so two members' terms then run at once; the
-states are exactly those of one thread (each member's arithmetic is unchanged).
-"""
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _threads() -> ThreadPoolExecutor | None:
-    """The shared worker threads (None on a one-core machine), created on first use."""
-    global _pool
-    if _pool is None:
-        workers = min(4, os.cpu_count() or 1)
-        if workers < 2:
-            return None
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(workers, thread_name_prefix="interactive_metrics")
-                atexit.register(_pool.shutdown, wait=False)
-    return _pool
-
-
-def _forget_threads() -> None:  # a forked child has no threads: it makes its own pool
-    global _pool
-    _pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_threads)
 
 
 def _check_member_name(name: Any) -> str:
@@ -205,8 +169,7 @@ class MetricCollection:
 
     Each input is coerced and checked once per batch for all members that bind it
     alike (the same input names, coercion and dtype); each member then computes its
-    own terms. Large batches (more than :data:`PARALLEL_SAMPLES` samples) compute the
-    members' states on a few threads; the numbers do not change.
+    own terms.
 
     Update members through the collection: a member updated on its own gets ahead
     of the others, and the history then has gaps (nulls) in the other members' columns.
@@ -293,6 +256,25 @@ class MetricCollection:
             group.members.append(i)
             group.propagating |= engine.nan_strategy == "propagate"
         self._groups = tuple(groups.values())
+        self._input_set = frozenset(self._input_names)
+        # per group: the binding engine, how to pick its inputs, and (position, engine,
+        # propagates) of each member: what batch_states runs, with no lookups per batch
+        self._plan = tuple(
+            (
+                group.engine,
+                group.input_names,
+                tuple(
+                    (
+                        i,
+                        self._metrics[i].engine,
+                        self._metrics[i].engine.nan_strategy == "propagate",
+                    )
+                    for i in group.members
+                ),
+                group.propagating,
+            )
+            for group in self._groups
+        )
 
     # -- the members ------------------------------------------------------------------------
 
@@ -346,6 +328,8 @@ class MetricCollection:
 
     def _arguments(self, inputs: tuple[Any, ...], named: Mapping[str, Any]) -> dict[str, Any]:
         """The inputs by name, or raise the TypeError that says how to pass them."""
+        if not inputs and named.keys() == self._input_set:  # the common case: all by name
+            return named  # type: ignore[return-value]
         if inputs and not self._same_inputs:
             reads = "; ".join(
                 f"{name}: {', '.join(m.input_names)}"
@@ -409,24 +393,24 @@ class MetricCollection:
         0
         """
         arguments = self._arguments(inputs, named)
-        metrics = self._metrics
-        jobs: list[tuple[Engine, Batch]] = [None] * len(metrics)  # type: ignore[list-item]
-        for group in self._groups:
-            values = tuple(arguments[n] for n in group.input_names)
-            batch = group.engine.bind_arguments(values, {}, sample_weight)
+        jobs: list[tuple[Engine, Batch]] = [None] * len(self._metrics)  # type: ignore[list-item]
+        for binder, names, members, propagating in self._plan:
+            if len(names) == 1:
+                batch = binder.bind_arguments((arguments[names[0]],), {}, sample_weight)
+            else:
+                values = tuple([arguments[n] for n in names])
+                batch = binder.bind_arguments(values, {}, sample_weight)
             checked = batch
-            if group.propagating:  # the weights checked once for every "propagate" member
-                checked = next(
-                    metrics[i].engine.drop_nan(batch)[0]
-                    for i in group.members
-                    if metrics[i].engine.nan_strategy == "propagate"
+            if propagating and batch.weight is not None:  # weights checked once for the group
+                checked = (
+                    binder.drop_nan(batch)[0]
+                    if binder.nan_strategy == "propagate"
+                    else next(
+                        engine.drop_nan(batch)[0] for _, engine, propagates in members if propagates
+                    )
                 )
-            for i in group.members:
-                engine = metrics[i].engine
-                jobs[i] = (engine, checked if engine.nan_strategy == "propagate" else batch)
-        pool = _threads() if len(jobs) > 1 and jobs[0][1].n > PARALLEL_SAMPLES else None
-        if pool is not None:
-            return list(pool.map(lambda job: job[0].batch_state(job[1]), jobs))
+            for i, engine, propagates in members:
+                jobs[i] = (engine, checked if propagates else batch)
         return [engine.batch_state(batch) for engine, batch in jobs]
 
     def update_state(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> None:
@@ -464,11 +448,15 @@ class MetricCollection:
         self._commit(states)
 
     def _commit(self, states: list[State]) -> None:
-        with ExitStack() as stack:  # no other update comes between the members' commits
-            for lock in self._locks:
-                stack.enter_context(lock)
+        locks = self._locks
+        for lock in locks:  # no other update comes between the members' commits
+            lock.acquire()
+        try:
             for metric, state in zip(self._metrics, states, strict=True):
                 metric.update_from_state(state)
+        finally:
+            for lock in locks:
+                lock.release()
 
     def result(self) -> dict[str, Any]:
         """Each member's result: ``{name: result}``."""
@@ -718,20 +706,24 @@ class MetricCollection:
                     tuple(arrays[n] for n in group.input_names), {}, weights
                 )
                 jobs += [(i, bound) for i in group.members]
-            for i, bound in jobs:
-                engine = metrics[i].engine
-                kept, keep = engine.drop_nan(bound)
+
+            def reduce(
+                job: tuple[int, Batch], starts: Any = starts, codes: Any = codes, ids: Any = ids
+            ) -> State:
+                engine = metrics[job[0]].engine
+                kept, keep = engine.drop_nan(job[1])
                 terms = engine.terms(kept)
                 if keep is None and starts is not None:
-                    states = engine.sorted_segment_states(terms, starts, kept.n)
-                else:
-                    own = codes
-                    if starts is not None:  # rows dropped: batches are counted by code
-                        own = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, bound.n)))
-                    if keep is not None:
-                        own = own[keep]
-                    states = engine.segment_states(terms, own, len(ids))
-                partial[i].append(states)
+                    return engine.sorted_segment_states(terms, starts, kept.n)
+                own = codes
+                if starts is not None:  # rows dropped: batches are counted by code
+                    own = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, job[1].n)))
+                if keep is not None:
+                    own = own[keep]
+                return engine.segment_states(terms, own, len(ids))
+
+            for job in jobs:
+                partial[job[0]].append(reduce(job))
             chunk_ids.append(ids)
         if len(chunk_ids) == 1:
             distinct, merged = chunk_ids[0], [parts[0] for parts in partial]

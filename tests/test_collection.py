@@ -204,7 +204,7 @@ def test_every_member_equals_the_metric_used_alone(
     assert collection.result().keys() == alone.keys()
 
 
-def test_a_large_batch_computed_on_threads_equals_the_metrics_alone() -> None:
+def test_a_large_batch_reduced_in_chunks_equals_the_metrics_alone() -> None:
     rng = np.random.default_rng(3)
     batch = a_batch(rng, CHUNK + 17)
     weight = rng.random(CHUNK + 17)
@@ -264,7 +264,7 @@ def test_a_failed_update_changes_no_member(update: dict[str, Any], message: str)
     assert collection.result() == {"mean": 2.5, "max": 4.0, "fragile": 5.0}
 
 
-def test_a_failing_thread_changes_no_member_either() -> None:
+def test_a_failure_in_a_late_chunk_changes_no_member() -> None:
     collection = im.MetricCollection([im.Mean(), Fragile()])
     values = np.ones(CHUNK + 1)
     values[-1] = 1000.0
