@@ -597,3 +597,17 @@ def test_import_interactive_metrics_does_not_import_the_collection_eagerly() -> 
         env={"PYTHONPATH": str(root), "PATH": ""},
     )
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_widget_stacks_one_live_view_per_member() -> None:
+    pytest.importorskip("ipywidgets")
+    collection = im.MetricCollection({"loss": im.Mean(), "recall": im.Recall()})
+    view = collection.widget()
+    try:
+        assert [type(child).__name__ for child in view.children] == ["LiveView", "LiveView"]
+        members = collection.values()
+        assert [child.metric for child in view.children] == members
+    finally:
+        for child in view.children:
+            child.close()
+        view.close()
