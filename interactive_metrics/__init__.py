@@ -25,12 +25,23 @@ from interactive_metrics.metrics import *  # noqa: F403 (every metric class, lis
 
 if TYPE_CHECKING:
     from interactive_metrics import charts, data, io  # noqa: F401 (lazy, below)
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.io import load
     from interactive_metrics.streams import Streams
 
 __version__ = "0.1.0"
 
-__all__ = ["Metric", "StateField", "Streams", "charts", "core", "data", "load", "reduce_sum"]
+__all__ = [
+    "Metric",
+    "MetricCollection",
+    "StateField",
+    "Streams",
+    "charts",
+    "core",
+    "data",
+    "load",
+    "reduce_sum",
+]
 __all__ += metrics.__all__
 
 # Imported on first use (PEP 562), so that `import interactive_metrics` stays fast:
@@ -40,6 +51,7 @@ _LAZY = {
     "data": ("interactive_metrics.data", None),
     "io": ("interactive_metrics.io", None),
     "load": ("interactive_metrics.io", "load"),
+    "MetricCollection": ("interactive_metrics.collection", "MetricCollection"),
     "Streams": ("interactive_metrics.streams", "Streams"),
 }
 

@@ -18,6 +18,11 @@ key, in its polars dtype, the weight, the event count, the running state and wha
 ``stream_step``, its step among its stream's events) and ``merged_history.parquet``
 (``streams.merged().history``).
 
+A saved :class:`~interactive_metrics.MetricCollection` (kind ``"collection"``) has a
+``metric.json`` that holds each member as above, under its name, and one
+``history.parquet``: ``collection.history``, the members' columns side by side
+(``loss/result``), from which each member's history is read back.
+
 Loading parses JSON and Parquet and nothing else: no pickle, no ``eval``, no import
 of a name found in the file, so a loaded file can never run code. A file that was
 corrupted, truncated, edited or written by a newer version raises
@@ -41,12 +46,14 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from interactive_metrics.collection import SEPARATOR, MetricCollection
 from interactive_metrics.metric import (
     RESET,
     Metric,
@@ -61,11 +68,12 @@ Files = dict[str, bytes]
 
 __all__ = ["MAX_LOAD_BYTES", "SCHEMA_VERSION", "SavedFileError", "load", "save"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest version of the saved layout this package reads.
 
 A file records the lowest version that holds it: 1 for a metric, 2 for a
-:class:`~interactive_metrics.Streams` (added in version 2).
+:class:`~interactive_metrics.Streams` (added in version 2), 3 for a
+:class:`~interactive_metrics.MetricCollection` (added in version 3).
 """
 
 FORMAT_NAME = "interactive_metrics"
@@ -74,7 +82,7 @@ HISTORY_FILE = "history.parquet"
 STREAMS_FILE = "streams.parquet"
 MERGED_HISTORY_FILE = "merged_history.parquet"
 _MEMBERS = (METADATA_FILE, HISTORY_FILE, STREAMS_FILE, MERGED_HISTORY_FILE)
-_KIND_VERSIONS = {"metric": 1, "streams": 2}
+_KIND_VERSIONS = {"metric": 1, "streams": 2, "collection": 3}
 _MAX_METADATA_BYTES = 64 * 2**20
 _MAX_NESTING = 64  # lists and objects in metric.json: a configuration nests a few deep
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -112,7 +120,7 @@ class _NotFound(SavedFileError, FileNotFoundError):
 
 
 def save(
-    metric: Metric | Streams,
+    metric: Metric | Streams | MetricCollection,
     path: str | os.PathLike[str],
     *,
     custom_objects: Mapping[str, Any] | None = None,
@@ -121,9 +129,10 @@ def save(
 
     Parameters
     ----------
-    metric : Metric or Streams
+    metric : Metric, Streams or MetricCollection
         Any metric of this package, or of a class passed in ``custom_objects``; or
-        a :class:`~interactive_metrics.Streams` of such a metric.
+        a :class:`~interactive_metrics.Streams` of such a metric; or a
+        :class:`~interactive_metrics.MetricCollection` of such metrics.
     path : str or path-like
         A path ending in ``.zip`` writes one file; any other path writes a
         directory holding ``metric.json`` and the Parquet files. An earlier save
@@ -183,15 +192,19 @@ def save(
     """
     _refuse_in_forked_child("save")
     names = _names_by_object(custom_objects)
-    if not isinstance(metric, (Metric, Streams)):
+    if isinstance(metric, MetricCollection):
+        payload, files = _collection_to_files(metric, names)
+    elif not isinstance(metric, (Metric, Streams)):
         raise TypeError(
-            f"`metric` must be an interactive_metrics Metric or Streams, got {metric!r}"
+            "`metric` must be an interactive_metrics Metric, Streams or MetricCollection, "
+            f"got {metric!r}"
         )
-    with metric.lock:  # state, step and history as of one event, whatever other threads do
-        if isinstance(metric, Streams):
-            payload, files = _streams_to_files(metric, names)
-        else:
-            payload, files = _metric_to_files(metric, names)
+    else:
+        with metric.lock:  # state, step and history as of one event, whatever threads do
+            if isinstance(metric, Streams):
+                payload, files = _streams_to_files(metric, names)
+            else:
+                payload, files = _metric_to_files(metric, names)
     payload["checksum"] = _checksum(payload)
     metadata = json.dumps(payload, indent=1, allow_nan=False).encode()
     objects = dict(custom_objects or {})
@@ -207,8 +220,8 @@ def load(
     *,
     custom_objects: Mapping[str, Any] | None = None,
     max_bytes: float = MAX_LOAD_BYTES,
-) -> Metric | Streams:
-    """Load a metric or Streams written by :func:`save` (or ``.save``), history included.
+) -> Metric | Streams | MetricCollection:
+    """Load a metric, Streams or MetricCollection written by :func:`save`, history included.
 
     Parameters
     ----------
@@ -225,10 +238,11 @@ def load(
 
     Returns
     -------
-    Metric or Streams
+    Metric, Streams or MetricCollection
         What was saved: same class, configuration, state (bit for bit), step and
         history (for a Streams: the same streams, keys, per-stream states and both
-        histories); later updates and merges continue exactly as on the original.
+        histories; for a collection: every member so); later updates and merges
+        continue exactly as on the original.
 
     Raises
     ------
@@ -285,7 +299,7 @@ def load(
 
 def _load_from(
     path: Path, objects: Mapping[str, Any], max_bytes: float, shown: Path
-) -> Metric | Streams:
+) -> Metric | Streams | MetricCollection:
     """What :func:`load` does once ``path`` is settled; errors name ``shown``."""
     try:
         metadata, present, read = _read(path, max_bytes)
@@ -308,6 +322,12 @@ def _load_from(
         files = _read_members(listed, present, read, path)
         data = _get(payload, "metric", dict, "")
         return _metric_from_dict(data, files.get(HISTORY_FILE), objects, path, budget)
+    if kind == "collection":
+        history = _get(payload, "history", (dict, type(None)), "")
+        listed = {} if history is None else {HISTORY_FILE: history}
+        files = _read_members(listed, present, read, path)
+        data = _get(payload, "collection", dict, "")
+        return _collection_from_dict(data, files.get(HISTORY_FILE), objects, path, budget)
     listed = _get(payload, "files", dict, "")
     unknown = sorted(set(listed) - {STREAMS_FILE, HISTORY_FILE, MERGED_HISTORY_FILE})
     if unknown or STREAMS_FILE not in listed:
@@ -424,7 +444,7 @@ def _metric_to_dict(metric: Metric, names: Mapping[int, str]) -> dict[str, Any]:
 
 def _metric_from_dict(
     data: Mapping[str, Any],
-    history: _Member | None,
+    history: _Member | pl.DataFrame | None,
     objects: Mapping[str, Any],
     path: Path,
     budget: _Budget,
@@ -486,7 +506,11 @@ def _metric_from_dict(
             path,
             f"its metric {recorded} a history, so a history file must be there exactly then",
         )
-    frame = None if history is None else history.frame(path, budget, _history_row_bytes(metric))
+    frame: pl.DataFrame | None
+    if isinstance(history, _Member):
+        frame = history.frame(path, budget, _history_row_bytes(metric))
+    else:  # None, or a member's part of a collection's history (read, budget taken)
+        frame = history
     # Everything is decoded and checked: only now is the new metric filled in.
     rows, labels = (None, None) if frame is None else _history_rows(metric, frame, step, path)
     snap = Snapshot(step, state, low if compensation is not None else None, pending_batch, updates)
@@ -559,6 +583,93 @@ def _history_arrays(
         else:
             block[:] = values.to_numpy().reshape(n, width)
     return steps, events, rows
+
+
+# -- what a MetricCollection is: each member as JSON, the wide history as Parquet ------------
+
+
+def _collection_to_files(
+    collection: MetricCollection, names: Mapping[int, str]
+) -> tuple[dict[str, Any], Files]:
+    with ExitStack() as stack:  # every member as of one event
+        for metric in sorted(collection.values(), key=id):
+            stack.enter_context(metric.lock)
+        members = [
+            {"name": name, "metric": _metric_to_dict(metric, names)}
+            for name, metric in collection.items()
+        ]
+        frame = collection.history
+    files: Files = {}
+    history = None
+    if any(metric.records_history for metric in collection.values()):
+        files[HISTORY_FILE] = _parquet_bytes(frame)
+        history = {"file": HISTORY_FILE, **_describe(frame, files[HISTORY_FILE])}
+    payload = {
+        "format": FORMAT_NAME,
+        "schema_version": _KIND_VERSIONS["collection"],
+        "kind": "collection",
+        "collection": {"members": members},
+        "history": history,
+    }
+    return payload, files
+
+
+def _member_history(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """A member's own history, cut out of a collection's wide history (rows it recorded)."""
+    prefix = name + SEPARATOR
+    own = [c for c in frame.columns if c.startswith(prefix)]
+    labels = ["log_batch"] if "log_batch" in frame.columns else []
+    if prefix + "log_batch" in own:
+        own.remove(prefix + "log_batch")
+        labels = [prefix + "log_batch"]
+    part = frame.filter(pl.col(prefix + "result").is_not_null()) if own else frame.clear()
+    return part.select(
+        "step",
+        "event",
+        *(pl.col(c).alias("log_batch") for c in labels),
+        *(pl.col(c).alias(c[len(prefix) :]) for c in own),
+    )
+
+
+def _collection_from_dict(
+    data: Mapping[str, Any],
+    history: _Member | None,
+    objects: Mapping[str, Any],
+    path: Path,
+    budget: _Budget,
+) -> MetricCollection:
+    members = _get(data, "members", list, "collection")
+    if not members:
+        raise _corrupt(path, "`collection.members` is empty")
+    entries = []
+    for i, entry in enumerate(members):
+        if not isinstance(entry, dict):
+            raise _corrupt(path, f"`collection.members[{i}]` must be an object, got {entry!r}")
+        name = _get(entry, "name", str, f"collection.members[{i}]")
+        entries.append((name, _get(entry, "metric", dict, f"collection.members[{i}]")))
+    names = [name for name, _ in entries]
+    if len(set(names)) != len(names) or any(not n or SEPARATOR in n for n in names):
+        raise _corrupt(path, f"`collection.members` has bad or repeated names {names}")
+    frame = None
+    if history is not None:
+        row_bytes = 9 + 8 * len(entries)  # step, event, and at least a number per member
+        frame = history.frame(path, budget, row_bytes)
+        known = {"step", "event", "log_batch"}
+        stray = [
+            c for c in frame.columns if c not in known and c.split(SEPARATOR, 1)[0] not in names
+        ]
+        if frame.columns[:2] != ["step", "event"] or stray:
+            raise _corrupt(path, f"{HISTORY_FILE} has columns it cannot hold: {stray[:8]}")
+    built: dict[str, Metric] = {}
+    for name, entry in entries:
+        part = None
+        if frame is not None and any(c.startswith(name + SEPARATOR) for c in frame.columns):
+            part = _member_history(frame, name)
+        built[name] = _metric_from_dict(entry, part, objects, path, budget)
+    try:
+        return MetricCollection(built)
+    except (TypeError, ValueError) as error:
+        raise _corrupt(path, f"its members do not make a MetricCollection ({error})") from None
 
 
 # -- what a Streams is: the merged metric as JSON, the streams and histories as Parquet -------

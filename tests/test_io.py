@@ -700,7 +700,7 @@ def replace_member(path: Path, name: str, frame: pl.DataFrame) -> None:
         (lambda p: p.__setitem__("schema_version", 1), r"a 'streams' needs schema version 2"),
         (
             lambda p: p.__setitem__("schema_version", im.io.SCHEMA_VERSION + 1),
-            r"written by a newer interactive_metrics \(schema version 3",
+            r"written by a newer interactive_metrics \(schema version 4",
         ),
         (lambda p: p["streams"].__setitem__("step", 2), r"`streams.step` is 2, its merged"),
         (lambda p: p["streams"]["metric"].__setitem__("step", 9), r"`streams.step` is 5, its"),

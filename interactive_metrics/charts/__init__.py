@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interactive_metrics.charts.collection_charts import collection_history
 from interactive_metrics.charts.curve_charts import (
     CURVE_KINDS,
     has_threshold_counts,
@@ -37,10 +38,12 @@ from interactive_metrics.charts.stream_charts import stream_breakdown, stream_hi
 from interactive_metrics.charts.style import use_theme
 
 __all__ = [
+    "COLLECTION_KINDS",
     "CURVE_KINDS",
     "METRIC_KINDS",
     "STREAM_KINDS",
     "batch_sums",
+    "collection_history",
     "downsample",
     "history",
     "mean_pair",
@@ -62,6 +65,9 @@ METRIC_KINDS = {"history": history, "batch_sums": batch_sums, "sum_vs_mean": sum
 
 STREAM_KINDS = {"breakdown": stream_breakdown, "history": stream_history}
 """What ``streams.plot(kind=...)`` draws."""
+
+COLLECTION_KINDS = {"history": collection_history}
+"""What ``collection.plot(kind=...)`` draws: small multiples, one panel per member."""
 
 
 def kinds_for(source: Any, kinds: dict[str, Any]) -> dict[str, Any]:

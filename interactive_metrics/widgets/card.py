@@ -223,3 +223,35 @@ def streams_card(streams: Any) -> str:
         f"{streams.step:,} step{'' if streams.step == 1 else 's'}</div>{worst}</div>"
         f"<div>{''.join(lines)}</div></div>"
     )
+
+
+def collection_card(collection: Any) -> str:
+    """The HTML card of a :class:`~interactive_metrics.MetricCollection`: a line per member.
+
+    Each line: the member's name, its class and its result; then the step count.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> metrics = im.MetricCollection({"loss": im.Mean(), "recall": im.Recall()})
+    >>> metrics.update_state(values=[0.25, 0.75], y_true=[1, 1], y_pred=[0.9, 0.2])
+    >>> card = collection_card(metrics)
+    >>> card.count("im-card-member"), "<code>loss</code>" in card, "0.5</b>" in card
+    (2, True, True)
+    """
+    muted = "opacity:.7;font-size:12px"
+    lines = "".join(
+        f'<div class="im-card-member"><code>{html.escape(name)}</code> '
+        f'<span style="{muted}">{html.escape(type(metric).__name__)}</span> '
+        f"<b>{html.escape(format_value(metric.result()))}</b></div>"
+        for name, metric in collection.items()
+    )
+    steps = collection.step
+    return (
+        '<div class="im-card im-collection-card" style="display:inline-block;padding:8px 12px;'
+        "border:1px solid rgba(127,127,127,.35);border-radius:8px;"
+        'font-family:var(--jp-ui-font-family,sans-serif);line-height:1.5">'
+        f'<div style="{muted}">MetricCollection of {len(collection)}</div>{lines}'
+        f'<div class="im-card-steps" style="{muted}">{steps} step{"" if steps == 1 else "s"}'
+        "</div></div>"
+    )
