@@ -135,7 +135,8 @@ class HistoryBuffer:
         self._values = np.empty((_INITIAL_CAPACITY, self.width), dtype=dtype)
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._events = np.empty(_INITIAL_CAPACITY, dtype=np.int8)
-        self._frame: pl.DataFrame | None = None
+        self._frame: pl.DataFrame | None = None  # the rows _frame_span of the buffers
+        self._frame_span = (0, 0)
         self._batch_ids: pl.DataFrame | None = None  # (step, batch_id) of replayed steps
 
     def __len__(self) -> int:
@@ -189,6 +190,8 @@ class HistoryBuffer:
 
     def _drop_oldest(self, count: int) -> None:
         self._complete_from = max(0, self._complete_from - count)
+        first, last = self._frame_span  # the cached frame's rows move up by `count`
+        self._frame_span = (first - count, last - count)  # (rows before 0 are sliced off)
         keep = slice(count, self._length)
         n = self._length - count
         self._values[:n] = self._values[keep]
@@ -228,7 +231,6 @@ class HistoryBuffer:
         self._length = i + 1
         if not complete_later:
             self._complete_from = self._length
-        self._frame = None
 
     def append_numbers(self, numbers: tuple[float, ...]) -> None:
         """Append one row given as one tuple: the step, the event code, then the numbers.
@@ -239,7 +241,6 @@ class HistoryBuffer:
         if len(self._queue) >= FLUSH_ROWS:
             self._flush()  # before queueing: if it raises, this row is not kept either
         self._queue.append(numbers)
-        self._frame = None
 
     def extend(self, steps: np.ndarray, events: np.ndarray, rows: np.ndarray) -> None:
         """Append many rows at once (used by replay): ``rows`` has shape ``(k, width)``."""
@@ -261,7 +262,6 @@ class HistoryBuffer:
         self._events[i : i + k] = events
         self._length = i + k
         self._complete_from = self._length
-        self._frame = None
 
     def clear(self) -> None:
         """Forget every row."""
@@ -413,10 +413,30 @@ class HistoryBuffer:
         return EVENTS[self._events[row]]
 
     def frame(self) -> pl.DataFrame:
-        """The kept rows as a polars DataFrame: ``step``, ``event``, then the columns."""
-        if self._frame is not None:
-            return self._frame
-        rows = slice(self._start(), self._length)
+        """The kept rows as a polars DataFrame: ``step``, ``event``, then the columns.
+
+        Built once and then extended: a read after new rows builds those rows only
+        (a live view reading a long history after each update stays cheap).
+        """
+        start = self._start()  # flushes the queue and completes rows first
+        stop = self._length
+        cached = self._frame
+        if cached is not None and self._frame_span[0] <= start and self._frame_span[1] <= stop:
+            first, last = self._frame_span
+            if (first, last) == (start, stop):
+                return cached
+            old = cached.slice(start - first) if start > first else cached
+            frame = pl.concat([old, self._build(last, stop)]) if stop > last else old
+            if frame.n_chunks() > 32:
+                frame = frame.rechunk()
+        else:
+            frame = self._build(start, stop)
+        self._frame, self._frame_span = frame, (start, stop)
+        return frame
+
+    def _build(self, start: int, stop: int) -> pl.DataFrame:
+        """Rows ``start:stop`` of the buffers as a DataFrame (see :meth:`frame`)."""
+        rows = slice(start, stop)
         values = self._values[rows]
         events = self._events[rows]
         steps = self._steps[rows]
@@ -445,5 +465,4 @@ class HistoryBuffer:
             else:
                 frame = frame.join(self._batch_ids, on="step", how="left", maintain_order="left")
                 frame = frame.select("step", "event", "log_batch", *frame.columns[2:-1])
-        self._frame = frame
         return frame
