@@ -38,7 +38,8 @@ import numpy as np
 import polars as pl
 
 from interactive_metrics.core.coerce import check_name
-from interactive_metrics.engine import Batch, Engine, State
+from interactive_metrics.core.memo import shared_checks
+from interactive_metrics.engine import CHUNK, Batch, Engine, State
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
     CHUNK_ROWS,
@@ -411,7 +412,20 @@ class MetricCollection:
                 )
             for i, engine, propagates in members:
                 jobs[i] = (engine, checked if propagates else batch)
-        return [engine.batch_state(batch) for engine, batch in jobs]
+        n = jobs[0][1].n if jobs else 0
+        if n <= CHUNK:
+            with shared_checks():  # members reading the same arrays check them once
+                return [engine.batch_state(batch) for engine, batch in jobs]
+        states = [engine.identity() for engine, _ in jobs]
+        chunks: dict[int, Batch] = {}
+        for start in range(0, n, CHUNK):  # chunk once for all members: they share each chunk
+            part = slice(start, start + CHUNK)
+            chunks.clear()
+            with shared_checks():
+                for i, (engine, batch) in enumerate(jobs):
+                    chunk = chunks.setdefault(id(batch), batch.chunk(part))
+                    states[i] = engine.combine(states[i], engine.batch_state(chunk))
+        return states
 
     def update_state(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> None:
         """Add one batch to every member: all states computed first, then all committed.
@@ -453,7 +467,7 @@ class MetricCollection:
             lock.acquire()
         try:
             for metric, state in zip(self._metrics, states, strict=True):
-                metric.update_from_state(state)
+                metric.update_from_state(state, validate=False)  # its engine made it
         finally:
             for lock in locks:
                 lock.release()
@@ -722,8 +736,9 @@ class MetricCollection:
                     own = own[keep]
                 return engine.segment_states(terms, own, len(ids))
 
-            for job in jobs:
-                partial[job[0]].append(reduce(job))
+            with shared_checks():  # members reading the same arrays check them once
+                for job in jobs:
+                    partial[job[0]].append(reduce(job))
             chunk_ids.append(ids)
         if len(chunk_ids) == 1:
             distinct, merged = chunk_ids[0], [parts[0] for parts in partial]

@@ -651,11 +651,14 @@ class Metric:
             out[f.name] = self._dtype.type(value) if value.ndim == 0 else value
         return out
 
-    def update_from_state(self, batch_state: Mapping[str, Any]) -> None:
+    def update_from_state(self, batch_state: Mapping[str, Any], validate: bool = True) -> None:
         """Add one batch given by its state: one update event, recorded as ``update_state`` would.
 
         For states computed elsewhere: by ``metric.engine.batch_state``, on another
-        worker, or per segment by :class:`~interactive_metrics.Streams`.
+        worker, or per segment by :class:`~interactive_metrics.Streams`. The state's
+        fields and shapes are checked first; ``validate=False`` skips that for a
+        state this metric's engine made (``Streams`` and collections do, saving about
+        a microsecond per update).
 
         Examples
         --------
@@ -665,7 +668,7 @@ class Metric:
         >>> m.result(), m.step
         (3.0, 1)
         """
-        self._apply(self._check_states(batch_state, None), UPDATE)
+        self._apply(self._check_states(batch_state, None) if validate else batch_state, UPDATE)
 
     def prepare_updates(
         self,

@@ -598,7 +598,7 @@ class Streams:
 
         The merged metric decides whether the event is recorded (``history_every``).
         """
-        self._overall.update_from_state(overall)
+        self._overall.update_from_state(overall, validate=False)  # the engine's own
         recorded = self._overall.updates_held_back == 0
         self._add(codes, batch, batch_weight, UPDATE, recorded)
 

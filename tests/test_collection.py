@@ -611,3 +611,23 @@ def test_widget_stacks_one_live_view_per_member() -> None:
         for child in view.children:
             child.close()
         view.close()
+
+
+def test_a_batch_larger_than_a_chunk_gives_each_member_its_own_numbers_bit_for_bit() -> None:
+    """Large batches are chunked once for all members (and checked once per chunk)."""
+    from interactive_metrics.engine import CHUNK
+
+    rng = np.random.default_rng(11)
+    n = 2 * CHUNK + 123
+    y, p, w = rng.integers(0, 2, n).astype(float), rng.random(n), rng.random(n)
+    members = [im.BinaryAccuracy(), im.Precision(), im.Recall(), im.AUC(num_thresholds=50)]
+    together = im.MetricCollection(members)
+    together.update_state(y, p, sample_weight=w)
+    for member in members:
+        alone = type(member).from_config(member.get_config())
+        alone.update_state(y, p, sample_weight=w)
+        for name, value in alone.state.items():
+            assert (
+                np.asarray(together[member.name].state[name]).tobytes()
+                == np.asarray(value).tobytes()
+            )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from interactive_metrics.core.memo import checked_once
 from interactive_metrics.core.reduce import divide_no_nan
 from interactive_metrics.core.weights import squeeze_or_expand, weighted_samples
 from interactive_metrics.metric import Metric, State
@@ -56,6 +57,9 @@ def matched(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndar
 def binary_labels(y_true: np.ndarray) -> np.ndarray:
     """Check that ``y_true`` holds only 0 and 1 and return it as booleans.
 
+    Inside :func:`~interactive_metrics.core.memo.shared_checks` (a collection's
+    update) an array is checked once, however many members ask.
+
     Examples
     --------
     >>> binary_labels(np.array([0.0, 1.0, 1.0]))
@@ -65,6 +69,10 @@ def binary_labels(y_true: np.ndarray) -> np.ndarray:
     ...
     ValueError: `y_true` must hold binary labels (0 or 1), got 1 other value(s), e.g. 2.0; ...
     """
+    return checked_once("binary_labels", y_true, _binary_labels)
+
+
+def _binary_labels(y_true: np.ndarray) -> np.ndarray:
     labels = y_true == 1
     if np.count_nonzero(y_true) != np.count_nonzero(labels):  # NaN counts as nonzero
         bad = y_true[(y_true != 0) & (y_true != 1)]
@@ -99,6 +107,10 @@ def in_unit_interval(values: np.ndarray, name: str, holding: str, remedy: str) -
 
 def probabilities(y_pred: np.ndarray) -> np.ndarray:
     """Check that ``y_pred`` holds probabilities in ``[0, 1]`` (as Keras asserts) and return it."""
+    return checked_once("probabilities", y_pred, _probabilities)
+
+
+def _probabilities(y_pred: np.ndarray) -> np.ndarray:
     return in_unit_interval(
         y_pred, "y_pred", "probabilities", "apply a sigmoid or softmax to scores first"
     )
