@@ -534,6 +534,53 @@ class Engine:
             out[name] = reduction.scan(np.concatenate([first, batches[name]]))[1:]
         return out
 
+    def rolling(
+        self,
+        batches: Mapping[str, np.ndarray],
+        window: int,
+        group_starts: np.ndarray | None = None,
+    ) -> State:
+        """The states of the last ``window`` batches at each of ``k`` batch states.
+
+        Row ``i`` is the merge of batches ``i - window + 1 .. i`` (fewer at the
+        start, and within each group of consecutive rows when ``group_starts``
+        is given): sums as differences of cumulative sums, minima and maxima over a
+        sliding window. What a metric's result is over a rolling window of batches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> engine = im.Mean().engine
+        >>> states = engine.rolling({"total": np.array([1.0, 3.0, 8.0]), "count": np.ones(3)}, 2)
+        >>> engine.results(states)
+        array([1. , 2. , 5.5])
+        """
+        if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+            raise ValueError(f"`window` must be a whole number of batches >= 1, got {window!r}")
+        k = len(next(iter(batches.values()))) if batches else 0
+        starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
+        group = np.zeros(k, dtype=np.intp)
+        if k:
+            group[starts[1:]] = 1
+            group = np.cumsum(group)
+        first = np.maximum(np.arange(k) - window + 1, starts[group] if k else 0)  # window start
+        out: State = {}
+        for f in self.fields:
+            x = np.asarray(batches[f.name], dtype=self.dtype)
+            if f.reduce == "sum":
+                cumulative = np.concatenate([np.zeros((1, *f.shape), self.dtype), np.cumsum(x, 0)])
+                out[f.name] = cumulative[1:] - cumulative[first]
+            else:
+                reduce = np.minimum if f.reduce == "min" else np.maximum
+                result = x.copy()
+                for lag in range(1, min(window, k)):  # window - 1 elementwise passes
+                    later = np.arange(lag, k)
+                    inside = later - lag >= first[later]
+                    result[later[inside]] = reduce(result[later[inside]], x[later[inside] - lag])
+                out[f.name] = result
+        return out
+
     # -- results -----------------------------------------------------------------------------
 
     def result(self, state: Mapping[str, Any]) -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple, Self
+from typing import Any, ClassVar, Literal, NamedTuple, Self, cast
 
 import numpy as np
 import polars as pl
@@ -668,7 +668,8 @@ class Metric:
         >>> m.result(), m.step
         (3.0, 1)
         """
-        self._apply(self._check_states(batch_state, None) if validate else batch_state, UPDATE)
+        state = self._check_states(batch_state, None) if validate else batch_state
+        self._apply(cast(State, state), UPDATE)
 
     def prepare_updates(
         self,
@@ -1086,6 +1087,43 @@ class Metric:
             assert self._history is not None
             return _plain(self._history.value(row, "result", self.result_shape))
 
+    def rolling(self, window: int) -> pl.DataFrame:
+        """The result over the last ``window`` recorded batches, at every recorded step.
+
+        Read from the history's batch states (no data is read again): sums are
+        differences of cumulative sums, minima and maxima a sliding window (see
+        :meth:`Engine.rolling <interactive_metrics.engine.Engine.rolling>`). Merges
+        count as batches (what they added); resets add nothing and are left out.
+        With ``history_every=N`` a recorded row holds ``N`` updates.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``step`` and ``result`` (the result over the window ending there).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Mean()
+        >>> for batch in ([1.0, 1.0], [1.0, 0.0], [0.0, 0.0]):
+        ...     m.update_state(batch)
+        >>> m.rolling(2).rows()  # the running mean would say 0.5 at step 3
+        [(1, 1.0), (2, 0.75), (3, 0.25)]
+        """
+        if not self.records_history:
+            raise ValueError(
+                f"`rolling` reads the history, and {self.name!r} was created with history=False; "
+                "create it with history=True"
+            )
+        frame = self.history.filter(pl.col("event") != "reset")
+        engine = self._engine
+        batches = {
+            f.name: frame[f"batch_{f.name}"].to_numpy().reshape(frame.height, *f.shape)
+            for f in self._fields
+        }
+        results = engine.results(engine.rolling(batches, window))
+        return pl.DataFrame([frame["step"], pl.Series("result", results)])
+
     # -- derived: configuration and display -------------------------------------------------
 
     def get_config(self) -> dict[str, Any]:
@@ -1148,7 +1186,14 @@ class Metric:
         return charts.plot(self, kind, charts.METRIC_KINDS, **options)
 
     def replay(
-        self, data: Any, *, batch: str, sample_weight: str | None = None, **columns: str
+        self,
+        data: Any,
+        *,
+        batch: str,
+        sample_weight: str | None = None,
+        every: str | None = None,
+        reset: str | None = None,
+        **columns: str,
     ) -> Self:
         """Replay a logged run: one update per batch id, in one vectorised pass.
 
@@ -1160,6 +1205,10 @@ class Metric:
             The column of batch ids; batches are replayed in sorted id order.
         sample_weight : str, optional
             The column of sample weights.
+        every : str, optional
+            Time buckets of a datetime ``batch`` column (``"1h"``, ``"1d"``...).
+        reset : str, optional
+            The column of epochs: a reset before each epoch, as a training loop does.
         **columns : str
             One column per input of the metric, by name (``values="loss"``).
 
@@ -1179,7 +1228,15 @@ class Metric:
         """
         from interactive_metrics.replay import replay_metric
 
-        replay_metric(self, data, batch=batch, sample_weight=sample_weight, **columns)
+        replay_metric(
+            self,
+            data,
+            batch=batch,
+            sample_weight=sample_weight,
+            every=every,
+            reset=reset,
+            **columns,
+        )
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Self:

@@ -315,6 +315,100 @@ def batch_labels(ids: Any, dtype: pl.DataType) -> pl.Series:
     return series.cast(dtype) if dtype.is_temporal() and series.dtype != dtype else series
 
 
+# -- time buckets and epochs ---------------------------------------------------------------------
+
+
+def bucketed(
+    lazy: pl.LazyFrame, frame: pl.DataFrame | None, batch: str, every: str | None
+) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """The log with its ``batch`` column of datetimes truncated to buckets of ``every``.
+
+    ``every`` is a polars duration string (``"1h"``, ``"15m"``, ``"1d"``, ``"1w"``,
+    ``"1mo"``); each bucket's start is its batch id, as ``group_by_dynamic`` labels
+    windows.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> import polars as pl
+    >>> log = pl.DataFrame({"t": [dt.datetime(2024, 1, 1, 9, 40), dt.datetime(2024, 1, 1, 10, 5)]})
+    >>> bucketed(log.lazy(), log, "t", "1h")[1]["t"].dt.hour().to_list()
+    [9, 10]
+    """
+    if every is None:
+        return lazy, frame
+    if not isinstance(every, str) or not every:
+        raise TypeError(f"`every` must be a duration string such as '1h' or '1d', got {every!r}")
+    dtype = lazy.collect_schema().get(batch)
+    if not isinstance(dtype, pl.Datetime) and dtype != pl.Date:
+        raise TypeError(
+            f"`every` buckets a column of dates or datetimes, but column {batch!r} (for "
+            f"`batch`) holds {dtype}; parse it first, e.g. pl.col({batch!r}).str.to_datetime()"
+        )
+    try:
+        pl.Series([0], dtype=pl.Datetime("us")).dt.truncate(every)
+    except (pl.exceptions.PolarsError, ValueError, TypeError):
+        raise ValueError(
+            f"`every` must be a polars duration such as '30m', '1h', '1d', '1w' or '1mo', "
+            f"got {every!r}"
+        ) from None
+    bucket = pl.col(batch).dt.truncate(every)
+    return lazy.with_columns(bucket), None if frame is None else frame.with_columns(bucket)
+
+
+class Epochs:
+    """The epoch of each batch, gathered chunk by chunk (``replay(..., reset="epoch")``)."""
+
+    def __init__(self, column: str | None) -> None:
+        self.column = column
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, chunk: pl.DataFrame, batch: str) -> None:
+        if self.column is not None:
+            self.parts.append(
+                chunk.group_by(batch).agg(
+                    pl.col(self.column).min().alias("low"), pl.col(self.column).max().alias("high")
+                )
+            )
+
+    def bounds(self, ids: Any, batch: str) -> list[tuple[int, int]] | None:
+        """Runs of batches (positions in the sorted ``ids``), one per epoch; None without epochs.
+
+        A batch must lie in one epoch: its rows must share the ``reset`` value.
+        """
+        if self.column is None:
+            return None
+        per_batch = (
+            pl.concat(self.parts).group_by(batch).agg(pl.col("low").min(), pl.col("high").max())
+        )
+        split = per_batch.filter(pl.col("low") != pl.col("high"))
+        if split.height:
+            raise ValueError(
+                f"column {self.column!r} (for `reset`) must be constant within a batch, got "
+                f"batch {split[batch][0]!r} in epochs {split['low'][0]!r} and "
+                f"{split['high'][0]!r}; number the batches anew in each epoch, or reset by "
+                "the batch column's own change"
+            )
+        order = ids.to_frame(batch) if isinstance(ids, pl.Series) else pl.DataFrame({batch: ids})
+        epochs = order.join(per_batch, on=batch, how="left", maintain_order="left")["low"]
+        change = np.flatnonzero(epochs.ne_missing(epochs.shift(1)).fill_null(True).to_numpy())
+        ends = [*change[1:].tolist(), len(epochs)]
+        return list(zip(change.tolist(), ends, strict=True))
+
+
+def epoch_roles(reset: str | None) -> dict[str, str]:
+    """``{"reset": column}``, or nothing without epochs (the role names the checks use)."""
+    if reset is None:
+        return {}
+    if not isinstance(reset, str):
+        raise TypeError(f"`reset` must be a column name (the epoch), got {reset!r}")
+    return {"reset": reset}
+
+
+def _slice_states(states: State, start: int, stop: int) -> State:
+    return {name: x[start:stop] for name, x in states.items()}
+
+
 # -- Metric.replay -------------------------------------------------------------------------------
 
 
@@ -324,6 +418,8 @@ def replay_metric(
     *,
     batch: str,
     sample_weight: str | None = None,
+    every: str | None = None,
+    reset: str | None = None,
     **columns: str,
 ) -> Metric:
     """Update ``metric`` once per batch of a logged run, in one vectorised pass.
@@ -340,6 +436,13 @@ def replay_metric(
         in sorted id order; the rows need not be sorted and ids may have gaps.
     sample_weight : str, optional
         The column of sample weights.
+    every : str, optional
+        Bucket a ``batch`` column of datetimes into time buckets (a polars duration:
+        ``"1h"``, ``"1d"``, ``"1w"``...): one update per bucket, named by its start.
+    reset : str, optional
+        The column of epochs: the state is reset before each epoch's first batch,
+        as a training loop resets its metrics at the start of every epoch (the
+        history records those resets). A batch's rows share one epoch.
     **columns : str
         One column name per input of the metric, by the input's name
         (``values="loss"`` for ``Mean``; ``y_true="label", y_pred="score"`` for
@@ -380,17 +483,26 @@ def replay_metric(
     from interactive_metrics.distributed import is_dask_frame, replay_dask
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
+        if every is not None or reset is not None:
+            raise TypeError("`every` and `reset` are not supported for a Dask replay yet")
         return replay_dask(metric, data, batch=batch, sample_weight=sample_weight, **columns)
     inputs = input_roles(metric, columns)
     engine = metric.engine
     lazy, frame = _as_lazy(data)
-    roles: dict[str, str | None] = {**inputs, "sample_weight": sample_weight, "batch": batch}
+    roles: dict[str, str | None] = {
+        **inputs,
+        "sample_weight": sample_weight,
+        "batch": batch,
+        **epoch_roles(reset),
+    }
+    check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    lazy, frame = bucketed(lazy, frame, batch, every)
     schema = lazy.collect_schema()
-    check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
-    partials = _Partials()
+    partials, epochs = _Partials(), Epochs(reset)
     for chunk in _chunks(lazy, frame, needed):
         check_nulls(chunk, roles, set())
+        epochs.add(chunk, batch)
         starts, codes, ids = batch_codes(chunk[batch])
         kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
         terms, n = engine.terms(kept), kept.n
@@ -401,7 +513,16 @@ def replay_metric(
             codes = codes[keep]
         partials.add(ids, _batch_states(engine, terms, n, starts, codes, len(ids)))
     ids, states = partials.merged(engine)
-    metric.update_from_states(states, batch_labels(ids, schema[batch]))
+    labels = batch_labels(ids, schema[batch])
+    runs = epochs.bounds(ids, batch)
+    if runs is None:
+        metric.update_from_states(states, labels)
+        return metric
+    with metric.lock:  # the labels are checked before the first reset: nothing changes on error
+        metric.prepare_updates(_slice_states(states, *runs[0]), labels[runs[0][0] : runs[0][1]])
+        for start, stop in runs:
+            metric.reset_state()
+            metric.update_from_states(_slice_states(states, start, stop), labels[start:stop])
     return metric
 
 
@@ -455,13 +576,16 @@ def replay_streams(
     batch: str,
     stream: str | Sequence[str],
     sample_weight: str | None = None,
+    every: str | None = None,
+    reset: str | None = None,
     **columns: str,
 ) -> Streams:
     """Update ``streams`` once per batch of a logged run, each row in its stream's state.
 
-    Parameters are those of :func:`replay_metric`, plus ``stream``: the column of
-    stream keys (nulls need the Streams' ``null_stream``), or a list of columns for
-    composite keys (``stream=["sensor", "site"]``: each stream a tuple of parts).
+    Parameters are those of :func:`replay_metric` (``every`` and ``reset`` too), plus
+    ``stream``: the column of stream keys (nulls need the Streams' ``null_stream``),
+    or a list of columns for composite keys (``stream=["sensor", "site"]``: each
+    stream a tuple of parts).
 
     The per-stream history equals that of ``streams.update_state`` called once
     per batch in batch order (to rounding for float sums; exactly for integer
@@ -488,6 +612,8 @@ def replay_streams(
     from interactive_metrics.distributed import is_dask_frame, replay_dask
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
+        if every is not None or reset is not None:
+            raise TypeError("`every` and `reset` are not supported for a Dask replay yet")
         if not isinstance(stream, str):
             raise TypeError(
                 f"`stream` must be one column for a Dask replay, got {stream!r}; join the key "
@@ -504,16 +630,19 @@ def replay_streams(
         "sample_weight": sample_weight,
         "batch": batch,
         **stream_roles(stream),
+        **epoch_roles(reset),
     }
+    check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    lazy, frame = bucketed(lazy, frame, batch, every)
     schema = lazy.collect_schema()
-    check_columns(schema, roles, {*inputs, "sample_weight"})
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     null_ok = set(stream_roles(stream)) if streams.null_stream is not None else set()
     dtype = engine.dtype
-    batches, parts = _Partials(), StreamPartials()
+    batches, parts, epochs = _Partials(), StreamPartials(), Epochs(reset)
     offset = 0
     for chunk in _chunks(lazy, frame, needed):
         check_nulls(chunk, roles, null_ok)
+        epochs.add(chunk, batch)
         height = chunk.height
         starts, codes, ids = batch_codes(chunk[batch])
         if starts is not None:
@@ -543,10 +672,32 @@ def replay_streams(
     segments = parts.collect(engine, all_batches)
     if not isinstance(stream, str):
         segments = segments._replace(key_names=tuple(stream))
-    streams.update_from_segments(
-        batch_states, segments, labels=batch_labels(all_batches, schema[batch])
-    )
+    labels = batch_labels(all_batches, schema[batch])
+    runs = epochs.bounds(all_batches, batch)
+    if runs is None:
+        streams.update_from_segments(batch_states, segments, labels=labels)
+        return streams
+    with streams.lock:  # checked before the first reset: nothing changes on error
+        streams.merged().prepare_updates(_slice_states(batch_states, *runs[0]), labels[:1])
+        for start, stop in runs:
+            streams.reset_state()
+            part = (segments.batch >= start) & (segments.batch < stop)
+            streams.update_from_segments(
+                _slice_states(batch_states, start, stop),
+                segments._replace(
+                    batch=segments.batch[part] - start,
+                    stream=segments.stream[part],
+                    first_row=segments.first_row[part],
+                    weight=segments.weight[part],
+                    states=_slice_states_mask(segments.states, part),
+                ),
+                labels=labels[start:stop],
+            )
     return streams
+
+
+def _slice_states_mask(states: State, mask: np.ndarray) -> State:
+    return {name: x[mask] for name, x in states.items()}
 
 
 def _take(ids: Any, index: np.ndarray) -> Any:

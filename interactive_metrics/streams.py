@@ -1077,6 +1077,48 @@ class Streams:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._rows({name: x[:k] for name, x in self._state.items()})
 
+    @_locked
+    def rolling(self, window: int) -> pl.DataFrame:
+        """Each stream's result over its last ``window`` recorded batches (as ``Metric.rolling``).
+
+        What shows a stream that degrades: its running result moves slowly after a
+        long good start, its rolling result drops at once.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``step``, the key columns and ``result``: a row per recorded batch of a stream.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Mean())
+        >>> for values in ([1.0, 1.0], [1.0, 0.0], [0.0, 0.0]):
+        ...     s.update_state(values, stream=["a", "b"])
+        >>> s.rolling(1).filter(stream="b").rows()
+        [(1, 'b', 1.0), (2, 'b', 0.0), (3, 'b', 0.0)]
+        """
+        keys = list(self.key_names)
+        frame = (  # each stream's rows together, in step order
+            self.history.filter(pl.col("event") != "reset")
+            .with_row_index("row")
+            .sort([*keys, "row"], maintain_order=True)
+        )
+        n = frame.height
+        starts = np.zeros(0, dtype=np.intp)
+        if n:
+            changed = np.zeros(n - 1, dtype=bool)
+            for key in keys:
+                column = frame[key]
+                changed |= column[1:].ne_missing(column[:-1]).to_numpy()
+            starts = np.flatnonzero(np.concatenate([[True], changed]))
+        batches = {
+            f.name: frame[f"batch_{f.name}"].to_numpy().reshape(n, *f.shape) for f in self._fields
+        }
+        results = self._engine.results(self._engine.rolling(batches, window, group_starts=starts))
+        out = frame.select("row", "step", *keys).with_columns(pl.Series("result", results))
+        return out.sort("row").drop("row")  # the history's order
+
     # -- MetricFrame's view: overall, by stream, and how far apart the streams are ------------
 
     @property
@@ -1472,18 +1514,29 @@ class Streams:
         data: Any,
         *,
         batch: str,
-        stream: str,
+        stream: str | Sequence[str],
         sample_weight: str | None = None,
+        every: str | None = None,
+        reset: str | None = None,
         **columns: str,
     ) -> Streams:
         """Replay a logged run into per-stream histories, as one update per batch.
 
-        See :func:`interactive_metrics.replay.replay_streams`.
+        ``stream`` is the column of keys, or a list of columns (composite keys);
+        ``every`` buckets a datetime ``batch`` column, ``reset`` names a column of
+        epochs. See :func:`interactive_metrics.replay.replay_streams`.
         """
         from interactive_metrics.replay import replay_streams
 
         return replay_streams(
-            self, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
+            self,
+            data,
+            batch=batch,
+            stream=stream,
+            sample_weight=sample_weight,
+            every=every,
+            reset=reset,
+            **columns,
         )
 
     def plot(self, kind: Literal["breakdown", "history"] = "breakdown", **options: Any) -> Any:

@@ -55,7 +55,7 @@ def checked_once(kind: str, array: np.ndarray, check: Callable[[np.ndarray], _T]
     key = (kind, id(array))
     seen = memo.get(key)
     if seen is not None and seen[0] is array:
-        return seen[1]  # type: ignore[no-any-return]
+        return seen[1]
     answer = check(array)
     memo[key] = (array, answer)  # the array is held: its id is not reused in the block
     return answer
