@@ -1226,3 +1226,28 @@ def test_threshold_table_of_streams_adds_up_to_the_merged_counts_and_the_oracle(
         np.testing.assert_allclose(mine["precision"].to_numpy(), precision, atol=1e-12)
         f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn != 0)
         np.testing.assert_allclose(mine["f1"].to_numpy(), f1, atol=1e-12)
+
+
+def test_history_and_stream_history_draw_rolling_results_from_the_metric() -> None:
+    """``rolling=N`` draws ``metric.rolling(N)`` beside the running result (and per stream)."""
+    rng = np.random.default_rng(8)
+    s = im.Streams(im.Mean())
+    for i in range(30):
+        late = 0.2 if i < 20 else 0.9  # stream b degrades late: its running mean hides it
+        s.update_state(
+            (rng.random(8) > [0.2] * 4 + [late] * 4).astype(float), stream=list("aaaabbbb")
+        )
+    metric = s.merged()
+    spec = im.charts.history(metric, rolling=5).to_dict()
+    rows = [
+        r for r in spec["datasets"][spec["data"]["name"]] if "result over the last 5 batches" in r
+    ]
+    drawn = [r["result over the last 5 batches"] for r in rows]
+    assert drawn == pytest.approx(metric.rolling(5)["result"].to_list())
+    spec = im.charts.stream_history(s, rolling=5).to_dict()
+    data = spec["datasets"][spec["data"]["name"]]
+    b = [r["result"] for r in data if r["stream"] == "b"]
+    assert b == pytest.approx(s.rolling(5).filter(pl.col("stream") == "b")["result"].to_list())
+    assert "last 5 batches" in str(spec["title"])
+    with pytest.raises(ValueError, match="`rolling` draws the result"):
+        im.charts.stream_history(s, field="total", rolling=5)

@@ -113,7 +113,7 @@ def _block(metric: Any, state: Mapping[str, Any] | None, label: str) -> pl.DataF
 def _stream_states(streams: Any) -> list[tuple[Any, dict[str, Any]]]:
     """Each stream's key and state, read from ``streams.breakdown()``."""
     metric = streams.merged()
-    table = streams.breakdown()
+    table = style.with_stream_label(streams.breakdown(), streams.key_names)
     names = [f.name for f in metric.fields]
     own = {n: (n if n in table.columns else f"state_{n}") for n in names}
     out = []

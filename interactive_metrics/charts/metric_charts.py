@@ -618,12 +618,16 @@ def _series_colors(columns: Sequence[str]) -> list[str]:
             colors.append(theme.result)
         elif column.startswith("batch_"):
             colors.append(theme.batch)
+        elif column.startswith(ROLLING.split("{")[0]):  # the rolling result: apart from blue
+            colors.append(theme.palette[1])
         else:
             colors.append(theme.palette[others % len(theme.palette)])
             others += 1
     return colors
 
 
+ROLLING = "result over the last {} batches"
+"""The column ``history(rolling=N)`` adds: the result of the last N batches merged."""
 SMOOTHED = "{}_smoothed"
 
 
@@ -657,6 +661,7 @@ def history(
     field: str | Sequence[str] = "result",
     *,
     smoothing: float | None = None,
+    rolling: int | None = None,
     max_rows: int = MAX_ROWS,
     width: int | str = WIDTH,
     height: int = 260,
@@ -710,6 +715,13 @@ def history(
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
+    if rolling is not None:  # the result over the last `rolling` batches, beside the running one
+        if not hasattr(metric, "rolling"):
+            raise TypeError("`rolling` needs the metric itself (it reads its batch states)")
+        window = metric.rolling(rolling).rename({"result": ROLLING.format(rolling)})
+        frame = frame.join(window, on="step", how="left", maintain_order="left")
+        if field == "result":
+            field = ["result", ROLLING.format(rolling)]
     requested = [field] if isinstance(field, str) else list(field)
     if not requested:
         raise ValueError("`field` must name at least one history column, got []")
@@ -723,7 +735,9 @@ def history(
     labels = [style.column_label(c) for c in columns]
     if len(set(labels)) < len(labels):
         labels = list(columns)
-    is_result = set(columns) <= {"result", "batch_result"}
+    is_result = set(columns) <= {"result", "batch_result"} or (
+        rolling is not None and set(columns) <= {"result", ROLLING.format(rolling)}
+    )
     if columns == ["batch_result"]:
         title = style.title_for(name, "batch result")
     elif is_result:

@@ -66,7 +66,7 @@ def _breakdown_of(
             f"`streams` must be a Streams object or its breakdown() DataFrame, got "
             f"{type(streams).__name__}; wrap the metric: im.Streams(metric)"
         )
-    frame = breakdown()
+    frame = style.with_stream_label(breakdown(), getattr(streams, "key_names", ()))
     name = str(getattr(getattr(streams, "metric", None), "name", None) or "streams")
     if frame.height:
         require_scalar(frame, ["result"], "stream_breakdown")
@@ -279,6 +279,7 @@ def stream_history(
     *,
     max_streams: int = 12,
     merged: bool = True,
+    rolling: int | None = None,
     max_rows: int = 4000,
     width: int = WIDTH,
     height: int = 280,
@@ -299,6 +300,10 @@ def stream_history(
         Also draw the merged metric's line (``style.MERGED_COLOR``), from
         ``streams.merged().history``,
         when ``streams`` is a Streams object.
+    rolling : int, optional
+        Draw each stream's result over its last ``rolling`` batches
+        (``streams.rolling``) instead of its running result: what shows a stream
+        that degrades after a long good start.
     max_rows : int
         Longer histories are downsampled to about this many rows in all.
     width, height : int
@@ -334,8 +339,13 @@ def stream_history(
                 f"`streams` must be a Streams object or its history DataFrame, got "
                 f"{type(streams).__name__}; wrap the metric: im.Streams(metric)"
             )
-        frame = found
+        frame = style.with_stream_label(found, getattr(streams, "key_names", ()))
         name = str(getattr(getattr(streams, "metric", None), "name", None) or "streams")
+        if rolling is not None:
+            if field != "result":
+                raise ValueError(f"`rolling` draws the result, got field={field!r}")
+            window = streams.rolling(rolling).with_columns(pl.lit("update").alias("event"))
+            frame = style.with_stream_label(window, getattr(streams, "key_names", ()))
     all_keys = (
         list(streams.streams)
         if hasattr(streams, "streams") and not isinstance(streams, pl.DataFrame)
@@ -360,6 +370,9 @@ def stream_history(
         if column == "result"
         else f"{style.title_for(name, label)}, per stream"
     )
+    if rolling is not None:
+        title = f"{name}: result over the last {rolling} batches, per stream"
+        label = f"result over the last {rolling} batches"
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
     has_event = "event" in frame.columns
@@ -386,6 +399,10 @@ def stream_history(
     overall: pl.DataFrame | None = None
     if merged and not isinstance(streams, pl.DataFrame) and hasattr(streams, "merged"):
         merged_history = streams.merged().history
+        if rolling is not None:
+            merged_history = streams.merged().rolling(rolling).with_columns(
+                pl.lit("update").alias("event")
+            )
         if column in merged_history.columns:
             overall = merged_history.select(
                 "step",

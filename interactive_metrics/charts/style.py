@@ -53,6 +53,7 @@ __all__ = [
     "stream_colors",
     "step_domain",
     "stream_label",
+    "with_stream_label",
     "theme_config",
     "title_for",
     "use_theme",
@@ -284,10 +285,37 @@ def stream_label(key: Any) -> str:
 
     Examples
     --------
-    >>> stream_label("pump_a"), stream_label(3), stream_label(None)
-    ('pump_a', '3', '(null)')
+    >>> stream_label("pump_a"), stream_label(3), stream_label(None), stream_label(("a", 1))
+    ('pump_a', '3', '(null)', 'a · 1')
     """
+    if type(key) is tuple:  # a composite key: its parts, as `with_stream_label` joins them
+        return KEY_SEPARATOR.join(stream_label(part) for part in key)
     return "(null)" if key is None else str(key)
+
+
+KEY_SEPARATOR = " · "
+"""How the parts of a composite key read in a legend or an axis label."""
+
+
+def with_stream_label(frame: Any, key_names: Sequence[str]) -> Any:
+    """``frame`` with a ``stream`` label column joining the key parts of composite keys.
+
+    Streams keyed by several columns have one column per part; charts label each
+    stream with its parts joined (as :func:`stream_label` does for a tuple key).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"sensor": ["a", "b"], "site": [1, 2], "result": [0.5, 1.0]})
+    >>> with_stream_label(frame, ["sensor", "site"])["stream"].to_list()
+    ['a · 1', 'b · 2']
+    """
+    import polars as pl
+
+    if "stream" in frame.columns or not key_names or any(k not in frame.columns for k in key_names):
+        return frame
+    parts = [pl.col(k).cast(pl.String).fill_null("(null)") for k in key_names]
+    return frame.with_columns(pl.concat_str(parts, separator=KEY_SEPARATOR).alias("stream"))
 
 
 def stream_colors(keys: Iterable[Any], all_keys: Sequence[Any]) -> list[str]:

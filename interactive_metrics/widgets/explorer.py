@@ -134,8 +134,8 @@ class StreamExplorer(ipywidgets.VBox):
 
     def _read(self) -> None:
         streams = self.streams
-        self.breakdown = streams.breakdown()
-        self.long_history = streams.history
+        self.breakdown = style.with_stream_label(streams.breakdown(), streams.key_names)
+        self.long_history = style.with_stream_label(streams.history, streams.key_names)
         self.merged = streams.merged()
         self.micro, self.macro = streams.result(), streams.macro_result()
         self.shown_step = streams.step
