@@ -778,7 +778,7 @@ class MetricCollection:
     # -- per stream ---------------------------------------------------------------------------
 
     def streams(self, *, null_stream: Hashable | None = None) -> CollectionStreams:
-        """Per-stream states of every member: a :class:`~interactive_metrics.collection_streams.CollectionStreams`.
+        """Per-stream states of every member, updated together: a ``CollectionStreams``.
 
         What :class:`~interactive_metrics.Streams` is for one metric, for all the
         members at once: each update codes the stream keys once for every member,

@@ -248,7 +248,9 @@ class CollectionStreams:
     MetricCollection(precision=Precision(1.0), recall=Recall(0.5), step=1)
     """
 
-    def __init__(self, collection: MetricCollection, *, null_stream: Hashable | None = None) -> None:
+    def __init__(
+        self, collection: MetricCollection, *, null_stream: Hashable | None = None
+    ) -> None:
         from interactive_metrics.collection import MetricCollection
 
         if not isinstance(collection, MetricCollection):
@@ -332,8 +334,8 @@ class CollectionStreams:
         Parameters
         ----------
         *inputs : array-like
-            The inputs, positionally when every member reads the same ones (as
-            :meth:`MetricCollection.update_state <interactive_metrics.MetricCollection.update_state>`).
+            The inputs, positionally when every member reads the same ones (as for
+            :meth:`interactive_metrics.MetricCollection.update_state`).
         stream : hashable, sequence, DataFrame, ...
             One key per sample, composite keys, or one key for the whole batch (as
             :meth:`Streams.update_state <interactive_metrics.Streams.update_state>`).
@@ -526,6 +528,7 @@ class CollectionStreams:
         >>> a.breakdown().select("stream", "mean/result", "max/result").rows()
         [('x', 3.0, 5.0), ('y', 7.0, 7.0)]
         """
+        group: list[Any]
         if isinstance(others, CollectionStreams):
             group = [others]
         elif isinstance(others, Iterable) and not isinstance(others, (str, bytes, Mapping)):
@@ -598,8 +601,10 @@ class CollectionStreams:
         >>> s.by_stream.rows()
         [('a', 3.0, 2.0), ('b', 5.0, 5.0)]
         """
-        return self.breakdown().drop("weight", "share", strict=False).select(
-            *self.key_names, *(f"{n}{SEPARATOR}result" for n in self._names)
+        return (
+            self.breakdown()
+            .drop("weight", "share", strict=False)
+            .select(*self.key_names, *(f"{n}{SEPARATOR}result" for n in self._names))
         )
 
     def group_min(self, control: str | Sequence[str] | None = None) -> dict[str, Any]:
