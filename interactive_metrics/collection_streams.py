@@ -369,8 +369,8 @@ class CollectionStreams:
             ]
             for s, (batch_states, segments) in zip(self._order, prepared, strict=True):
                 s.update_from_segments(batch_states, segments)
-            if keys.keys and self._key_names is False:
-                self._key_names = keys.key_names
+            if self._key_names is False and (keys.keys or keys.key_names is not None):
+                self._key_names = keys.key_names  # composite keys count even with no rows
 
     def replay(
         self,
@@ -486,7 +486,7 @@ class CollectionStreams:
         with self._locked():
             for s, (batch_states, segments) in zip(self._order, prepared, strict=True):
                 s.update_from_segments(batch_states, segments, labels=labels)
-            if all_keys and self._key_names is False:
+            if self._key_names is False and (all_keys or new_names is not None):
                 self._key_names = new_names
         return self
 
@@ -529,7 +529,7 @@ class CollectionStreams:
         [('x', 3.0, 5.0), ('y', 7.0, 7.0)]
         """
         group: list[Any]
-        if isinstance(others, CollectionStreams):
+        if isinstance(others, (CollectionStreams, Streams)):  # a Streams is refused below
             group = [others]
         elif isinstance(others, Iterable) and not isinstance(others, (str, bytes, Mapping)):
             group = list(others)
