@@ -188,29 +188,39 @@ def _code_parts(
 ) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
     """Codes of composite keys in order of first appearance: each part coded, then combined.
 
-    The combined codes are dense integers, which :func:`factorize` numbers with a
-    lookup table (no sort) when they span a small range.
+    The parts' codes combine into one integer per sample (mixed radix); polars finds
+    the first row of each distinct integer (in order of first appearance, one hash
+    pass), and a lookup table numbers them when they span a small range.
     """
     n = len(parts[0])
     if n == 0:
         return np.zeros(0, dtype=np.intp), []
-    coded = [factorize(part, "stream", null_stream) for part in parts]
+    coded = [factorize(_as_codable(part), "stream", null_stream) for part in parts]
     combined, span = np.zeros(n, dtype=np.int64), 1
-    for codes, uniques in coded:
+    for part_codes, uniques in coded:
         width = max(len(uniques), 1)
         if span * width >= 2**62:  # renumber densely before it could overflow
             dense, _ = factorize(combined)
             combined, span = dense.astype(np.int64), int(dense.max()) + 1
-        combined = combined * width + codes
+        combined = combined * width + part_codes
         span *= width
-    codes, _ = factorize(combined)
-    # codes count up in order of first appearance: a first row is where a code passes the
-    # largest code before it
-    new = np.ones(n, dtype=bool)
-    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
-    rows = np.flatnonzero(new)
+    rows = np.sort(pl.Series(combined).arg_unique().to_numpy())  # each first row, in order
+    if span <= max(4 * n, 1 << 16):
+        table = np.empty(span, dtype=np.intp)
+        table[combined[rows]] = np.arange(len(rows))
+        codes = table[combined]
+    else:
+        codes, _ = factorize(combined)
     columns = [[uniques[c] for c in part[rows].tolist()] for part, uniques in coded]
     return codes, list(zip(*columns, strict=True))
+
+
+def _as_codable(part: pl.Series) -> Any:
+    """Integer parts without nulls as numpy: :func:`factorize` codes them by a table."""
+    if part.dtype.is_integer() and part.dtype not in (pl.Int128, pl.UInt128):
+        if part.null_count() == 0:
+            return part.to_numpy()
+    return part
 
 
 class CollectionStreams:
