@@ -115,7 +115,7 @@ def source_frame(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
     )
 
 
-def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
+def _chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
     """The needed columns, in chunks of at most about ``CHUNK_ROWS`` rows (each read once)."""
     if frame is not None:
         frame = frame.select(columns)
@@ -130,6 +130,15 @@ def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[
         yield chunk
     if empty:
         yield lazy.select(columns).clear().collect()
+
+
+def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
+    """The ``columns`` of a replay's data in chunks of at most about ``CHUNK_ROWS`` rows.
+
+    ``lazy`` and ``frame`` are what :func:`source_frame` returns; each chunk is read
+    once, so several metrics can reduce it in one pass over the log.
+    """
+    return _chunks(lazy, frame, columns)
 
 
 def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
@@ -719,7 +728,7 @@ class MetricCollection:
         metrics = self._metrics
         chunk_ids: list[Any] = []
         partial: list[list[State]] = [[] for _ in metrics]
-        for chunk in source_chunks(lazy, frame, needed):
+        for chunk in _chunks(lazy, frame, needed):
             check_nulls(chunk, roles, set())
             starts, codes, ids = batch_codes(chunk[batch])
             arrays = {n: chunk[columns[n]].to_numpy() for n in self._input_names}
