@@ -32,12 +32,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 import polars as pl
 
 from interactive_metrics.metric import Metric
+
+if TYPE_CHECKING:
+    from interactive_metrics.collection import MetricCollection
+    from interactive_metrics.collection_streams import CollectionStreams
 
 __all__ = ["main", "metric_names", "write_report"]
 
@@ -176,9 +180,10 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        if not sep or not key.isidentifier():
+        if not sep or not all(part.isidentifier() for part in key.split(".", 1)):
             raise CommandError(
-                f"--option must look like NAME=VALUE, got {pair!r}; e.g. --option threshold=0.7"
+                f"--option must look like NAME=VALUE, got {pair!r}; e.g. --option "
+                "threshold=0.7 (or METRIC.NAME=VALUE for one of several metrics)"
             )
         if key in options:
             raise CommandError(
@@ -418,9 +423,47 @@ class Replayed:
     columns: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class ReplayedCollection:
+    """What a report of several metrics draws: each metric's part, and one table of all."""
+
+    members: dict[str, Replayed]
+    streams: CollectionStreams | None  # the breakdown of every metric, per stream
+    rows: int
+    batches: int
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+def _split_options(options: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+    """Each metric's options: the plain ones (for every metric) and its ``METRIC.NAME`` ones.
+
+    Examples
+    --------
+    >>> _split_options({"threshold": 0.7, "recall.thresholds": 0.2}, ["precision", "recall"])
+    {'precision': {'threshold': 0.7}, 'recall': {'threshold': 0.7, 'thresholds': 0.2}}
+    """
+    plain = {k: v for k, v in options.items() if "." not in k}
+    split = {name: dict(plain) for name in names}
+    for key, value in options.items():
+        if "." not in key:
+            continue
+        target, option = key.split(".", 1)
+        if target not in split:
+            raise CommandError(
+                f"--option {key}: {target!r} is not one of the metrics of this report "
+                f"({', '.join(names)}); write --option METRIC.NAME=VALUE with one of them"
+            )
+        if option in split[target] and option in plain:
+            raise CommandError(
+                f"--option {option} is given for every metric and as --option {key}; give it once"
+            )
+        split[target][option] = value
+    return split
+
+
 def replay_log(
     log: pl.DataFrame,
-    metric: Metric,
+    metric: Metric | MetricCollection,
     columns: dict[str, str],
     *,
     batch: str,
@@ -428,8 +471,12 @@ def replay_log(
     sample_weight: str | None = None,
     progress: Progress | None = None,
     pieces: int = 40,
-) -> Replayed:
+) -> Any:
     """Replay ``log`` into ``metric`` (or a ``Streams`` of it), a few batches at a time.
+
+    ``metric`` may be a :class:`~interactive_metrics.MetricCollection`: then the log is
+    replayed once for all its members (into ``collection.streams()`` with ``stream``),
+    and the result is a :class:`ReplayedCollection`.
 
     Splitting the run into ``pieces`` groups of whole batches changes nothing in the
     result or the history (each replay continues from the state the previous one
@@ -470,9 +517,14 @@ def replay_log(
     rows = n_batches
     if stream:  # one history row per (batch, stream) pair, besides the merged row per batch
         rows += log.select(pl.struct(batch, stream).n_unique()).item()
-    _check_history_size(metric, rows)
+    for member in metric.values() if isinstance(metric, im.MetricCollection) else [metric]:
+        _check_history_size(member, rows)
     cuts = sorted({starts[(i * n_batches) // pieces] for i in range(pieces)} | {log.height})
-    target: Any = im.Streams(metric) if stream else metric
+    target: Any
+    if isinstance(metric, im.MetricCollection):
+        target = metric.streams() if stream else metric
+    else:
+        target = im.Streams(metric) if stream else metric
     keys = {"stream": stream} if stream else {}
     done = 0
     if progress is not None:
@@ -490,6 +542,16 @@ def replay_log(
     finally:  # end the bar's line, so an error message starts on its own
         if progress is not None:
             progress.close()
+    if isinstance(metric, im.MetricCollection):
+        members = {}
+        for name in metric.keys():
+            own = target.members[name] if stream else None
+            alone = own.merged() if own is not None else target[name]
+            used = {role: col for role, col in columns.items() if role in alone.input_names}
+            members[name] = Replayed(alone, own, log.height, n_batches, used)
+        return ReplayedCollection(
+            members, target if stream else None, log.height, n_batches, columns
+        )
     overall = target.merged() if stream else target
     return Replayed(overall, target if stream else None, log.height, n_batches, columns)
 
@@ -660,53 +722,135 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def render_report(
-    replayed: Replayed, *, title: str, source: str, higher_is_better: bool | None
-) -> str:
-    """The report as one HTML document (charts as Vega-Lite specs, vega inlined)."""
-    metric = replayed.metric
-    sections = _sections(replayed, higher_is_better)
-    cards = [
-        ("result (merged)" if replayed.streams is not None else "result", metric.result()),
-        ("rows", replayed.rows),
-        ("batches", replayed.batches),
-    ]
-    streams = replayed.streams
-    breakdown = None
-    if streams is not None:
-        breakdown = streams.breakdown()
-        cards.insert(1, ("macro (mean of streams)", streams.macro_result()))
-        cards.append(("streams", len(streams)))
-    card_html = "".join(
+def _cards(cards: list[tuple[str, Any]]) -> str:
+    return "".join(
         f"<div class='card'><b{_exact(value)}>{_number(value)}</b>"
         f"<span>{html.escape(label)}</span></div>"
         for label, value in cards
     )
-    used = ", ".join(
-        f"{role} = <code>{html.escape(col)}</code>" for role, col in replayed.columns.items()
-    )
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p class='sub'>{_number(replayed.rows)} rows in {_number(replayed.batches)} batches "
-        f"of {html.escape(source)}, replayed into {html.escape(type(metric).__name__)} "
-        f"({used})</p>",
-        f"<div class='cards'>{card_html}</div>",
-    ]
-    specs = []
-    for i, (heading, text, chart) in enumerate(sections):
-        body.append(f"<h2>{html.escape(heading)}</h2><p>{text}</p>")
+
+
+def _used(columns: dict[str, str]) -> str:
+    return ", ".join(f"{role} = <code>{html.escape(col)}</code>" for role, col in columns.items())
+
+
+def _metric_body(
+    replayed: Replayed,
+    higher_is_better: bool | None,
+    specs: list[tuple[str, dict[str, Any]]],
+    level: int = 2,
+) -> list[str]:
+    """The sections of one metric as HTML; their charts are added to ``specs``."""
+    body = []
+    breakdown = replayed.streams.breakdown() if replayed.streams is not None else None
+    for heading, text, chart in _sections(replayed, higher_is_better):
+        body.append(f"<h{level}>{html.escape(heading)}</h{level}><p>{text}</p>")
         if chart is not None:
-            body.append(f"<div class='chart' id='chart-{i}'></div>")
-            specs.append((f"chart-{i}", chart.to_dict(validate=False)))  # tests validate
+            div = f"chart-{len(specs)}"
+            body.append(f"<div class='chart' id='{div}'></div>")
+            specs.append((div, chart.to_dict(validate=False)))  # tests validate
         if heading == "Per stream" and breakdown is not None:
             shown = breakdown.sort("result", descending=higher_is_better is False).select(
                 [c for c in breakdown.columns if breakdown.schema[c] != pl.Object]
             )
             body.append(_table(shown))
+    return body
+
+
+def render_report(
+    replayed: Replayed | ReplayedCollection,
+    *,
+    title: str,
+    source: str,
+    higher_is_better: bool | None | dict[str, bool | None],
+) -> str:
+    """The report as one HTML document (charts as Vega-Lite specs, vega inlined).
+
+    A :class:`ReplayedCollection` (several ``--metric``) gives one section per metric
+    and, with streams, one table of every metric's result per stream.
+    """
+    specs: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(replayed, ReplayedCollection):
+        body = _collection_body(replayed, title, source, higher_is_better, specs)
+    else:
+        direction = higher_is_better if not isinstance(higher_is_better, dict) else None
+        metric = replayed.metric
+        cards = [
+            ("result (merged)" if replayed.streams is not None else "result", metric.result()),
+            ("rows", replayed.rows),
+            ("batches", replayed.batches),
+        ]
+        streams = replayed.streams
+        if streams is not None:
+            cards.insert(1, ("macro (mean of streams)", streams.macro_result()))
+            cards.append(("streams", len(streams)))
+        body = [
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p class='sub'>{_number(replayed.rows)} rows in {_number(replayed.batches)} "
+            f"batches of {html.escape(source)}, replayed into "
+            f"{html.escape(type(metric).__name__)} ({_used(replayed.columns)})</p>",
+            f"<div class='cards'>{_cards(cards)}</div>",
+            *_metric_body(replayed, direction, specs),
+        ]
     body.append(
         "<p class='note'>Written by <code>interactive-metrics report</code>; the history is "
         "identical to calling <code>update_state</code> once per batch, in batch order.</p>"
     )
+    return _document(title, body, specs)
+
+
+def _collection_body(
+    replayed: ReplayedCollection,
+    title: str,
+    source: str,
+    higher_is_better: bool | None | dict[str, bool | None],
+    specs: list[tuple[str, dict[str, Any]]],
+) -> list[str]:
+    """The report of several metrics: cards, one table of them all, one section per metric."""
+    members = replayed.members
+    classes = ", ".join(type(r.metric).__name__ for r in members.values())
+    merged = " (merged)" if replayed.streams is not None else ""
+    cards: list[tuple[str, Any]] = [
+        (f"{name}{merged}", r.metric.result()) for name, r in members.items()
+    ]
+    cards += [("rows", replayed.rows), ("batches", replayed.batches)]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='sub'>{_number(replayed.rows)} rows in {_number(replayed.batches)} batches "
+        f"of {html.escape(source)}, replayed into {html.escape(classes)} "
+        f"({_used(replayed.columns)})</p>",
+    ]
+    streams = replayed.streams
+    if streams is not None:
+        cards.append(("streams", len(streams)))
+    body.append(f"<div class='cards'>{_cards(cards)}</div>")
+    if streams is not None:
+        macro = streams.macro_result()
+        table = streams.breakdown()
+        table = table.rename({f"{name}/result": name for name in members})
+        body.append(
+            "<h2>Every metric per stream</h2><p>Each stream's result for every metric, "
+            "with its share of the weight; under it, each metric's merged (micro: every "
+            "sample pooled) and macro (every stream counted once) result.</p>"
+        )
+        body.append(_table(table))
+        summary = ", ".join(
+            f"{html.escape(name)}: merged {_number(members[name].metric.result())}, macro "
+            f"{_number(value)}"
+            for name, value in macro.items()
+        )
+        body.append(f"<p class='note'>{summary}.</p>")
+    for name, part in members.items():
+        direction = (
+            higher_is_better.get(name) if isinstance(higher_is_better, dict) else higher_is_better
+        )
+        body.append(f"<h2>{html.escape(name)} ({html.escape(type(part.metric).__name__)})</h2>")
+        body += _metric_body(part, direction, specs, level=3)
+    return body
+
+
+def _document(title: str, body: list[str], specs: list[tuple[str, dict[str, Any]]]) -> str:
+    """The HTML page around ``body``, with vega inlined and each chart spec embedded."""
     embeds = "\n".join(
         f"vegaEmbed('#{div}', {_json_script(spec)}, "
         "{renderer: 'svg', actions: false}).catch(showError);"
@@ -738,7 +882,7 @@ def write_report(
     log: str | Path | None,
     output: str | Path,
     *,
-    metric: str,
+    metric: str | Sequence[str],
     batch: str,
     values: str | None = None,
     y_true: str | None = None,
@@ -758,8 +902,11 @@ def write_report(
         A CSV or Parquet file; None for the bundled sample log.
     output : str or Path
         The HTML file to write.
-    metric : str
-        A metric name (``mean``, ``binary_accuracy``, ``precision``, ...).
+    metric : str or list of str
+        A metric name (``mean``, ``binary_accuracy``, ``precision``, ...), or several:
+        one section per metric, and with ``stream`` one table of all of them per
+        stream (the log is replayed once, into a
+        :meth:`MetricCollection.streams() <interactive_metrics.MetricCollection.streams>`).
     batch : str
         The column of batch ids.
     values, y_true, y_pred : str, optional
@@ -768,7 +915,8 @@ def write_report(
     stream, sample_weight : str, optional
         The column of stream keys (adds the per-stream sections) and of weights.
     options : dict, optional
-        Arguments of the metric (``{"threshold": 0.7}``).
+        Arguments of the metric (``{"threshold": 0.7}``); with several metrics, a plain
+        name goes to every metric and ``"precision.thresholds"`` to one.
     title : str, optional
         The report's title.
     higher_is_better : bool, optional
@@ -792,27 +940,54 @@ def write_report(
         written through a temporary file beside it, so a failed write leaves an earlier
         report as it was.
     """
-    built = build_metric(metric, dict(options or {}))
-    if built.result_shape != ():
-        raise CommandError(
-            f"--metric {metric} gives a result of shape {built.result_shape} with these "
-            "options; the report draws metrics whose result is one number (e.g. precision "
-            "with one threshold, or f1_score with --option average=micro)"
-        )
-    inputs = built.input_names
+    names = [metric] if isinstance(metric, str) else list(metric)
+    if not names:
+        raise CommandError("--metric is missing; pass at least one, e.g. --metric precision")
+    keys: dict[str, str] = {}
+    for name in names:
+        key = _snake(name).lower().replace("-", "_")
+        if key in keys:
+            raise CommandError(
+                f"--metric {name} is given twice ({keys[key]!r} and {name!r}); give each "
+                "metric once"
+            )
+        keys[key] = name
+    split = _split_options(dict(options or {}), list(keys))
+    built = {}  # by snake-case name: the members, their sections and --option prefixes
+    for key, name in keys.items():
+        try:
+            built[key] = build_metric(name, split[key])
+        except CommandError as error:
+            if len(names) == 1 or "is not an argument of" not in str(error):
+                raise
+            raise CommandError(
+                f"{error}; with several metrics, a plain --option goes to every one: give it "
+                f"to one metric as --option {key}.OPTION=VALUE"
+            ) from None
+    for name, one in built.items():
+        if one.result_shape != ():
+            raise CommandError(
+                f"--metric {keys[name]} gives a result of shape {one.result_shape} with these "
+                "options; the report draws metrics whose result is one number (e.g. precision "
+                "with one threshold, or f1_score with --option average=micro)"
+            )
+    inputs = tuple(dict.fromkeys(n for one in built.values() for n in one.input_names))
     given = {"values": values, "y_true": y_true, "y_pred": y_pred}
     flags = {"values": "--values", "y_true": "--y-true", "y_pred": "--y-pred"}
-    missing = [flags[name] for name in inputs if given.get(name) is None]
-    if missing:
-        raise CommandError(
-            f"--metric {metric} reads {' and '.join(flags[n] for n in inputs)}; "
-            f"pass {' '.join(m + ' COL' for m in missing)}"
-        )
+    for name, one in built.items():
+        missing = [flags[n] for n in one.input_names if given.get(n) is None]
+        if missing:
+            raise CommandError(
+                f"--metric {keys[name]} reads {' and '.join(flags[n] for n in one.input_names)}; "
+                f"pass {' '.join(m + ' COL' for m in missing)}"
+            )
     extra = [flags[name] for name, col in given.items() if col is not None and name not in inputs]
     if extra:
+        reads = " and ".join(flags[n] for n in inputs)
+        which = f"--metric {names[0]}" if len(names) == 1 else "none of the metrics"
         raise CommandError(
-            f"--metric {metric} does not read {', '.join(extra)}; it reads "
-            f"{' and '.join(flags[n] for n in inputs)}"
+            f"{which} does not read {', '.join(extra)}; "
+            + (f"it reads {reads}" if len(names) == 1 else f"they read {reads}")
         )
     columns = {name: str(given[name]) for name in inputs}
     out = Path(output)
@@ -825,19 +1000,34 @@ def write_report(
         )
     frame = read_log(path)
     bar = Progress(0, progress) if progress is not None else None
-    replayed = replay_log(
-        frame, built, columns, batch=batch, stream=stream, sample_weight=sample_weight, progress=bar
-    )
-    if higher_is_better is None:  # None for a metric with no direction (a plain mean)
-        from interactive_metrics.charts.style import higher_is_better as direction
+    from interactive_metrics.charts.style import higher_is_better as direction
+    from interactive_metrics.collection import MetricCollection
 
-        higher_is_better = direction(type(built).__name__)
+    names = list(built)
+    target: Metric | MetricCollection = (
+        built[names[0]] if len(names) == 1 else MetricCollection(built)
+    )
+    replayed = replay_log(
+        frame,
+        target,
+        columns,
+        batch=batch,
+        stream=stream,
+        sample_weight=sample_weight,
+        progress=bar,
+    )
+    # None for a metric with no direction (a plain mean)
+    directions = {
+        name: direction(type(one).__name__) if higher_is_better is None else higher_is_better
+        for name, one in built.items()
+    }
     source = SAMPLE_LOG if path is None else path.name
+    classes = ", ".join(type(one).__name__ for one in built.values())
     document = render_report(
         replayed,
-        title=title or f"{type(built).__name__} of {source}",
+        title=title or f"{classes} of {source}",
         source=source,
-        higher_is_better=higher_is_better,
+        higher_is_better=directions[names[0]] if len(names) == 1 else directions,
     )
     try:
         if direct:
@@ -914,11 +1104,6 @@ class _Once(argparse.Action):
         seen = namespace.__dict__.setdefault("_given_once", {})
         if self.dest in seen and seen[self.dest] != values:
             first = seen[self.dest]
-            if self.dest == "metric":
-                raise CommandError(
-                    f"--metric is given twice ({first!r} and {values!r}); a report shows one "
-                    "metric for now: run the command once per metric"
-                )
             raise CommandError(
                 f"{option_string} is given twice ({first!r} and {values!r}); give it once"
             )
@@ -948,10 +1133,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--metric",
-        action=_Once,
+        action="append",
         metavar="NAME",
         help="the metric, e.g. mean, sum, binary_accuracy, precision, mean_absolute_error "
-        "(list: `interactive-metrics metrics`); one per report for now",
+        "(list: `interactive-metrics metrics`); repeat it for several metrics in one report",
     )
     report.add_argument(
         "--batch", action=_Once, metavar="COL", help="the column of batch ids (steps)"
@@ -976,7 +1161,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="an argument of the metric, e.g. --option threshold=0.7 (repeatable)",
+        help="an argument of the metric, e.g. --option threshold=0.7 (repeatable); with "
+        "several metrics it goes to each of them, or to one as --option precision.thresholds=0.7",
     )
     report.add_argument(
         "-o",

@@ -29,10 +29,10 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -49,7 +49,10 @@ from interactive_metrics.replay import (
     check_nulls,
 )
 
-__all__ = ["SEPARATOR", "MetricCollection"]
+if TYPE_CHECKING:
+    from interactive_metrics.collection_streams import CollectionStreams
+
+__all__ = ["SEPARATOR", "MetricCollection", "source_chunks", "source_frame"]
 
 SEPARATOR = "/"
 """Between a member's name and its column in :attr:`MetricCollection.history` (``loss/result``).
@@ -78,7 +81,7 @@ def _package_classes() -> dict[str, type[Metric]]:
     return {k: v for k, v in found.items() if isinstance(v, type) and issubclass(v, Metric)}
 
 
-def _as_frame(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+def source_frame(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
     """A replay's data as a LazyFrame, and as a DataFrame when it is already in memory."""
     if isinstance(data, pl.DataFrame):
         return data.lazy(), data
@@ -128,6 +131,15 @@ def _chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) 
         yield chunk
     if empty:
         yield lazy.select(columns).clear().collect()
+
+
+def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
+    """The ``columns`` of a replay's data in chunks of at most about ``CHUNK_ROWS`` rows.
+
+    ``lazy`` and ``frame`` are what :func:`source_frame` returns; each chunk is read
+    once, so several metrics can reduce it in one pass over the log.
+    """
+    return _chunks(lazy, frame, columns)
 
 
 def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
@@ -257,6 +269,7 @@ class MetricCollection:
             group.members.append(i)
             group.propagating |= engine.nan_strategy == "propagate"
         self._groups = tuple(groups.values())
+        self._engines = tuple(m.engine for m in self._metrics)
         self._input_set = frozenset(self._input_names)
         # per group: the binding engine, how to pick its inputs, and (position, engine,
         # propagates) of each member: what batch_states runs, with no lookups per batch
@@ -378,23 +391,25 @@ class MetricCollection:
             )
         return dict(named)
 
-    def batch_states(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> list[State]:
-        """Every member's state of one batch, computed with its engine; no member changes.
+    def bind(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> list[Batch]:
+        """Every member's batch, coerced and validated once per group of members; no member changes.
 
-        What :meth:`update_state` commits. Each input is bound once per group of
-        members that bind it alike, and the weights checked once per group.
+        Members that bind their inputs alike share one :class:`~interactive_metrics.engine.Batch`
+        (the weights of a group are checked once). Each member's engine
+        (``collection[name].engine``) then reduces its own batch: what
+        :meth:`batch_states` does, and per stream what
+        :meth:`~interactive_metrics.MetricCollection.streams` does.
 
         Examples
         --------
         >>> import interactive_metrics as im
-        >>> metrics = im.MetricCollection([im.Sum(), im.Count()])
-        >>> metrics.batch_states([1.0, 2.0, 4.0])
-        [{'total': np.float64(7.0)}, {'count': np.float64(3.0)}]
-        >>> metrics.step
-        0
+        >>> metrics = im.MetricCollection({"loss": im.Mean(), "recall": im.Recall()})
+        >>> batches = metrics.bind(values=[0.5, 0.1], y_true=[1, 0], y_pred=[0.8, 0.3])
+        >>> [b.n for b in batches], batches[1].inputs[0].tolist()
+        ([2, 2], [1.0, 0.0])
         """
         arguments = self._arguments(inputs, named)
-        jobs: list[tuple[Engine, Batch]] = [None] * len(self._metrics)  # type: ignore[list-item]
+        batches: list[Batch] = [None] * len(self._metrics)  # type: ignore[list-item]
         for binder, names, members, propagating in self._plan:
             if len(names) == 1:
                 batch = binder.bind_arguments((arguments[names[0]],), {}, sample_weight)
@@ -410,9 +425,28 @@ class MetricCollection:
                         engine.drop_nan(batch)[0] for _, engine, propagates in members if propagates
                     )
                 )
-            for i, engine, propagates in members:
-                jobs[i] = (engine, checked if propagates else batch)
-        n = jobs[0][1].n if jobs else 0
+            for i, _, propagates in members:
+                batches[i] = checked if propagates else batch
+        return batches
+
+    def batch_states(self, *inputs: Any, sample_weight: Any = None, **named: Any) -> list[State]:
+        """Every member's state of one batch, computed with its engine; no member changes.
+
+        What :meth:`update_state` commits. Each input is bound once per group of
+        members that bind it alike, and the weights checked once per group.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> metrics = im.MetricCollection([im.Sum(), im.Count()])
+        >>> metrics.batch_states([1.0, 2.0, 4.0])
+        [{'total': np.float64(7.0)}, {'count': np.float64(3.0)}]
+        >>> metrics.step
+        0
+        """
+        batches = self.bind(*inputs, sample_weight=sample_weight, **named)
+        jobs = list(zip(self._engines, batches, strict=True))
+        n = batches[0].n if batches else 0
         if n <= CHUNK:
             with shared_checks():  # members reading the same arrays check them once
                 return [engine.batch_state(batch) for engine, batch in jobs]
@@ -697,7 +731,7 @@ class MetricCollection:
                 f"MetricCollection.replay() takes one column name per input ({example}), "
                 f"got {problem}"
             )
-        lazy, frame = _as_frame(data)
+        lazy, frame = source_frame(data)
         roles: dict[str, str | None] = {
             **{n: columns[n] for n in self._input_names},
             "sample_weight": sample_weight,
@@ -765,6 +799,36 @@ class MetricCollection:
             for write in writes:
                 write()
         return self
+
+    # -- per stream ---------------------------------------------------------------------------
+
+    def streams(self, *, null_stream: Hashable | None = None) -> CollectionStreams:
+        """Per-stream states of every member, updated together: a ``CollectionStreams``.
+
+        What :class:`~interactive_metrics.Streams` is for one metric, for all the
+        members at once: each update codes the stream keys once for every member,
+        and :meth:`~interactive_metrics.collection_streams.CollectionStreams.breakdown`
+        has one result column per member. Only the members' configurations are
+        used; this collection is not changed.
+
+        Parameters
+        ----------
+        null_stream : hashable, optional
+            The stream missing keys are counted in (see :class:`~interactive_metrics.Streams`).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> metrics = im.MetricCollection({"loss": im.Mean(), "recall": im.Recall()})
+        >>> s = metrics.streams()
+        >>> s.update_state(values=[0.1, 0.7, 0.4], y_true=[1, 1, 0], y_pred=[0.9, 0.2, 0.6],
+        ...                stream=["pump_a", "pump_b", "pump_b"])
+        >>> s.breakdown().select("stream", "loss/result", "recall/result").rows()
+        [('pump_a', 0.1, 1.0), ('pump_b', 0.55, 0.0)]
+        """
+        from interactive_metrics.collection_streams import CollectionStreams
+
+        return CollectionStreams(self, null_stream=null_stream)
 
     # -- configuration, files ---------------------------------------------------------------
 

@@ -191,6 +191,11 @@ class Streams:
 
     def __init__(self, metric: Metric, *, null_stream: Hashable | None = None) -> None:
         if not isinstance(metric, Metric):
+            if type(metric).__name__ == "MetricCollection":
+                raise TypeError(
+                    "`metric` must be an interactive_metrics Metric, got a MetricCollection; "
+                    "for the streams of every member at once use collection.streams()"
+                )
             raise TypeError(
                 f"`metric` must be an interactive_metrics Metric, got {type(metric).__name__}; "
                 "pass e.g. im.Mean()"

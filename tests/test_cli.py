@@ -108,6 +108,47 @@ def test_report_numbers_match_a_numpy_oracle(report: Path, log_csv: Path) -> Non
     assert f"<b title='{merged!r}'>{format_number(merged)}</b><span>result (merged)</span>" in html
 
 
+def test_several_metrics_make_one_report_with_one_table(tmp_path: Path, log_csv: Path) -> None:
+    out = tmp_path / "three.html"
+    argv = ["report", str(log_csv), "--metric", "precision", "--metric", "recall"]
+    argv += ["--metric", "binary_accuracy", "--option", "recall.thresholds=0.7"]
+    argv += ["--y-true", "y_true", "--y-pred", "score", "--batch", "batch", "--stream", "stream"]
+    assert cli.main([*argv, "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    log = pl.read_csv(log_csv)
+    truth = log["y_true"].to_numpy() == 1
+    score, keys = log["score"].to_numpy(), log["stream"].to_numpy()
+    for name in ("precision", "recall", "binary_accuracy"):  # one section per metric
+        assert re.search(rf"<h2>{name} \(\w+\)</h2>", html), name
+    assert len(_specs(html)) == 3 * 4  # each metric's four charts
+    # one table of every metric per stream: a row per stream, a column per metric
+    head = re.search(r"<h2>Every metric per stream</h2>.*?<thead><tr>(.*?)</tr>", html)
+    assert head is not None
+    assert re.findall(r"<th>(.*?)</th>", head.group(1)) == [
+        "stream",
+        "weight",
+        "share of weight",
+        "precision",
+        "recall",
+        "binary accuracy",
+    ]
+    table = html[head.end() : html.index("</table>", head.end())]
+    for key in np.unique(keys):
+        on = keys == key
+        flagged = score >= 0.5
+        expected = [
+            np.sum(flagged & truth & on) / np.sum(flagged & on),
+            np.sum((score >= 0.7) & truth & on) / np.sum(truth & on),  # recall at 0.7
+            np.mean(flagged[on] == truth[on]),
+        ]
+        row = re.search(rf"<td>{key}</td>(.*?)</tr>", table)
+        assert row is not None, key
+        cells = re.findall(r"<td class='num'(?: title='([^']+)')?>([^<]*)</td>", row.group(1))
+        results = [float(exact or text) for exact, text in cells[2:]]
+        np.testing.assert_allclose(results, expected, rtol=1e-12)
+    assert "<span>recall (merged)</span>" in html
+
+
 def _rows(spec: dict) -> list[dict]:
     rows: list[dict] = []
     for data in spec.get("datasets", {}).values():

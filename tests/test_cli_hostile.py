@@ -170,10 +170,58 @@ CASES: list[tuple[str, Callable[[Path], str] | None, list[str], str]] = [
         r"did you mean precision",
     ),
     (
-        "repeated metric",
+        "repeated metric",  # several metrics make one report; the same one twice does not
         _good_csv,
-        ["--metric", "recall", "--metric", "precision", *PREDICTIONS],
-        r"--metric is given twice \('recall' and 'precision'\); a report shows one metric for now",
+        ["--metric", "recall", "--metric", "Recall", *PREDICTIONS],
+        r"--metric Recall is given twice \('recall' and 'Recall'\); give each metric once",
+    ),
+    (
+        "option for a metric not in the report",
+        _good_csv,
+        ["--metric", "recall", "--metric", "precision", "--option", "f1.thresholds=0.3"],
+        r"--option f1.thresholds: 'f1' is not one of the metrics of this report \(recall, "
+        r"precision\)",
+    ),
+    (
+        "option not every metric takes",
+        _good_csv,
+        ["--metric", "recall", "--metric", "binary_accuracy", "--option", "threshold=0.3"],
+        r"--option threshold is not an argument of Recall; .* give it to one metric as "
+        r"--option recall.OPTION=VALUE",
+    ),
+    (
+        "one metric of several lacks its input",
+        _good_csv,
+        ["--metric", "recall", "--metric", "mean", *PREDICTIONS],
+        r"--metric mean reads --values; pass --values COL",
+    ),
+    (
+        "option both for every metric and for one",
+        _good_csv,
+        [
+            "--metric",
+            "recall",
+            "--metric",
+            "precision",
+            "--option",
+            "thresholds=0.3",
+            "--option",
+            "recall.thresholds=0.7",
+        ],
+        r"--option thresholds is given for every metric and as --option recall.thresholds",
+    ),
+    (
+        "several metrics, one with a vector result",
+        _good_csv,
+        [
+            "--metric",
+            "recall",
+            "--metric",
+            "precision",
+            "--option",
+            "precision.thresholds=[0.3, 0.6]",
+        ],
+        r"--metric precision gives a result of shape \(2,\)",
     ),
     (
         "repeated batch",  # the same value twice is harmless, and allowed
@@ -337,7 +385,7 @@ def test_the_entry_point_gives_one_line_and_exit_2(tmp_path: Path) -> None:
             [_good_csv(tmp_path), "--metric", "confusion_matrix", "--option", "num_classes=100000"],
             "num_classes <= 1,000",
         ),
-        ([header, "--metric", "recall", "--metric", "precision"], "--metric is given twice"),
+        ([header, "--metric", "recall", "--metric", "recall"], "--metric recall is given twice"),
     ]:
         done = _run("report", *arguments, *PREDICTIONS, "-o", out)
         assert done.returncode == 2, done.stderr
