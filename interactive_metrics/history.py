@@ -426,7 +426,8 @@ class HistoryBuffer:
             if (first, last) == (start, stop):
                 return cached
             old = cached.slice(start - first) if start > first else cached
-            frame = pl.concat([old, self._build(last, stop)]) if stop > last else old
+            new_from = max(last, start)  # rows the cached frame does not hold (or no longer)
+            frame = pl.concat([old, self._build(new_from, stop)]) if stop > new_from else old
             if frame.n_chunks() > 32:
                 frame = frame.rechunk()
         else:

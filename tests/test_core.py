@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interactive_metrics.core import (
@@ -445,3 +445,33 @@ def test_casts_beyond_a_narrow_dtype_are_infinite_without_a_warning():
     np.testing.assert_array_equal(out, [np.inf, -np.inf])
     weight = as_sample_weight([1e300], np.dtype("float32"))
     assert weight[0] == np.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    last=st.one_of(st.none(), st.integers(1, 12)),
+    ops=st.lists(
+        st.tuples(st.sampled_from(["scalar", "array", "many", "read"]), st.integers(1, 40)),
+        max_size=40,
+    ),
+)
+def test_the_frame_built_piece_by_piece_equals_one_built_afresh(last, ops):
+    """``frame()`` extends its cached frame; it must always equal a frame built from nothing."""
+    buffer = HistoryBuffer([("a", ()), ("b", (2,))], F64, ["b"], last=last)
+    step = 0
+    for op, n in ops:
+        if op == "read":
+            incremental = buffer.frame()
+            buffer._frame = None  # noqa: SLF001 - the test compares with a fresh build
+            assert incremental.equals(buffer.frame())
+            continue
+        count = n if op == "many" else 1
+        for _ in range(count):
+            step += 1
+            if op == "array":
+                buffer.append(step, step % 3, np.array([step, 0.5, -1.0]))
+            else:
+                buffer.append(step, step % 3, (float(step), 1.0, 2.0))
+    final = buffer.frame()
+    buffer._frame = None  # noqa: SLF001
+    assert final.equals(buffer.frame())
