@@ -51,6 +51,7 @@ import polars as pl
 
 from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.engine import Batch, Engine, State
+from interactive_metrics.intervals import check_level as _check_level
 from interactive_metrics.metric import Metric, StateField
 
 if TYPE_CHECKING:
@@ -306,18 +307,6 @@ class BootstrapEngine(Engine):
         out["first_row"] = rows.astype(np.float64)
         out["end_row"] = rows.astype(np.float64) + 1
         return out
-
-
-def _check_level(level: Any) -> float:
-    if (
-        isinstance(level, bool)
-        or not isinstance(level, (int, float, np.floating, np.integer))
-        or not 0 < float(level) < 1
-    ):
-        raise ValueError(
-            f"`level` must be a number strictly between 0 and 1 (e.g. 0.95), got {level!r}"
-        )
-    return float(level)
 
 
 def percentile_interval(results: np.ndarray, level: float) -> tuple[Any, Any]:
