@@ -201,6 +201,23 @@ class BootstrapEngine(Engine):
             owner=type(owner).__name__,
         )
 
+    def intervals(self, running: Mapping[str, np.ndarray], level: float = 0.95) -> np.ndarray:
+        """Percentile intervals of ``m`` states (arrays with a leading axis): ``(2, m, ...)``."""
+        fields = self.wrapped.fields
+        m = len(np.asarray(running["replicate_" + fields[0].name]))
+        shape = self.result_shape
+        if m == 0:
+            return np.zeros((2, 0, *shape))
+        states = {
+            f.name: np.asarray(running["replicate_" + f.name]).reshape(
+                m * self.replicates, *f.shape
+            )
+            for f in fields
+        }
+        results = self.wrapped.results(states).reshape(m, self.replicates, *shape)
+        alpha = 1 - level
+        return np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=1)
+
     def next_row(self) -> int:
         """Where the rows of the next batch start, when the caller gives none."""
         return self._bootstrap.next_row
@@ -349,7 +366,7 @@ class Bootstrap(Metric):
     -----
     ``result()`` is the wrapped metric's result on the data (unweighted);
     :meth:`interval` is the percentile interval of the replicate results;
-    :attr:`history` has ``ci_low`` and ``ci_high`` after every event (95%); the state is
+    :meth:`interval_history` is the history with ``ci_low`` and ``ci_high`` after every event; the state is
     float64 (row numbers are exact up to ``2**53``).
 
     Examples
@@ -363,8 +380,8 @@ class Bootstrap(Metric):
     >>> low, high = b.interval(0.9)
     >>> bool(low < 3.5 < high)
     True
-    >>> b.history.columns[-2:]
-    ['ci_low', 'ci_high']
+    >>> b.interval_history().select("step", "result", "ci_low").height
+    2
     """
 
     def __init__(
@@ -613,50 +630,30 @@ class Bootstrap(Metric):
         return percentile_interval(self.replicate_results(), level)
 
     def interval_history(self, level: float = 0.95) -> pl.DataFrame:
-        """``step``, ``ci_low`` and ``ci_high`` after every recorded event.
+        """:attr:`history` with ``ci_low`` and ``ci_high`` at ``level`` after every recorded event.
+
+        Computed from the ``running_replicate_<field>`` columns, which every history
+        row holds. (``history`` itself keeps the layout of the declaration, which
+        ``save``/``load`` check.)
 
         Examples
         --------
         >>> import interactive_metrics as im
         >>> b = im.Bootstrap(im.Mean(), replicates=20)
         >>> b.update_state([1.0, 2.0, 3.0])
-        >>> b.interval_history().columns
-        ['step', 'ci_low', 'ci_high']
+        >>> b.interval_history().columns[-3:]
+        ['result', 'ci_low', 'ci_high']
         """
-        _check_level(level)
-        frame = Metric.history.fget(self)  # type: ignore[attr-defined]
-        return self._ci_columns(frame, level).select("step", "ci_low", "ci_high")
-
-    def _ci_columns(self, frame: pl.DataFrame, level: float) -> pl.DataFrame:
+        level = _check_level(level)
+        frame = self.history
         m = frame.height
-        fields = self.metric.engine.fields
-        shape = self.result_shape
-        if m == 0:
-            low = high = np.zeros((0, *shape))
-        else:
-            states = {
-                f.name: frame[f"running_replicate_{f.name}"]
-                .to_numpy()
-                .reshape(m * self.replicates, *f.shape)
-                for f in fields
-            }
-            results = self.metric.engine.results(states).reshape(m, self.replicates, *shape)
-            alpha = 1 - level
-            low, high = np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=1)
-        return frame.with_columns(
-            pl.Series("ci_low", low if shape else low.astype(np.float64)),
-            pl.Series("ci_high", high if shape else high.astype(np.float64)),
-        )
-
-    @property
-    def history(self) -> pl.DataFrame:
-        """The history of :class:`~interactive_metrics.Metric`, with ``ci_low``/``ci_high`` (95%).
-
-        The replicate columns (``batch_replicate_<field>``, ``running_replicate_<field>``)
-        hold each event's replicate states; :meth:`interval_history` gives other levels.
-        """
-        frame = Metric.history.fget(self)  # type: ignore[attr-defined]
-        return self._ci_columns(frame, 0.95)
+        running = {
+            f.name: frame[f"running_{f.name}"].to_numpy().reshape(m, *f.shape) for f in self.fields
+        }
+        engine = self.engine
+        assert isinstance(engine, BootstrapEngine)
+        low, high = engine.intervals(running, level)
+        return frame.with_columns(pl.Series("ci_low", low), pl.Series("ci_high", high))
 
     def replay(
         self, data: Any, *, batch: str, sample_weight: str | None = None, **columns: str
@@ -757,18 +754,13 @@ def stream_intervals(streams: Streams, level: float = 0.95) -> pl.DataFrame:
     level = _check_level(level)
     frame = streams.breakdown()
     k = frame.height
-    fields = bootstrap.metric.engine.fields
-    shape = bootstrap.result_shape
-    if k == 0:
-        low = high = np.zeros((0, *shape))
-    else:
-        states = {
-            f.name: frame[f"replicate_{f.name}"].to_numpy().reshape(k * bootstrap.replicates, *f.shape)
-            for f in fields
-        }
-        results = bootstrap.metric.engine.results(states).reshape(k, bootstrap.replicates, *shape)
-        alpha = 1 - level
-        low, high = np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=1)
+    engine = bootstrap.engine
+    assert isinstance(engine, BootstrapEngine)
+    running = {
+        f"replicate_{f.name}": frame[f"replicate_{f.name}"].to_numpy().reshape(k, -1)
+        for f in bootstrap.metric.engine.fields
+    }
+    low, high = engine.intervals(running, level)
     replicate_columns = [c for c in frame.columns if c.startswith("replicate_")]
     return frame.drop(replicate_columns).with_columns(
         pl.Series("ci_low", low), pl.Series("ci_high", high)
