@@ -18,6 +18,7 @@ bisection on the regularised incomplete beta function (a continued fraction).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from statistics import NormalDist
@@ -147,6 +148,30 @@ def t_quantile(q: Any, df: Any) -> np.ndarray:
     3.1824
     """
     q, df = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(df, dtype=np.float64))
+    if q.ndim == 0:
+        return np.asarray(_t_quantile_scalar(float(q), float(df)))
+    return _t_quantile_exact(q, df)
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_quantile_scalar(q: float, df: float) -> float:
+    """One t quantile, cached; the Cornish-Fisher expansion from 200 degrees of freedom on.
+
+    Four terms of the expansion in ``1/df`` (Abramowitz & Stegun 26.7.5): the error
+    at 200 degrees of freedom is about 1e-11 relative, and falls as ``df**-5``.
+    """
+    if df < 200:
+        return float(_t_quantile_exact(np.asarray(q), np.asarray(df)))
+    x = NormalDist().inv_cdf(q)
+    x2 = x * x
+    g1 = (x2 + 1) * x / 4
+    g2 = ((5 * x2 + 16) * x2 + 3) * x / 96
+    g3 = (((3 * x2 + 19) * x2 + 17) * x2 - 15) * x / 384
+    g4 = ((((79 * x2 + 776) * x2 + 1482) * x2 - 1920) * x2 - 945) * x / 92160
+    return x + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def _t_quantile_exact(q: np.ndarray, df: np.ndarray) -> np.ndarray:
     tail = np.minimum(q, 1 - q)
     x = beta_quantile(2 * tail, df / 2, 0.5)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,6 +188,11 @@ def _shaped(low: np.ndarray, high: np.ndarray) -> tuple[Any, Any]:
     return float(low), float(high)
 
 
+@functools.lru_cache(maxsize=64)
+def _normal_quantile(q: float) -> float:
+    return NormalDist().inv_cdf(q)
+
+
 def wilson(successes: Any, trials: Any, level: float = 0.95) -> tuple[Any, Any]:
     """The Wilson score interval of a proportion ``successes / trials``.
 
@@ -173,7 +203,7 @@ def wilson(successes: Any, trials: Any, level: float = 0.95) -> tuple[Any, Any]:
     >>> [round(x, 4) for x in wilson(8, 10)]
     [0.4902, 0.9433]
     """
-    z = NormalDist().inv_cdf(0.5 + check_level(level) / 2)
+    z = _normal_quantile(0.5 + check_level(level) / 2)
     k = np.asarray(successes, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -259,7 +289,9 @@ def state_interval(
         with np.errstate(divide="ignore", invalid="ignore"):
             plain = np.where(trials > 0, successes / trials, 0.0)
         result = np.asarray(metric.engine.result(state), dtype=np.float64)
-        if plain.shape != result.shape or not np.allclose(plain, result, rtol=1e-12, atol=0):
+        if plain.shape != result.shape or not bool(
+            np.all(np.abs(plain - result) <= 1e-12 * np.abs(result))
+        ):
             raise _no_closed_form(metric, "its result is not one ratio of its counts here")
         if method == "clopper-pearson":
             return clopper_pearson(successes, trials, level)
