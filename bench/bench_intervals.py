@@ -83,11 +83,11 @@ def run() -> list[dict]:
     ):
         metric = make()
 
-        def update(metric=metric) -> None:
+        def update(metric=metric, args=args) -> None:
             for _ in range(20):
                 metric.update_state(*args)
 
-        def both(metric=metric) -> None:
+        def both(metric=metric, args=args) -> None:
             for _ in range(20):
                 metric.update_state(*args)
                 metric.interval()

@@ -124,7 +124,7 @@ def _key(seed: int) -> np.uint64:
 
 
 def poisson_weights(rows: np.ndarray, replicates: int, seed: int = 0) -> np.ndarray:
-    """The Poisson(1) weights of samples with row numbers ``rows``: shape ``(len(rows), replicates)``.
+    """The Poisson(1) weights of the samples with row numbers ``rows``: ``(len(rows), replicates)``.
 
     A pure function of ``(seed, row, replicate)``: the weights of a row never depend
     on which other rows are drawn with it. Draws whole arrays at once; see
@@ -140,8 +140,8 @@ def poisson_weights(rows: np.ndarray, replicates: int, seed: int = 0) -> np.ndar
     True
     """
     half = (replicates + 1) // 2
-    z = np.asarray(rows, dtype=np.uint64).reshape(-1, 1) * np.uint64(half)
-    z = z + np.arange(half, dtype=np.uint64)
+    first = np.asarray(rows, dtype=np.uint64).reshape(-1, 1) * np.uint64(half)
+    z: np.ndarray = first + np.arange(half, dtype=np.uint64)
     z *= _GOLDEN
     z += _key(seed)
     _splitmix(z)
@@ -259,8 +259,10 @@ class BootstrapEngine(Engine):
         kept, _ = self.drop_nan(batch)
         inner, rows = self._inner(kept)
         state: State = dict(self.wrapped.batch_state(inner))
-        replicates = {f.name: f.reduction.empty((self.replicates, *f.shape), self.dtype)
-                      for f in self.wrapped.fields}
+        replicates = {
+            f.name: f.reduction.empty((self.replicates, *f.shape), self.dtype)
+            for f in self.wrapped.fields
+        }
         step = max(1, BLOCK // self.replicates)
         for start in range(0, inner.n, step):
             part = slice(start, start + step)
@@ -287,8 +289,9 @@ class BootstrapEngine(Engine):
                     index = np.asarray(term.index, dtype=np.int64)
                     each = np.ones(n) if term.weight is None else np.asarray(term.weight, float)
                     codes = (np.arange(r, dtype=np.int64)[None, :] * size + index[:, None]).ravel()
-                    sums = np.bincount(codes, weights=(dense * each[:, None]).ravel(),
-                                       minlength=r * size)
+                    sums = np.bincount(
+                        codes, weights=(dense * each[:, None]).ravel(), minlength=r * size
+                    )
                     out[f.name] = sums.reshape(r, *f.shape)
                 elif np.ndim(term) == 0:
                     out[f.name] = dense.sum(axis=0) * np.float64(term)
@@ -366,7 +369,7 @@ class Bootstrap(Metric):
     -----
     ``result()`` is the wrapped metric's result on the data (unweighted);
     :meth:`interval` is the percentile interval of the replicate results;
-    :meth:`interval_history` is the history with ``ci_low`` and ``ci_high`` after every event; the state is
+    :meth:`interval_history` is the history with ``ci_low`` and ``ci_high`` per event; the state is
     float64 (row numbers are exact up to ``2**53``).
 
     Examples
@@ -400,7 +403,11 @@ class Bootstrap(Metric):
                 f"{type(metric).__name__}; pass e.g. im.Mean()"
             )
         for value, label, lowest in ((replicates, "replicates", 2), (offset, "offset", 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < lowest
+            ):
                 raise ValueError(
                     f"`{label}` must be an integer >= {lowest}, got {value!r}"
                     + ("; 200 or more give stable 95% intervals" if label == "replicates" else "")
@@ -439,7 +446,7 @@ class Bootstrap(Metric):
         )
         super().__init__(
             name=name if name is not None else f"bootstrap_{metric.name}",
-            nan_strategy=metric.nan_strategy,  # type: ignore[arg-type]
+            nan_strategy=metric.nan_strategy,
             **options,
         )
         self._engine = BootstrapEngine(self, self.metric.engine, self.replicates, self.seed)
@@ -601,8 +608,9 @@ class Bootstrap(Metric):
         """
         state = self.state if state is None else state
         fields = self.metric.engine.fields
-        return self.metric.engine.results({f.name: np.asarray(state["replicate_" + f.name])
-                                           for f in fields})
+        return self.metric.engine.results(
+            {f.name: np.asarray(state["replicate_" + f.name]) for f in fields}
+        )
 
     def interval(self, level: float = 0.95, method: str | None = None) -> tuple[Any, Any]:
         """The percentile bootstrap interval of the result: ``(low, high)``.
@@ -691,9 +699,11 @@ class Bootstrap(Metric):
         ids = frame[batch]
         if ids.null_count():
             raise ValueError(f"column {batch!r} (for `batch`) has missing batch ids")
-        starts = np.flatnonzero(
-            np.concatenate(([True], (ids[1:] != ids[:-1]).to_numpy()))
-        ) if frame.height else np.zeros(0, dtype=np.intp)
+        starts = (
+            np.flatnonzero(np.concatenate(([True], (ids[1:] != ids[:-1]).to_numpy())))
+            if frame.height
+            else np.zeros(0, dtype=np.intp)
+        )
         bounds = [*starts.tolist(), frame.height]
         engine = self._engine
         first = self.next_row
@@ -711,7 +721,7 @@ class Bootstrap(Metric):
         return self
 
     def save(self, path: str | os.PathLike[str], **options: Any) -> Path:
-        """Save (see :meth:`Metric.save`); ``load`` rebuilds the Bootstrap and its wrapped metric."""
+        """Save, as :meth:`Metric.save`; ``load`` rebuilds the Bootstrap and the wrapped metric."""
         return super().save(path, **options)
 
 

@@ -114,9 +114,9 @@ def betainc(a: Any, b: Any, x: Any) -> np.ndarray:
             )
         flip = ~direct
         if flip.any():
-            value[flip] = 1 - front[flip] * _beta_fraction(
-                bi[flip], ai[flip], 1 - xi[flip]
-            ) / bi[flip]
+            value[flip] = (
+                1 - front[flip] * _beta_fraction(bi[flip], ai[flip], 1 - xi[flip]) / bi[flip]
+            )
         out[inside] = value
     return out
 
@@ -298,7 +298,8 @@ def state_interval(
         return wilson(successes, trials, level)
     fields = getattr(type(metric), "mean_fields", None)
     if fields is not None and set(fields) <= names and method in (None, "t"):
-        return student_t(*(state[name] for name in fields), level)
+        total, count, squares = (state[name] for name in fields)
+        return student_t(total, count, squares, level)
     if fields is not None and not set(fields) <= names:
         raise _no_closed_form(metric, "create it with variance=True for a Student t interval")
     if method is not None:
@@ -362,7 +363,7 @@ def _p_value(lows_highs: Any, target: float) -> float:
 def stream_differences(
     streams: Streams, level: float = 0.95, correction: str = "holm"
 ) -> pl.DataFrame:
-    """Per stream: does its interval exclude the result of all the other streams merged?
+    """Per stream: whether its interval excludes the result of all the other streams merged.
 
     For each stream with data, the rest is the exact merge of every other stream's
     state (``rest_result``); the p-value is the smallest ``1 - level`` at which the
@@ -400,9 +401,7 @@ def stream_differences(
         f.name: (f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name)
         for f in engine.fields
     }
-    states = {
-        f.name: frame[columns[f.name]].to_numpy().reshape(k, *f.shape) for f in engine.fields
-    }
+    states = {f.name: frame[columns[f.name]].to_numpy().reshape(k, *f.shape) for f in engine.fields}
     rest_results, p_values, lows, highs = [], [], [], []
     for i in range(k):
         others = np.flatnonzero(np.arange(k) != i)
@@ -411,15 +410,14 @@ def stream_differences(
         )
         target = float(engine.results(rest)[0]) if len(others) else math.nan
         own = {n: states[n][i] for n in names}
-        if isinstance(metric, Bootstrap):
-            results = metric.replicate_results(own)
+        replicates = metric.replicate_results(own) if isinstance(metric, Bootstrap) else None
 
-            def bounds(lv: float, results: np.ndarray = results) -> tuple[Any, Any]:
-                return percentile_interval(results, lv)
-        else:
-
-            def bounds(lv: float, own: dict[str, Any] = own) -> tuple[Any, Any]:
-                return state_interval(metric, own, lv)
+        def bounds(
+            lv: float, own: dict[str, Any] = own, replicates: np.ndarray | None = replicates
+        ) -> tuple[Any, Any]:
+            if replicates is not None:
+                return percentile_interval(replicates, lv)
+            return state_interval(metric, own, lv)
 
         a, b = bounds(level)
         lows.append(a)

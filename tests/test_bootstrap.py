@@ -201,7 +201,9 @@ def test_coverage_of_the_bootstrap(n: int, band: tuple[float, float]) -> None:
     for runs in (400,):
         covered = 0
         per_update = max(1, 20_000 // n)
-        s = im.Streams(im.Bootstrap(im.BinaryAccuracy(), replicates=200, seed=n), )
+        s = im.Streams(
+            im.Bootstrap(im.BinaryAccuracy(), replicates=200, seed=n),
+        )
         for start in range(0, runs, per_update):
             k = min(per_update, runs - start)
             y = (rng.random(k * n) < p).astype(float)
