@@ -362,8 +362,11 @@ class Bootstrap(Metric):
         number of its first sample in the whole data set. See the module notes.
     name : str, optional
         Defaults to ``bootstrap_<metric's name>``.
-    history, history_every, history_last
-        As for :class:`~interactive_metrics.Metric`.
+    dtype : None or "float64"
+        A bootstrap's state is float64 (row numbers are stored exactly).
+    **options
+        ``history``, ``history_every``, ``history_last``, as for
+        :class:`~interactive_metrics.Metric`.
 
     Notes
     -----
