@@ -25,6 +25,7 @@ from interactive_metrics.metrics import *  # noqa: F403 (every metric class, lis
 
 if TYPE_CHECKING:
     from interactive_metrics import charts, data, io  # noqa: F401 (lazy, below)
+    from interactive_metrics.bootstrap import Bootstrap
     from interactive_metrics.collection import MetricCollection
     from interactive_metrics.io import load
     from interactive_metrics.streams import Streams
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bootstrap",
     "Metric",
     "MetricCollection",
     "StateField",
@@ -51,6 +53,7 @@ _LAZY = {
     "data": ("interactive_metrics.data", None),
     "io": ("interactive_metrics.io", None),
     "load": ("interactive_metrics.io", "load"),
+    "Bootstrap": ("interactive_metrics.bootstrap", "Bootstrap"),
     "MetricCollection": ("interactive_metrics.collection", "MetricCollection"),
     "Streams": ("interactive_metrics.streams", "Streams"),
 }

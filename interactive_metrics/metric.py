@@ -1291,3 +1291,24 @@ class Metric:
         from interactive_metrics import widgets
 
         return widgets.metric_widget(self, kind, **options)
+
+    def interval(self, level: float = 0.95, method: str | None = None) -> tuple[Any, Any]:
+        """A confidence interval of :meth:`result`: ``(low, high)``, closed-form.
+
+        Wilson (``method="clopper-pearson"`` for Clopper–Pearson) for ratios of counts
+        (the accuracies, precision, recall, specificity), Student t for
+        ``Mean(variance=True)``; any other metric raises a ``ValueError`` that says to
+        use :class:`~interactive_metrics.Bootstrap`. See
+        :mod:`interactive_metrics.intervals`.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.BinaryAccuracy()
+        >>> m.update_state([1] * 10, [1] * 8 + [0] * 2)
+        >>> [round(x, 4) for x in m.interval(0.95)]
+        [0.4902, 0.9433]
+        """
+        from interactive_metrics.intervals import interval
+
+        return interval(self, level, method)

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _ACCURACY_FIELDS = (StateField("correct"), StateField("count"))
+_ACCURACY_RATIO = ("correct", ("count",))
+"""The result is ``correct / count``: a ratio of counts (Wilson intervals, ``interval()``)."""
 
 
 def _labels_then_scores(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
@@ -157,6 +159,7 @@ class Accuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    ratio_of_counts = _ACCURACY_RATIO
     as_input = staticmethod(as_labels)  # labels are compared as given, not rounded to dtype
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -192,6 +195,7 @@ class BinaryAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    ratio_of_counts = _ACCURACY_RATIO
 
     def __init__(
         self, threshold: float = 0.5, name: str | None = None, dtype: Any = None, **options: Any
@@ -270,6 +274,7 @@ class CategoricalAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    ratio_of_counts = _ACCURACY_RATIO
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """1 where ``argmax(y_pred) == argmax(y_true)``."""
@@ -310,6 +315,7 @@ class SparseCategoricalAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    ratio_of_counts = _ACCURACY_RATIO
     as_input = staticmethod(_labels_then_scores)
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -343,6 +349,7 @@ class TopKCategoricalAccuracy(MeanOfSamples):
     """
 
     fields = _ACCURACY_FIELDS
+    ratio_of_counts = _ACCURACY_RATIO
 
     def __init__(
         self, k: int = 5, name: str | None = None, dtype: Any = None, **options: Any

@@ -512,6 +512,7 @@ class Precision(_ThresholdedCounts):
     """
 
     counts = ("true_positives", "false_positives")
+    ratio_of_counts = ("true_positives", ("true_positives", "false_positives"))
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The share of positive predictions that were right (per class, or averaged)."""
@@ -563,6 +564,7 @@ class Recall(_ThresholdedCounts):
     """
 
     counts = ("true_positives", "false_negatives")
+    ratio_of_counts = ("true_positives", ("true_positives", "false_negatives"))
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The share of positive labels that were found (per class, or averaged)."""
@@ -617,6 +619,7 @@ class Specificity(_ThresholdedCounts):
     """
 
     counts = ("true_negatives", "false_positives")
+    ratio_of_counts = ("true_negatives", ("true_negatives", "false_positives"))
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The share of negative labels predicted negative (per class, or averaged)."""

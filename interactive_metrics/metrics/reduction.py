@@ -7,7 +7,7 @@ per-sample terms, and a result.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,6 +52,14 @@ class Sum(Metric):
 class Mean(Metric):
     """The weighted mean: ``Σ wᵢ·vᵢ / Σ wᵢ``, and 0 before any weight is seen.
 
+    Parameters
+    ----------
+    name, dtype, **options
+        As for :class:`~interactive_metrics.Metric`.
+    variance : bool
+        Also keep ``total_squares``, the weighted sum of squares (default False, so
+        that the state and history of a plain mean stay two fields).
+
     Notes
     -----
     The state is a ``total`` and a ``count`` (the total weight), so merging is
@@ -73,14 +81,45 @@ class Mean(Metric):
     >>> m.update_state([[1, 2, 3], [4, 5, 6]], sample_weight=[1, 3])
     >>> m.result(), m.state
     (4.25, {'total': 17.0, 'count': 4.0})
+
+    ``variance=True`` also keeps ``total_squares`` (``Σ wᵢ·vᵢ²``), so that
+    ``interval()`` gives a Student t interval:
+
+    >>> m = im.Mean(variance=True)
+    >>> m.update_state([1.0, 2.0, 3.0, 4.0])
+    >>> m.state["total_squares"], [round(x, 4) for x in m.interval(0.95)]
+    (30.0, [0.4457, 4.5543])
     """
 
-    fields = (StateField("total"), StateField("count"))
+    mean_fields: ClassVar[tuple[str, str, str]] = ("total", "count", "total_squares")
+    """The fields of a Student t interval (``interval()``): sum, count, sum of squares."""
+
+    def __init__(
+        self, name: str | None = None, dtype: Any = None, *, variance: bool = False, **options: Any
+    ) -> None:
+        if not isinstance(variance, (bool, np.bool_)):
+            raise TypeError(
+                f"`variance` must be True or False, got {variance!r}; True also keeps the "
+                "weighted sum of squares (`total_squares`), for `interval()`"
+            )
+        self.variance = bool(variance)
+        super().__init__(name=name, dtype=dtype, **options)
+
+    @property
+    def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
+        """``total`` and ``count``; with ``variance=True`` also ``total_squares``."""
+        if self.variance:
+            return (StateField("total"), StateField("count"), StateField("total_squares"))
+        return (StateField("total"), StateField("count"))
 
     def terms(self, values: np.ndarray, sample_weight: np.ndarray | None = None) -> State:
-        """Each sample's weighted value and its weight (1 when unweighted)."""
+        """Each sample's weighted value and its weight (1 when unweighted); squares if asked."""
         weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
-        return {"total": weighted, "count": 1.0 if weight is None else weight}
+        out = {"total": weighted, "count": 1.0 if weight is None else weight}
+        if self.variance:
+            squares, _ = weighted_samples(values * values, sample_weight, reduce="mean")
+            out["total_squares"] = squares
+        return out
 
     def compute(self, state: Mapping[str, Any]) -> Any:
         """``total / count``; 0 when ``count`` is 0."""
