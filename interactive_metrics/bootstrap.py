@@ -49,10 +49,11 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 import polars as pl
 
+from interactive_metrics.core.coerce import check_choice, resolve_dtype
 from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.intervals import check_level as _check_level
-from interactive_metrics.metric import Metric, StateField
+from interactive_metrics.metric import SUMMATIONS, Metric, StateField
 
 if TYPE_CHECKING:
     from interactive_metrics.streams import Streams
@@ -417,19 +418,23 @@ class Bootstrap(Metric):
                 )
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"`seed` must be an integer >= 0, got {seed!r}")
-        if dtype is not None and np.dtype(dtype) != np.float64:
+        if dtype is not None and resolve_dtype(dtype) != np.float64:  # resolve: clear errors
             raise ValueError(
                 f"`dtype` of a Bootstrap must be float64 (row numbers are stored exactly), "
                 f"got {dtype!r}; leave it out"
             )
+        if "summation" in options:  # a bad value is refused as every metric refuses it
+            check_choice(options["summation"], "summation", SUMMATIONS)
         if options.get("summation", "plain") != "plain":
             raise ValueError(
                 "`summation` of a Bootstrap must be 'plain', got "
                 f"{options['summation']!r}; the replicate sums are plain float64 sums"
             )
         options.pop("summation", None)
-        options.pop("nan_strategy", None)
-        self.metric = type(metric).from_config({**metric.get_config(), "history": False})
+        strategy = options.pop("nan_strategy", metric.nan_strategy)  # the wrapped metric's own
+        self.metric = type(metric).from_config(
+            {**metric.get_config(), "history": False, "nan_strategy": strategy}
+        )
         self.replicates = int(replicates)
         self.seed = int(seed)
         self.offset = int(offset)
@@ -449,11 +454,13 @@ class Bootstrap(Metric):
         )
         super().__init__(
             name=name if name is not None else f"bootstrap_{metric.name}",
-            nan_strategy=metric.nan_strategy,
+            nan_strategy=strategy,
             **options,
         )
-        self._engine = BootstrapEngine(self, self.metric.engine, self.replicates, self.seed)
-        self._combine = self._engine.combine
+
+    def make_engine(self) -> BootstrapEngine:
+        """The bootstrap's engine: the wrapped metric's, plus the replicate states."""
+        return BootstrapEngine(self, self.metric.engine, self.replicates, self.seed)
 
     @property
     def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
@@ -513,10 +520,10 @@ class Bootstrap(Metric):
         self._check_rows([(float(state["first_row"]), float(state["end_row"]))])
         super().update_from_state(state)
 
-    def update_from_state(self, batch_state: Mapping[str, Any]) -> None:
+    def update_from_state(self, batch_state: Mapping[str, Any], validate: bool = True) -> None:
         """As :meth:`Metric.update_from_state`, refusing rows already seen."""
         self._check_rows([(float(batch_state["first_row"]), float(batch_state["end_row"]))])
-        super().update_from_state(batch_state)
+        super().update_from_state(batch_state, validate)
 
     def prepare_updates(self, batch_states: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
         """As :meth:`Metric.prepare_updates`, refusing rows already seen (or seen twice)."""
@@ -667,7 +674,14 @@ class Bootstrap(Metric):
         return frame.with_columns(pl.Series("ci_low", low), pl.Series("ci_high", high))
 
     def replay(
-        self, data: Any, *, batch: str, sample_weight: str | None = None, **columns: str
+        self,
+        data: Any,
+        *,
+        batch: str,
+        sample_weight: str | None = None,
+        every: str | None = None,
+        reset: str | None = None,
+        **columns: str,
     ) -> Self:
         """Replay a logged run: one update per batch id (sorted), rows in log order within a batch.
 
@@ -684,6 +698,11 @@ class Bootstrap(Metric):
         >>> bool((b.replicate_results() == loop.replicate_results()).all())
         True
         """
+        if every is not None or reset is not None:
+            raise TypeError(
+                "`every` and `reset` are not supported for a Bootstrap replay yet; bucket the "
+                "batch column first (pl.col(...).dt.truncate) or replay one epoch at a time"
+            )
         frame = _as_frame(data)
         names = self.input_names
         unknown = [k for k in columns if k not in names]

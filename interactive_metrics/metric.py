@@ -355,16 +355,7 @@ class Metric:
         self._check_size(history)
         self._plan = tuple((f.name, f.reduction) for f in self._fields)
         try:
-            self._engine = Engine(
-                self._fields,
-                self.terms,
-                self.compute,
-                dtype=self._dtype,
-                input_names=self.input_names,
-                as_input=self.as_input,  # a class's, or one set on the instance first
-                nan_strategy=nan_strategy,
-                owner=type(self).__name__,
-            )
+            self._engine = self.make_engine()
             self._state: State = self._engine.identity()
         except MemoryError:
             numbers = sum(int(np.prod(f.shape, dtype=np.float64)) for f in self._fields)
@@ -412,6 +403,25 @@ class Metric:
                 nbytes,
                 shapes,
             )
+
+    def make_engine(self) -> Engine:
+        """Build this metric's :class:`~interactive_metrics.engine.Engine` (once, in ``__init__``).
+
+        From the declaration: ``fields``, ``terms``, ``compute``, the dtype, the input
+        names and ``as_input``, the NaN policy. A metric whose batches need more
+        than per-sample terms (a bootstrap draws weights per replicate) returns an
+        ``Engine`` subclass; everything else derives from it unchanged.
+        """
+        return Engine(
+            self._fields,
+            self.terms,
+            self.compute,
+            dtype=self._dtype,
+            input_names=self.input_names,
+            as_input=self.as_input,  # a class's, or one set on the instance first
+            nan_strategy=self.nan_strategy,
+            owner=type(self).__name__,
+        )
 
     # -- the three declarations ------------------------------------------------------------
 

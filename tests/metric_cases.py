@@ -370,6 +370,9 @@ class Case:
 CASES: dict[str, Case] = {
     "Sum": Case(im.Sum, _values, weighted_sum(lambda v: v)),
     "Mean": Case(im.Mean, _values, weighted_mean(lambda v: v)),
+    "Bootstrap": Case(  # its result is the wrapped metric's, on the unweighted data
+        lambda **o: im.Bootstrap(im.Mean(), replicates=8, **o), _values, weighted_mean(lambda v: v)
+    ),
     "Count": Case(im.Count, _values, lambda b: np.sum(_stack(b)[1])),
     "Min": Case(im.Min, _values, _extreme(np.min, np.inf)),
     "Max": Case(im.Max, _values, _extreme(np.max, -np.inf)),

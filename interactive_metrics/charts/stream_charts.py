@@ -400,8 +400,8 @@ def stream_history(
     if merged and not isinstance(streams, pl.DataFrame) and hasattr(streams, "merged"):
         merged_history = streams.merged().history
         if rolling is not None:
-            merged_history = streams.merged().rolling(rolling).with_columns(
-                pl.lit("update").alias("event")
+            merged_history = (
+                streams.merged().rolling(rolling).with_columns(pl.lit("update").alias("event"))
             )
         if column in merged_history.columns:
             overall = merged_history.select(
