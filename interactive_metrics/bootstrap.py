@@ -515,7 +515,7 @@ class Bootstrap(Metric):
             As the wrapped metric's ``update_state``, and for ``row`` numbers within the
             range already seen. Nothing changes on error.
         """
-        engine = self._engine
+        engine = self.engine
         state = engine.batch_state(engine.bind_arguments(inputs, named, sample_weight))
         self._check_rows([(float(state["first_row"]), float(state["end_row"]))])
         super().update_from_state(state)
@@ -727,7 +727,7 @@ class Bootstrap(Metric):
             else np.zeros(0, dtype=np.intp)
         )
         bounds = [*starts.tolist(), frame.height]
-        engine = self._engine
+        engine = self.engine
         first = self.next_row
         states = []
         for a, b in zip(bounds[:-1], bounds[1:], strict=False):

@@ -665,11 +665,15 @@ class Engine:
         if not m:
             return
         slices = self._slices
+        # array states: one compute per row, so that a row's result is bit for bit what
+        # result() gives for that state (a vectorised compute over arrays may round apart)
+        results = self.results if self.scalar_only else self.row_compute.one_by_one
         for prefix, target in (("batch_", "batch_result"), ("running_", "result")):
             states = {
                 f.name: block[:, slices[prefix + f.name]].reshape(m, *f.shape) for f in self.fields
             }
-            block[:, slices[target]] = self.results(states).reshape(m, -1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                block[:, slices[target]] = results(states).reshape(m, -1)
 
     def history_rows(
         self, batches: Mapping[str, np.ndarray], running: Mapping[str, np.ndarray]

@@ -189,6 +189,7 @@ def test_config_round_trip_and_default_name():
         "history_every": 2,
         "history_last": None,
         "summation": "plain",
+        "variance": False,
     }
     assert im.Mean.from_config(config).get_config() == config
     assert im.MeanMetricWrapper(np.abs).name == "absolute"

@@ -692,6 +692,10 @@ class RowCompute:
             out[i] = self.compute({name: x[i] for name, x in states.items()})
         return out
 
+    def one_by_one(self, states: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Results of ``k`` states computed one state at a time: each exactly ``compute(state)``."""
+        return self._loop(states, len(next(iter(states.values()))))
+
     def __call__(self, states: Mapping[str, np.ndarray]) -> np.ndarray:
         """Results of ``k`` states given as arrays of shape ``(k, ...)``: shape ``(k, ...)``."""
         k = len(next(iter(states.values())))

@@ -136,7 +136,15 @@ class ExpectedCalibrationError(Metric):
         }
 
     def compute(self, state: Mapping[str, Any]) -> Any:
-        """The gap between hits and confidence, over the bins (weighted as ``norm`` says)."""
+        """The gap between hits and confidence, over the bins (weighted as ``norm`` says).
+
+        Computed in float64, returned rounded to the state's dtype: the history
+        (kept in that dtype) then holds exactly what ``result()`` says.
+        """
+        dtype = np.asarray(state["bin_weight"]).dtype
+        return float(dtype.type(self._gap(state)))
+
+    def _gap(self, state: Mapping[str, Any]) -> float:
         weight = np.asarray(state["bin_weight"], dtype=np.float64)
         gap = np.abs(np.asarray(state["bin_hits"], np.float64) - state["bin_confidence"])
         total = weight.sum()
