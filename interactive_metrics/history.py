@@ -209,16 +209,14 @@ class HistoryBuffer:
         """Append one row: ``step``, the event code and the numbers in column order.
 
         With ``complete_later`` (an array row), ``complete`` fills in the rest of the
-        row later, for a block of rows at once: when the history is read, or once
-        :data:`FLUSH_ROWS` rows wait.
+        row later, for all such rows at once, when the history is read: updates
+        never pay for it, and rows dropped by ``last`` before a read never do.
         """
         if not isinstance(row, np.ndarray):
             self.append_numbers((step, event, *row))
             return
         if self._queue or (not complete_later and self._complete_from < self._length):
             self._flush()  # earlier rows first, complete: rows are completed in order
-        elif complete_later and self._length - self._complete_from >= FLUSH_ROWS:
-            self._flush()
         i = self._length
         if self.last is not None and i >= 2 * self.last:
             self._drop_oldest(i - self.last)  # amortised O(1): once every `last` rows
