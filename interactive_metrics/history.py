@@ -230,6 +230,37 @@ class HistoryBuffer:
         if not complete_later:
             self._complete_from = self._length
 
+    def append_parts(self, step: int, event: int, parts: Sequence[tuple[slice, Any]]) -> None:
+        """Append one row given in parts (``(columns slice, values)``); ``complete`` fills the rest.
+
+        What a metric with array states records per event: its batch and running
+        states written straight into the buffer, the results left for
+        :meth:`complete <HistoryBuffer>` when the history is read (as ``append``
+        with ``complete_later``), without building the row first.
+
+        Examples
+        --------
+        >>> h = HistoryBuffer([("a", (2,)), ("b", ())], np.dtype("float64"))
+        >>> h.append_parts(1, 0, [(h.slices["a"], np.array([1.0, 2.0]))])
+        >>> h.frame()["a"].to_list()
+        [[1.0, 2.0]]
+        """
+        if self._queue:
+            self._flush()
+        i = self._length
+        if self.last is not None and i >= 2 * self.last:
+            self._drop_oldest(i - self.last)
+            i = self._length
+        if i == len(self._steps):
+            self._grow(i + 1)
+        row = self._values[i]
+        row[:] = 0
+        for columns, value in parts:
+            row[columns] = value.ravel() if isinstance(value, np.ndarray) else value
+        self._steps[i] = step
+        self._events[i] = event
+        self._length = i + 1
+
     def append_numbers(self, numbers: tuple[float, ...]) -> None:
         """Append one row given as one tuple: the step, the event code, then the numbers.
 

@@ -927,16 +927,13 @@ class Metric:
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
         """Append the row of an event of a metric with array fields or an array result.
 
-        The result columns are left for :meth:`Engine.complete_results`, which the
-        history calls for the rows not completed yet whenever it is read.
+        The states go straight into the buffer; the result columns are left for
+        :meth:`Engine.complete_results`, which the history calls when it is read.
         """
-        row = np.zeros(history.width, dtype=self._dtype)
         slices = history.slices
-        for name, value in batch.items():
-            row[slices["batch_" + name]] = np.ravel(value)
-        for name, value in new.items():
-            row[slices["running_" + name]] = np.ravel(value)
-        history.append(self._step + 1, event, row, complete_later=True)
+        parts = [(slices["batch_" + name], value) for name, value in batch.items()]
+        parts += [(slices["running_" + name], value) for name, value in new.items()]
+        history.append_parts(self._step + 1, event, parts)
 
     # -- derived: reset and merge -----------------------------------------------------------
 
