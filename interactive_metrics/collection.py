@@ -42,17 +42,19 @@ from interactive_metrics.core.memo import shared_checks
 from interactive_metrics.engine import CHUNK, Batch, Engine, State
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
-    CHUNK_ROWS,
     batch_codes,
     batch_labels,
     check_columns,
     check_nulls,
+    sorted_codes,
+    source_chunks,
+    source_frame,
 )
 
 if TYPE_CHECKING:
     from interactive_metrics.collection_streams import CollectionStreams
 
-__all__ = ["SEPARATOR", "MetricCollection", "source_chunks", "source_frame"]
+__all__ = ["SEPARATOR", "MetricCollection"]
 
 SEPARATOR = "/"
 """Between a member's name and its column in :attr:`MetricCollection.history` (``loss/result``).
@@ -81,28 +83,8 @@ def _package_classes() -> dict[str, type[Metric]]:
     return {k: v for k, v in found.items() if isinstance(v, type) and issubclass(v, Metric)}
 
 
-def source_frame(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
-    """A replay's data as a LazyFrame, and as a DataFrame when it is already in memory."""
-    if isinstance(data, pl.DataFrame):
-        return data.lazy(), data
-    if isinstance(data, pl.LazyFrame):
-        return data, None
-    if isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        if not path.exists():
-            raise FileNotFoundError(f"`data` must be an existing file, got {str(path)!r}")
-        suffix = path.suffix.lower()
-        if suffix in (".parquet", ".pq"):
-            return pl.scan_parquet(path), None
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ","), None
-        raise ValueError(
-            f"`data` must be a .csv or .parquet file, got {str(path)!r}; convert it, or "
-            "read it with polars and pass the DataFrame"
-        )
-    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
-        frame = pl.from_pandas(data)
-        return frame.lazy(), frame
+def _collection_source(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """:func:`~interactive_metrics.replay.source_frame`, refusing a Dask frame clearly."""
     from interactive_metrics.distributed import is_dask_frame
 
     if is_dask_frame(data):
@@ -110,45 +92,7 @@ def source_frame(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
             "`data` is a Dask DataFrame, which a MetricCollection does not replay yet; "
             "replay each member with `metric.replay(...)`, or `.compute()` the frame first"
         )
-    raise TypeError(
-        f"`data` must be a polars DataFrame or LazyFrame, a pandas DataFrame or a path to a "
-        f"CSV / Parquet file, got {type(data).__name__}"
-    )
-
-
-def _chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
-    """The needed columns, in chunks of at most about ``CHUNK_ROWS`` rows (each read once)."""
-    if frame is not None:
-        frame = frame.select(columns)
-        if frame.height == 0:
-            yield frame
-        for start in range(0, frame.height, CHUNK_ROWS):
-            yield frame.slice(start, CHUNK_ROWS)
-        return
-    empty = True
-    for chunk in lazy.select(columns).collect_batches(chunk_size=CHUNK_ROWS):
-        empty = False
-        yield chunk
-    if empty:
-        yield lazy.select(columns).clear().collect()
-
-
-def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
-    """The ``columns`` of a replay's data in chunks of at most about ``CHUNK_ROWS`` rows.
-
-    ``lazy`` and ``frame`` are what :func:`source_frame` returns; each chunk is read
-    once, so several metrics can reduce it in one pass over the log.
-    """
-    return _chunks(lazy, frame, columns)
-
-
-def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
-    if isinstance(ids, pl.Series):
-        ordered = ids.unique().sort()
-        codes = (ids.rank("dense").cast(pl.Int64) - 1).to_numpy().astype(np.intp, copy=False)
-        return codes, ordered
-    distinct, inverse = np.unique(ids, return_inverse=True)
-    return inverse.astype(np.intp, copy=False), distinct
+    return source_frame(data)
 
 
 class _Group:
@@ -731,7 +675,7 @@ class MetricCollection:
                 f"MetricCollection.replay() takes one column name per input ({example}), "
                 f"got {problem}"
             )
-        lazy, frame = source_frame(data)
+        lazy, frame = _collection_source(data)
         roles: dict[str, str | None] = {
             **{n: columns[n] for n in self._input_names},
             "sample_weight": sample_weight,
@@ -743,7 +687,7 @@ class MetricCollection:
         metrics = self._metrics
         chunk_ids: list[Any] = []
         partial: list[list[State]] = [[] for _ in metrics]
-        for chunk in _chunks(lazy, frame, needed):
+        for chunk in source_chunks(lazy, frame, needed):
             check_nulls(chunk, roles, set())
             starts, codes, ids = batch_codes(chunk[batch])
             arrays = {n: chunk[columns[n]].to_numpy() for n in self._input_names}
@@ -782,7 +726,7 @@ class MetricCollection:
                 if isinstance(chunk_ids[0], pl.Series)
                 else np.concatenate(chunk_ids)
             )
-            codes, distinct = _sorted_codes(every)
+            codes, distinct = sorted_codes(every)
             spans = len(distinct) != len(codes) or not bool((np.diff(codes) > 0).all())
             merged = []
             for m, parts in zip(metrics, partial, strict=True):

@@ -50,6 +50,9 @@ from interactive_metrics.replay import (
     check_columns,
     check_nulls,
     chunk_keys,
+    sorted_codes,
+    source_chunks,
+    source_frame,
     stream_roles,
 )
 from interactive_metrics.streams import Segments, Streams
@@ -430,8 +433,6 @@ class CollectionStreams:
         >>> s.breakdown().select("stream", "loss/result", "recall/result").rows()
         [('a', 0.3, 0.5), ('b', 0.3, 0.0)]
         """
-        from interactive_metrics.collection import source_chunks, source_frame
-
         names = self._binder.input_names
         unknown = sorted(set(columns) - set(names))
         missing = [n for n in names if n not in columns]
@@ -866,7 +867,7 @@ class _ReplayParts:
         else:
             every = _concat(self.batch_ids)
             stacked = {name: np.concatenate([s[name] for s in self.batch_states]) for name in names}
-            codes, all_batches = _sorted_codes(every)
+            codes, all_batches = sorted_codes(every)
             spans = len(all_batches) != len(codes) or not bool((np.diff(codes) > 0).all())
             batch_states = (
                 engine.merge_segments(stacked, codes, len(all_batches)) if spans else stacked
@@ -889,15 +890,6 @@ def _take(ids: Any, index: np.ndarray) -> Any:
 
 def _concat(parts: list[Any]) -> Any:
     return pl.concat(parts) if isinstance(parts[0], pl.Series) else np.concatenate(parts)
-
-
-def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
-    if isinstance(ids, pl.Series):
-        ordered = ids.unique().sort()
-        codes = (ids.rank("dense").cast(pl.Int64) - 1).to_numpy().astype(np.intp, copy=False)
-        return codes, ordered
-    distinct, inverse = np.unique(ids, return_inverse=True)
-    return inverse.astype(np.intp, copy=False), distinct
 
 
 def _rank_in(ids: Any, distinct: Any) -> np.ndarray:

@@ -48,8 +48,18 @@ CHUNK_ROWS = 1 << 21
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _as_lazy(data: Source) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
-    """The data as a LazyFrame, and as a DataFrame when it is already in memory."""
+def source_frame(data: Source) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """The data of a replay as a LazyFrame, and as a DataFrame when it is already in memory.
+
+    A polars DataFrame or LazyFrame, a pandas DataFrame, or a CSV / Parquet path
+    (scanned lazily). Collections and Streams of collections read logs through it too.
+
+    Examples
+    --------
+    >>> lazy, frame = source_frame(pl.DataFrame({"x": [1, 2]}))
+    >>> type(lazy).__name__, frame.height
+    ('LazyFrame', 2)
+    """
     if isinstance(data, pl.DataFrame):
         return data.lazy(), data
     if isinstance(data, pl.LazyFrame):
@@ -76,8 +86,12 @@ def _as_lazy(data: Source) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
     )
 
 
-def _chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
-    """Yield the needed columns in chunks of at most about :data:`CHUNK_ROWS` rows."""
+def source_chunks(lazy: pl.LazyFrame, frame: pl.DataFrame | None, columns: list[str]) -> Any:
+    """Yield the needed ``columns`` in chunks of at most about :data:`CHUNK_ROWS` rows.
+
+    ``lazy`` and ``frame`` are what :func:`source_frame` returns; each chunk is read
+    once, so several metrics can reduce it in one pass over the log.
+    """
     if frame is not None:
         frame = frame.select(columns)
         if frame.height == 0:
@@ -238,7 +252,14 @@ def _concat(parts: list[Any]) -> Any:
     return np.concatenate(parts)
 
 
-def _sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
+def sorted_codes(ids: Any) -> tuple[np.ndarray, Any]:
+    """Codes of ``ids`` among their sorted distinct values, and those values.
+
+    Examples
+    --------
+    >>> sorted_codes(np.array([30, 10, 30]))
+    (array([1, 0, 1]), array([10, 30]))
+    """
     if isinstance(ids, pl.Series):
         ordered = ids.unique().sort()
         codes = (ids.rank("dense").cast(pl.Int64) - 1).to_numpy().astype(np.intp, copy=False)
@@ -290,7 +311,7 @@ class _Partials:
             return self.ids[0], self.states[0]
         ids = _concat(self.ids)
         states = {name: np.concatenate([s[name] for s in self.states]) for name in names}
-        codes, distinct = _sorted_codes(ids)
+        codes, distinct = sorted_codes(ids)
         if len(distinct) == len(codes) and bool((np.diff(codes) > 0).all()):
             return distinct, states  # no batch spans two chunks
         return distinct, engine.merge_segments(states, codes, len(distinct))
@@ -488,7 +509,7 @@ def replay_metric(
         return replay_dask(metric, data, batch=batch, sample_weight=sample_weight, **columns)
     inputs = input_roles(metric, columns)
     engine = metric.engine
-    lazy, frame = _as_lazy(data)
+    lazy, frame = source_frame(data)
     roles: dict[str, str | None] = {
         **inputs,
         "sample_weight": sample_weight,
@@ -500,7 +521,7 @@ def replay_metric(
     schema = lazy.collect_schema()
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     partials, epochs = _Partials(), Epochs(reset)
-    for chunk in _chunks(lazy, frame, needed):
+    for chunk in source_chunks(lazy, frame, needed):
         check_nulls(chunk, roles, set())
         epochs.add(chunk, batch)
         starts, codes, ids = batch_codes(chunk[batch])
@@ -624,7 +645,7 @@ def replay_streams(
         )
     engine = streams.engine
     inputs = input_roles(streams.metric, columns)
-    lazy, frame = _as_lazy(data)
+    lazy, frame = source_frame(data)
     roles: dict[str, str | None] = {
         **inputs,
         "sample_weight": sample_weight,
@@ -640,7 +661,7 @@ def replay_streams(
     dtype = engine.dtype
     batches, parts, epochs = _Partials(), StreamPartials(), Epochs(reset)
     offset = 0
-    for chunk in _chunks(lazy, frame, needed):
+    for chunk in source_chunks(lazy, frame, needed):
         check_nulls(chunk, roles, null_ok)
         epochs.add(chunk, batch)
         height = chunk.height

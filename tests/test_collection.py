@@ -514,18 +514,19 @@ def test_replay_equals_each_member_replayed_alone(lazy: bool) -> None:
 
 def test_replay_in_several_chunks_merges_batches_that_span_them(monkeypatch: Any) -> None:
     import interactive_metrics.collection as collection_module
+    import interactive_metrics.replay as replay_module
 
-    monkeypatch.setattr(collection_module, "CHUNK_ROWS", 64)
+    monkeypatch.setattr(replay_module, "CHUNK_ROWS", 64)
     log = a_log(np.random.default_rng(4), 300, 9).sort("batch")
     read: list[int] = []
-    original = collection_module._chunks
+    original = collection_module.source_chunks
 
     def counted(*args: Any) -> Any:
         for chunk in original(*args):
             read.append(chunk.height)
             yield chunk
 
-    monkeypatch.setattr(collection_module, "_chunks", counted)
+    monkeypatch.setattr(collection_module, "source_chunks", counted)
     collection = im.MetricCollection(members()).replay(log, batch="batch", **COLUMNS)
     assert sum(read) == 300 and len(read) == 5  # each row read once, for every member
     alone = members()

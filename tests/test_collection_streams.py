@@ -292,10 +292,9 @@ def log_frame(rows: int = 3000, seed: int = 1) -> pl.DataFrame:
 def test_replay_equals_each_metrics_own_streams_replay(
     stream: Any, weight: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from interactive_metrics import collection, replay
+    from interactive_metrics import replay
 
     monkeypatch.setattr(replay, "CHUNK_ROWS", 700)  # several chunks; batches span them
-    monkeypatch.setattr(collection, "CHUNK_ROWS", 700)
     log = log_frame()
     s = im.MetricCollection(four()).streams()
     s.replay(
@@ -317,16 +316,16 @@ def test_replay_equals_each_metrics_own_streams_replay(
 
 
 def test_replay_reads_the_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from interactive_metrics import collection
+    from interactive_metrics import collection_streams
 
     reads = []
-    real = collection.source_chunks
+    real = collection_streams.source_chunks
 
     def counting(*args: Any) -> Any:
         reads.append(1)
         yield from real(*args)
 
-    monkeypatch.setattr(collection, "source_chunks", counting)
+    monkeypatch.setattr(collection_streams, "source_chunks", counting)
     s = im.MetricCollection(four()).streams()
     s.replay(
         log_frame(), batch="batch", stream="sensor", values="loss", y_true="label", y_pred="score"
