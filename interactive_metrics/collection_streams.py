@@ -37,6 +37,7 @@ import polars as pl
 from interactive_metrics.core.segments import (
     MISSING,
     factorize,
+    factorize_parts,
     is_key_sequence,
     key_parts,
     key_scalar,
@@ -143,7 +144,7 @@ def code_keys(
                 f"{missing} missing key part(s); drop those rows, or name a stream for "
                 "them, e.g. null_stream='unknown'"
             )
-        codes, composite = _code_parts(columns, null_stream)
+        codes, composite = factorize_parts(columns, "stream", null_stream)
         return BatchKeys(codes, composite, tuple(names))
     if key_names:
         raise ValueError(
@@ -184,46 +185,6 @@ def code_keys(
         )
     codes, uniques = factorize(keys, "stream", null_stream)
     return BatchKeys(codes, uniques, None)
-
-
-def _code_parts(
-    parts: Sequence[pl.Series], null_stream: Hashable | None
-) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Codes of composite keys in order of first appearance: each part coded, then combined.
-
-    The parts' codes combine into one integer per sample (mixed radix); polars finds
-    the first row of each distinct integer (in order of first appearance, one hash
-    pass), and a lookup table numbers them when they span a small range.
-    """
-    n = len(parts[0])
-    if n == 0:
-        return np.zeros(0, dtype=np.intp), []
-    coded = [factorize(_as_codable(part), "stream", null_stream) for part in parts]
-    combined, span = np.zeros(n, dtype=np.int64), 1
-    for part_codes, uniques in coded:
-        width = max(len(uniques), 1)
-        if span * width >= 2**62:  # renumber densely before it could overflow
-            dense, _ = factorize(combined)
-            combined, span = dense.astype(np.int64), int(dense.max()) + 1
-        combined = combined * width + part_codes
-        span *= width
-    rows = np.sort(pl.Series(combined).arg_unique().to_numpy())  # each first row, in order
-    if span <= max(4 * n, 1 << 16):
-        table = np.empty(span, dtype=np.intp)
-        table[combined[rows]] = np.arange(len(rows))
-        codes = table[combined]
-    else:
-        codes, _ = factorize(combined)
-    columns = [[uniques[c] for c in part[rows].tolist()] for part, uniques in coded]
-    return codes, list(zip(*columns, strict=True))
-
-
-def _as_codable(part: pl.Series) -> Any:
-    """Integer parts without nulls as numpy: :func:`factorize` codes them by a table."""
-    if part.dtype.is_integer() and part.dtype not in (pl.Int128, pl.UInt128):
-        if part.null_count() == 0:
-            return part.to_numpy()
-    return part
 
 
 class CollectionStreams:

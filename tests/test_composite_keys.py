@@ -139,3 +139,17 @@ def test_save_and_load_keep_the_parts_and_their_types(tmp_path: Path) -> None:
     assert loaded.breakdown().equals(s.breakdown()) and loaded.history.equals(s.history)
     loaded.update_state([5.0], stream=[("b", dt.date(2024, 1, 1), 2)])
     assert loaded[("b", dt.date(2024, 1, 1), 2)].result() == 3.5
+
+
+@pytest.mark.parametrize("parts", [2, 12])  # 12 parts of 60 values: too many for one int64
+def test_composite_codes_are_the_order_of_first_appearance(parts: int) -> None:
+    from interactive_metrics.core.segments import factorize_parts
+
+    rng = np.random.default_rng(parts)
+    columns = [pl.Series(rng.integers(0, 2**40, 60)) for _ in range(parts)]
+    rows = [*zip(*(c.to_list() for c in columns), strict=True)]
+    columns = [pl.concat([c, c[:5]]) for c in columns]  # repeats: the same codes again
+    codes, uniques = factorize_parts(columns)
+    order = list(dict.fromkeys(rows))
+    assert uniques == order
+    assert [uniques[c] for c in codes] == rows + rows[:5]

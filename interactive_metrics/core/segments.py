@@ -12,6 +12,7 @@ states at once (:class:`RowCompute`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -333,6 +334,14 @@ def key_parts(keys: Any, name: str = "stream") -> tuple[list[pl.Series], list[st
     return [key_series(c, n) for c, n in zip(columns, named, strict=True)], named
 
 
+def _codable(part: Any) -> Any:
+    """Integer keys without nulls as numpy, which :func:`factorize` codes by a table."""
+    if isinstance(part, pl.Series) and part.dtype.is_integer() and part.null_count() == 0:
+        if part.dtype not in (pl.Int128, pl.UInt128):
+            return part.to_numpy()
+    return part
+
+
 def factorize_parts(
     parts: Sequence[pl.Series], name: str = "stream", null_label: Hashable | None = None
 ) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
@@ -350,21 +359,30 @@ def factorize_parts(
     n = len(parts[0])
     if n == 0:
         return np.zeros(0, dtype=np.intp), []
-    coded = [factorize(part, name, null_label) for part in parts]
-    combined, span = np.zeros(n, dtype=np.int64), 1
-    for codes, uniques in coded:  # one integer per distinct combination (mixed radix)
-        if span * max(len(uniques), 1) >= 2**62:  # renumber densely before it could overflow
-            distinct, dense = np.unique(combined, return_inverse=True)
-            combined, span = dense.astype(np.int64), len(distinct)
-        combined = combined * max(len(uniques), 1) + codes
-        span *= max(len(uniques), 1)
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # combinations in order of first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    rows = first[order]
-    columns = [[uniques[c] for c in codes[rows].tolist()] for codes, uniques in coded]
-    return rank[inverse].astype(np.intp, copy=False), list(zip(*columns, strict=True))
+    coded = [factorize(_codable(part), name, null_label) for part in parts]
+    sizes = [max(len(uniques), 1) for _, uniques in coded]
+    if math.prod(sizes) < 2**62:  # one integer per combination (mixed radix), then factorized
+        combined = np.zeros(n, dtype=np.int64)
+        for (codes, _), size in zip(coded, sizes, strict=True):
+            combined = combined * size + codes
+        ids, seen = factorize(combined)  # a lookup table when the combinations are few
+        rest = np.asarray(seen, dtype=np.int64)
+        part_codes = []
+        for size in reversed(sizes):  # each part's code of each distinct combination
+            rest, code = np.divmod(rest, size)
+            part_codes.append(code)
+        part_codes.reverse()
+    else:  # too many combinations for one integer: group the code columns
+        frame = pl.DataFrame([pl.Series(str(i), c) for i, (c, _) in enumerate(coded)])
+        distinct = frame.unique(maintain_order=True).with_row_index("id")
+        joined = frame.join(distinct, on=frame.columns, how="left", maintain_order="left")
+        ids = joined["id"].to_numpy().astype(np.intp)
+        part_codes = [distinct[c].to_numpy() for c in frame.columns]
+    columns = [
+        [uniques[c] for c in codes.tolist()]
+        for codes, (_, uniques) in zip(part_codes, coded, strict=True)
+    ]
+    return np.asarray(ids, dtype=np.intp), list(zip(*columns, strict=True))
 
 
 def first_appearances(keys: np.ndarray) -> np.ndarray:
