@@ -479,7 +479,8 @@ class HistoryBuffer:
             if shape == ():
                 data[name] = pl.Series(name, np.ascontiguousarray(block[:, 0]))
             else:
-                data[name] = pl.Series(name, np.ascontiguousarray(block).reshape(-1, *shape))
+                values_of = np.ascontiguousarray(block).reshape(len(block), *shape)
+                data[name] = pl.Series(name, values_of)
         frame = pl.DataFrame(data)
         if self.null_on_reset and bool((events == EVENTS.index("reset")).any()):
             is_reset = pl.col("event") == "reset"

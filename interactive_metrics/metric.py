@@ -44,7 +44,7 @@ from interactive_metrics.core.coerce import (
     resolve_dtype,
 )
 from interactive_metrics.core.reduce import REDUCTIONS, Reduction, compensated_add
-from interactive_metrics.engine import Engine, State
+from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.history import HistoryBuffer
 from interactive_metrics.keras import refuse_keras_wrapping
 
@@ -404,6 +404,77 @@ class Metric:
                 shapes,
             )
 
+    # -- a state whose shape the first batch tells ------------------------------------------
+
+    @property
+    def shape_known(self) -> bool:
+        """Whether the state's shape is known (override with :meth:`config_from_batch`).
+
+        ``False`` for a metric created without what fixes its shape, as Keras'
+        ``F1Score()`` without a number of classes: its first batch tells.
+        """
+        return True
+
+    def config_from_batch(self, batch: Batch) -> dict[str, Any]:
+        """The configuration a first batch gives a metric whose shape is not known (override).
+
+        Returns the constructor arguments to set, e.g. ``{"num_classes": 3}`` from
+        ``y_pred`` of shape ``(n, 3)``. Called only while :attr:`shape_known` is False.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define `config_from_batch`")
+
+    def reshaped(self, batch: Batch) -> Self:
+        """The metric itself when its shape is known; else a fresh one configured by ``batch``.
+
+        ``self`` is not changed: replay computes with the reshaped metric and calls
+        :meth:`take_shape` only when everything has been read.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> f1 = im.F1Score()
+        >>> f1.reshaped(f1.engine.bind([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]])).num_classes
+        2
+        >>> f1.num_classes is None
+        True
+        """
+        if self.shape_known:
+            return self
+        config = {**self.get_config(), **self.config_from_batch(batch)}
+        shaped = type(self).from_config(config)
+        return cast(Self, shaped)
+
+    def take_shape(self, source: Batch | Metric) -> None:
+        """Fix a shape not known yet: from a first batch, or from a metric already shaped.
+
+        The state is rebuilt with the new shape (fresh: a metric whose shape is not
+        known has seen no data); earlier events (resets, empty merges) stay in the
+        step count and the history. Nothing happens when the shape is known.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> f1 = im.F1Score(average="macro")
+        >>> f1.update_state([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]])
+        >>> f1.num_classes, f1.result(), f1.get_config()["num_classes"]
+        (2, 1.0, 2)
+        """
+        if self.shape_known:
+            return
+        shaped = source if isinstance(source, Metric) else self.reshaped(source)
+        with self._lock:
+            history = self._history
+            events = [] if history is None else history.take(np.arange(len(history)))[1].tolist()
+            step = self._step
+            keep = {"_lock": self._lock, "_listeners": self._listeners, "name": self.name}
+            config = shaped.get_config()
+            fresh = type(self).from_config({**config, "name": self.name})
+            self.__dict__.update(fresh.__dict__)
+            self.__dict__.update(keep)
+            for event in events:  # the resets and empty merges seen so far, re-recorded
+                self._apply(self._engine.identity(), int(event))
+            self._step = step
+
     def make_engine(self) -> Engine:
         """Build this metric's :class:`~interactive_metrics.engine.Engine` (once, in ``__init__``).
 
@@ -536,7 +607,14 @@ class Metric:
             that are negative, NaN or do not broadcast. Nothing changes on error.
         """
         engine = self._engine
-        self._apply(engine.batch_state(engine.bind_arguments(inputs, named, sample_weight)), UPDATE)
+        batch = engine.bind_arguments(inputs, named, sample_weight)
+        if not self.shape_known:  # the first batch fixes the state's shape (e.g. F1Score)
+            shaped = self.reshaped(batch)
+            state = shaped.engine.batch_state(batch)  # a bad batch raises here: nothing changed
+            self.take_shape(shaped)
+            self._apply(state, UPDATE)
+            return
+        self._apply(engine.batch_state(batch), UPDATE)
 
     def stateless_update_state(
         self, state: Mapping[str, Any], *inputs: Any, sample_weight: Any = None, **named: Any
@@ -988,6 +1066,11 @@ class Metric:
                 f"`metrics` must be a Metric or an iterable of Metric, got "
                 f"{type(metrics).__name__}; pass e.g. [other_metric]"
             )
+        shaped = [o for o in others if isinstance(o, Metric) and o.shape_known]
+        if not self.shape_known and shaped and type(shaped[0]) is type(self):
+            self.take_shape(shaped[0])  # an unshaped metric holds nothing: it takes their shape
+        if self.shape_known:  # unshaped others have seen no data: nothing of theirs to merge
+            others = [o for o in others if not isinstance(o, Metric) or o.shape_known]
         mine = self.merge_key()
         for other in others:
             if type(other) is not type(self):

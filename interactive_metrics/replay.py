@@ -521,11 +521,16 @@ def replay_metric(
     schema = lazy.collect_schema()
     needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
     partials, epochs = _Partials(), Epochs(reset)
+    work = metric  # a metric whose shape the first batch tells computes with a shaped copy
     for chunk in source_chunks(lazy, frame, needed):
         check_nulls(chunk, roles, set())
         epochs.add(chunk, batch)
         starts, codes, ids = batch_codes(chunk[batch])
-        kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
+        bound = chunk_batch(engine, chunk, inputs, sample_weight)
+        if not work.shape_known and bound.n:
+            work = metric.reshaped(bound)
+            engine = work.engine
+        kept, keep = engine.drop_nan(bound)
         terms, n = engine.terms(kept), kept.n
         if keep is not None:  # rows dropped: batches are counted by code (even emptied ones)
             if starts is not None:
@@ -536,6 +541,8 @@ def replay_metric(
     ids, states = partials.merged(engine)
     labels = batch_labels(ids, schema[batch])
     runs = epochs.bounds(ids, batch)
+    if work is not metric:  # everything is read: the metric takes the shape now
+        metric.take_shape(work)
     if runs is None:
         metric.update_from_states(states, labels)
         return metric
@@ -660,6 +667,7 @@ def replay_streams(
     null_ok = set(stream_roles(stream)) if streams.null_stream is not None else set()
     dtype = engine.dtype
     batches, parts, epochs = _Partials(), StreamPartials(), Epochs(reset)
+    work = streams.merged()  # a metric whose shape the first batch tells: computed shaped
     offset = 0
     for chunk in source_chunks(lazy, frame, needed):
         check_nulls(chunk, roles, null_ok)
@@ -669,7 +677,11 @@ def replay_streams(
         if starts is not None:
             codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
         local, keys = chunk_keys(chunk, stream, streams.null_stream)
-        kept, keep = engine.drop_nan(chunk_batch(engine, chunk, inputs, sample_weight))
+        bound = chunk_batch(engine, chunk, inputs, sample_weight)
+        if not work.shape_known and bound.n:
+            work = work.reshaped(bound)
+            engine = work.engine
+        kept, keep = engine.drop_nan(bound)
         terms, n, weight = engine.terms(kept), kept.n, kept.weight
         rows = np.arange(offset, offset + height)
         if keep is not None:
@@ -691,6 +703,7 @@ def replay_streams(
         offset += height
     all_batches, batch_states = batches.merged(engine)
     segments = parts.collect(engine, all_batches)
+    streams.take_shape(work)  # everything is read: the Streams takes the shape now
     if not isinstance(stream, str):
         segments = segments._replace(key_names=tuple(stream))
     labels = batch_labels(all_batches, schema[batch])

@@ -384,6 +384,24 @@ class Streams:
             )
         return pl.DataFrame(parts)  # the part names are kept once the update is committed
 
+    def take_shape(self, shaped: Metric) -> None:
+        """Fix the shape of a metric whose shape was not known (see ``Metric.take_shape``).
+
+        A Streams of such a metric has seen no data; it takes ``shaped``'s
+        configuration (``update_state`` and ``replay`` call this with their first batch).
+        Nothing happens when the shape is known.
+        """
+        if self._overall.shape_known:
+            return
+        overall = self._overall
+        fresh = Streams(shaped, null_stream=self.null_stream)
+        keep = {k: self.__dict__[k] for k in ("_lock", "_listeners", "_step", "_key_names")}
+        self.__dict__.update(fresh.__dict__)
+        self.__dict__.update(keep)
+        overall.take_shape(shaped)  # the merged metric keeps its history (resets so far)
+        self._overall = overall
+        self.metric = _fresh(shaped)
+
     @property
     def key_names(self) -> tuple[str, ...]:
         """The names of the key columns: ``("stream",)``, or the parts of composite keys.
@@ -556,6 +574,18 @@ class Streams:
         """
         engine = self._engine
         checked = engine.bind_arguments(inputs, named, sample_weight)
+        if not self._overall.shape_known:  # the first batch fixes the state's shape
+            before, overall_before = dict(self.__dict__), dict(self._overall.__dict__)
+            try:
+                self.take_shape(self._overall.reshaped(checked))
+                self.update_state(*inputs, stream=stream, sample_weight=sample_weight, **named)
+            except BaseException:  # a refused first batch leaves it unshaped, as it was
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                self._overall.__dict__.clear()
+                self._overall.__dict__.update(overall_before)
+                raise
+            return
         keys = self._key_array(stream, checked.n)
         per_row = isinstance(keys, (np.ndarray, pl.Series, pl.DataFrame))
         checked, keep = engine.drop_nan(checked)

@@ -460,7 +460,7 @@ def test_non_numeric_inputs_are_rejected():
         (lambda: im.BinaryAccuracy(threshold="high"), TypeError, r"`threshold` must be a number, got 'high'"),
         (lambda: im.F1Score(3, average="binary"), ValueError, r"`average` must be one of \(None, 'micro', 'macro', 'weighted'\), got 'binary'"),
         (lambda: im.FBetaScore(3, beta=0), ValueError, r"`beta` must be a number > 0"),
-        (lambda: im.F1Score(0), ValueError, r"`num_classes` must be an integer >= 1, got 0"),
+        (lambda: im.F1Score(0), ValueError, r"`num_classes` must be None or an integer >= 1, got 0"),
         (lambda: im.ConfusionMatrix(1), ValueError, r"`num_classes` must be an integer >= 2, got 1"),
         (lambda: im.ConfusionMatrix(2.5), TypeError, r"`num_classes` must be an integer"),
     ],

@@ -19,6 +19,7 @@ from interactive_metrics.core.coerce import (
     check_optional_integer,
 )
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
+from interactive_metrics.engine import Batch
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._paired import (
     binary_labels,
@@ -641,11 +642,11 @@ class FBetaScore(Metric):
 
     Parameters
     ----------
-    num_classes : int
+    num_classes : int, optional
         The number of classes: the columns of a one-hot or multi-label ``y_true``
-        and of ``y_pred`` (Keras reads it from the first batch; here it fixes the
-        shape of the state up front), or the range ``[0, num_classes)`` of integer
-        labels.
+        and of ``y_pred``, or the range ``[0, num_classes)`` of integer labels.
+        Left out, it is read from the first batch (the last axis of ``y_pred``),
+        as Keras does: the state's shape is fixed from then on.
     average : {None, "micro", "macro", "weighted"}
         ``None``: one score per class; ``"micro"``: one score from the counts summed
         over classes; ``"macro"``: the mean of the class scores; ``"weighted"``:
@@ -698,7 +699,7 @@ class FBetaScore(Metric):
 
     def __init__(
         self,
-        num_classes: int,
+        num_classes: int | None = None,
         average: Literal["micro", "macro", "weighted"] | None = None,
         beta: float = 1.0,
         threshold: float | None = None,
@@ -706,7 +707,7 @@ class FBetaScore(Metric):
         dtype: Any = None,
         **options: Any,
     ) -> None:
-        self.num_classes: int = check_integer(num_classes, "num_classes", 1)
+        self.num_classes: int | None = check_optional_integer(num_classes, "num_classes", 1)
         self.average = check_choice(average, "average", _AVERAGES)
         self.beta = _check_keras_float(
             beta, "beta", 0.0, np.inf, "a number > 0", "; recall counts beta times as much"
@@ -728,12 +729,26 @@ class FBetaScore(Metric):
 
     @property
     def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
-        """Per-class ``true_positives``, ``false_positives`` and ``false_negatives``."""
-        shape = (self.num_classes,)
+        """Per-class ``true_positives``, ``false_positives`` and ``false_negatives``.
+
+        Empty (shape ``(0,)``) until the first batch tells the number of classes,
+        when ``num_classes`` was not given (as in Keras).
+        """
+        shape = (self.num_classes or 0,)
         return tuple(
             StateField(c, shape=shape)
             for c in ("true_positives", "false_positives", "false_negatives")
         )
+
+    @property
+    def shape_known(self) -> bool:
+        """False until the number of classes is known (given, or read from the first batch)."""
+        return self.num_classes is not None
+
+    def config_from_batch(self, batch: Batch) -> dict[str, Any]:
+        """The number of classes of a first batch: the last axis of ``y_pred`` (as Keras)."""
+        y_pred = batch.inputs[1]
+        return {"num_classes": int(y_pred.shape[-1]) if y_pred.ndim > 1 else 1}
 
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
@@ -743,6 +758,12 @@ class FBetaScore(Metric):
         ``y_true`` of shape ``(n,)`` (or ``(n, 1)``, with ``num_classes`` >= 2) holds
         integer labels: see :func:`class_count_terms`.
         """
+        if self.num_classes is None:
+            raise ValueError(
+                f"{type(self).__name__}() without `num_classes` reads it from its first "
+                "batch, which only its own update_state, Streams or replay can give it; pass "
+                "num_classes=k to use it in a collection"
+            )
         if is_label_batch(y_true, self.num_classes):
             if self.threshold is not None:
                 raise ValueError(
@@ -781,6 +802,8 @@ class FBetaScore(Metric):
     def compute(self, state: Mapping[str, Any]) -> Any:
         """The F-beta score(s) from the counts, averaged as configured."""
         tp, fp, fn = state["true_positives"], state["false_positives"], state["false_negatives"]
+        if np.shape(tp)[-1:] == (0,):  # no class known yet (the first batch tells): nothing
+            return np.zeros(np.shape(tp)[:-1] + (0,)) if self.average is None else tp.sum(-1)
         scale = 1.0 + self.beta**2
         return averaged(scale * tp, scale * tp + (scale - 1.0) * fn + fp, tp + fn, self.average)
 
@@ -804,7 +827,7 @@ class F1Score(FBetaScore):
     >>> import interactive_metrics as im
     >>> y_true = [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
     >>> y_pred = [[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]]
-    >>> m = im.F1Score(3, threshold=0.5)
+    >>> m = im.F1Score(threshold=0.5)  # the number of classes comes from the first batch
     >>> m.update_state(y_true, y_pred)
     >>> m.result().round(4)
     array([0.5   , 0.8   , 0.6667])
@@ -814,7 +837,7 @@ class F1Score(FBetaScore):
 
     def __init__(
         self,
-        num_classes: int,
+        num_classes: int | None = None,
         average: Literal["micro", "macro", "weighted"] | None = None,
         threshold: float | None = None,
         name: str | None = None,
