@@ -50,6 +50,8 @@ __all__ = [
     "format_share",
     "higher_is_better",
     "humanize",
+    "interval_label",
+    "format_interval",
     "stream_colors",
     "step_domain",
     "stream_label",
@@ -205,7 +207,46 @@ def format_share(x: Any) -> str:
     return "–" if math.isnan(number) else f"{number:.1%}"
 
 
+def format_interval(low: Any, high: Any) -> str:
+    """An interval as tables, cards and tooltips show it: ``low – high`` (en dash).
+
+    Examples
+    --------
+    >>> format_interval(0.490205, 0.943281), format_interval(float("nan"), float("nan"))
+    ('0.4902 – 0.9433', '–')
+    """
+    if low is None or high is None:
+        return "–"
+    if any(math.isnan(float(x)) for x in (low, high)):
+        return "–"
+    return f"{format_number(low)} – {format_number(high)}"
+
+
 # -- words ---------------------------------------------------------------------------------
+
+_METHOD_NAMES = {
+    "wilson": "Wilson",
+    "clopper-pearson": "Clopper–Pearson",
+    "t": "Student t",
+    "percentile": "bootstrap",
+    "bootstrap": "bootstrap",
+}
+
+
+def interval_label(level: float, method: str | None) -> str:
+    """How a chart, table or card names an interval: its level and its method.
+
+    Examples
+    --------
+    >>> interval_label(0.95, "wilson"), interval_label(0.9, "t"), interval_label(0.99, "bootstrap")
+    ('95% Wilson interval', '90% Student t interval', '99% bootstrap interval')
+    >>> interval_label(0.975, None)
+    '97.5% interval'
+    """
+    percent = f"{float(level) * 100:.4g}%"
+    name = _METHOD_NAMES.get(str(method), "") if method is not None else ""
+    return f"{percent} {name} interval" if name else f"{percent} interval"
+
 
 _COLUMN_LABELS = {"result": "running result", "batch_result": "batch result", "step": "step"}
 
