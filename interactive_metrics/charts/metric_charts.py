@@ -919,7 +919,7 @@ def history(
         *(alt.Tooltip(f"{lab}:Q", title=names[lab], format=NUMBER) for lab in all_labels),
         *(
             alt.Tooltip(f"{c}:Q", title=f"{band_label}: {side}", format=NUMBER)
-            for c, side in zip(band, ("low", "high"), strict=True)
+            for c, side in zip(band, ("low", "high"), strict=False)
         ),
     ]
     hover_rule = (

@@ -9,6 +9,7 @@ stays a matter of milliseconds.
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,19 @@ import numpy as np
 if TYPE_CHECKING:
     from interactive_metrics.metric import Metric
 
-__all__ = ["format_value", "metric_card", "sparkline_points", "sparkline_svg", "streams_card"]
+__all__ = [
+    "INTERVAL_LEVEL",
+    "breakdown_with_intervals",
+    "format_value",
+    "interval_text",
+    "metric_card",
+    "sparkline_points",
+    "sparkline_svg",
+    "streams_card",
+]
+
+INTERVAL_LEVEL = 0.95
+"""The confidence level of the intervals cards and the stream explorer show."""
 
 SPARK_POINTS = 120
 """The most points a sparkline draws (min and max of 60 bins)."""
@@ -103,6 +116,40 @@ def sparkline_svg(
     )
 
 
+def interval_text(metric: Any, level: float = INTERVAL_LEVEL) -> str:
+    """``"95% Wilson interval 0.4902 – 0.9433"`` for a metric's result, or ``""``.
+
+    Empty when the metric has no closed form (and is no
+    :class:`~interactive_metrics.Bootstrap`), has no data yet, has a non-scalar
+    result, or its interval is not finite: a card never fails for want of one.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.BinaryAccuracy()
+    >>> m.update_state([1] * 10, [1] * 8 + [0] * 2)
+    >>> interval_text(m)
+    '95% Wilson interval 0.4902 – 0.9433'
+    >>> interval_text(im.Mean()), interval_text(im.BinaryAccuracy())  # none; no data yet
+    ('', '')
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.charts.style import format_interval, interval_label
+    from interactive_metrics.intervals import closed_form
+
+    is_bootstrap = isinstance(metric, Bootstrap)
+    kind = "bootstrap" if is_bootstrap else closed_form(metric)
+    if kind is None or getattr(metric, "result_shape", None) != () or not metric.step:
+        return ""
+    try:
+        low, high = metric.interval(level)
+        if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+            return ""
+    except (ValueError, TypeError):  # e.g. a ratio metric whose result is not the ratio here
+        return ""
+    return f"{interval_label(level, kind)} {format_interval(low, high)}"
+
+
 def metric_card(metric: Metric) -> str:
     """The HTML card of a metric: class and name, result, state, steps, sparkline.
 
@@ -131,12 +178,19 @@ def metric_card(metric: Metric) -> str:
             spark = sparkline_svg(results)
     result = html.escape(format_value(metric.result()))
     muted = "opacity:.7;font-size:12px"
+    interval = interval_text(metric)
+    interval_line = (
+        f'<div class="im-card-interval" style="{muted}">{html.escape(interval)}</div>'
+        if interval
+        else ""
+    )
     return (
         '<div class="im-card" style="display:inline-flex;gap:14px;align-items:center;'
         "padding:8px 12px;border:1px solid rgba(127,127,127,.35);border-radius:8px;"
         'font-family:var(--jp-ui-font-family,sans-serif);line-height:1.35">'
         f'<div><div style="{muted}">{title} <code>{name}</code></div>'
         f'<span class="im-card-result" style="font-size:20px;font-weight:600">{result}</span>'
+        f"{interval_line}"
         f'<div style="{muted}">{fields}</div>'
         f'<div class="im-card-steps" style="{muted}">{steps} step{"" if steps == 1 else "s"}'
         f"</div></div>{spark}</div>"
@@ -166,7 +220,12 @@ def streams_card(streams: Any) -> str:
     >>> card.count("<polyline")
     2
     """
-    from interactive_metrics.charts.style import format_number, stream_colors, stream_label
+    from interactive_metrics.charts.style import (
+        format_interval,
+        format_number,
+        stream_colors,
+        stream_label,
+    )
 
     metric = streams.metric
     title = html.escape(type(metric).__name__)
@@ -177,7 +236,8 @@ def streams_card(streams: Any) -> str:
     macro = html.escape(format_value(streams.macro_result())) if keys else "–"
     worst = ""
     order: list[int] = []
-    breakdown = streams.breakdown() if keys else None
+    breakdown = breakdown_with_intervals(streams) if keys else None
+    merged_interval = interval_text(streams.merged()) if keys else ""
     if breakdown is not None and breakdown["result"].dtype.is_numeric():
         results = breakdown["result"].to_numpy().astype(np.float64, copy=False)
         distance = np.abs(results - float(np.asarray(streams.result()).ravel()[0]))
@@ -186,10 +246,16 @@ def streams_card(streams: Any) -> str:
         order = [i for i in order if finite[i]]
         if order:
             i = order[0]
+            bounds = ""
+            if "ci_low" in breakdown.columns:
+                low, high = breakdown["ci_low"][i], breakdown["ci_high"][i]
+                shown = format_interval(low, high)
+                if shown != "–":
+                    bounds = f" <span class='im-card-worst-interval'>({html.escape(shown)})</span>"
             worst = (
                 f"<div style='{muted}'>farthest from merged: <b class='im-card-worst'>"
                 f"{html.escape(stream_label(breakdown['stream'][i]))}</b> "
-                f"{html.escape(format_number(results[i]))}</div>"
+                f"{html.escape(format_number(results[i]))}{bounds}</div>"
             )
     lines = []
     history = streams.history if order else None
@@ -219,10 +285,45 @@ def streams_card(streams: Any) -> str:
         f'<span style="{muted}">merged (micro)</span> '
         f'<span class="im-card-result" style="font-size:20px;font-weight:600">{micro}</span> '
         f'<span style="{muted}">macro</span> <b class="im-card-macro">{macro}</b>'
-        f'<div class="im-card-streams" style="{muted}">{n} stream{"" if n == 1 else "s"} · '
+        + (
+            f'<div class="im-card-interval" style="{muted}">merged: '
+            f"{html.escape(merged_interval)}</div>"
+            if merged_interval
+            else ""
+        )
+        + f'<div class="im-card-streams" style="{muted}">{n} stream{"" if n == 1 else "s"} · '
         f"{streams.step:,} step{'' if streams.step == 1 else 's'}</div>{worst}</div>"
         f"<div>{''.join(lines)}</div></div>"
     )
+
+
+def breakdown_with_intervals(streams: Any, level: float = INTERVAL_LEVEL) -> Any:
+    """``streams.breakdown()``, with ``ci_low``/``ci_high`` when the metric has an interval.
+
+    Closed-form or bootstrap intervals at ``level``
+    (:func:`~interactive_metrics.intervals.breakdown_intervals`); the plain breakdown
+    when the metric has neither, or a non-scalar result. Never raises for want of one.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0, 2.0], stream=["a", "b"])
+    >>> "ci_low" in breakdown_with_intervals(s).columns
+    False
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.intervals import breakdown_intervals, closed_form
+
+    metric = streams.metric
+    if metric.result_shape == () and (
+        isinstance(metric, Bootstrap) or closed_form(metric) is not None
+    ):
+        try:
+            return breakdown_intervals(streams, level)
+        except (ValueError, TypeError):
+            pass
+    return streams.breakdown()
 
 
 def collection_card(collection: Any) -> str:
