@@ -597,7 +597,7 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         for line in script.splitlines()
         if '": im.charts.' in line or '": dark(im.charts.' in line
     ]
-    assert len(names) == 17
+    assert len(names) == 19
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
@@ -1455,3 +1455,95 @@ def test_states_interval_is_state_interval_row_by_row(counts: list[tuple[int, in
         for i in range(len(counts)):
             one = state_interval(metric, {k: v[i] for k, v in block.items()}, 0.9, method)
             assert (low[i], high[i]) == pytest.approx(one, abs=1e-12)
+
+
+# -- issue 13: charts follow a dark front end (the auto theme) ---------------------------------
+
+
+def without_usermeta(spec: dict[str, Any]) -> Any:
+    """The spec without its usermeta, view names (altair numbers views per chart) unified."""
+    import re
+
+    text = json.dumps({k: v for k, v in spec.items() if k != "usermeta"}, sort_keys=True)
+    return json.loads(re.sub(r"view_[0-9a-f]+_[0-9]+", "view", text))
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda m, s: charts.history(m, ["result", "batch_result"]),
+        lambda m, s: charts.batch_sums(m),
+        lambda m, s: charts.stream_history(s),
+        lambda m, s: charts.stream_breakdown(s),  # a mean: above/below merged, no palette blue
+    ],
+)
+def test_auto_theme_recoloured_is_the_dark_theme(mean_with_reset: im.Mean, draw: Any) -> None:
+    """What the browser does on a dark page (recolor_dark) equals drawing under use_theme("dark")."""
+    import altair as alt
+
+    streams = im.Streams(im.Mean(name="level"))
+    streams.update_state([1.0, 0.0, 1.0, 1.0], stream=["a", "b", "a", "c"])
+    before = alt.theme.active
+    try:
+        style.use_theme("auto")
+        auto = draw(mean_with_reset, streams).to_dict()
+        style.use_theme("dark")
+        dark = draw(mean_with_reset, streams).to_dict()
+        style.use_theme("light")
+        light = draw(mean_with_reset, streams).to_dict()
+    finally:
+        alt.theme.enable(before)
+    assert style.follows_front_end(auto) and not style.follows_front_end(dark)
+    assert not style.follows_front_end(light)
+    assert without_usermeta(auto) == without_usermeta(light)  # auto is drawn light
+    # the documented exception: roles whose light colour is a stream colour keep it
+    assert {style.LIGHT.merge, style.LIGHT.better} <= set(style.PALETTE)
+    recoloured = style.recolor_dark(auto)
+    if "hconcat" in auto:  # the breakdown: "above merged" is the light (palette) blue
+        used = encoded_colors(alt.Chart.from_dict(without_usermeta(recoloured)))
+        assert style.LIGHT.better.lower() in used
+        assert not used & {c.lower() for c in (style.RESULT_COLOR, style.WORSE_COLOR)}
+        return
+    dark_but_kept = style.recolor_dark(dark, {style.DARK.merge: style.LIGHT.merge})
+    assert without_usermeta(recoloured) == without_usermeta(dark_but_kept)
+
+
+def test_the_default_theme_is_auto_and_the_map_has_no_conflicts() -> None:
+    mapping = style.dark_color_map()
+    light_roles = [style.RESULT_COLOR, style.BATCH_COLOR, style.MERGED_COLOR, style.WORSE_COLOR]
+    dark_roles = [style.DARK.result, style.DARK.batch, style.DARK.merged, style.DARK.worse]
+    assert [mapping[c.lower()] for c in light_roles] == dark_roles
+    assert not set(mapping) & {c.lower() for c in style.PALETTE}  # streams keep their colour
+    assert not set(mapping) & {c.lower() for c in mapping.values()}  # no colour maps twice
+    code = (
+        "import altair as alt, interactive_metrics as im\n"
+        "m = im.Mean(); m.update_state([1.0])\n"
+        "spec = m.plot().to_dict()\n"
+        "print(alt.theme.active, spec['usermeta']['interactive_metrics']['theme'],"
+        " im.charts.style.colors() is im.charts.style.LIGHT)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["interactive_metrics_auto", "auto", "True"]
+
+
+def test_the_notebook_widget_module_follows_the_page_theme() -> None:
+    pytest.importorskip("anywidget")
+    pytest.importorskip("vl_convert")
+    from interactive_metrics.widgets import _vega
+    from interactive_metrics.widgets.renderer import offline_renderer
+
+    m = im.Mean()
+    m.update_state([1.0, 2.0])
+    widget = _vega.jupyter_chart(charts.history(m))
+    assert isinstance(widget, _vega.ThemedChart) and _vega.ThemedChart.follows is True
+    module = widget._esm
+    assert module.count("imFollowTheme(structuredClone(") == 1  # where the spec is read
+    assert module.count("imWatchTheme(reembed)") == 1  # where the first draw happens
+    assert json.dumps(style.dark_color_map()) in module  # the same map as recolor_dark
+    bundle = offline_renderer(charts.history(m).to_dict())
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    # the static copy stays in the theme in force (light under auto)
+    assert style.RESULT_COLOR in bundle["image/svg+xml"]
+    assert style.DARK.result not in bundle["image/svg+xml"]
