@@ -222,10 +222,10 @@ def stream_breakdown(
     row_step = 22 if len(order) <= 15 else 16
     axis = alt.Axis(labelLimit=160)
     if intervals is not None:  # the streams that differ: "· differs" by the name, in bold
-        flagged = json.dumps(
+        named = json.dumps(
             {k: True for k, d in zip(data["stream"], data[DIFFERS], strict=True) if d}
         )
-        test = f"{flagged}[datum.label] === true"
+        test = f"{named}[datum.label] === true"
         axis = alt.Axis(
             labelLimit=200,
             labelExpr=f"{test} ? datum.label + ' · {DIFFERS}' : datum.label",

@@ -130,7 +130,7 @@ def follow_theme_source() -> str | None:
     return FOLLOW_JS.replace("__IM_DARK_COLORS__", mapping) + source
 
 
-class ThemedChart(alt.JupyterChart):  # type: ignore[misc]
+class ThemedChart(alt.JupyterChart):
     """:class:`altair.JupyterChart`, offline, drawn in the dark theme when the page is dark.
 
     Charts built with the package's default theme (``style.use_theme("auto")``) are
