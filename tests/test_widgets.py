@@ -1058,3 +1058,33 @@ def test_explorer_table_shows_each_streams_interval() -> None:
     quiet = StreamExplorer(plain, chart=False, selected=["a", "b"])
     assert "im-interval" not in quiet.table.value and "ci_low" not in quiet.table.value
     quiet.close()
+
+
+def test_card_and_explorer_of_composite_keys_show_labels_and_intervals() -> None:
+    """Streams keyed by two columns: the card and the explorer read 'x · 1' (they raised)."""
+    from interactive_metrics.charts.style import format_interval
+    from interactive_metrics.intervals import wilson
+    from interactive_metrics.widgets.explorer import StreamExplorer
+
+    frame = pl.DataFrame(
+        {
+            "site": ["x"] * 10 + ["y"] * 20,
+            "unit": [1] * 10 + [2] * 20,
+            "y_true": [1.0] * 30,
+            "y_pred": [1.0] * 5 + [0.0] * 5 + [1.0] * 19 + [0.0],
+            "batch": [0] * 30,
+        }
+    )
+    s = im.Streams(im.BinaryAccuracy()).replay(
+        frame, y_true="y_true", y_pred="y_pred", batch="batch", stream=["site", "unit"]
+    )
+    card = s._repr_html_()
+    assert "farthest from merged: <b class='im-card-worst'>x · 1</b>" in card
+    assert f"({format_interval(*wilson(5, 10))})" in card
+    assert card.count("<polyline") == 0  # one step: no sparkline, and no failure
+    explorer = StreamExplorer(s, chart=False)
+    assert explorer.picker.value == ("x · 1",)
+    table = explorer.table.value
+    assert "<td>x</td><td>1</td>" in table
+    assert f"<td class='im-interval'>{format_interval(*wilson(5, 10))}</td>" in table
+    explorer.close()

@@ -47,12 +47,14 @@ def format_value(value: Any) -> str:
     ('16', '0.6667', 'NaN', '1,000,000')
     >>> format_value(0.879107), format_value(123456.7), format_value(1e20)
     ('0.8791', '123,457', '1e+20')
-    >>> format_value(np.array([0.5, 0.25]))
-    '[0.5, 0.25]'
+    >>> format_value(np.array([0.5, 0.25])), format_value("pump_b")
+    ('[0.5, 0.25]', 'pump_b')
     """
     from interactive_metrics.charts.style import format_number
 
     array = np.asarray(value)
+    if array.dtype.kind not in "biufc":  # a key part (text), not a number
+        return str(value)
     if array.ndim:
         flat = array.ravel()
         shown = ", ".join(format_value(v) for v in flat[:6])
@@ -225,6 +227,7 @@ def streams_card(streams: Any) -> str:
         format_number,
         stream_colors,
         stream_label,
+        with_stream_label,
     )
 
     metric = streams.metric
@@ -236,7 +239,8 @@ def streams_card(streams: Any) -> str:
     macro = html.escape(format_value(streams.macro_result())) if keys else "–"
     worst = ""
     order: list[int] = []
-    breakdown = breakdown_with_intervals(streams) if keys else None
+    key_names = getattr(streams, "key_names", ())
+    breakdown = with_stream_label(breakdown_with_intervals(streams), key_names) if keys else None
     merged_interval = interval_text(streams.merged()) if keys else ""
     if breakdown is not None and breakdown["result"].dtype.is_numeric():
         results = breakdown["result"].to_numpy().astype(np.float64, copy=False)
@@ -258,8 +262,9 @@ def streams_card(streams: Any) -> str:
                 f"{html.escape(format_number(results[i]))}{bounds}</div>"
             )
     lines = []
-    history = streams.history if order else None
-    colors = dict(zip(keys, stream_colors(keys, keys), strict=True))
+    history = with_stream_label(streams.history, key_names) if order else None
+    # by label: a composite key's parts are joined in the "stream" column (a · 1)
+    colors = dict(zip(map(stream_label, keys), stream_colors(keys, keys), strict=True))
     for i in order[:SPARK_STREAMS]:
         key = breakdown["stream"][i] if breakdown is not None else None
         if history is None:
@@ -267,7 +272,7 @@ def streams_card(streams: Any) -> str:
         from interactive_metrics.widgets.panels import pl_col_is_in
 
         values = history.filter(pl_col_is_in(history, [key]))["result"].to_numpy()
-        spark = sparkline_svg(values, width=90, height=20, color=colors.get(key))
+        spark = sparkline_svg(values, width=90, height=20, color=colors.get(stream_label(key)))
         if spark:
             lines.append(
                 f"<div style='display:flex;gap:6px;align-items:center;{muted}'>{spark}"
