@@ -34,9 +34,13 @@ if TYPE_CHECKING:
 __all__ = [
     "adjust_p_values",
     "beta_quantile",
+    "breakdown_intervals",
     "clopper_pearson",
+    "closed_form",
     "interval",
+    "interval_history",
     "state_interval",
+    "states_interval",
     "stream_differences",
     "student_t",
     "t_quantile",
@@ -319,6 +323,213 @@ def interval(metric: Metric, level: float = 0.95, method: str | None = None) -> 
     [0.1466, 0.9473]
     """
     return state_interval(metric, metric.state, level, method)
+
+
+# -- blocks of states: a history, a breakdown ------------------------------------------------
+
+
+def closed_form(metric: Metric, method: str | None = None) -> str | None:
+    """The closed form ``metric.interval(method=method)`` uses, from the declaration; or None.
+
+    ``"wilson"``, ``"clopper-pearson"`` or ``"t"``; None when the metric declares no
+    closed form (use :class:`~interactive_metrics.Bootstrap`) or ``method`` does not
+    apply to it. A ratio-of-counts metric whose result is not that ratio for a given
+    state (checked by :func:`state_interval`) still raises there. Never raises.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> closed_form(im.BinaryAccuracy()), closed_form(im.Mean(variance=True))
+    ('wilson', 't')
+    >>> closed_form(im.Mean()) is None
+    True
+    >>> closed_form(im.Precision(), "clopper-pearson"), closed_form(im.Precision(), "t")
+    ('clopper-pearson', None)
+    """
+    if method is not None and method not in METHODS:
+        return None
+    names = set(getattr(getattr(metric, "engine", None), "names", ()))
+    ratio = getattr(type(metric), "ratio_of_counts", None)
+    if ratio is not None and {ratio[0], *ratio[1]} <= names and method in (None, *METHODS[:2]):
+        return method or "wilson"
+    fields = getattr(type(metric), "mean_fields", None)
+    if fields is not None and set(fields) <= names and method in (None, "t"):
+        return "t"
+    return None
+
+
+def states_interval(
+    metric: Metric, states: Mapping[str, Any], level: float = 0.95, method: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The closed-form intervals of a block of ``k`` states (fields with a leading axis ``k``).
+
+    Row ``i`` equals :func:`state_interval` of state ``i`` (Wilson, Clopper–Pearson or
+    Student t, as the metric declares); for a :class:`~interactive_metrics.Bootstrap`,
+    the percentile interval of each state's replicates. What a history's band and a
+    breakdown's error bars are drawn from. A ratio-of-counts metric is checked (on
+    the rows with trials) to give that ratio as its result, as :func:`state_interval`
+    checks one state.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(low, high)``, each of shape ``(k, *result_shape)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import interactive_metrics as im
+    >>> block = {"correct": np.array([8.0, 80.0]), "count": np.array([10.0, 100.0])}
+    >>> low, high = states_interval(im.BinaryAccuracy(), block)
+    >>> np.round(low, 4).tolist(), np.round(high, 4).tolist()
+    ([0.4902, 0.7112], [0.9433, 0.8666])
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+
+    level = check_level(level)
+    if isinstance(metric, Bootstrap):
+        if method not in (None, "percentile", "bootstrap"):
+            raise ValueError(
+                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
+            )
+        engine = metric.engine
+        low, high = engine.intervals(states, level)  # type: ignore[attr-defined]
+        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    if method is not None and method not in METHODS:
+        raise ValueError(
+            f"`method` must be one of {METHODS} or None (chosen from the metric), got "
+            f"{method!r}; for any other metric use im.Bootstrap"
+        )
+    chosen = closed_form(metric, method)
+    engine = metric.engine
+    if chosen in ("wilson", "clopper-pearson"):
+        ratio = type(metric).ratio_of_counts  # type: ignore[attr-defined]
+        successes = np.asarray(states[ratio[0]], dtype=np.float64)
+        trials = sum(np.asarray(states[name], dtype=np.float64) for name in ratio[1])
+        trials = np.broadcast_to(np.asarray(trials, dtype=np.float64), successes.shape)
+        if successes.size:
+            result = np.asarray(engine.results(dict(states)), dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                plain = successes / trials
+            seen = trials > 0
+            if plain.shape != result.shape or not bool(
+                np.all(np.abs(plain[seen] - result[seen]) <= 1e-12 * np.abs(result[seen]))
+            ):
+                raise _no_closed_form(metric, "its result is not one ratio of its counts here")
+        bounds = (clopper_pearson if chosen == "clopper-pearson" else wilson)(
+            successes, trials, level
+        )
+    elif chosen == "t":
+        total, count, squares = (states[name] for name in type(metric).mean_fields)  # type: ignore[attr-defined]
+        bounds = student_t(total, count, squares, level)
+    else:  # no closed form: the reasons state_interval gives
+        fields = getattr(type(metric), "mean_fields", None)
+        if fields is not None and not set(fields) <= set(engine.names):
+            raise _no_closed_form(metric, "create it with variance=True for a Student t interval")
+        if method is not None:
+            raise _no_closed_form(metric, f"method {method!r} does not apply to it")
+        raise _no_closed_form(metric, "its result is not a ratio of counts nor a mean")
+    return (
+        np.atleast_1d(np.asarray(bounds[0], dtype=np.float64)),
+        np.atleast_1d(np.asarray(bounds[1], dtype=np.float64)),
+    )
+
+
+def _scalar_only(metric: Metric, what: str) -> None:
+    if metric.result_shape != ():
+        raise ValueError(
+            f"`{what}` draws one number per row, got results of shape {metric.result_shape}; "
+            "take one class at a time (e.g. class_id=)"
+        )
+
+
+def interval_history(
+    metric: Metric, level: float = 0.95, method: str | None = None
+) -> pl.DataFrame:
+    """``metric.history`` with ``ci_low`` and ``ci_high``: the interval after every recorded event.
+
+    From the history's running states (``running_<field>``), by :func:`states_interval`:
+    row ``i`` is the interval ``metric.interval(level)`` gave at that step. A
+    :class:`~interactive_metrics.Bootstrap` gives its own
+    :meth:`~interactive_metrics.Bootstrap.interval_history`. After a reset the state
+    is empty: a ratio's interval is ``(0, 1)``, a mean's NaN. Scalar results only.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> import polars as pl
+    >>> m = im.BinaryAccuracy()
+    >>> m.update_state([1] * 10, [1] * 8 + [0] * 2)
+    >>> m.update_state([1] * 90, [1] * 72 + [0] * 18)
+    >>> interval_history(m).select("step", "result", pl.col("ci_low", "ci_high").round(4)).rows()
+    [(1, 0.8, 0.4902, 0.9433), (2, 0.8, 0.7112, 0.8666)]
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+
+    level = check_level(level)
+    _scalar_only(metric, "interval_history")
+    if isinstance(metric, Bootstrap):
+        if method not in (None, "percentile", "bootstrap"):
+            raise ValueError(
+                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
+            )
+        return metric.interval_history(level)
+    frame = metric.history
+    m = frame.height
+    running = {
+        f.name: frame[f"running_{f.name}"].to_numpy().reshape(m, *f.shape)
+        for f in metric.engine.fields
+    }
+    low, high = states_interval(metric, running, level, method)
+    return frame.with_columns(
+        pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
+    )
+
+
+def breakdown_intervals(
+    streams: Streams, level: float = 0.95, method: str | None = None
+) -> pl.DataFrame:
+    """``streams.breakdown()`` with each stream's ``ci_low`` and ``ci_high`` at ``level``.
+
+    Closed-form (:func:`states_interval` of the streams' states) where the metric has
+    one; for a ``Streams(Bootstrap(...))``,
+    :func:`~interactive_metrics.bootstrap.stream_intervals`. A stream without data
+    gets the interval of an empty state. Scalar results only.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> import polars as pl
+    >>> s = im.Streams(im.BinaryAccuracy())
+    >>> s.update_state([1] * 20, [1] * 8 + [0] * 2 + [1] * 10, stream=["a"] * 10 + ["b"] * 10)
+    >>> breakdown_intervals(s).select("stream", pl.col("ci_low", "ci_high").round(4)).rows()
+    [('a', 0.4902, 0.9433), ('b', 0.7225, 1.0)]
+    """
+    from interactive_metrics.bootstrap import Bootstrap, stream_intervals
+
+    level = check_level(level)
+    metric = streams.metric
+    _scalar_only(metric, "breakdown_intervals")
+    if isinstance(metric, Bootstrap):
+        if method not in (None, "percentile", "bootstrap"):
+            raise ValueError(
+                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
+            )
+        return stream_intervals(streams, level)
+    frame = streams.breakdown()
+    k = frame.height
+    engine = metric.engine
+    columns = {
+        f.name: (f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name)
+        for f in engine.fields
+    }
+    states = {f.name: frame[columns[f.name]].to_numpy().reshape(k, *f.shape) for f in engine.fields}
+    low, high = states_interval(metric, states, level, method)
+    if k == 0:
+        low = high = np.zeros(0)
+    return frame.with_columns(
+        pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
+    )
 
 
 # -- which stream differs ------------------------------------------------------------------

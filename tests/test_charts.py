@@ -597,7 +597,7 @@ def test_gallery_has_every_chart_as_png_and_svg() -> None:
         for line in script.splitlines()
         if '": im.charts.' in line or '": dark(im.charts.' in line
     ]
-    assert len(names) == 17
+    assert len(names) == 19
     page = (docs / "charts.md").read_text(encoding="utf-8")
     for name in names:
         png = docs / "gallery" / f"{name}.png"
@@ -1251,3 +1251,299 @@ def test_history_and_stream_history_draw_rolling_results_from_the_metric() -> No
     assert "last 5 batches" in str(spec["title"])
     with pytest.raises(ValueError, match="`rolling` draws the result"):
         im.charts.stream_history(s, field="total", rolling=5)
+
+
+# -- issue 17: interval bands and error bars ----------------------------------------------
+
+
+def accuracy_run(batches: list[tuple[int, int]], reset_after: int | None = None) -> im.Metric:
+    """A BinaryAccuracy updated with (right, n) per batch (a reset after batch `reset_after`)."""
+    m = im.BinaryAccuracy()
+    for i, (right, n) in enumerate(batches):
+        m.update_state([1] * n, [1] * right + [0] * (n - right))
+        if reset_after == i:
+            m.reset_state()
+    return m
+
+
+def band_rows(chart: Any) -> list[dict[str, Any]]:
+    (rows,) = [rows for kind, rows, enc in marks(chart) if kind == "area"]
+    return rows
+
+
+def test_history_band_is_the_wilson_interval_of_each_running_state() -> None:
+    from interactive_metrics.intervals import wilson
+
+    m = accuracy_run([(8, 10), (72, 90), (5, 20)], reset_after=1)
+    rows = band_rows(charts.history(m, interval=0.95))
+    # hand numbers: running (8, 10) then (80, 100); after the reset (5, 20)
+    expected = [wilson(8, 10), wilson(80, 100), None, wilson(5, 20)]
+    assert [r["event"] for r in rows] == ["update", "update", "reset", "update"]
+    for row, bounds in zip(rows, expected, strict=True):
+        if bounds is None:  # a reset's state is empty: no band there
+            assert row["ci_low"] is None and row["ci_high"] is None
+        else:
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx(bounds, abs=1e-15)
+    assert round(rows[0]["ci_low"], 4) == 0.4902 and round(rows[0]["ci_high"], 4) == 0.9433
+    # each step's band is what metric.interval() said at that step
+    fresh = im.BinaryAccuracy()
+    fresh.update_state([1] * 10, [1] * 8 + [0] * 2)
+    assert (rows[0]["ci_low"], rows[0]["ci_high"]) == fresh.interval()
+
+
+def test_history_band_follows_the_method_and_the_level() -> None:
+    from interactive_metrics.intervals import clopper_pearson, student_t
+
+    m = accuracy_run([(8, 10), (15, 20)])
+    rows = band_rows(charts.history(m, interval=0.9, interval_method="clopper-pearson"))
+    assert (rows[1]["ci_low"], rows[1]["ci_high"]) == pytest.approx(
+        clopper_pearson(23, 30, 0.9), abs=1e-15
+    )
+    spec = charts.history(m, interval=0.9, interval_method="clopper-pearson").to_dict()
+    assert "90% Clopper–Pearson interval" in json.dumps(spec["title"], ensure_ascii=False)
+
+    mean = im.Mean(variance=True)
+    values = [np.array([1.0, 2.0, 4.0]), np.array([3.0, 9.0])]
+    for v in values:
+        mean.update_state(v)
+    rows = band_rows(charts.history(mean, interval=0.95))
+    seen = np.concatenate(values)
+    for row, upto in zip(rows, (3, 5), strict=True):
+        x = seen[:upto]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+            student_t(x.sum(), upto, (x * x).sum()), rel=1e-12
+        )
+    # the band widens the y-domain: every band value is inside the axis
+    y = encoding_of(charts.history(mean, interval=0.95), "area")["y"]
+    low, high = y["scale"]["domain"]
+    assert low <= min(r["ci_low"] for r in rows) and high >= max(r["ci_high"] for r in rows)
+
+
+def test_history_band_of_a_bootstrap_is_its_interval_history() -> None:
+    b = im.Bootstrap(im.Mean(), replicates=40, seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        b.update_state(rng.normal(size=30))
+    rows = band_rows(charts.history(b, interval=0.8))
+    expected = b.interval_history(0.8)
+    assert [r["ci_low"] for r in rows] == expected["ci_low"].to_list()
+    assert [r["ci_high"] for r in rows] == expected["ci_high"].to_list()
+    # a history table with ci columns draws them as given
+    rows = band_rows(charts.history(expected, interval=0.8))
+    assert [r["ci_high"] for r in rows] == expected["ci_high"].to_list()
+
+
+def test_history_band_refuses_what_has_no_interval() -> None:
+    m = im.Mean()
+    m.update_state([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"variance=True.*Bootstrap"):
+        charts.history(m, interval=0.95)
+    acc = accuracy_run([(3, 4)])
+    for level in (1.0, 0, True, "95%"):
+        with pytest.raises(ValueError, match=r"`interval` must be a confidence level.*got"):
+            charts.history(acc, interval=level)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"`interval` draws a band around the running result"):
+        charts.history(acc, "batch_result", interval=0.95)
+    with pytest.raises(ValueError, match=r"ci_low"):
+        charts.history(acc.history, interval=0.95)
+
+
+def test_history_band_renders(tmp_path: Path) -> None:
+    m = accuracy_run([(8, 10), (72, 90), (40, 50), (90, 100)])
+    assert render(charts.history(m, interval=0.95)).startswith(PNG_MAGIC)
+
+
+@pytest.fixture
+def pumps() -> im.Streams:
+    s = im.Streams(im.BinaryAccuracy())
+    for key, right, n in (("a", 285, 300), ("b", 288, 300), ("c", 30, 40), ("d", 9, 10)):
+        s.update_state([1] * n, [1] * right + [0] * (n - right), stream=key)
+    return s
+
+
+def bar_rows(chart: Any) -> dict[str, dict[str, Any]]:
+    """The rows the error bars draw, by stream."""
+    spec = chart.to_dict()
+    for unit in units(spec):
+        mark = unit["mark"]["type"] if isinstance(unit["mark"], dict) else unit["mark"]
+        if mark == "rule" and unit["encoding"].get("x2", {}).get("field") == "ci_high":
+            return {r["stream"]: r for r in spec["datasets"][unit["dataset"]]}
+    raise AssertionError("no error bars")
+
+
+def test_breakdown_error_bars_are_each_streams_interval(pumps: im.Streams) -> None:
+    from interactive_metrics.intervals import stream_differences
+
+    chart = charts.stream_breakdown(pumps, interval=0.95)
+    rows = bar_rows(chart)
+    for key, right, n in (("a", 285, 300), ("b", 288, 300), ("c", 30, 40), ("d", 9, 10)):
+        alone = im.BinaryAccuracy()  # an independent metric of the stream's own data
+        alone.update_state([1] * n, [1] * right + [0] * (n - right))
+        assert (rows[key]["ci_low"], rows[key]["ci_high"]) == pytest.approx(
+            alone.interval(), abs=1e-15
+        )
+    found = dict(stream_differences(pumps).select("stream", "differs").iter_rows())
+    assert {k: r["differs"] for k, r in rows.items()} == found == {
+        "a": False, "b": False, "c": True, "d": False
+    }  # fmt: skip
+    # the streams that differ are ringed and named in bold on the axis
+    spec = chart.to_dict()
+    rings = [
+        u for u in units(spec) if isinstance(u["mark"], dict) and u["mark"].get("type") == "point"
+    ]
+    assert len(rings) == 1 and rings[0]["transform"] == [{"filter": "(datum['differs'] === true)"}]
+    axis = spec["hconcat"][0]["layer"][0]["encoding"]["y"]["axis"]
+    assert '{"c": true}' in axis["labelExpr"] and "differs" in axis["labelExpr"]
+    assert "95% Wilson intervals" in json.dumps(spec["title"])
+    assert render(chart).startswith(PNG_MAGIC)
+    # streams.plot passes the option through
+    assert bar_rows(pumps.plot("breakdown", interval=0.95)) == rows
+
+
+def test_breakdown_error_bars_of_a_bootstrap_are_its_stream_intervals() -> None:
+    from interactive_metrics.bootstrap import stream_intervals
+
+    s = im.Streams(im.Bootstrap(im.Mean(), replicates=60, seed=1))
+    rng = np.random.default_rng(2)
+    for key, mu in (("a", 0.0), ("b", 0.1), ("c", 2.0)):
+        s.update_state(rng.normal(mu, 1.0, 80), stream=[key] * 80)
+    rows = bar_rows(charts.stream_breakdown(s, interval=0.9))
+    expected = stream_intervals(s, 0.9)
+    for key, low, high in expected.select("stream", "ci_low", "ci_high").iter_rows():
+        assert (rows[key]["ci_low"], rows[key]["ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert rows["c"]["differs"] is True
+
+
+def test_breakdown_error_bars_refuse_what_has_no_interval(pumps: im.Streams) -> None:
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0, 3.0], stream=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"im\.Streams\(im\.Bootstrap\(Mean"):
+        charts.stream_breakdown(s, interval=0.95)
+    with pytest.raises(ValueError, match=r"`interval` must be a confidence level"):
+        charts.stream_breakdown(pumps, interval=95)
+    with pytest.raises(ValueError, match=r"`correction` must be one of"):
+        charts.stream_breakdown(pumps, interval=0.95, correction="none")
+    table = pumps.breakdown()
+    with pytest.raises(ValueError, match=r"ci_low"):
+        charts.stream_breakdown(table, merged=pumps.result(), interval=0.95)
+    from interactive_metrics.intervals import stream_differences
+
+    rows = bar_rows(
+        charts.stream_breakdown(stream_differences(pumps), merged=pumps.result(), interval=0.95)
+    )
+    assert rows["c"]["differs"] is True and rows["a"]["differs"] is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 50), st.integers(0, 50)).map(lambda t: (min(t), max(t))),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_states_interval_is_state_interval_row_by_row(counts: list[tuple[int, int]]) -> None:
+    from interactive_metrics.intervals import state_interval, states_interval
+
+    metric = im.BinaryAccuracy()
+    block = {
+        "correct": np.array([c for c, _ in counts], dtype=np.float64),
+        "count": np.array([n for _, n in counts], dtype=np.float64),
+    }
+    for method in (None, "clopper-pearson"):
+        low, high = states_interval(metric, block, 0.9, method)
+        for i in range(len(counts)):
+            one = state_interval(metric, {k: v[i] for k, v in block.items()}, 0.9, method)
+            assert (low[i], high[i]) == pytest.approx(one, abs=1e-12)
+
+
+# -- issue 13: charts follow a dark front end (the auto theme) ---------------------------------
+
+
+def without_usermeta(spec: dict[str, Any]) -> Any:
+    """The spec without its usermeta, view names (altair numbers views per chart) unified."""
+    import re
+
+    text = json.dumps({k: v for k, v in spec.items() if k != "usermeta"}, sort_keys=True)
+    return json.loads(re.sub(r"view_[0-9a-f]+_[0-9]+", "view", text))
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda m, s: charts.history(m, ["result", "batch_result"]),
+        lambda m, s: charts.batch_sums(m),
+        lambda m, s: charts.stream_history(s),
+        lambda m, s: charts.stream_breakdown(s),  # a mean: above/below merged, no palette blue
+    ],
+)
+def test_auto_theme_recoloured_is_the_dark_theme(mean_with_reset: im.Mean, draw: Any) -> None:
+    """What the browser does on a dark page (recolor_dark) equals drawing under use_theme("dark")."""
+    import altair as alt
+
+    streams = im.Streams(im.Mean(name="level"))
+    streams.update_state([1.0, 0.0, 1.0, 1.0], stream=["a", "b", "a", "c"])
+    before = alt.theme.active
+    try:
+        style.use_theme("auto")
+        auto = draw(mean_with_reset, streams).to_dict()
+        style.use_theme("dark")
+        dark = draw(mean_with_reset, streams).to_dict()
+        style.use_theme("light")
+        light = draw(mean_with_reset, streams).to_dict()
+    finally:
+        alt.theme.enable(before)
+    assert style.follows_front_end(auto) and not style.follows_front_end(dark)
+    assert not style.follows_front_end(light)
+    assert without_usermeta(auto) == without_usermeta(light)  # auto is drawn light
+    # the documented exception: roles whose light colour is a stream colour keep it
+    assert {style.LIGHT.merge, style.LIGHT.better} <= set(style.PALETTE)
+    recoloured = style.recolor_dark(auto)
+    if "hconcat" in auto:  # the breakdown: "above merged" is the light (palette) blue
+        used = encoded_colors(alt.Chart.from_dict(without_usermeta(recoloured)))
+        assert style.LIGHT.better.lower() in used
+        assert not used & {c.lower() for c in (style.RESULT_COLOR, style.WORSE_COLOR)}
+        return
+    dark_but_kept = style.recolor_dark(dark, {style.DARK.merge: style.LIGHT.merge})
+    assert without_usermeta(recoloured) == without_usermeta(dark_but_kept)
+
+
+def test_the_default_theme_is_auto_and_the_map_has_no_conflicts() -> None:
+    mapping = style.dark_color_map()
+    light_roles = [style.RESULT_COLOR, style.BATCH_COLOR, style.MERGED_COLOR, style.WORSE_COLOR]
+    dark_roles = [style.DARK.result, style.DARK.batch, style.DARK.merged, style.DARK.worse]
+    assert [mapping[c.lower()] for c in light_roles] == dark_roles
+    assert not set(mapping) & {c.lower() for c in style.PALETTE}  # streams keep their colour
+    assert not set(mapping) & {c.lower() for c in mapping.values()}  # no colour maps twice
+    code = (
+        "import altair as alt, interactive_metrics as im\n"
+        "m = im.Mean(); m.update_state([1.0])\n"
+        "spec = m.plot().to_dict()\n"
+        "print(alt.theme.active, spec['usermeta']['interactive_metrics']['theme'],"
+        " im.charts.style.colors() is im.charts.style.LIGHT)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["interactive_metrics_auto", "auto", "True"]
+
+
+def test_the_notebook_widget_module_follows_the_page_theme() -> None:
+    pytest.importorskip("anywidget")
+    pytest.importorskip("vl_convert")
+    from interactive_metrics.widgets import _vega
+    from interactive_metrics.widgets.renderer import offline_renderer
+
+    m = im.Mean()
+    m.update_state([1.0, 2.0])
+    widget = _vega.jupyter_chart(charts.history(m))
+    assert isinstance(widget, _vega.ThemedChart) and _vega.ThemedChart.follows is True
+    module = widget._esm
+    assert module.count("imFollowTheme(structuredClone(") == 1  # where the spec is read
+    assert module.count("imWatchTheme(reembed)") == 1  # where the first draw happens
+    assert json.dumps(style.dark_color_map()) in module  # the same map as recolor_dark
+    bundle = offline_renderer(charts.history(m).to_dict())
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    # the static copy stays in the theme in force (light under auto)
+    assert style.RESULT_COLOR in bundle["image/svg+xml"]
+    assert style.DARK.result not in bundle["image/svg+xml"]

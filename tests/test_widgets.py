@@ -977,3 +977,114 @@ def test_live_view_of_streams_follows_the_merged_copy_of_each_event(comms: Any) 
     rows = comm_of(view.chart).updates("spec")[-1]["datasets"]["history"]
     assert [(r["step"], r["result"]) for r in rows] == [(1, 2 / 3), (2, 0.5)]
     view.close()
+
+
+# -- issue 17: intervals in the cards and the stream explorer -------------------------------
+
+
+def accuracy_streams() -> tuple[im.Streams, dict[str, tuple[int, int]]]:
+    counts = {"a": (285, 300), "b": (30, 40), "c": (9, 10)}
+    s = im.Streams(im.BinaryAccuracy())
+    for key, (right, n) in counts.items():
+        s.update_state([1] * n, [1] * right + [0] * (n - right), stream=key)
+    return s, counts
+
+
+def test_metric_card_shows_the_interval_when_there_is_one() -> None:
+    from interactive_metrics.charts.style import format_interval
+    from interactive_metrics.intervals import student_t, wilson
+
+    m = im.BinaryAccuracy()
+    m.update_state([1] * 10, [1] * 8 + [0] * 2)
+    card = metric_card(m)
+    assert "95% Wilson interval 0.4902 – 0.9433" in card  # hand numbers (wilson(8, 10))
+    assert format_interval(*wilson(8, 10)) in card
+    mean = im.Mean(variance=True)
+    mean.update_state([1.0, 2.0, 4.0])
+    assert f"95% Student t interval {format_interval(*student_t(7.0, 3.0, 21.0))}" in (
+        metric_card(mean)
+    )
+    boot = im.Bootstrap(im.Mean(), replicates=30)
+    boot.update_state([0.0, 1.0] * 10)
+    assert f"95% bootstrap interval {format_interval(*boot.interval())}" in metric_card(boot)
+    # no closed form, no data, a non-scalar result, one sample for t: no interval, no failure
+    plain = im.Mean()
+    plain.update_state([1.0, 2.0])
+    one = im.Mean(variance=True)
+    one.update_state([1.0])
+    for quiet in (plain, im.BinaryAccuracy(), one, im.Sum()):
+        assert "im-card-interval" not in metric_card(quiet)
+
+
+def test_streams_card_shows_the_merged_and_the_worst_streams_interval() -> None:
+    from interactive_metrics.charts.style import format_interval
+    from interactive_metrics.intervals import wilson
+
+    s, counts = accuracy_streams()
+    card = s._repr_html_()
+    right = sum(r for r, _ in counts.values())
+    total = sum(n for _, n in counts.values())
+    assert f"merged: 95% Wilson interval {format_interval(*wilson(right, total))}" in card
+    worst = "b"  # 0.75, farthest from the merged 0.9314
+    assert f"<b class='im-card-worst'>{worst}</b>" in card
+    assert f"({format_interval(*wilson(*counts[worst]))})" in card
+    plain = im.Streams(im.Mean())
+    plain.update_state([1.0, 2.0], stream=["a", "b"])
+    assert "interval" not in plain._repr_html_()
+
+
+def test_explorer_table_shows_each_streams_interval() -> None:
+    from interactive_metrics.charts.style import format_interval
+    from interactive_metrics.intervals import wilson
+    from interactive_metrics.widgets.explorer import StreamExplorer
+
+    s, counts = accuracy_streams()
+    explorer = StreamExplorer(s, chart=False)
+    explorer.picker.value = ("a", "b", "c")
+    table = explorer.table.value
+    assert "<th title='95% Wilson interval'>95% interval</th>" in table
+    cells = re.findall(r"<td class='im-interval'>([^<]*)</td>", table)
+    order = [r for r in re.findall(r"&#9679;</span> (\w)</td>", table)]
+    assert cells == [format_interval(*wilson(*counts[key])) for key in order]
+    assert sorted(order) == ["a", "b", "c"]
+    # following the streams: a new batch moves the interval
+    s.update_state([1] * 60, [1] * 60, stream="b")
+    explorer.refresh()
+    table = explorer.table.value
+    assert format_interval(*wilson(90, 100)) in table
+    explorer.close()
+    plain = im.Streams(im.Mean())
+    plain.update_state([1.0, 2.0], stream=["a", "b"])
+    quiet = StreamExplorer(plain, chart=False, selected=["a", "b"])
+    assert "im-interval" not in quiet.table.value and "ci_low" not in quiet.table.value
+    quiet.close()
+
+
+def test_card_and_explorer_of_composite_keys_show_labels_and_intervals() -> None:
+    """Streams keyed by two columns: the card and the explorer read 'x · 1' (they raised)."""
+    from interactive_metrics.charts.style import format_interval
+    from interactive_metrics.intervals import wilson
+    from interactive_metrics.widgets.explorer import StreamExplorer
+
+    frame = pl.DataFrame(
+        {
+            "site": ["x"] * 10 + ["y"] * 20,
+            "unit": [1] * 10 + [2] * 20,
+            "y_true": [1.0] * 30,
+            "y_pred": [1.0] * 5 + [0.0] * 5 + [1.0] * 19 + [0.0],
+            "batch": [0] * 30,
+        }
+    )
+    s = im.Streams(im.BinaryAccuracy()).replay(
+        frame, y_true="y_true", y_pred="y_pred", batch="batch", stream=["site", "unit"]
+    )
+    card = s._repr_html_()
+    assert "farthest from merged: <b class='im-card-worst'>x · 1</b>" in card
+    assert f"({format_interval(*wilson(5, 10))})" in card
+    assert card.count("<polyline") == 0  # one step: no sparkline, and no failure
+    explorer = StreamExplorer(s, chart=False)
+    assert explorer.picker.value == ("x · 1",)
+    table = explorer.table.value
+    assert "<td>x</td><td>1</td>" in table
+    assert f"<td class='im-interval'>{format_interval(*wilson(5, 10))}</td>" in table
+    explorer.close()

@@ -123,6 +123,10 @@ def gallery() -> dict[str, Any]:
         "roc_streams": im.charts.roc_curve(at_recall),
         "pr_streams": im.charts.pr_curve(at_recall),
         "roc_dark": dark(im.charts.roc_curve, auc),
+        "history_interval": im.charts.history(precision.merged(), interval=0.95),
+        "stream_breakdown_interval": im.charts.stream_breakdown(
+            precision, higher_is_better=True, interval=0.95
+        ),
     }
 
 

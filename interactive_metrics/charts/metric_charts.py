@@ -626,6 +626,37 @@ def _series_colors(columns: Sequence[str]) -> list[str]:
     return colors
 
 
+BAND_LOW, BAND_HIGH = "ci_low", "ci_high"
+"""The columns of the interval band ``history(interval=...)`` draws."""
+
+
+def _with_interval(
+    metric: Any, frame: pl.DataFrame, level: Any, method: str | None
+) -> tuple[pl.DataFrame, str]:
+    """The history with ``ci_low``/``ci_high`` at ``level``, and how the band is named."""
+    from interactive_metrics.intervals import closed_form, interval_history
+
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(
+            f"`interval` must be a confidence level strictly between 0 and 1 (e.g. 0.95), "
+            f"got {level!r}"
+        )
+    if isinstance(metric, pl.DataFrame):
+        require_columns(
+            frame,
+            [BAND_LOW, BAND_HIGH],
+            "history",
+            "pass the metric itself, or a table with ci_low and ci_high "
+            "(e.g. bootstrap.interval_history())",
+        )
+        return frame, style.interval_label(level, None)
+    from interactive_metrics.bootstrap import Bootstrap
+
+    with_band = interval_history(metric, float(level), method)
+    kind = "bootstrap" if isinstance(metric, Bootstrap) else closed_form(metric, method)
+    return with_band, style.interval_label(level, kind)
+
+
 ROLLING = "result over the last {} batches"
 """The column ``history(rolling=N)`` adds: the result of the last N batches merged."""
 SMOOTHED = "{}_smoothed"
@@ -662,6 +693,8 @@ def history(
     *,
     smoothing: float | None = None,
     rolling: int | None = None,
+    interval: float | None = None,
+    interval_method: str | None = None,
     max_rows: int = MAX_ROWS,
     width: int | str = WIDTH,
     height: int = 260,
@@ -686,6 +719,22 @@ def history(
         In ``[0, 1)``: the weight of the past in a debiased exponential moving average
         (TensorBoard's slider; 0.6 is a light smoothing, 0.95 a strong one), restarted
         at every reset.
+    rolling : int, optional
+        Also draw the result over the last ``rolling`` batches (``metric.rolling``),
+        orange beside the running line.
+    interval : float, optional
+        A confidence level in (0, 1), e.g. ``0.95``: a band from ``ci_low`` to
+        ``ci_high`` around the running result at every step, from
+        :func:`~interactive_metrics.intervals.interval_history` (the closed-form
+        interval of each step's running state: Wilson for ratios of counts, Student
+        t for ``Mean(variance=True)``; a :class:`~interactive_metrics.Bootstrap`'s
+        percentile interval). A metric with neither raises the ``ValueError`` that
+        says to use the bootstrap. With a history DataFrame, its ``ci_low`` and
+        ``ci_high`` columns are drawn (e.g. ``bootstrap.interval_history()``).
+        Reset steps have no band (the state is empty there).
+    interval_method : str, optional
+        ``"clopper-pearson"`` instead of Wilson for a ratio of counts (see
+        ``metric.interval``).
     max_rows : int
         Longer histories are downsampled to about this many rows.
     width : int or "container"
@@ -715,6 +764,9 @@ def history(
     """
     alt = altair()
     frame, name = history_of(metric, "metric")
+    band_label = ""
+    if interval is not None:
+        frame, band_label = _with_interval(metric, frame, interval, interval_method)
     if rolling is not None:  # the result over the last `rolling` batches, beside the running one
         if not hasattr(metric, "rolling"):
             raise TypeError("`rolling` needs the metric itself (it reads its batch states)")
@@ -730,6 +782,11 @@ def history(
             f"`smoothing` must be a number in [0, 1) (the weight of the past), got {smoothing!r}"
         )
     columns = [_resolve(frame, f) for f in requested]
+    if band_label and "result" not in columns:
+        raise ValueError(
+            f"`interval` draws a band around the running result, but `field` is {field!r}; "
+            "include 'result' in `field` or leave `interval` out"
+        )
     frame, columns = _expand_arrays(frame, columns)
     require_scalar(frame, columns, "history")
     labels = [style.column_label(c) for c in columns]
@@ -746,8 +803,15 @@ def history(
         title = style.title_for(name, ", ".join(labels))
     if frame.height == 0:
         return message_chart(EMPTY, title, height=height)
-    data = frame.select("step", pl.col("event").cast(pl.String), *columns)
+    band = [BAND_LOW, BAND_HIGH] if band_label else []
+    data = frame.select("step", pl.col("event").cast(pl.String), *columns, *band)
     notes: list[str] = []
+    if band_label:
+        data = data.with_columns(
+            pl.when(pl.col("event") == "reset").then(None).otherwise(pl.col(c)).alias(c)
+            for c in band
+        )
+        notes.append(f"band: {band_label} of the running result at each step")
     bad = sum(count_not_finite(data, c) for c in columns)
     nulls = sum(data.get_column(c).null_count() for c in columns)
     smoothed_columns: list[str] = []
@@ -755,7 +819,7 @@ def history(
         data = _smoothed(data, columns, float(smoothing))
         smoothed_columns = [SMOOTHED.format(c) for c in columns]
         notes.append(f"smoothing {smoothing:g}: exponential moving average over the faint raw line")
-    drawn = downsample(data, [*columns, *smoothed_columns], max_rows, always=_not_update())
+    drawn = downsample(data, [*columns, *smoothed_columns, *band], max_rows, always=_not_update())
     if drawn.height < data.height:
         notes.append(f"{drawn.height:,} of {data.height:,} steps drawn (extremes kept)")
     if bad:
@@ -775,19 +839,19 @@ def history(
     steps = drawn.get_column("step")
     x = step_axis(alt, "step", steps=[steps.min(), steps.max()])
     all_labels = [*labels, *smoothed_labels]
-    values = [v for lab in all_labels for v in drawn.get_column(lab).to_list()]
+    values = [v for lab in [*all_labels, *band] for v in drawn.get_column(lab).to_list()]
     states = all(c.startswith(("running_", "batch_")) and c != "batch_result" for c in columns)
     y_title = (
         (name if name != "history" else "result")
         if is_result
         else ", ".join(names[c] for c in columns)
     )
-    y = alt.Y(
-        "value:Q",
-        title=y_title.replace("_", " "),
-        scale=style.value_scale(values, include_zero=states),
-        axis=alt.Axis(format=NUMBER),
-    )
+    y_options = {
+        "title": y_title.replace("_", " "),
+        "scale": style.value_scale(values, include_zero=states),
+        "axis": alt.Axis(format=NUMBER),
+    }
+    y = alt.Y("value:Q", **y_options)
     colors = _series_colors(columns)
     legend = alt.Legend(
         title=None,
@@ -822,6 +886,16 @@ def history(
         )
 
     layers: list[Any] = []
+    if band_label:  # the interval band, under every line
+        layers.append(
+            alt.Chart(drawn)
+            .mark_area(color=style.colors().result, opacity=0.16, interpolate="linear")
+            .encode(
+                x=x,
+                y=alt.Y(f"{BAND_LOW}:Q", **y_options),
+                y2=f"{BAND_HIGH}:Q",
+            )
+        )
     if batch_labels:  # light points and a thin line, under everything else
         batch_base = folded(batch_labels)
         layers.append(faded(batch_base.mark_line(strokeWidth=1), 0.35))
@@ -843,6 +917,10 @@ def history(
         alt.Tooltip("step:Q", format=style.STEP_FORMAT),
         alt.Tooltip("event:N"),
         *(alt.Tooltip(f"{lab}:Q", title=names[lab], format=NUMBER) for lab in all_labels),
+        *(
+            alt.Tooltip(f"{c}:Q", title=f"{band_label}: {side}", format=NUMBER)
+            for c, side in zip(band, ("low", "high"), strict=False)
+        ),
     ]
     hover_rule = (
         alt.Chart(drawn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -82,6 +83,8 @@ def stream_breakdown(
     max_streams: int = 30,
     merged: float | None = None,
     macro: float | None = None,
+    interval: float | None = None,
+    correction: str = "holm",
     width: int = 420,
 ) -> Any:
     """Each stream's result against the merged (micro) and macro results, and its share.
@@ -110,6 +113,19 @@ def stream_breakdown(
         Override the merged and macro results (defaults: ``streams.result()``
         and ``streams.macro_result()``; for a DataFrame the macro defaults to the
         mean of its ``result`` column).
+    interval : float, optional
+        A confidence level in (0, 1), e.g. ``0.95``: an error bar from ``ci_low`` to
+        ``ci_high`` per stream, and the streams that
+        :func:`~interactive_metrics.intervals.stream_differences` flags (their
+        interval excludes the result of all the other streams merged, corrected
+        across streams) ringed and marked "differs". The intervals are closed-form
+        where the metric has one (Wilson, Student t), else a
+        ``Streams(Bootstrap(...))``'s percentile intervals; any other metric raises
+        a ``ValueError`` that says to wrap it in ``im.Bootstrap``. With a breakdown
+        DataFrame, its ``ci_low``/``ci_high`` (and ``differs``, if any) columns are
+        drawn, e.g. from ``stream_differences(streams)``.
+    correction : {"holm", "bonferroni"}
+        The family-wise correction of ``differs`` across streams.
     width : int
         Width of the result panel in pixels; the height grows with the streams.
 
@@ -136,6 +152,10 @@ def stream_breakdown(
         raise ValueError(f"`max_streams` must be a positive integer, got {max_streams!r}")
     frame, merged_value, macro_value, name = _breakdown_of(streams, merged, macro)
     title = style.title_for(name, "breakdown")
+    intervals: pl.DataFrame | None = None
+    interval_label = ""
+    if interval is not None and frame.height:
+        intervals, interval_label = _stream_intervals(streams, frame, interval, correction)
     if higher_is_better is None and name != "streams":
         higher_is_better = style.higher_is_better(name)
     if frame.height == 0:
@@ -152,6 +172,15 @@ def stream_breakdown(
         pl.lit(merged_value).alias("merged"),
     )
     notes: list[str] = []
+    if intervals is not None:
+        data = data.join(intervals, on="stream", how="left", maintain_order="left")
+        flagged = int(data.get_column(DIFFERS).sum())
+        notes.append(
+            f"bars: {interval_label}s · ringed, '{DIFFERS}': its interval excludes the rest "
+            "of the data "
+            f"({CORRECTIONS.get(correction, correction)} across {intervals.height:,} streams; "
+            f"{flagged:,} flagged)"
+        )
     if data.height > max_streams:
         notes.append(
             f"{max_streams} of {data.height:,} streams shown: those farthest from the merged result"
@@ -191,7 +220,18 @@ def stream_breakdown(
     order = data.get_column("stream").to_list()
     data = json_safe(data)
     row_step = 22 if len(order) <= 15 else 16
-    y = alt.Y("stream:N", sort=order, title="stream", axis=alt.Axis(labelLimit=160))
+    axis = alt.Axis(labelLimit=160)
+    if intervals is not None:  # the streams that differ: "· differs" by the name, in bold
+        named = json.dumps(
+            {k: True for k, d in zip(data["stream"], data[DIFFERS], strict=True) if d}
+        )
+        test = f"{named}[datum.label] === true"
+        axis = alt.Axis(
+            labelLimit=200,
+            labelExpr=f"{test} ? datum.label + ' · {DIFFERS}' : datum.label",
+            labelFontWeight=alt.condition(test, alt.value(700), alt.value(400)),
+        )
+    y = alt.Y("stream:N", sort=order, title="stream", axis=axis)
     tooltip = [
         alt.Tooltip("stream:N"),
         alt.Tooltip("result:Q", format=NUMBER),
@@ -203,6 +243,25 @@ def stream_breakdown(
             else []
         ),
         *([alt.Tooltip("contribution:Q", format=NUMBER)] if "contribution" in data.columns else []),
+        *(
+            [
+                alt.Tooltip("ci_low:Q", title=f"{interval_label}: low", format=NUMBER),
+                alt.Tooltip("ci_high:Q", title=f"{interval_label}: high", format=NUMBER),
+                *(
+                    [alt.Tooltip("rest_result:Q", title="rest of the data", format=NUMBER)]
+                    if "rest_result" in data.columns
+                    else []
+                ),
+                *(
+                    [alt.Tooltip("p_adjusted:Q", title="adjusted p-value", format=".3~g")]
+                    if "p_adjusted" in data.columns
+                    else []
+                ),
+                alt.Tooltip(f"{DIFFERS}:N", title=DIFFERS),
+            ]
+            if intervals is not None
+            else []
+        ),
     ]
     color = alt.Color(
         "side:N",
@@ -210,18 +269,38 @@ def stream_breakdown(
         legend=alt.Legend(title=None, orient="bottom"),
     )
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
-    sticks = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
-        x=alt.X(
-            "merged:Q",
-            title="result",
-            scale=style.value_scale(
-                [*data.get_column("result").to_list(), merged_value, macro_value]
-            ),
-            axis=alt.Axis(format=NUMBER),
-        ),
-        x2="result:Q",
-        color=color,
+    extent = [*data.get_column("result").to_list(), merged_value, macro_value]
+    if intervals is not None:
+        extent += [*data.get_column("ci_low").to_list(), *data.get_column("ci_high").to_list()]
+    x_result = alt.X(
+        "merged:Q" if intervals is None else "ci_low:Q",
+        title="result",
+        scale=style.value_scale(extent),
+        axis=alt.Axis(format=NUMBER),
     )
+    marks: list[Any] = []
+    if intervals is None:  # a stick from the merged result to the stream's
+        marks.append(
+            base.mark_rule(strokeWidth=2, opacity=0.6).encode(
+                x=x_result, x2="result:Q", color=color
+            )
+        )
+    else:  # an error bar with caps, a ring and a word on the streams that differ
+        marks.append(
+            base.mark_rule(strokeWidth=2, opacity=0.75).encode(
+                x=x_result, x2="ci_high:Q", color=color
+            )
+        )
+        for end in ("ci_low", "ci_high"):
+            marks.append(
+                base.mark_tick(thickness=2, size=10, opacity=0.75).encode(x=f"{end}:Q", color=color)
+            )
+        differs = base.transform_filter(alt.datum[DIFFERS] == True)  # noqa: E712
+        marks.append(
+            differs.mark_point(size=260, filled=False, strokeWidth=2).encode(
+                x="result:Q", color=color
+            )
+        )
     dots = base.mark_circle(size=90, opacity=1).encode(x="result:Q", color=color)
     lines = pl.DataFrame({"line": [MERGED, MACRO], "value": [merged_value, macro_value]})
     rules = (
@@ -237,7 +316,7 @@ def stream_breakdown(
             tooltip=[alt.Tooltip("line:N", title="rule"), alt.Tooltip("value:Q", format=NUMBER)],
         )
     )
-    result_panel = alt.layer(sticks, dots, rules).properties(width=width, height=alt.Step(row_step))
+    result_panel = alt.layer(*marks, dots, rules).properties(width=width, height=alt.Step(row_step))
     panels = [result_panel]
     if "share" in data.columns:
         top_share = data.get_column("share").max()
@@ -271,6 +350,57 @@ def stream_breakdown(
         .resolve_scale(y="shared")
         .properties(title=alt.TitleParams(title, subtitle=subtitle, anchor="start"))
     )
+
+
+DIFFERS = "differs"
+"""The word the breakdown chart writes by a stream whose interval excludes the rest."""
+CORRECTIONS = {"holm": "Holm", "bonferroni": "Bonferroni"}
+
+
+def _stream_intervals(
+    streams: Any, frame: pl.DataFrame, level: Any, correction: str
+) -> tuple[pl.DataFrame, str]:
+    """Per stream label: ``ci_low``, ``ci_high``, ``differs`` (and the test's numbers)."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(
+            f"`interval` must be a confidence level strictly between 0 and 1 (e.g. 0.95), "
+            f"got {level!r}"
+        )
+    if isinstance(streams, pl.DataFrame):
+        require_columns(
+            frame,
+            ["ci_low", "ci_high"],
+            "stream_breakdown",
+            "pass the Streams itself, or stream_differences(streams)",
+        )
+        table = frame
+        label = style.interval_label(level, None)
+    else:
+        from interactive_metrics.bootstrap import Bootstrap
+        from interactive_metrics.intervals import closed_form, stream_differences
+
+        metric = streams.metric
+        try:
+            found = stream_differences(streams, float(level), correction)
+        except ValueError as error:
+            if isinstance(metric, Bootstrap) or closed_form(metric) is not None:
+                raise
+            raise ValueError(
+                f"{error}; for streams wrap the metric: "
+                f"im.Streams(im.Bootstrap({type(metric).__name__}(...), replicates=200))"
+            ) from None
+        table = style.with_stream_label(found, getattr(streams, "key_names", ()))
+        kind = "bootstrap" if isinstance(metric, Bootstrap) else closed_form(metric)
+        label = style.interval_label(level, kind)
+    extra = [c for c in ("rest_result", "p_adjusted") if c in table.columns]
+    differs = pl.col(DIFFERS) if DIFFERS in table.columns else pl.lit(False)
+    out = table.select(
+        pl.col("stream").cast(pl.String).fill_null("(null)"),
+        pl.col("ci_low", "ci_high").cast(pl.Float64),
+        *extra,
+        differs.fill_null(False).alias(DIFFERS),
+    )
+    return out, label
 
 
 def stream_history(

@@ -42,14 +42,20 @@ __all__ = [
     "THEMES",
     "WORSE_COLOR",
     "WORSE_LABEL",
+    "AUTO_THEME",
     "color_scale",
     "Colors",
     "colors",
+    "dark_color_map",
+    "follows_front_end",
+    "recolor_dark",
     "column_label",
     "format_number",
     "format_share",
     "higher_is_better",
     "humanize",
+    "interval_label",
+    "format_interval",
     "stream_colors",
     "step_domain",
     "stream_label",
@@ -205,7 +211,46 @@ def format_share(x: Any) -> str:
     return "–" if math.isnan(number) else f"{number:.1%}"
 
 
+def format_interval(low: Any, high: Any) -> str:
+    """An interval as tables, cards and tooltips show it: ``low – high`` (en dash).
+
+    Examples
+    --------
+    >>> format_interval(0.490205, 0.943281), format_interval(float("nan"), float("nan"))
+    ('0.4902 – 0.9433', '–')
+    """
+    if low is None or high is None:
+        return "–"
+    if any(math.isnan(float(x)) for x in (low, high)):
+        return "–"
+    return f"{format_number(low)} – {format_number(high)}"
+
+
 # -- words ---------------------------------------------------------------------------------
+
+_METHOD_NAMES = {
+    "wilson": "Wilson",
+    "clopper-pearson": "Clopper–Pearson",
+    "t": "Student t",
+    "percentile": "bootstrap",
+    "bootstrap": "bootstrap",
+}
+
+
+def interval_label(level: float, method: str | None) -> str:
+    """How a chart, table or card names an interval: its level and its method.
+
+    Examples
+    --------
+    >>> interval_label(0.95, "wilson"), interval_label(0.9, "t"), interval_label(0.99, "bootstrap")
+    ('95% Wilson interval', '90% Student t interval', '99% bootstrap interval')
+    >>> interval_label(0.975, None)
+    '97.5% interval'
+    """
+    percent = f"{float(level) * 100:.4g}%"
+    name = _METHOD_NAMES.get(str(method), "") if method is not None else ""
+    return f"{percent} {name} interval" if name else f"{percent} interval"
+
 
 _COLUMN_LABELS = {"result": "running result", "batch_result": "batch result", "step": "step"}
 
@@ -555,9 +600,112 @@ def theme_config(dark: bool = False) -> dict[str, Any]:
     return {"config": config}
 
 
-THEMES = {"interactive_metrics": False, "interactive_metrics_dark": True}
-"""The altair themes :func:`use_theme` registers: light and dark."""
-_ALIASES = {"light": "interactive_metrics", "dark": "interactive_metrics_dark"}
+AUTO_THEME = "interactive_metrics_auto"
+"""The default theme: light, marked to follow a dark front end (see :func:`follows_front_end`)."""
+THEMES = {"interactive_metrics": False, "interactive_metrics_dark": True, AUTO_THEME: None}
+"""The altair themes :func:`use_theme` registers: light, dark, and light-that-follows (None)."""
+_ALIASES = {"light": "interactive_metrics", "dark": "interactive_metrics_dark", "auto": AUTO_THEME}
+FOLLOW_MARK = {"usermeta": {"interactive_metrics": {"theme": "auto"}}}
+"""What the auto theme adds to a spec: the renderer's cue that it may follow a dark page."""
+
+
+def _auto_config() -> dict[str, Any]:
+    config = theme_config(dark=False)
+    config["usermeta"] = {"interactive_metrics": {"theme": "auto"}}
+    return config
+
+
+def follows_front_end(spec: Any) -> bool:
+    """Whether a chart spec was built under the auto theme (the default), so may follow the page.
+
+    A chart built after ``use_theme("light")``, ``use_theme("dark")`` or any other altair
+    theme keeps that look everywhere.
+
+    Examples
+    --------
+    >>> follows_front_end({"usermeta": {"interactive_metrics": {"theme": "auto"}}})
+    True
+    >>> follows_front_end({"config": {}}), follows_front_end(None)
+    (False, False)
+    """
+    if not isinstance(spec, dict):
+        return False
+    meta = spec.get("usermeta")
+    mine = meta.get("interactive_metrics") if isinstance(meta, dict) else None
+    return isinstance(mine, dict) and mine.get("theme") == "auto"
+
+
+def _string_pairs(light: Any, dark: Any) -> list[tuple[str, str]]:
+    if isinstance(light, dict) and isinstance(dark, dict):
+        return [p for k in light if k in dark for p in _string_pairs(light[k], dark[k])]
+    if isinstance(light, str) and isinstance(dark, str) and light.startswith("#"):
+        return [(light, dark)]
+    return []
+
+
+def dark_color_map() -> dict[str, str]:
+    """Each light-theme colour (lower case) and the dark theme's colour for the same role.
+
+    From :data:`LIGHT` and :data:`DARK` and the two :func:`theme_config` s. Colours of
+    :data:`PALETTE` are never mapped (a stream keeps its colour on either background;
+    the light "better" and "merge" colours are palette colours, so they stay).
+
+    Examples
+    --------
+    >>> mapping = dark_color_map()
+    >>> mapping[RESULT_COLOR] == DARK.result, mapping["#ffffff"] == DARK.background
+    (True, True)
+    >>> any(c.lower() in mapping for c in PALETTE)
+    False
+    """
+    from dataclasses import fields
+
+    pairs = [
+        (getattr(LIGHT, f.name), getattr(DARK, f.name))
+        for f in fields(Colors)
+        if f.name != "palette"
+    ]
+    pairs += _string_pairs(theme_config(False)["config"], theme_config(True)["config"])
+    palette = {c.lower() for c in PALETTE}
+    mapping: dict[str, str] = {}
+    for light, dark in pairs:
+        key = light.lower()
+        if key != dark.lower() and key not in palette:
+            mapping.setdefault(key, dark)
+    return mapping
+
+
+def recolor_dark(spec: Any, mapping: dict[str, str] | None = None) -> Any:
+    """A copy of a chart spec with every light-theme colour swapped for its dark one.
+
+    What the notebook renderer does in the browser when the page is dark (the same
+    walk, in JavaScript): strings anywhere in the spec except its data
+    (``datasets``, inline ``values``) that are a light colour of
+    :func:`dark_color_map` become the dark one. So a chart built with the default
+    theme reads as if built under ``use_theme("dark")``, palette colours aside.
+
+    Examples
+    --------
+    >>> spec = {"mark": {"type": "line", "color": RESULT_COLOR},
+    ...         "datasets": {"d": [{"c": "#ffffff"}]}, "config": {"background": "#ffffff"}}
+    >>> out = recolor_dark(spec)
+    >>> out["mark"]["color"] == DARK.result, out["config"]["background"], out["datasets"]["d"]
+    (True, '#1e1e1e', [{'c': '#ffffff'}])
+    """
+    mapping = dark_color_map() if mapping is None else mapping
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return mapping.get(node.lower(), node)
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, dict):
+            return {k: v if k in ("datasets", "values") else walk(v) for k, v in node.items()}
+        return node
+
+    return walk(spec)
+
+
 _registered = False
 _user_chose = False
 
@@ -568,17 +716,24 @@ def _register() -> Any:
 
     if not _registered:
         for name, dark in THEMES.items():
-            alt.theme.register(name, enable=False)(lambda dark=dark: theme_config(dark))
+            if dark is None:
+                alt.theme.register(name, enable=False)(_auto_config)
+            else:
+                alt.theme.register(name, enable=False)(lambda dark=dark: theme_config(dark))
         _registered = True
     return alt
 
 
 def use_theme(name: str = "light") -> None:
-    """Switch the look of every altair chart: ``"light"``, ``"dark"`` or any altair theme.
+    """Switch the look of every altair chart: ``"auto"``, ``"light"``, ``"dark"``, any altair theme.
 
-    Our charts enable the light theme by themselves on first use, unless another
-    altair theme was already enabled (``alt.theme.enable("dark")`` is followed).
-    Call this to choose; ``use_theme("default")`` returns to altair's own look.
+    Our charts enable ``"auto"`` by themselves on first use, unless another altair
+    theme was already enabled (``alt.theme.enable("dark")`` is followed). ``"auto"``
+    is the light theme, and in a notebook whose front end is dark (JupyterLab's dark
+    theme) the package's renderer draws the chart with the dark colours
+    (:func:`recolor_dark`); exported files (PNG, SVG, HTML) stay light. ``"light"``
+    and ``"dark"`` fix the look everywhere, front end and files alike.
+    ``use_theme("default")`` returns to altair's own look.
 
     Examples
     --------
@@ -603,11 +758,11 @@ def use_theme(name: str = "light") -> None:
 
 
 def ensure_theme() -> None:
-    """Enable the light theme once, unless the user (or :func:`use_theme`) chose one."""
+    """Enable the auto theme once, unless the user (or :func:`use_theme`) chose one."""
     global _user_chose
     if _user_chose:
         return
     alt = _register()
     if alt.theme.active == "default":
-        alt.theme.enable("interactive_metrics")
+        alt.theme.enable(AUTO_THEME)
     _user_chose = True

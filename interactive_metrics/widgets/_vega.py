@@ -6,6 +6,7 @@ counted in a browser test) with vega bundled offline by vl-convert: no CDN.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 try:
@@ -15,7 +16,15 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
     raise missing("altair", "charts") from error
 
-__all__ = ["EMBED_OPTIONS", "DATASET", "jupyter_chart", "running_chart", "with_rows"]
+__all__ = [
+    "DATASET",
+    "EMBED_OPTIONS",
+    "ThemedChart",
+    "follow_theme_source",
+    "jupyter_chart",
+    "running_chart",
+    "with_rows",
+]
 
 from interactive_metrics.charts import style
 
@@ -28,19 +37,115 @@ WIDTH = "container"
 
 
 def enable_offline() -> None:
-    """Make :class:`altair.JupyterChart` load vega from vl-convert's bundle, not a CDN."""
+    """Make :class:`altair.JupyterChart` load vega from vl-convert's bundle, not a CDN.
+
+    And give :class:`ThemedChart` its module: the same, with the page's theme followed.
+    """
     try:
         alt.JupyterChart.enable_offline()
     except ImportError as error:  # pragma: no cover - vl-convert missing
         from interactive_metrics.widgets._deps import missing
 
         raise missing("vl-convert-python", "charts") from error
+    if ThemedChart.follows is None:
+        source = follow_theme_source()
+        ThemedChart.follows = source is not None
+        if source is not None:
+            ThemedChart._esm = source
+
+
+FOLLOW_JS = r"""
+const IM_DARK_COLORS = __IM_DARK_COLORS__;
+function imIsDark() {
+  const body = document.body;
+  if (!body) return false;
+  const light = body.dataset ? body.dataset.jpThemeLight : undefined;
+  if (light !== undefined) return light === "false";  // JupyterLab, Notebook 7
+  return body.classList.contains("vscode-dark") || body.classList.contains("vscode-high-contrast");
+}
+function imRecolor(node) {
+  if (typeof node === "string") {
+    const dark = IM_DARK_COLORS[node.toLowerCase()];
+    return dark === undefined ? node : dark;
+  }
+  if (Array.isArray(node)) return node.map(imRecolor);
+  if (node !== null && typeof node === "object") {
+    const out = {};
+    for (const [key, value] of Object.entries(node)) {
+      out[key] = (key === "datasets" || key === "values") ? value : imRecolor(value);
+    }
+    return out;
+  }
+  return node;
+}
+function imFollowTheme(spec) {
+  const meta = spec && spec.usermeta && spec.usermeta.interactive_metrics;
+  if (!meta || meta.theme !== "auto" || !imIsDark()) return spec;
+  return imRecolor(spec);
+}
+function imWatchTheme(redraw) {
+  let dark = imIsDark();
+  const observer = new MutationObserver(() => {
+    const now = imIsDark();
+    if (now !== dark) { dark = now; redraw(); }
+  });
+  observer.observe(document.body, {
+    attributes: true, attributeFilter: ["data-jp-theme-light", "class"]
+  });
+  return () => observer.disconnect();
+}
+"""
+"""What :class:`ThemedChart` adds to altair's widget module: read the page's theme (JupyterLab's
+``data-jp-theme-light`` on ``<body>``, VS Code's ``vscode-dark`` class), recolour a chart
+built with the auto theme (``style.recolor_dark``, the same walk) and redraw when the
+theme changes."""
+
+_ANCHORS = (
+    ('let spec=structuredClone(model.get("spec"));',
+     'let spec=imFollowTheme(structuredClone(model.get("spec")));'),
+    ('model.on("change:max_wait",reembed);await reembed();}',
+     'model.on("change:max_wait",reembed);const imStop=imWatchTheme(reembed);'
+     "await reembed();return imStop;}"),
+)  # fmt: skip
+"""The two places of altair's offline widget module that change (as vl-convert bundles it)."""
+
+
+def follow_theme_source() -> str | None:
+    """Altair's offline widget module, with the page's theme followed; None if it cannot be.
+
+    altair's module (``index.js`` bundled by vl-convert, self-contained) gets
+    :data:`FOLLOW_JS` in front and two statements changed: where the spec is read
+    (recoloured when the page is dark) and where the first draw happens (then
+    watch the theme, and stop watching when the view goes). No second bundle is
+    built. When a future altair or vl-convert writes those statements otherwise,
+    this returns None and charts draw as altair draws them.
+    """
+    alt.JupyterChart.enable_offline()
+    source = str(alt.JupyterChart._esm)
+    for before, after in _ANCHORS:
+        if source.count(before) != 1:
+            return None
+        source = source.replace(before, after)
+    mapping = json.dumps(style.dark_color_map())
+    return FOLLOW_JS.replace("__IM_DARK_COLORS__", mapping) + source
+
+
+class ThemedChart(alt.JupyterChart):
+    """:class:`altair.JupyterChart`, offline, drawn in the dark theme when the page is dark.
+
+    Charts built with the package's default theme (``style.use_theme("auto")``) are
+    recoloured in the browser when JupyterLab (or VS Code) shows a dark theme, and
+    redrawn when the theme changes; any other chart draws as altair draws it.
+    ``follows`` says whether the module could be built (None: not tried yet).
+    """
+
+    follows: bool | None = None
 
 
 def jupyter_chart(chart: Any) -> Any:
-    """An offline :class:`altair.JupyterChart` of ``chart`` drawn as SVG, as wide as its cell."""
+    """An offline :class:`ThemedChart` of ``chart`` drawn as SVG, as wide as its cell."""
     enable_offline()
-    widget = alt.JupyterChart(chart, embed_options=EMBED_OPTIONS)
+    widget = ThemedChart(chart, embed_options=EMBED_OPTIONS)
     widget.layout.width = "100%"  # with the spec's width "container": the cell's width
     widget.add_class("im-chart")
     return widget

@@ -9,6 +9,7 @@ stays a matter of milliseconds.
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,19 @@ import numpy as np
 if TYPE_CHECKING:
     from interactive_metrics.metric import Metric
 
-__all__ = ["format_value", "metric_card", "sparkline_points", "sparkline_svg", "streams_card"]
+__all__ = [
+    "INTERVAL_LEVEL",
+    "breakdown_with_intervals",
+    "format_value",
+    "interval_text",
+    "metric_card",
+    "sparkline_points",
+    "sparkline_svg",
+    "streams_card",
+]
+
+INTERVAL_LEVEL = 0.95
+"""The confidence level of the intervals cards and the stream explorer show."""
 
 SPARK_POINTS = 120
 """The most points a sparkline draws (min and max of 60 bins)."""
@@ -34,12 +47,14 @@ def format_value(value: Any) -> str:
     ('16', '0.6667', 'NaN', '1,000,000')
     >>> format_value(0.879107), format_value(123456.7), format_value(1e20)
     ('0.8791', '123,457', '1e+20')
-    >>> format_value(np.array([0.5, 0.25]))
-    '[0.5, 0.25]'
+    >>> format_value(np.array([0.5, 0.25])), format_value("pump_b")
+    ('[0.5, 0.25]', 'pump_b')
     """
     from interactive_metrics.charts.style import format_number
 
     array = np.asarray(value)
+    if array.dtype.kind not in "biufc":  # a key part (text), not a number
+        return str(value)
     if array.ndim:
         flat = array.ravel()
         shown = ", ".join(format_value(v) for v in flat[:6])
@@ -103,6 +118,40 @@ def sparkline_svg(
     )
 
 
+def interval_text(metric: Any, level: float = INTERVAL_LEVEL) -> str:
+    """``"95% Wilson interval 0.4902 – 0.9433"`` for a metric's result, or ``""``.
+
+    Empty when the metric has no closed form (and is no
+    :class:`~interactive_metrics.Bootstrap`), has no data yet, has a non-scalar
+    result, or its interval is not finite: a card never fails for want of one.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.BinaryAccuracy()
+    >>> m.update_state([1] * 10, [1] * 8 + [0] * 2)
+    >>> interval_text(m)
+    '95% Wilson interval 0.4902 – 0.9433'
+    >>> interval_text(im.Mean()), interval_text(im.BinaryAccuracy())  # none; no data yet
+    ('', '')
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.charts.style import format_interval, interval_label
+    from interactive_metrics.intervals import closed_form
+
+    is_bootstrap = isinstance(metric, Bootstrap)
+    kind = "bootstrap" if is_bootstrap else closed_form(metric)
+    if kind is None or getattr(metric, "result_shape", None) != () or not metric.step:
+        return ""
+    try:
+        low, high = metric.interval(level)
+        if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+            return ""
+    except (ValueError, TypeError):  # e.g. a ratio metric whose result is not the ratio here
+        return ""
+    return f"{interval_label(level, kind)} {format_interval(low, high)}"
+
+
 def metric_card(metric: Metric) -> str:
     """The HTML card of a metric: class and name, result, state, steps, sparkline.
 
@@ -131,12 +180,19 @@ def metric_card(metric: Metric) -> str:
             spark = sparkline_svg(results)
     result = html.escape(format_value(metric.result()))
     muted = "opacity:.7;font-size:12px"
+    interval = interval_text(metric)
+    interval_line = (
+        f'<div class="im-card-interval" style="{muted}">{html.escape(interval)}</div>'
+        if interval
+        else ""
+    )
     return (
         '<div class="im-card" style="display:inline-flex;gap:14px;align-items:center;'
         "padding:8px 12px;border:1px solid rgba(127,127,127,.35);border-radius:8px;"
         'font-family:var(--jp-ui-font-family,sans-serif);line-height:1.35">'
         f'<div><div style="{muted}">{title} <code>{name}</code></div>'
         f'<span class="im-card-result" style="font-size:20px;font-weight:600">{result}</span>'
+        f"{interval_line}"
         f'<div style="{muted}">{fields}</div>'
         f'<div class="im-card-steps" style="{muted}">{steps} step{"" if steps == 1 else "s"}'
         f"</div></div>{spark}</div>"
@@ -166,7 +222,13 @@ def streams_card(streams: Any) -> str:
     >>> card.count("<polyline")
     2
     """
-    from interactive_metrics.charts.style import format_number, stream_colors, stream_label
+    from interactive_metrics.charts.style import (
+        format_interval,
+        format_number,
+        stream_colors,
+        stream_label,
+        with_stream_label,
+    )
 
     metric = streams.metric
     title = html.escape(type(metric).__name__)
@@ -177,7 +239,9 @@ def streams_card(streams: Any) -> str:
     macro = html.escape(format_value(streams.macro_result())) if keys else "–"
     worst = ""
     order: list[int] = []
-    breakdown = streams.breakdown() if keys else None
+    key_names = getattr(streams, "key_names", ())
+    breakdown = with_stream_label(breakdown_with_intervals(streams), key_names) if keys else None
+    merged_interval = interval_text(streams.merged()) if keys else ""
     if breakdown is not None and breakdown["result"].dtype.is_numeric():
         results = breakdown["result"].to_numpy().astype(np.float64, copy=False)
         distance = np.abs(results - float(np.asarray(streams.result()).ravel()[0]))
@@ -186,14 +250,21 @@ def streams_card(streams: Any) -> str:
         order = [i for i in order if finite[i]]
         if order:
             i = order[0]
+            bounds = ""
+            if "ci_low" in breakdown.columns:
+                low, high = breakdown["ci_low"][i], breakdown["ci_high"][i]
+                shown = format_interval(low, high)
+                if shown != "–":
+                    bounds = f" <span class='im-card-worst-interval'>({html.escape(shown)})</span>"
             worst = (
                 f"<div style='{muted}'>farthest from merged: <b class='im-card-worst'>"
                 f"{html.escape(stream_label(breakdown['stream'][i]))}</b> "
-                f"{html.escape(format_number(results[i]))}</div>"
+                f"{html.escape(format_number(results[i]))}{bounds}</div>"
             )
     lines = []
-    history = streams.history if order else None
-    colors = dict(zip(keys, stream_colors(keys, keys), strict=True))
+    history = with_stream_label(streams.history, key_names) if order else None
+    # by label: a composite key's parts are joined in the "stream" column (a · 1)
+    colors = dict(zip(map(stream_label, keys), stream_colors(keys, keys), strict=True))
     for i in order[:SPARK_STREAMS]:
         key = breakdown["stream"][i] if breakdown is not None else None
         if history is None:
@@ -201,7 +272,7 @@ def streams_card(streams: Any) -> str:
         from interactive_metrics.widgets.panels import pl_col_is_in
 
         values = history.filter(pl_col_is_in(history, [key]))["result"].to_numpy()
-        spark = sparkline_svg(values, width=90, height=20, color=colors.get(key))
+        spark = sparkline_svg(values, width=90, height=20, color=colors.get(stream_label(key)))
         if spark:
             lines.append(
                 f"<div style='display:flex;gap:6px;align-items:center;{muted}'>{spark}"
@@ -219,10 +290,45 @@ def streams_card(streams: Any) -> str:
         f'<span style="{muted}">merged (micro)</span> '
         f'<span class="im-card-result" style="font-size:20px;font-weight:600">{micro}</span> '
         f'<span style="{muted}">macro</span> <b class="im-card-macro">{macro}</b>'
-        f'<div class="im-card-streams" style="{muted}">{n} stream{"" if n == 1 else "s"} · '
+        + (
+            f'<div class="im-card-interval" style="{muted}">merged: '
+            f"{html.escape(merged_interval)}</div>"
+            if merged_interval
+            else ""
+        )
+        + f'<div class="im-card-streams" style="{muted}">{n} stream{"" if n == 1 else "s"} · '
         f"{streams.step:,} step{'' if streams.step == 1 else 's'}</div>{worst}</div>"
         f"<div>{''.join(lines)}</div></div>"
     )
+
+
+def breakdown_with_intervals(streams: Any, level: float = INTERVAL_LEVEL) -> Any:
+    """``streams.breakdown()``, with ``ci_low``/``ci_high`` when the metric has an interval.
+
+    Closed-form or bootstrap intervals at ``level``
+    (:func:`~interactive_metrics.intervals.breakdown_intervals`); the plain breakdown
+    when the metric has neither, or a non-scalar result. Never raises for want of one.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> s = im.Streams(im.Mean())
+    >>> s.update_state([1.0, 2.0], stream=["a", "b"])
+    >>> "ci_low" in breakdown_with_intervals(s).columns
+    False
+    """
+    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.intervals import breakdown_intervals, closed_form
+
+    metric = streams.metric
+    if metric.result_shape == () and (
+        isinstance(metric, Bootstrap) or closed_form(metric) is not None
+    ):
+        try:
+            return breakdown_intervals(streams, level)
+        except (ValueError, TypeError):
+            pass
+    return streams.breakdown()
 
 
 def collection_card(collection: Any) -> str:

@@ -13,6 +13,11 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
 from interactive_metrics.charts import style
 from interactive_metrics.widgets import _vega
+from interactive_metrics.widgets.card import (
+    INTERVAL_LEVEL,
+    breakdown_with_intervals,
+    interval_text,
+)
 from interactive_metrics.widgets.follow import Follower
 from interactive_metrics.widgets.panels import (
     MERGED_LABEL,
@@ -30,13 +35,23 @@ if TYPE_CHECKING:
 __all__ = ["StreamExplorer"]
 
 
+def _interval_label(metric: Any) -> str:
+    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.intervals import closed_form
+
+    kind = "bootstrap" if isinstance(metric, Bootstrap) else closed_form(metric)
+    return style.interval_label(INTERVAL_LEVEL, kind)
+
+
 class StreamExplorer(ipywidgets.VBox):
     """Pick streams of a :class:`~interactive_metrics.Streams` and compare them.
 
     A multi-select lists the streams sorted by result (worst first) or by weight
     (biggest first); the selected streams' breakdown rows (in the same order),
     the micro (merged) and macro results side by side, and each selected
-    stream's result over steps against the merged result. Each stream keeps one
+    stream's result over steps against the merged result. When the metric has an
+    interval (closed form, or a Bootstrap), the table shows each stream's 95% interval
+    and the micro result's; otherwise none. Each stream keeps one
     colour for the life of the Streams (its place in ``streams.streams``), in the
     chart and in the table.
 
@@ -134,10 +149,13 @@ class StreamExplorer(ipywidgets.VBox):
 
     def _read(self) -> None:
         streams = self.streams
-        self.breakdown = style.with_stream_label(streams.breakdown(), streams.key_names)
+        table = breakdown_with_intervals(streams, INTERVAL_LEVEL)
+        self.breakdown = style.with_stream_label(table, streams.key_names)
         self.long_history = style.with_stream_label(streams.history, streams.key_names)
         self.merged = streams.merged()
         self.micro, self.macro = streams.result(), streams.macro_result()
+        self.merged_interval = interval_text(self.merged, INTERVAL_LEVEL)
+        self.interval_label = _interval_label(streams.metric)
         self.shown_step = streams.step
 
     def _rows_shown(self) -> int:
@@ -204,7 +222,14 @@ class StreamExplorer(ipywidgets.VBox):
         keys = self.selected()
         colors = dict(zip(keys, style.stream_colors(keys, self.streams.streams), strict=True))
         self.table.value = breakdown_html(
-            self.breakdown, keys, self.micro, self.macro, self.sort.value, colors
+            self.breakdown,
+            keys,
+            self.micro,
+            self.macro,
+            self.sort.value,
+            colors,
+            interval_label=self.interval_label,
+            merged_interval=self.merged_interval,
         )
         if self.chart is not None:
             spec = _vega.with_colors(self.chart.spec, self._colors())

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 MUTED = "opacity:.7;font-size:12px"
+INTERVAL_COLUMN = "interval"
+"""The explorer table's column of ``ci_low – ci_high``."""
 TABLE_STYLE = (
     "<style>.im-table{border-collapse:collapse;margin:4px 0}"
     ".im-table th,.im-table td{padding:2px 10px;text-align:right}"
@@ -323,8 +325,15 @@ def breakdown_html(
     macro: Any,
     sort_by: str = "result",
     colors: Mapping[Any, str] | None = None,
+    interval_label: str = "95% interval",
+    merged_interval: str = "",
 ) -> str:
     """The explorer's table: micro and macro side by side, then the selected streams' rows.
+
+    A breakdown with ``ci_low`` and ``ci_high`` (e.g. from
+    :func:`~interactive_metrics.intervals.breakdown_intervals`) shows them as one
+    column ``low – high`` headed by the level of ``interval_label`` (the method in
+    its tooltip); ``merged_interval`` is said beside the micro result.
 
     Rows follow ``sort_by`` (as the list does), shares read as percentages, an
     all-null column (``contribution`` of most metrics) is left out, and with no
@@ -344,12 +353,20 @@ def breakdown_html(
     >>> "no stream selected" in breakdown_html(s.breakdown(), [], s.result(), s.macro_result())
     True
     """
-    from interactive_metrics.charts.style import format_share, stream_label
+    import polars as pl
+
+    from interactive_metrics.charts.style import format_interval, format_share, stream_label
 
     n = breakdown.height
     sides = (
         f"<div class='im-micro-macro'>micro (all samples pooled) <b class='im-micro'>"
-        f"{format_value(micro)}</b> · macro (mean of {n} stream result{'' if n == 1 else 's'}, "
+        f"{format_value(micro)}</b>"
+        + (
+            f" <span class='im-micro-interval'>({html.escape(merged_interval)})</span>"
+            if merged_interval
+            else ""
+        )
+        + f" · macro (mean of {n} stream result{'' if n == 1 else 's'}, "
         f"each counts once) <b class='im-macro'>{format_value(macro)}</b></div>"
     )
     chosen = sort_streams(breakdown.filter(pl_col_is_in(breakdown, selected)), sort_by)
@@ -360,7 +377,19 @@ def breakdown_html(
         )
         return f"<div class='im-explorer-table'>{sides}{empty}</div>"
     columns = [c for c in breakdown.columns if breakdown[c].null_count() < n or c == "stream"]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    bounds = "ci_low" in columns and "ci_high" in columns
+    if bounds:  # one column "low – high" in place of the two, after the result
+        columns = [c for c in columns if c not in ("ci_low", "ci_high")]
+        at = columns.index("result") + 1 if "result" in columns else len(columns)
+        columns.insert(at, INTERVAL_COLUMN)
+        chosen = chosen.with_columns(pl.struct("ci_low", "ci_high").alias(INTERVAL_COLUMN))
+    interval_header = f"{interval_label.split(' ')[0]} interval"
+    head = "".join(
+        f"<th title='{html.escape(interval_label)}'>{html.escape(interval_header)}</th>"
+        if c == INTERVAL_COLUMN
+        else f"<th>{html.escape(c)}</th>"
+        for c in columns
+    )
     colors = colors or {}
 
     def cell(column: str, value: Any) -> str:
@@ -370,6 +399,9 @@ def breakdown_html(
             return f"<td class='im-stream'>{dot}{html.escape(stream_label(value))}</td>"
         if column == "share":
             return f"<td class='im-share'>{format_share(value)}</td>"
+        if column == INTERVAL_COLUMN:
+            shown = format_interval(value["ci_low"], value["ci_high"])
+            return f"<td class='im-interval'>{html.escape(shown)}</td>"
         return f"<td>{html.escape(_show(value))}</td>"
 
     body = "".join(

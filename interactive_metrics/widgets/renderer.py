@@ -91,11 +91,11 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     """
     import altair as alt
 
-    from interactive_metrics.widgets._vega import enable_offline
+    from interactive_metrics.widgets._vega import ThemedChart, enable_offline
 
     enable_offline()
     embed = {**EMBED_OPTIONS, **(metadata.get("embed_options") or {})}
-    widget = alt.JupyterChart(alt.Chart.from_dict(spec), embed_options=embed)
+    widget = ThemedChart(alt.Chart.from_dict(spec), embed_options=embed)
     if fills_container(spec):  # else vega-embed's inline-block box is 0 px wide in JupyterLab
         meta = spec.get("usermeta")
         reserve = (meta or {}).get("interactive_metrics", {}).get("container_reserve", 0)

@@ -63,6 +63,30 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout
 @pytest.fixture(scope="session")
 def lab() -> Iterator[tuple[str, Path]]:
     """``(base url, served folder)`` of a JupyterLab with its own config, data and settings."""
+    yield from _serve(REPOSITORY / ".jupyter" / "lab" / "settings")
+
+
+DARK_THEME = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+"""The Lab setting a person switches on for the dark theme (Settings > Theme)."""
+
+
+@pytest.fixture(scope="session")
+def dark_lab() -> Iterator[tuple[str, Path]]:
+    """A second JupyterLab like :func:`lab`, whose settings choose the "JupyterLab Dark" theme."""
+    import json
+
+    settings = Path(tempfile.mkdtemp(prefix="im-e2e-dark-settings-"))
+    project = REPOSITORY / ".jupyter" / "lab" / "settings" / "overrides.json"
+    overrides = json.loads(project.read_text()) if project.exists() else {}
+    (settings / "overrides.json").write_text(json.dumps({**overrides, **DARK_THEME}, indent=2))
+    try:
+        yield from _serve(settings)
+    finally:
+        shutil.rmtree(settings, ignore_errors=True)
+
+
+def _serve(app_settings: Path) -> Iterator[tuple[str, Path]]:
+    """Start a JupyterLab whose app settings (``overrides.json``) are in ``app_settings``."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} not found; install it with: apt-get install chromium")
     jupyter = Path(sys.executable).parent / "jupyter"
@@ -95,7 +119,7 @@ def lab() -> Iterator[tuple[str, Path]]:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
         # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
-        f"--LabApp.app_settings_dir={REPOSITORY / '.jupyter' / 'lab' / 'settings'}",
+        f"--LabApp.app_settings_dir={app_settings}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
