@@ -27,13 +27,14 @@ the partial states it ships are plain pandas tables of numbers and keys.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from interactive_metrics.core.segments import factorize, sample_weights
+from interactive_metrics.core.segments import sample_weights
 from interactive_metrics.engine import Engine, State
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
@@ -43,7 +44,9 @@ from interactive_metrics.replay import (
     check_columns,
     check_nulls,
     chunk_batch,
+    chunk_keys,
     input_roles,
+    stream_roles,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +83,7 @@ class _Plan:
     metric: Metric  # a fresh copy, history off: only its terms and fields are used
     inputs: dict[str, str]
     batch: str
-    stream: str | None
+    stream: str | tuple[str, ...] | None  # a tuple of columns: composite keys
     sample_weight: str | None
     null_stream: Any
 
@@ -90,8 +93,13 @@ class _Plan:
             **self.inputs,
             "sample_weight": self.sample_weight,
             "batch": self.batch,
-            "stream": self.stream,
+            **(stream_roles(self.stream) if self.stream is not None else {}),
         }
+
+    @property
+    def key_roles(self) -> set[str]:
+        """The roles of the stream key columns (``stream``, or ``stream[i]`` per part)."""
+        return set(stream_roles(self.stream)) if self.stream is not None else set()
 
 
 def _field_columns(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -138,7 +146,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
     dtype = engine.dtype
     needed = list(dict.fromkeys(c for c in plan.roles.values() if c is not None))
     chunk = part.select(needed) if isinstance(part, pl.DataFrame) else pl.from_pandas(part[needed])
-    allowed = {"stream"} if plan.null_stream is not None else set()
+    allowed = plan.key_roles if plan.null_stream is not None else set()
     check_nulls(chunk, plan.roles, allowed)
     height = chunk.height
     starts, codes, ids = batch_codes(chunk[plan.batch])
@@ -163,7 +171,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
         )
     ]
     if plan.stream is not None:
-        local, keys = factorize(chunk[plan.stream], "stream", plan.null_stream)
+        local, keys = chunk_keys(chunk, plan.stream, plan.null_stream)  # tuples: composite
         if keep is not None:
             local = local[keep]
         width = max(len(keys), 1)
@@ -209,10 +217,20 @@ def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
     return merged.reset_index().compute()
 
 
+def _key_columns(stream: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
+    """``stream`` as a plan keeps it: one column, or a tuple of columns (composite keys)."""
+    if stream is None or isinstance(stream, str):
+        return stream
+    stream_roles(stream)  # a TypeError unless a non-empty list of names
+    if not all(isinstance(column, str) for column in stream):
+        raise TypeError(f"`stream` must be a column name or a list of column names, got {stream!r}")
+    return tuple(stream)
+
+
 def _plan_for(
     target: Metric | Streams,
     batch: str,
-    stream: str | None,
+    stream: str | Sequence[str] | None,
     sample_weight: str | None,
     columns: dict[str, str],
 ) -> _Plan:
@@ -230,7 +248,7 @@ def _plan_for(
     inputs = input_roles(metric, columns)
     worker_metric = type(metric).from_config({**metric.get_config(), "history": False})
     null_stream = target.null_stream if isinstance(target, Streams) else None
-    return _Plan(worker_metric, inputs, batch, stream, sample_weight, null_stream)
+    return _Plan(worker_metric, inputs, batch, _key_columns(stream), sample_weight, null_stream)
 
 
 def partial_states(
@@ -238,7 +256,7 @@ def partial_states(
     target: Metric | Streams,
     *,
     batch: str,
-    stream: str | None = None,
+    stream: str | Sequence[str] | None = None,
     sample_weight: str | None = None,
     partition: int = 0,
     **columns: str,
@@ -253,7 +271,9 @@ def partial_states(
         The metric (or ``Streams``) the log will be replayed into; only its
         configuration is used.
     batch, stream, sample_weight : str
-        Column names, as for ``replay``; ``stream`` only for a ``Streams`` target.
+        Column names, as for ``replay``; ``stream`` only for a ``Streams`` target
+        (a list of columns for composite keys: the ``stream`` column of the partials
+        then holds tuples of parts, which group as one key).
     partition : int
         The partition's position in the log (0, 1, ...): it orders rows across
         partitions, which numbers streams in the order a loop of updates meets them.
@@ -301,7 +321,9 @@ def merge_rules(target: Metric | Streams) -> dict[str, str]:
     return _rules(target.metric if isinstance(target, Streams) else target)
 
 
-def apply_partials(target: Metric | Streams, partials: Any) -> Any:
+def apply_partials(
+    target: Metric | Streams, partials: Any, *, stream: Sequence[str] | None = None
+) -> Any:
     """Replay merged partial states into ``target``: the driver's step, in batch-id order.
 
     Parameters
@@ -311,6 +333,9 @@ def apply_partials(target: Metric | Streams, partials: Any) -> Any:
     partials : pandas or polars DataFrame
         Output of :func:`partial_states`, merged across partitions or not (partials of
         the same key are merged here again; merging twice changes nothing).
+    stream : list of str, optional
+        For composite keys, the key columns given to :func:`partial_states`: they
+        name the parts of the keys (the ``stream`` column holds tuples).
 
     Examples
     --------
@@ -337,7 +362,8 @@ def apply_partials(target: Metric | Streams, partials: Any) -> Any:
             "pass the (merged) output of partial_states for this metric"
         )
     merged = frame.groupby(KEYS, dropna=False, sort=False).agg(rules).reset_index()
-    return _apply(target, merged)
+    key_names = _key_columns(stream)
+    return _apply(target, merged, key_names=key_names if isinstance(key_names, tuple) else None)
 
 
 def _ids(values: list[Any]) -> Any:
@@ -351,7 +377,7 @@ def replay_dask(
     data: Any,
     *,
     batch: str,
-    stream: str | None = None,
+    stream: str | Sequence[str] | None = None,
     sample_weight: str | None = None,
     **columns: str,
 ) -> Any:
@@ -366,9 +392,10 @@ def replay_dask(
         One row per sample, in any number of partitions; a batch may span partitions.
     batch : str
         The column of batch ids; batches are replayed in sorted id order.
-    stream : str, optional
-        The column of stream keys; required for a ``Streams`` target, not allowed for a
-        plain metric.
+    stream : str or list of str, optional
+        The column of stream keys, or a list of columns for composite keys
+        (``stream=["sensor", "site"]``: each stream a tuple of parts, as on one
+        machine); required for a ``Streams`` target, not allowed for a plain metric.
     sample_weight : str, optional
         The column of sample weights.
     **columns : str
@@ -414,11 +441,15 @@ def replay_dask(
     plan = _plan_for(target, batch, stream, sample_weight, columns)
     schema = pl.from_pandas(_empty_partition(data)).schema
     check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})
-    return _apply(target, _merged_partials(data, plan), schema[batch])
+    key_names = plan.stream if isinstance(plan.stream, tuple) else None
+    return _apply(target, _merged_partials(data, plan), schema[batch], key_names)
 
 
 def _apply(
-    target: Metric | Streams, merged: pd.DataFrame, batch_dtype: pl.DataType | None = None
+    target: Metric | Streams,
+    merged: pd.DataFrame,
+    batch_dtype: pl.DataType | None = None,
+    key_names: tuple[str, ...] | None = None,
 ) -> Any:
     """Sort merged partial states by batch id and scan them into ``target``'s history.
 
@@ -449,5 +480,8 @@ def _apply(
         parts.first_rows.append(per_stream["first_row"].to_numpy(dtype=np.int64))
         parts.weights.append(per_stream["weight"].to_numpy(dtype=engine.dtype))
         parts.states.append(_from_columns(engine, per_stream))
-    target.update_from_segments(batch_states, parts.collect(engine, order), labels)
+    segments = parts.collect(engine, order)
+    if key_names is not None:  # composite keys: the stream column holds tuples of parts
+        segments = segments._replace(key_names=key_names)
+    target.update_from_segments(batch_states, segments, labels)
     return target

@@ -642,11 +642,6 @@ def replay_streams(
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
         if every is not None or reset is not None:
             raise TypeError("`every` and `reset` are not supported for a Dask replay yet")
-        if not isinstance(stream, str):
-            raise TypeError(
-                f"`stream` must be one column for a Dask replay, got {stream!r}; join the key "
-                "columns into one first, e.g. with dd.DataFrame.assign and a string concatenation"
-            )
         return replay_dask(
             streams, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
         )

@@ -243,3 +243,92 @@ def test_a_cluster_replay_whose_ids_cannot_sit_beside_earlier_ones_changes_nothi
         dt.timedelta(seconds=1),
         dt.timedelta(seconds=2),
     ]
+
+
+# -- composite keys --------------------------------------------------------------------------
+
+
+def test_composite_keys_on_a_cluster_equal_one_machine(client) -> None:
+    log = _log().with_columns(
+        site=pl.Series(np.random.default_rng(3).integers(0, 3, _log().height))
+    )
+    columns = {"y_true": "y_true", "y_pred": "score", "sample_weight": "weight"}
+    here = im.Streams(im.BinaryAccuracy()).replay(
+        log, batch="batch", stream=["stream", "site"], **columns
+    )
+    there = replay_dask(
+        im.Streams(im.BinaryAccuracy()),
+        _dask(log, 5),
+        batch="batch",
+        stream=["stream", "site"],
+        **columns,
+    )
+    assert len(there.streams) > len(set(log["stream"]))  # the parts do split the streams
+    assert there.streams == here.streams  # tuples, numbered in the order a loop meets them
+    assert all(type(key[0]) is str and type(key[1]) is int for key in there.streams)
+    assert there.key_names == here.key_names == ("stream", "site")
+    polars.testing.assert_frame_equal(there.history, here.history)
+    polars.testing.assert_frame_equal(there.breakdown(), here.breakdown())
+    polars.testing.assert_frame_equal(there.merged().history, here.merged().history)
+    assert there.result() == here.result() and there.macro_result() == here.macro_result()
+    # the numbers themselves, from the rows: one stream's pooled accuracy
+    key = there.streams[0]
+    rows = log.filter((pl.col("stream") == key[0]) & (pl.col("site") == key[1]))
+    hits = ((rows["score"] >= 0.5).cast(pl.Int64) == rows["y_true"]).cast(pl.Float64)
+    expected = float((hits * rows["weight"]).sum() / rows["weight"].sum())
+    assert there[key].result() == pytest.approx(expected, rel=1e-12)
+
+
+def test_composite_keys_through_replay_with_missing_parts(client) -> None:
+    log = pd.DataFrame(
+        {
+            "step": [1, 1, 2, 2, 3, 3, 3],
+            "sensor": ["a", "b", None, "a", "b", "a", None],
+            "site": [1.0, 1.0, 2.0, np.nan, 1.0, 2.0, 2.0],
+            "loss": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+        }
+    )
+    frame = dd.from_pandas(log, npartitions=3)
+    on_cluster = im.Streams(im.Sum(), null_stream="unknown").replay(
+        frame, values="loss", batch="step", stream=["sensor", "site"]
+    )
+    at_home = im.Streams(im.Sum(), null_stream="unknown").replay(
+        pl.from_pandas(log), values="loss", batch="step", stream=["sensor", "site"]
+    )
+    assert on_cluster.streams == at_home.streams
+    assert on_cluster[("unknown", 2.0)].result() == 68.0  # rows 3 and 7
+    polars.testing.assert_frame_equal(on_cluster.history, at_home.history)
+    polars.testing.assert_frame_equal(on_cluster.breakdown(), at_home.breakdown())
+    with pytest.raises(ValueError, match=r"'sensor' \(for `stream\[0\]`\) has \d+ null"):
+        im.Streams(im.Sum()).replay(frame, values="loss", batch="step", stream=["sensor", "site"])
+    with pytest.raises(TypeError, match=r"`stream` must be a column name or a list"):
+        im.Streams(im.Sum()).replay(frame, values="loss", batch="step", stream=[])
+    with pytest.raises(TypeError, match=r"`every` and `reset` are not supported"):
+        im.Streams(im.Sum()).replay(
+            frame, values="loss", batch="step", stream=["sensor", "site"], reset="step"
+        )
+
+
+def test_composite_keys_with_any_engine() -> None:
+    log = _log(n_batches=8, batch_size=60, seed=4).with_columns(site=pl.Series(np.arange(480) % 2))
+    target = im.Streams(im.Mean())
+    partials = pd.concat(
+        [
+            partial_states(
+                log[i : i + 200],
+                target,
+                values="value",
+                batch="batch",
+                stream=["stream", "site"],
+                partition=i // 200,
+            )
+            for i in range(0, log.height, 200)
+        ]
+    )
+    assert all(isinstance(k, tuple) for k in partials["stream"].dropna())
+    apply_partials(target, partials, stream=["stream", "site"])
+    here = im.Streams(im.Mean()).replay(
+        log, values="value", batch="batch", stream=["stream", "site"]
+    )
+    polars.testing.assert_frame_equal(target.breakdown(), here.breakdown())
+    polars.testing.assert_frame_equal(target.history, here.history)
