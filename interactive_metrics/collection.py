@@ -83,18 +83,6 @@ def _package_classes() -> dict[str, type[Metric]]:
     return {k: v for k, v in found.items() if isinstance(v, type) and issubclass(v, Metric)}
 
 
-def _collection_source(data: Any) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
-    """:func:`~interactive_metrics.replay.source_frame`, refusing a Dask frame clearly."""
-    from interactive_metrics.distributed import is_dask_frame
-
-    if is_dask_frame(data):
-        raise TypeError(
-            "`data` is a Dask DataFrame, which a MetricCollection does not replay yet; "
-            "replay each member with `metric.replay(...)`, or `.compute()` the frame first"
-        )
-    return source_frame(data)
-
-
 class _Group:
     """Members that bind their inputs alike (same input names, coercion and dtype)."""
 
@@ -629,8 +617,10 @@ class MetricCollection:
 
         Parameters
         ----------
-        data : polars DataFrame or LazyFrame, pandas DataFrame, or path
-            One row per sample; a CSV / Parquet path is read lazily, in chunks.
+        data : polars DataFrame or LazyFrame, pandas DataFrame, Dask DataFrame, or path
+            One row per sample; a CSV / Parquet path is read lazily, in chunks; a
+            Dask DataFrame is reduced on its workers
+            (:func:`~interactive_metrics.distributed.replay_dask`).
         batch : str
             The column of batch ids; batches are replayed in sorted id order.
         sample_weight : str, optional
@@ -675,7 +665,11 @@ class MetricCollection:
                 f"MetricCollection.replay() takes one column name per input ({example}), "
                 f"got {problem}"
             )
-        lazy, frame = _collection_source(data)
+        from interactive_metrics.distributed import is_dask_frame, replay_dask
+
+        if is_dask_frame(data):  # partial states of every member on the workers, one pass
+            return replay_dask(self, data, batch=batch, sample_weight=sample_weight, **columns)
+        lazy, frame = source_frame(data)
         roles: dict[str, str | None] = {
             **{n: columns[n] for n in self._input_names},
             "sample_weight": sample_weight,

@@ -28,12 +28,14 @@ the partial states it ships are plain pandas tables of numbers and keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from interactive_metrics.core.memo import shared_checks
 from interactive_metrics.core.segments import sample_weights
 from interactive_metrics.engine import Engine, State
 from interactive_metrics.metric import Metric
@@ -52,6 +54,7 @@ from interactive_metrics.replay import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.streams import Streams
 
 __all__ = ["apply_partials", "is_dask_frame", "merge_rules", "partial_states", "replay_dask"]
@@ -80,7 +83,8 @@ def is_dask_frame(data: Any) -> bool:
 class _Plan:
     """What every partition needs to know: shipped to the workers once per task."""
 
-    metric: Metric  # a fresh copy, history off: only its terms and fields are used
+    members: tuple[tuple[str, Metric], ...]  # (column prefix, fresh copy with history off)
+    names: tuple[str, ...] | None  # a collection's member names: its inputs bound once for all
     inputs: dict[str, str]
     batch: str
     stream: str | tuple[str, ...] | None  # a tuple of columns: composite keys
@@ -97,6 +101,11 @@ class _Plan:
         }
 
     @property
+    def metric(self) -> Metric:
+        """The (first) member: a plain metric's or a Streams' own."""
+        return self.members[0][1]
+
+    @property
     def key_roles(self) -> set[str]:
         """The roles of the stream key columns (``stream``, or ``stream[i]`` per part)."""
         return set(stream_roles(self.stream)) if self.stream is not None else set()
@@ -108,19 +117,33 @@ def _field_columns(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}[{i}]" for i in range(int(np.prod(shape)))]
 
 
-def _as_columns(plan: _Plan, states: State, k: int) -> dict[str, np.ndarray]:
+def _members(target: Metric | Streams | MetricCollection) -> tuple[tuple[str, Metric], ...]:
+    """Each metric whose states the partials carry, with its columns' prefix.
+
+    A plain metric or a Streams: one, unprefixed (``total``); a collection: every
+    member, prefixed by its name (``loss/total``).
+    """
+    from interactive_metrics.collection import MetricCollection
+    from interactive_metrics.streams import Streams
+
+    if isinstance(target, MetricCollection):
+        return tuple((f"{name}/", m) for name, m in target.items())
+    return (("", target.metric if isinstance(target, Streams) else target),)
+
+
+def _as_columns(prefix: str, engine: Engine, states: State, k: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for f in plan.metric.engine.fields:
+    for f in engine.fields:
         block = np.asarray(states[f.name]).reshape(k, max(int(np.prod(f.shape)), 1))
-        for j, column in enumerate(_field_columns(f.name, f.shape)):
+        for j, column in enumerate(_field_columns(prefix + f.name, f.shape)):
             out[column] = block[:, j]
     return out
 
 
-def _from_columns(engine: Engine, frame: pd.DataFrame) -> State:
+def _from_columns(engine: Engine, frame: pd.DataFrame, prefix: str = "") -> State:
     k = len(frame)
     return {
-        f.name: frame[_field_columns(f.name, f.shape)]
+        f.name: frame[_field_columns(prefix + f.name, f.shape)]
         .to_numpy(dtype=engine.dtype)
         .reshape(k, *f.shape)
         for f in engine.fields
@@ -152,13 +175,25 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
     starts, codes, ids = batch_codes(chunk[plan.batch])
     if starts is not None:
         codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, height)))
-    kept, keep = engine.drop_nan(chunk_batch(engine, chunk, plan.inputs, plan.sample_weight))
-    terms, n, weight = engine.terms(kept), kept.n, kept.weight
-    rows = np.arange(height, dtype=np.int64)
-    if keep is not None:
-        codes, rows = codes[keep], rows[keep]
+    if plan.names is None:
+        bound = [chunk_batch(engine, chunk, plan.inputs, plan.sample_weight)]
+    else:  # every member's batch, its inputs coerced and checked once per group of members
+        from interactive_metrics.collection import MetricCollection
+
+        # rebuilt here: a collection holds locks, which Dask cannot hash into a task key
+        binder = MetricCollection(dict(zip(plan.names, (m for _, m in plan.members), strict=True)))
+        arrays = {name: chunk[column].to_numpy() for name, column in plan.inputs.items()}
+        weights = None if plan.sample_weight is None else chunk[plan.sample_weight].to_numpy()
+        bound = binder.bind(sample_weight=weights, **arrays)
     batch_ids = _id_list(ids)
     k = len(batch_ids)
+    columns: dict[str, np.ndarray] = {}
+    with shared_checks():  # members reading the same arrays check them once
+        for (prefix, member), batch in zip(plan.members, bound, strict=True):
+            kept, keep = member.engine.drop_nan(batch)
+            own = codes if keep is None else codes[keep]
+            states = member.engine.segment_states(member.engine.terms(kept), own, k)
+            columns.update(_as_columns(prefix, member.engine, states, k))
     frames = [
         pd.DataFrame(
             {
@@ -166,14 +201,16 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
                 "stream": pd.Series([None] * k, dtype=object),
                 "first_row": np.zeros(k, dtype=np.int64),
                 "weight": np.zeros(k, dtype=dtype),
-                **_as_columns(plan, engine.segment_states(terms, codes, k), k),
+                **columns,
             }
         )
     ]
-    if plan.stream is not None:
+    if plan.stream is not None:  # one member: its kept rows are the Streams' rows
         local, keys = chunk_keys(chunk, plan.stream, plan.null_stream)  # tuples: composite
+        terms, n, weight = engine.terms(kept), kept.n, kept.weight
+        rows = np.arange(height, dtype=np.int64)
         if keep is not None:
-            local = local[keep]
+            codes, local, rows = codes[keep], local[keep], rows[keep]
         width = max(len(keys), 1)
         pairs = codes * width + local
         distinct, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
@@ -187,7 +224,7 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
                     "stream": pd.Series([keys[i] for i in distinct % width], dtype=object),
                     "first_row": (number << ROW_BITS) + rows[first],
                     "weight": stream_weight.astype(dtype),
-                    **_as_columns(plan, engine.segment_states(terms, inverse, m), m),
+                    **_as_columns("", engine, engine.segment_states(terms, inverse, m), m),
                 }
             )
         )
@@ -201,11 +238,12 @@ def _on_partition(
     return _partial_states(part, plan, int((partition_info or {}).get("number", 0)))
 
 
-def _rules(metric: Metric) -> dict[str, str]:
+def _rules(members: tuple[tuple[str, Metric], ...]) -> dict[str, str]:
     how = {"first_row": "min", "weight": "sum"}
-    for f in metric.engine.fields:
-        for column in _field_columns(f.name, f.shape):
-            how[column] = f.reduce
+    for prefix, metric in members:
+        for f in metric.engine.fields:
+            for column in _field_columns(prefix + f.name, f.shape):
+                how[column] = f.reduce
     return how
 
 
@@ -213,7 +251,7 @@ def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
     """Partial states per partition (map_partitions), merged per key (a Dask group-by)."""
     meta = _partial_states(_empty_partition(data), plan, 0)
     partials = data.map_partitions(_on_partition, plan, meta=meta, enforce_metadata=False)
-    merged = partials.groupby(KEYS, dropna=False, sort=False).agg(_rules(plan.metric))
+    merged = partials.groupby(KEYS, dropna=False, sort=False).agg(_rules(plan.members))
     return merged.reset_index().compute()
 
 
@@ -227,15 +265,39 @@ def _key_columns(stream: str | Sequence[str] | None) -> str | tuple[str, ...] | 
     return tuple(stream)
 
 
+def _fresh(metric: Metric) -> Metric:
+    """A copy of ``metric``'s configuration with history off: what a worker needs of it."""
+    return type(metric).from_config({**metric.get_config(), "history": False})
+
+
+def _collection_inputs(collection: MetricCollection, columns: dict[str, str]) -> dict[str, str]:
+    names = collection.input_names
+    unknown = sorted(set(columns) - set(names))
+    missing = [n for n in names if n not in columns]
+    if unknown or missing:
+        example = ", ".join(f'{n}="..."' for n in names)
+        problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
+        raise TypeError(
+            f"MetricCollection.replay() takes one column name per input ({example}), got {problem}"
+        )
+    return {name: columns[name] for name in names}
+
+
 def _plan_for(
-    target: Metric | Streams,
+    target: Metric | Streams | MetricCollection,
     batch: str,
     stream: str | Sequence[str] | None,
     sample_weight: str | None,
     columns: dict[str, str],
 ) -> _Plan:
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.streams import Streams
 
+    if not isinstance(target, (Metric, Streams, MetricCollection)):
+        raise TypeError(
+            f"`target` must be a Metric, a Streams or a MetricCollection, got "
+            f"{type(target).__name__}"
+        )
     is_streams = isinstance(target, Streams)
     if is_streams and stream is None:
         raise TypeError("replaying into Streams needs `stream`, the column of stream keys")
@@ -244,16 +306,21 @@ def _plan_for(
             f"`stream` is for Streams, got stream={stream!r} for a {type(target).__name__}; "
             "wrap the metric: im.Streams(metric)"
         )
+    if isinstance(target, MetricCollection):
+        inputs = _collection_inputs(target, columns)
+        members = tuple((f"{name}/", _fresh(m)) for name, m in target.items())
+        names = tuple(target.keys())
+        return _Plan(members, names, inputs, batch, None, sample_weight, None)
     metric = target.metric if isinstance(target, Streams) else target
     inputs = input_roles(metric, columns)
-    worker_metric = type(metric).from_config({**metric.get_config(), "history": False})
     null_stream = target.null_stream if isinstance(target, Streams) else None
-    return _Plan(worker_metric, inputs, batch, _key_columns(stream), sample_weight, null_stream)
+    members = (("", _fresh(metric)),)
+    return _Plan(members, None, inputs, batch, _key_columns(stream), sample_weight, null_stream)
 
 
 def partial_states(
     rows: Any,
-    target: Metric | Streams,
+    target: Metric | Streams | MetricCollection,
     *,
     batch: str,
     stream: str | Sequence[str] | None = None,
@@ -267,9 +334,8 @@ def partial_states(
     ----------
     rows : polars or pandas DataFrame
         One partition of the log (one row per sample).
-    target : Metric or Streams
-        The metric (or ``Streams``) the log will be replayed into; only its
-        configuration is used.
+    target : Metric, Streams or MetricCollection
+        What the log will be replayed into; only its configuration is used.
     batch, stream, sample_weight : str
         Column names, as for ``replay``; ``stream`` only for a ``Streams`` target
         (a list of columns for composite keys: the ``stream`` column of the partials
@@ -304,11 +370,13 @@ def partial_states(
     return _partial_states(rows, plan, partition)
 
 
-def merge_rules(target: Metric | Streams) -> dict[str, str]:
+def merge_rules(target: Metric | Streams | MetricCollection) -> dict[str, str]:
     """How partial-state columns merge: ``{column: "sum" | "min" | "max"}``.
 
     Group the partials of all partitions by ``["batch", "stream"]`` (keeping null
-    streams) and aggregate each column with its rule: that is the exact merge.
+    streams) and aggregate each column with its rule: that is the exact merge. A
+    collection's columns are its members', prefixed by each member's name
+    (``loss/total``).
 
     Examples
     --------
@@ -316,19 +384,20 @@ def merge_rules(target: Metric | Streams) -> dict[str, str]:
     >>> merge_rules(im.Mean())
     {'first_row': 'min', 'weight': 'sum', 'total': 'sum', 'count': 'sum'}
     """
-    from interactive_metrics.streams import Streams
-
-    return _rules(target.metric if isinstance(target, Streams) else target)
+    return _rules(_members(target))
 
 
 def apply_partials(
-    target: Metric | Streams, partials: Any, *, stream: Sequence[str] | None = None
+    target: Metric | Streams | MetricCollection,
+    partials: Any,
+    *,
+    stream: Sequence[str] | None = None,
 ) -> Any:
     """Replay merged partial states into ``target``: the driver's step, in batch-id order.
 
     Parameters
     ----------
-    target : Metric or Streams
+    target : Metric, Streams or MetricCollection
         Updated in place (and returned) with one update per batch id.
     partials : pandas or polars DataFrame
         Output of :func:`partial_states`, merged across partitions or not (partials of
@@ -350,11 +419,8 @@ def apply_partials(
     >>> m.history.select("step", "batch_result", "result").rows()
     [(1, 3.0, 3.0), (2, 4.0, 3.5)]
     """
-    from interactive_metrics.streams import Streams
-
     frame = partials.to_pandas() if isinstance(partials, pl.DataFrame) else partials
-    metric = target.metric if isinstance(target, Streams) else target
-    rules = _rules(metric)
+    rules = _rules(_members(target))
     missing = [c for c in [*KEYS, *rules] if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -373,7 +439,7 @@ def _ids(values: list[Any]) -> Any:
 
 
 def replay_dask(
-    target: Metric | Streams,
+    target: Metric | Streams | MetricCollection,
     data: Any,
     *,
     batch: str,
@@ -381,13 +447,14 @@ def replay_dask(
     sample_weight: str | None = None,
     **columns: str,
 ) -> Any:
-    """Replay a Dask DataFrame into a metric (or a :class:`Streams`) on a Dask cluster.
+    """Replay a Dask DataFrame into a metric, a :class:`Streams` or a collection on a cluster.
 
     Parameters
     ----------
-    target : Metric or Streams
+    target : Metric, Streams or MetricCollection
         Updated in place (and returned), with one history row per batch id, as
-        ``target.replay`` on one machine.
+        ``target.replay`` on one machine. A collection's members are all reduced in
+        the same pass over the partitions.
     data : dask.dataframe.DataFrame
         One row per sample, in any number of partitions; a batch may span partitions.
     batch : str
@@ -395,16 +462,18 @@ def replay_dask(
     stream : str or list of str, optional
         The column of stream keys, or a list of columns for composite keys
         (``stream=["sensor", "site"]``: each stream a tuple of parts, as on one
-        machine); required for a ``Streams`` target, not allowed for a plain metric.
+        machine); required for a ``Streams`` target, not allowed for a plain metric
+        or a collection.
     sample_weight : str, optional
         The column of sample weights.
     **columns : str
         One column per input of the metric (``values="loss"``, or
-        ``y_true="label", y_pred="score"``).
+        ``y_true="label", y_pred="score"``); for a collection, one per input any
+        member reads.
 
     Returns
     -------
-    Metric or Streams
+    Metric, Streams or MetricCollection
         ``target``.
 
     Raises
@@ -412,7 +481,8 @@ def replay_dask(
     TypeError, ValueError
         As the single-machine replay: missing columns, non-numeric values, nulls,
         bad weights. Errors raised on a worker reach the caller unchanged, and
-        nothing changes: the target is only touched once every partition is reduced.
+        nothing changes: the target is only touched once every partition is reduced
+        (and a collection's members only once every member's updates are ready).
 
     Notes
     -----
@@ -421,6 +491,9 @@ def replay_dask(
     with each field's own reduction: ``sum``, ``min`` or ``max``). The driver receives
     one row per batch (and per batch and stream), sorts it by batch id and scans it
     into the history. Results equal the single-machine replay; float sums to rounding.
+    For a collection, each partition's inputs are bound once for all members (as
+    ``MetricCollection.bind``), each member reduces them into its own columns of the
+    same partial-states table (``loss/total``), and one group-by merges them all.
 
     Examples
     --------
@@ -446,7 +519,7 @@ def replay_dask(
 
 
 def _apply(
-    target: Metric | Streams,
+    target: Metric | Streams | MetricCollection,
     merged: pd.DataFrame,
     batch_dtype: pl.DataType | None = None,
     key_names: tuple[str, ...] | None = None,
@@ -456,9 +529,9 @@ def _apply(
     Workers ship dates and durations as their physical integers; ``batch_dtype`` (the
     log's) names the ids as the log holds them, as the single-machine replay does.
     """
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.streams import Streams
 
-    engine = target.engine if isinstance(target, Streams) else target.engine
     is_batch = merged["stream"].isna().to_numpy()
     batches = merged[is_batch]
     ids = _ids(batches["batch"].tolist())
@@ -466,8 +539,22 @@ def _apply(
         np.argsort(ids, kind="stable") if isinstance(ids, np.ndarray) else ids.arg_sort().to_numpy()
     )
     order = ids[by_id] if isinstance(ids, np.ndarray) else ids.gather(by_id)
-    batch_states = _from_columns(engine, batches.iloc[by_id])
     labels = order if batch_dtype is None else batch_labels(order, batch_dtype)
+    if isinstance(target, MetricCollection):
+        members = _members(target)
+        in_order = batches.iloc[by_id]
+        states = [_from_columns(m.engine, in_order, prefix) for prefix, m in members]
+        with ExitStack() as stack:  # every member prepared, then every member written
+            for metric in sorted(target.values(), key=id):  # a fixed order: no deadlock
+                stack.enter_context(metric.lock)
+            writes = [
+                m.prepare_updates(s, labels) for (_, m), s in zip(members, states, strict=True)
+            ]
+            for write in writes:
+                write()
+        return target
+    engine = target.engine
+    batch_states = _from_columns(engine, batches.iloc[by_id])
     if not isinstance(target, Streams):
         target.update_from_states(batch_states, labels)
         return target

@@ -332,3 +332,98 @@ def test_composite_keys_with_any_engine() -> None:
     )
     polars.testing.assert_frame_equal(target.breakdown(), here.breakdown())
     polars.testing.assert_frame_equal(target.history, here.history)
+
+
+# -- collections -----------------------------------------------------------------------------
+
+
+def _members() -> dict[str, im.Metric]:
+    return {
+        "loss": im.Mean(),
+        "low": im.Min(),
+        "accuracy": im.BinaryAccuracy(),
+        "precision": im.Precision(),
+        "recall": im.Recall(),
+        "confusion": im.ConfusionMatrix(num_classes=3),
+    }
+
+
+def _own_inputs(name: str) -> dict[str, str]:
+    if name in ("loss", "low"):
+        return {"values": "value"}
+    if name == "confusion":
+        return {"y_true": "label", "y_pred": "guess"}
+    return {"y_true": "y_true", "y_pred": "score"}
+
+
+def test_collection_replay_on_a_cluster_equals_each_member_and_one_machine(client) -> None:
+    log = _log().with_columns(  # a 0/1 label and score for the binary members
+        y_true=pl.col("label").clip(0, 1), score=pl.col("guess") / 2
+    )
+    columns = {"values": "value", "y_true": "y_true", "y_pred": "score"}
+    frame = _dask(log, 5)
+    members = {k: v for k, v in _members().items() if k != "confusion"}
+    there = im.MetricCollection(members).replay(
+        frame, batch="batch", sample_weight="weight", **columns
+    )
+    here = im.MetricCollection({k: type(v)() for k, v in members.items()}).replay(
+        log, batch="batch", sample_weight="weight", **columns
+    )
+    polars.testing.assert_frame_equal(there.history, here.history)  # exact: dyadic data
+    assert there.history.height == 25 and there.step == 25
+    for name, member in there.items():
+        alone = replay_dask(
+            type(member)(), frame, batch="batch", sample_weight="weight", **_own_inputs(name)
+        )
+        polars.testing.assert_frame_equal(member.history, alone.history)
+        polars.testing.assert_frame_equal(member.history, here[name].history)
+    # the numbers from the rows
+    values, weights = log["value"].to_numpy(), log["weight"].to_numpy()
+    assert there["loss"].result() == np.sum(values * weights) / np.sum(weights)
+    assert there["low"].result() == values[weights > 0].min()
+    hits = (log["score"].to_numpy() > 0.5) == (log["y_true"].to_numpy() == 1)
+    assert there["accuracy"].result() == pytest.approx(np.sum(hits * weights) / np.sum(weights))
+
+
+def test_direct_collection_dask_replay_with_array_states(client) -> None:
+    log = _log()
+    frame = _dask(log, 3)
+    columns = {"values": "value", "y_true": "label", "y_pred": "guess"}
+    metrics = im.MetricCollection({"loss": im.Mean(), "confusion": im.ConfusionMatrix(3)})
+    replay_dask(metrics, frame, batch="batch", **columns)
+    alone = replay_dask(im.ConfusionMatrix(3), frame, batch="batch", y_true="label", y_pred="guess")
+    polars.testing.assert_frame_equal(metrics["confusion"].history, alone.history)
+    expected = np.zeros((3, 3))
+    np.add.at(expected, (log["label"].to_numpy(), log["guess"].to_numpy()), 1.0)
+    np.testing.assert_array_equal(metrics["confusion"].result(), expected)
+    assert merge_rules(metrics)["confusion/confusion_matrix[8]"] == "sum"
+
+
+def test_a_failed_collection_dask_replay_changes_no_member(client) -> None:
+    first = pd.DataFrame({"step": [1, 2], "loss": [1.0, 2.0], "label": [1, 0], "score": [0.9, 0.1]})
+    later = first.assign(step=pd.to_timedelta([1, 2], unit="s"))
+    columns = {"values": "loss", "y_true": "label", "y_pred": "score"}
+    precision, loss = im.Precision(), im.Mean()
+    precision.update_state([1, 0], [0.8, 0.4])  # no log ids: Duration ids would suit it
+    loss.replay(first.head(1), values="loss", batch="step")  # Int64 ids: it refuses Duration
+    metrics = im.MetricCollection({"precision": precision, "loss": loss})
+    before = [m.history.clone() for m in metrics.values()]
+    with pytest.raises(ValueError, match=r"`batch` ids of dtype Duration.* beside the Int64"):
+        metrics.replay(dd.from_pandas(later, npartitions=2), batch="step", **columns)
+    # precision was prepared before loss refused: neither was written
+    assert all(m.history.equals(b) for m, b in zip(metrics.values(), before, strict=True))
+    assert metrics.step == 1 and precision.result() == 1.0
+    bad = first.assign(weight=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0"):
+        metrics.replay(
+            dd.from_pandas(bad, npartitions=2), batch="step", sample_weight="weight", **columns
+        )
+    assert all(m.history.equals(b) for m, b in zip(metrics.values(), before, strict=True))
+    with pytest.raises(TypeError, match=r"MetricCollection.replay\(\) takes one column name"):
+        metrics.replay(dd.from_pandas(first, npartitions=1), batch="step", values="loss")
+    with pytest.raises(TypeError, match=r"MetricCollection.replay\(\) takes one column name"):
+        replay_dask(metrics, dd.from_pandas(first, npartitions=1), batch="step", values="loss")
+    with pytest.raises(TypeError, match=r"`stream` is for Streams"):
+        replay_dask(
+            metrics, dd.from_pandas(first, npartitions=1), batch="step", stream="loss", **columns
+        )
