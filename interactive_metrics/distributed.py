@@ -2,7 +2,9 @@
 
 A metric's state merges exactly (sums add, minima take the minimum), so a logged run
 split over many machines needs no special algorithm: each partition is reduced to
-*partial states per batch id* (and per (batch id, stream) for :class:`Streams`), Dask
+*partial states per batch id* (and per (batch id, stream) for :class:`Streams`, a
+stream being a tuple of parts for composite keys; for a collection, every member's
+states side by side in one table, from one pass over the partition), Dask
 merges the partials of the same key with its own group-by aggregation, and the driver
 receives one small table — one row per batch, or per (batch, stream) — that it scans,
 in batch order, into the history. Dask does all the scheduling; this module only says
