@@ -513,6 +513,14 @@ def replay_dask(
             f"`data` must be a dask DataFrame, got {type(data).__name__}; for polars, pandas "
             "or a file, call .replay() (install dask with: " + INSTALL_HINT + ")"
         )
+    members = target.values() if hasattr(target, "values") else [getattr(target, "metric", target)]
+    unshaped = [m for m in members if isinstance(m, Metric) and not m.shape_known]
+    if unshaped:
+        raise TypeError(
+            f"a Dask replay needs the shape of every state up front, and "
+            f"{type(unshaped[0]).__name__} {unshaped[0].name!r} reads it from its first batch; "
+            "configure it (e.g. num_classes=k), or replay a polars frame"
+        )
     plan = _plan_for(target, batch, stream, sample_weight, columns)
     schema = pl.from_pandas(_empty_partition(data)).schema
     check_columns(schema, plan.roles, {*plan.inputs, "sample_weight"})

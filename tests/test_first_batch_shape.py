@@ -70,3 +70,13 @@ def test_a_collection_asks_for_the_number_of_classes() -> None:
     c = im.MetricCollection([im.F1Score(), im.BinaryAccuracy()])
     with pytest.raises(ValueError, match="pass num_classes=k to use it in a collection"):
         c.update_state(Y_TRUE[:, 0], Y_PRED[:, 0])
+
+
+def test_a_dask_replay_asks_for_the_shape_up_front() -> None:
+    import dask.dataframe as dd
+    import pandas as pd
+
+    log = dd.from_pandas(pd.DataFrame({"step": [1], "y": [1.0], "p": [0.9]}), npartitions=1)
+    for target in (im.F1Score(), im.MetricCollection([im.F1Score(), im.BinaryAccuracy()])):
+        with pytest.raises(TypeError, match="reads it from its first batch; configure it"):
+            target.replay(log, y_true="y", y_pred="p", batch="step")
