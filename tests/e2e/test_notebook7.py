@@ -80,6 +80,8 @@ def test_charts_and_a_live_widget_draw_offline_in_notebook7(
     assert outputs["errors"] == [], outputs["errors"]
     # all three outputs are widget views: the renderer's offline chart, and the live view
     assert outputs["widgets"] == [0, 1, 2], outputs
+    # drawn by the widget (the bundle's first choice), not by Notebook 7's own vega renderer
+    expect(page.locator(".jp-RenderedVegaCommon5")).to_have_count(0)
 
     cells = page.locator(".jp-Notebook .jp-Cell")
     for i in (0, 1):  # each chart drawn by vega-embed as an SVG with marks
@@ -114,28 +116,89 @@ def test_charts_and_a_live_widget_draw_offline_in_notebook7(
     assert time.perf_counter() - started < 600  # a hang fails, it is no speed assertion
 
 
-def test_a_mime_only_front_end_gets_the_chart_as_svg() -> None:
-    """What nbviewer, GitHub or a kernel-less front end draws: the bundle's static SVG."""
-    alt = pytest.importorskip("altair")
+def _same(svg: str, other: str) -> bool:
+    """The same drawing: equal but for vega's clip-path counter (``clip9`` / ``clip13``)."""
+    return bool(re.sub(r"clip\d+", "clip", svg) == re.sub(r"clip\d+", "clip", other))
+
+
+def _marks(svg: str) -> list[tuple[str, str]]:
+    """The data marks of a drawing: (role, path) of every line, bar and point drawn."""
+    found = re.findall(
+        r'aria-roledescription="(line mark|bar|rect mark|symbol|circle|point)"[^>]*?\sd="([^"]+)"',
+        svg,
+    )
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def shown() -> dict[str, Any]:
+    """The renderer's MIME bundles of a ``Mean``'s history chart and a ``Streams`` breakdown."""
     pytest.importorskip("vl_convert")
+    import numpy as np
+
     import interactive_metrics as im
     from interactive_metrics.widgets import renderer
 
     m = im.Mean(name="loss")
     for batch in ([1.0, 3.0], [2.0], [0.5, 0.5, 1.0]):
         m.update_state(batch)
-    spec = m.plot().to_dict()
-    bundle = renderer.offline_renderer(spec)
-    # the widget view (Lab, Notebook 7, VS Code), the static image, a line of text
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"].startswith("<altair chart")
+    rng = np.random.default_rng(0)
+    streams = im.Streams(im.Mean(name="hit_rate"))
+    for _ in range(5):
+        keys = rng.choice(["boiler", "pump_a", "pump_b"], size=30)
+        streams.update_state((rng.random(30) < 0.8).astype(float), stream=keys)
+    return {
+        "history": renderer.offline_renderer(m.plot().to_dict()),
+        "breakdown": renderer.offline_renderer(streams.plot().to_dict()),
+    }
+
+
+@pytest.mark.parametrize("chart", ["history", "breakdown"])
+def test_a_vega_lite_front_end_gets_a_spec_vega_lite_5_draws(shown: Any, chart: str) -> None:
+    """Front ends without widgets that render ``application/vnd.vegalite.v5+json`` themselves."""
+    import vl_convert
+
+    bundle = shown[chart]
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # Lab, Notebook 7, VS Code
+    spec = bundle["application/vnd.vegalite.v5+json"]
+    assert spec["datasets"]  # the data travels with the spec: nothing to fetch
+    assert "url" not in str(spec.get("data", ""))
+    # drawn by Vega-Lite 5 (what JupyterLab 4's own renderer bundles), not only by 6
+    svg = vl_convert.vegalite_to_svg(spec, vl_version="5.8")
+    assert svg.startswith("<svg")
+    marks = _marks(svg)
+    assert marks, "vega-lite 5 drew no mark"
+    assert marks == _marks(vl_convert.vegalite_to_svg(spec))  # the marks Vega-Lite 6 draws
+
+
+@pytest.mark.parametrize("chart", ["history", "breakdown"])
+def test_a_front_end_without_widgets_or_vega_gets_the_chart_as_svg(shown: Any, chart: str) -> None:
+    """What nbviewer, GitHub or a kernel-less front end draws: the bundle's static SVG."""
+    import vl_convert
+
+    bundle = shown[chart]
     svg = bundle["image/svg+xml"]
-    assert svg.lstrip().startswith("<svg") and svg.rstrip().endswith("</svg>")
-    # the running line is drawn: a path with a stroke through the three steps
-    assert re.search(r'<path[^>]*class="[^"]*"[^>]*d="M[^"]+L', svg) or re.search(
-        r'd="M[\d.,-]+L[\d.,-]+L', svg
-    ), "no line in the static SVG"
-    assert "loss" in svg  # the chart's title or axis, as text
-    # the bundled spec is a drawable Vega-Lite spec, whatever front end reads it
-    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v")
-    assert alt.Chart.from_dict(spec).to_dict() == spec
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert _same(svg, vl_convert.vegalite_to_svg(bundle["application/vnd.vegalite.v5+json"]))
+    assert re.search(r'<path[^>]+d="M', svg), "no mark in the static SVG"
+    words = {"history": ["loss"], "breakdown": ["boiler", "pump_a", "pump_b"]}[chart]
+    for word in words:
+        assert word in svg
+    assert bundle["text/plain"].startswith("<altair chart")
+
+
+def test_the_live_views_step_axis_has_one_tick_per_whole_step() -> None:
+    """A few steps read "1 2 3", never "0 0 1 1 2" (seen in Notebook 7's live view)."""
+    import vl_convert
+
+    from interactive_metrics.widgets import _vega
+
+    rows = [{"step": s, "result": 1.0 + s / 10, "batch_result": 1.0} for s in (1, 2, 3, 4)]
+    spec = _vega.running_chart(rows, "loss", width=600).to_dict()
+    svg = vl_convert.vegalite_to_svg(spec)
+    axis = re.search(r'aria-label="X-axis titled \'step\'.*?</g></g>', svg, re.S)
+    assert axis is not None
+    labels = re.findall(r"<text[^>]*>([^<]+)</text>", axis.group(0))
+    ticks = [t for t in labels if t != "step"]
+    assert ticks and len(ticks) == len(set(ticks)), ticks
+    assert all(float(t) == int(float(t)) for t in ticks), ticks
