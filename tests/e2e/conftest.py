@@ -101,11 +101,29 @@ def notebook7() -> Iterator[tuple[str, Path]]:
     yield from _serve(None, app="notebook")
 
 
-def _serve(app_settings: Path | None, app: str = "lab") -> Iterator[tuple[str, Path]]:
+WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
+"""The front-end extension that draws ipywidgets in Lab and Notebook 7."""
+
+
+@pytest.fixture(scope="session")
+def notebook7_without_widgets() -> Iterator[tuple[str, Path]]:
+    """A Notebook 7 like :func:`notebook7` whose widget manager is switched off.
+
+    What a front end with its own Vega-Lite renderer and no ipywidgets is like: it
+    draws the ``application/vnd.vegalite.v5+json`` of a bundle, or its image.
+    """
+    yield from _serve(None, app="notebook", disabled=(WIDGET_MANAGER,))
+
+
+def _serve(
+    app_settings: Path | None, app: str = "lab", disabled: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Path]]:
     """Start a JupyterLab (``app="lab"``) or Notebook 7 (``"notebook"``) on a free port.
 
     ``app_settings``: the folder of the app settings (``overrides.json``) Lab reads;
-    None keeps the app's own (Notebook 7 ships its own overrides).
+    None keeps the app's own (Notebook 7 ships its own overrides). ``disabled``: front-end
+    extensions switched off (``labconfig/page_config.json``, as ``jupyter labextension
+    disable`` writes it).
     """
     import json
 
@@ -155,6 +173,11 @@ def _serve(app_settings: Path | None, app: str = "lab") -> Iterator[tuple[str, P
         notification = home / "settings" / "@jupyterlab" / "apputils-extension"
         notification.mkdir(parents=True)
         (notification / "notification.jupyterlab-settings").write_text(json.dumps(NEWS_OFF))
+    if disabled:
+        labconfig = home / "config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        page_config = {"disabledExtensions": dict.fromkeys(disabled, True)}
+        (labconfig / "page_config.json").write_text(json.dumps(page_config))
     if app_settings is not None:
         # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
         command.append(f"--LabApp.app_settings_dir={app_settings}")

@@ -202,3 +202,30 @@ def test_the_live_views_step_axis_has_one_tick_per_whole_step() -> None:
     ticks = [t for t in labels if t != "step"]
     assert ticks and len(ticks) == len(set(ticks)), ticks
     assert all(float(t) == int(float(t)) for t in ticks), ticks
+
+
+def test_a_front_end_without_widgets_draws_the_vega_lite_spec(
+    page: Any, notebook7_without_widgets: Any, artifacts: Path
+) -> None:
+    """Notebook 7 with no widget manager: its own Vega-Lite 5 renderer draws the charts."""
+    url, _ = notebook7_without_widgets
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    name = write_notebook(notebook7_without_widgets, "no_widgets.ipynb", CELLS[:2])
+    page.goto(f"{url}/notebooks/{name}?token=interactive-metrics-e2e")
+    page.wait_for_function(KERNEL_IDLE, arg=name, timeout=90_000)
+    assert page.evaluate(RUN_ALL) is True
+    page.wait_for_function(KERNEL_IDLE, arg=name, timeout=120_000)
+    assert page.evaluate(OUTPUTS)["errors"] == []
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    for i in (0, 1):
+        chart = cells.nth(i).locator(".jp-RenderedVegaCommon5 .vega-embed")
+        chart.first.scroll_into_view_if_needed()
+        expect(chart.locator("svg.marks, canvas")).to_have_count(1, timeout=30_000)
+        width = chart.first.evaluate("e => e.getBoundingClientRect().width")
+        assert width > 300, f"chart of cell {i} is {width} px wide"
+    expect(page.locator(".jupyter-widgets")).to_have_count(0)
+    expect(page.get_by_text("Error loading script")).to_have_count(0)
+    expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+    assert not [u for u in failed if "127.0.0.1" not in u], failed
+    _shoot(page, artifacts / "notebook7_no_widgets.png")
