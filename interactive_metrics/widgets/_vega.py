@@ -34,6 +34,8 @@ RUNNING_LABEL = "running result"
 BATCH_LABEL = "batch result"
 WIDTH = "container"
 """Widget charts fill the width the notebook gives them."""
+STEP_AXIS = alt.Axis(format=",d", tickMinStep=1)
+"""Steps are whole numbers: no tick between two (a few steps read "0 0 1 1 2", not "0 1 2")."""
 
 
 def enable_offline() -> None:
@@ -167,7 +169,7 @@ def running_chart(
     needs no new data.
     """
     data = alt.NamedData(name=DATASET)
-    base = alt.Chart(data).encode(x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d")))
+    base = alt.Chart(data).encode(x=alt.X("step:Q", title="step", axis=STEP_AXIS))
     legend = alt.Scale(
         domain=[RUNNING_LABEL, BATCH_LABEL], range=[style.colors().result, style.colors().batch]
     )
@@ -238,7 +240,7 @@ def streams_chart(
         alt.Chart(data)
         .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X("step:Q", title="step", axis=alt.Axis(format=",d")),
+            x=alt.X("step:Q", title="step", axis=STEP_AXIS),
             y=alt.Y("result:Q", title="result", scale=alt.Scale(zero=False)),
             color=alt.Color("stream:N", title="stream", sort=None, scale=scale),
             strokeDash=alt.condition(is_merged, alt.value([6, 3]), alt.value([1, 0])),

@@ -13,7 +13,10 @@ altair until then.
 
 The renderer's output is one display, several representations: an offline
 :class:`altair.JupyterChart` (vega bundled by vl-convert, no CDN) that JupyterLab,
-Notebook 7, VS Code and every front end with ipywidgets draws; a static
+Notebook 7, VS Code and every front end with ipywidgets draws; the chart's spec
+as ``application/vnd.vegalite.v5+json``, which front ends that bundle their own
+Vega-Lite renderer and have no widgets draw (JupyterLab and Notebook 7 without
+``jupyterlab_widgets``; the widget view ranks first where widgets work); a static
 ``image/svg+xml`` of the same chart (vl-convert) that front ends without a
 kernel or widgets (nbviewer, GitHub, a saved notebook opened later) show instead;
 and a line of plain text.
@@ -25,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "RENDERER",
+    "VEGALITE_MIME",
     "fills_container",
     "offline_renderer",
     "register_display_hook",
@@ -39,6 +43,12 @@ EMBED_OPTIONS: dict[str, Any] = {"renderer": "svg", "actions": False}
 """vega-embed options: SVG (marks can be counted in a browser test), no action menu."""
 
 STATIC_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
+
+VEGALITE_MIME = "application/vnd.vegalite.v5+json"
+"""The newest Vega-Lite MIME type front ends render themselves (JupyterLab 4 renders v5,
+none renders altair 6's ``application/vnd.vegalite.v6.json``). The package's charts
+compile with Vega-Lite 5 as they are (``tests/e2e/test_notebook7.py``); vega-embed
+only warns that the spec's ``$schema`` says v6."""
 
 
 def static_image(spec: dict[str, Any], fallback: str = "svg") -> dict[str, Any]:
@@ -87,7 +97,8 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        The MIME bundle: the widget view, the static image, plain text.
+        The MIME bundle: the widget view, the spec (:data:`VEGALITE_MIME`), the
+        static image, plain text.
     """
     import altair as alt
 
@@ -102,6 +113,7 @@ def offline_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
         widget.layout.width = f"calc(100% - {int(reserve)}px)" if reserve else "100%"
     shown = widget._repr_mimebundle_()
     bundle: dict[str, Any] = dict(shown[0] if isinstance(shown, tuple) else shown or {})
+    bundle[VEGALITE_MIME] = spec
     fallback = metadata.get("fallback", "svg")
     if fallback is not None:
         bundle.update(static_image(spec, fallback))

@@ -49,7 +49,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(
-                f"jupyter lab exited ({server.returncode}):\n{log.read_text()[-3000:]}"
+                f"jupyter server exited ({server.returncode}):\n{log.read_text()[-3000:]}"
             )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -57,7 +57,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout
                     return
         except OSError:
             time.sleep(0.2)
-    raise TimeoutError(f"jupyter lab not up after {timeout} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"jupyter server not up after {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +85,59 @@ def dark_lab() -> Iterator[tuple[str, Path]]:
         shutil.rmtree(settings, ignore_errors=True)
 
 
-def _serve(app_settings: Path) -> Iterator[tuple[str, Path]]:
-    """Start a JupyterLab whose app settings (``overrides.json``) are in ``app_settings``."""
+NEWS_OFF = {"fetchNews": "false", "checkForUpdates": False}
+"""The user setting (``@jupyterlab/apputils-extension:notification``) that keeps the news
+pop-up away: Notebook 7 keeps its own app settings, so it gets this one as a user's."""
+
+
+@pytest.fixture(scope="session")
+def notebook7() -> Iterator[tuple[str, Path]]:
+    """``(base url, served folder)`` of a Jupyter Notebook 7 (``jupyter notebook``), like :func:`lab`.
+
+    Notebook 7 is built from JupyterLab's packages: the same ``window.jupyterapp``
+    (exposed), the same cells and output areas, one notebook per page at
+    ``/notebooks/<name>``.
+    """
+    yield from _serve(None, app="notebook")
+
+
+WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
+"""The front-end extension that draws ipywidgets in Lab and Notebook 7."""
+
+
+@pytest.fixture(scope="session")
+def notebook7_without_widgets() -> Iterator[tuple[str, Path]]:
+    """A Notebook 7 like :func:`notebook7` whose widget manager is switched off.
+
+    What a front end with its own Vega-Lite renderer and no ipywidgets is like: it
+    draws the ``application/vnd.vegalite.v5+json`` of a bundle, or its image.
+    """
+    yield from _serve(None, app="notebook", disabled=(WIDGET_MANAGER,))
+
+
+def _serve(
+    app_settings: Path | None, app: str = "lab", disabled: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Path]]:
+    """Start a JupyterLab (``app="lab"``) or Notebook 7 (``"notebook"``) on a free port.
+
+    ``app_settings``: the folder of the app settings (``overrides.json``) Lab reads;
+    None keeps the app's own (Notebook 7 ships its own overrides). ``disabled``: front-end
+    extensions switched off (``labconfig/page_config.json``, as ``jupyter labextension
+    disable`` writes it).
+    """
+    import json
+
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} not found; install it with: apt-get install chromium")
     jupyter = Path(sys.executable).parent / "jupyter"
     if not jupyter.exists():
         _unavailable(f"{jupyter} not found; install the dev extras: pip install -e '.[dev]'")
+    if app == "notebook":
+        import importlib.util
+
+        if importlib.util.find_spec("notebook") is None:
+            # a dev dependency: missing means a broken set-up, never a silent skip
+            pytest.fail("Notebook 7 is not installed: pip install -e '.[dev]'", pytrace=False)
     home = Path(tempfile.mkdtemp(prefix="im-e2e-"))
     served = home / "notebooks"
     shutil.copytree(NOTEBOOKS, served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -109,18 +155,32 @@ def _serve(app_settings: Path) -> Iterator[tuple[str, Path]]:
     )
     command = [
         str(jupyter),
-        "lab",
+        app,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
         f"--IdentityProvider.token={TOKEN}",
         f"--ServerApp.root_dir={served}",
-        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
-        f"--LabApp.app_settings_dir={app_settings}",
     ]
+    if app == "lab":
+        command += [
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ]
+    else:
+        command += ["--JupyterNotebookApp.expose_app_in_browser=True"]
+        notification = home / "settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True)
+        (notification / "notification.jupyterlab-settings").write_text(json.dumps(NEWS_OFF))
+    if disabled:
+        labconfig = home / "config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        page_config = {"disabledExtensions": dict.fromkeys(disabled, True)}
+        (labconfig / "page_config.json").write_text(json.dumps(page_config))
+    if app_settings is not None:
+        # the project's own Lab settings (as ./dev lab): no news pop-up, no update checks
+        command.append(f"--LabApp.app_settings_dir={app_settings}")
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = home / "server.log"
@@ -153,7 +213,9 @@ def _serve(app_settings: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture(scope="session")
-def browser(lab: Any) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} not found; install it with: apt-get install chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
