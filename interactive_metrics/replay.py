@@ -149,7 +149,7 @@ def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: s
             nulls += int(chunk[column].is_nan().sum())  # NaN keys are missing keys too
             if nulls:
                 raise ValueError(
-                    f"column {column!r} (for `stream`) has {nulls} missing key(s) (null or "
+                    f"column {column!r} (for `{role}`) has {nulls} missing key(s) (null or "
                     "NaN); drop those rows, or name a stream for them, e.g. "
                     "Streams(metric, null_stream='unknown')"
                 )
