@@ -36,6 +36,8 @@ WIDTH = "container"
 """Widget charts fill the width the notebook gives them."""
 STEP_AXIS = alt.Axis(format=",d", tickMinStep=1)
 """Steps are whole numbers: no tick between two (a few steps read "0 0 1 1 2", not "0 1 2")."""
+STEP_SCALE = alt.Scale(zero=False, nice=False, padding=10)
+"""Steps start at the first step (not 0), and the end points keep off the frame."""
 
 
 def enable_offline() -> None:
@@ -169,7 +171,7 @@ def running_chart(
     needs no new data.
     """
     data = alt.NamedData(name=DATASET)
-    base = alt.Chart(data).encode(x=alt.X("step:Q", title="step", axis=STEP_AXIS))
+    base = alt.Chart(data).encode(x=alt.X("step:Q", title="step", axis=STEP_AXIS, scale=STEP_SCALE))
     legend = alt.Scale(
         domain=[RUNNING_LABEL, BATCH_LABEL], range=[style.colors().result, style.colors().batch]
     )
@@ -183,14 +185,14 @@ def running_chart(
         base.transform_calculate(series=f"'{RUNNING_LABEL}'")
         .mark_line(strokeWidth=2)
         .encode(
-            y=alt.Y("result:Q", title="result", scale=alt.Scale(zero=False)),
+            y=alt.Y("result:Q", title="result", scale=alt.Scale(zero=False, padding=8)),
             color=series,
             tooltip=tooltip,
         )
     )
     dots = (
         base.transform_calculate(series=f"'{BATCH_LABEL}'")
-        .mark_circle(size=16, opacity=0.7)
+        .mark_circle(size=28, opacity=0.75)
         .encode(y="batch_result:Q", color=series, tooltip=tooltip)
     )
     layers: list[Any] = [dots, line]
@@ -240,8 +242,8 @@ def streams_chart(
         alt.Chart(data)
         .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X("step:Q", title="step", axis=STEP_AXIS),
-            y=alt.Y("result:Q", title="result", scale=alt.Scale(zero=False)),
+            x=alt.X("step:Q", title="step", axis=STEP_AXIS, scale=STEP_SCALE),
+            y=alt.Y("result:Q", title="result", scale=alt.Scale(zero=False, padding=8)),
             color=alt.Color("stream:N", title="stream", sort=None, scale=scale),
             strokeDash=alt.condition(is_merged, alt.value([6, 3]), alt.value([1, 0])),
             tooltip=[
