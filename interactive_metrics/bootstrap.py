@@ -54,6 +54,7 @@ from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.intervals import check_level as _check_level
 from interactive_metrics.metric import SUMMATIONS, Metric, StateField
+from interactive_metrics.replay import input_roles
 
 if TYPE_CHECKING:
     from interactive_metrics.streams import Streams
@@ -705,14 +706,7 @@ class Bootstrap(Metric):
             )
         frame = _as_frame(data)
         names = self.input_names
-        unknown = [k for k in columns if k not in names]
-        missing = [n for n in names if n not in columns]
-        if unknown or missing:
-            example = ", ".join(f'{n}="..."' for n in names)
-            raise TypeError(
-                f"Bootstrap.replay() takes one column name per input ({example}), got "
-                + (f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}")
-            )
+        input_roles(self, columns)
         wanted = [batch, *(columns[n] for n in names)] + ([sample_weight] if sample_weight else [])
         absent = [c for c in wanted if c not in frame.columns]
         if absent:

@@ -46,6 +46,7 @@ from interactive_metrics.replay import (
     batch_labels,
     check_columns,
     check_nulls,
+    input_roles,
     sorted_codes,
     source_chunks,
     source_frame,
@@ -656,15 +657,7 @@ class MetricCollection:
         >>> metrics.history.select("step", "log_batch", "loss/result", "precision/result").rows()
         [(1, 1, 0.4, 0.5), (2, 2, 0.3, 0.6666666666666666)]
         """
-        unknown = sorted(set(columns) - set(self._input_names))
-        missing = [n for n in self._input_names if n not in columns]
-        if unknown or missing:
-            example = ", ".join(f'{n}="..."' for n in self._input_names)
-            problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
-            raise TypeError(
-                f"MetricCollection.replay() takes one column name per input ({example}), "
-                f"got {problem}"
-            )
+        input_roles(self, columns)
         from interactive_metrics.distributed import is_dask_frame, replay_dask
 
         if is_dask_frame(data):  # partial states of every member on the workers, one pass

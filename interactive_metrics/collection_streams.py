@@ -51,6 +51,7 @@ from interactive_metrics.replay import (
     check_columns,
     check_nulls,
     chunk_keys,
+    input_roles,
     sorted_codes,
     source_chunks,
     source_frame,
@@ -395,15 +396,7 @@ class CollectionStreams:
         [('a', 0.3, 0.5), ('b', 0.3, 0.0)]
         """
         names = self._binder.input_names
-        unknown = sorted(set(columns) - set(names))
-        missing = [n for n in names if n not in columns]
-        if unknown or missing:
-            example = ", ".join(f'{n}="..."' for n in names)
-            problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
-            raise TypeError(
-                f"CollectionStreams.replay() takes one column name per input ({example}), "
-                f"got {problem}"
-            )
+        input_roles(self._binder, columns, "CollectionStreams")
         lazy, frame = source_frame(data)
         key_roles = stream_roles(stream)
         roles: dict[str, str | None] = {

@@ -272,19 +272,6 @@ def _fresh(metric: Metric) -> Metric:
     return type(metric).from_config({**metric.get_config(), "history": False})
 
 
-def _collection_inputs(collection: MetricCollection, columns: dict[str, str]) -> dict[str, str]:
-    names = collection.input_names
-    unknown = sorted(set(columns) - set(names))
-    missing = [n for n in names if n not in columns]
-    if unknown or missing:
-        example = ", ".join(f'{n}="..."' for n in names)
-        problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
-        raise TypeError(
-            f"MetricCollection.replay() takes one column name per input ({example}), got {problem}"
-        )
-    return {name: columns[name] for name in names}
-
-
 def _plan_for(
     target: Metric | Streams | MetricCollection,
     batch: str,
@@ -309,7 +296,7 @@ def _plan_for(
             "wrap the metric: im.Streams(metric)"
         )
     if isinstance(target, MetricCollection):
-        inputs = _collection_inputs(target, columns)
+        inputs = input_roles(target, columns)
         members = tuple((f"{name}/", _fresh(m)) for name, m in target.items())
         names = tuple(target.keys())
         return _Plan(members, names, inputs, batch, None, sample_weight, None)

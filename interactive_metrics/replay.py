@@ -193,15 +193,31 @@ def chunk_keys(
     return codes, list(keys)
 
 
-def input_roles(metric: Metric, columns: Mapping[str, str]) -> dict[str, str]:
-    names = metric.input_names
-    unknown = [k for k in columns if k not in names]
+def input_roles(
+    target: Any, columns: Mapping[str, str], owner: str | None = None
+) -> dict[str, str]:
+    """``{input name: column}`` for a replay of ``target`` (anything with ``input_names``).
+
+    ``owner`` names the replay in the message (default: the target's class).
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> input_roles(im.Mean(), {"values": "loss"})
+    {'values': 'loss'}
+    >>> input_roles(im.Mean(), {"value": "loss"})
+    Traceback (most recent call last):
+    ...
+    TypeError: Mean.replay() takes one column name per input (values="..."), got unknown ...
+    """
+    names = target.input_names
+    unknown = sorted(set(columns) - set(names))
     missing = [n for n in names if n not in columns]
     if unknown or missing:
         example = ", ".join(f'{n}="..."' for n in names)
         problem = f"unknown keyword(s) {unknown}" if unknown else f"no column for {missing}"
         raise TypeError(
-            f"{type(metric).__name__}.replay() takes one column name per input "
+            f"{owner or type(target).__name__}.replay() takes one column name per input "
             f"({example}), got {problem}"
         )
     return {name: columns[name] for name in names}
