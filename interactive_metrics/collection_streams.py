@@ -35,13 +35,8 @@ import numpy as np
 import polars as pl
 
 from interactive_metrics.core.segments import (
-    MISSING,
     factorize,
     factorize_parts,
-    is_key_sequence,
-    key_parts,
-    key_scalar,
-    key_series,
     sample_weights,
 )
 from interactive_metrics.engine import Batch, Engine, State
@@ -57,7 +52,7 @@ from interactive_metrics.replay import (
     source_frame,
     stream_roles,
 )
-from interactive_metrics.streams import Segments, Streams
+from interactive_metrics.streams import Segments, Streams, check_keys
 
 if TYPE_CHECKING:
     from interactive_metrics.collection import MetricCollection
@@ -120,70 +115,12 @@ def code_keys(
     >>> code_keys([("a", 1), ("a", 2)], 2).keys
     [('a', 1), ('a', 2)]
     """
-    parts = key_parts(stream, "stream")
-    if parts is not None:
-        columns, names = parts
-        if len(columns[0]) != n:
-            raise ValueError(
-                f"`stream` must have one key per sample ({n}), got {len(columns[0])} key(s) "
-                "in each key column"
-            )
-        if key_names is None:
-            raise ValueError(
-                f"`stream` must be one key column, as before (the streams have simple keys), "
-                f"got composite keys of {len(columns)} parts {names}"
-            )
-        if key_names is not False and len(names) != len(key_names):
-            raise ValueError(
-                f"`stream` must have {len(key_names)} key parts {list(key_names)}, as "
-                f"before, got {len(names)}: {names}"
-            )
-        missing = sum(part.null_count() for part in columns)
-        if missing and null_stream is None:
-            raise ValueError(
-                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
-                f"{missing} missing key part(s); drop those rows, or name a stream for "
-                "them, e.g. null_stream='unknown'"
-            )
-        codes, composite = factorize_parts(columns, "stream", null_stream)
-        return BatchKeys(codes, composite, tuple(names))
-    if key_names:
-        raise ValueError(
-            f"`stream` must be composite keys of the parts {list(key_names)}, as before, "
-            "got one key column; pass a DataFrame, a list of columns or tuples"
-        )
-    if not is_key_sequence(stream):
-        key = key_scalar(stream, "stream")
-        if key is MISSING:
-            if null_stream is None:
-                raise ValueError(
-                    f"`stream` must be a key or one key per sample, got {stream!r} (a missing "
-                    "key); pass a key, or name a stream for missing keys with "
-                    "null_stream='unknown'"
-                )
-            key = null_stream
-        return BatchKeys(None, [key], None)
-    keys = stream
-    if isinstance(keys, np.ndarray) and keys.ndim != 1:
-        raise ValueError(
-            f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
-        )
-    if not (isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"):
-        keys = key_series(keys, "stream")
-        wide = keys.dtype in (pl.Int128, pl.UInt128)
-        if keys.dtype.is_integer() and not wide and keys.null_count() == 0:
-            keys = keys.to_numpy()
-    if len(keys) != n:
-        raise ValueError(
-            f"`stream` must have one key per sample ({n}), got {len(keys)} key(s); pass a "
-            "key for every row, or a single key for the whole batch"
-        )
-    if isinstance(keys, pl.Series) and keys.null_count() and null_stream is None:
-        raise ValueError(
-            f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
-            f"{keys.null_count()} missing; drop those rows, or name a stream for them, "
-            "e.g. null_stream='unknown'"
-        )
+    keys = check_keys(stream, n, null_stream, key_names)
+    if isinstance(keys, pl.DataFrame):
+        codes, composite = factorize_parts(keys.get_columns(), "stream", null_stream)
+        return BatchKeys(codes, composite, tuple(keys.columns))
+    if not isinstance(keys, (np.ndarray, pl.Series)):
+        return BatchKeys(None, [keys], None)
     codes, uniques = factorize(keys, "stream", null_stream)
     return BatchKeys(codes, uniques, None)
 

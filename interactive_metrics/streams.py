@@ -39,7 +39,7 @@ from interactive_metrics.engine import Engine, State
 from interactive_metrics.history import HistoryBuffer
 from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric
 
-__all__ = ["Segments", "Streams"]
+__all__ = ["Segments", "Streams", "check_keys"]
 
 _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
 
@@ -309,80 +309,10 @@ class Streams:
     # -- keys to segments --------------------------------------------------------------------
 
     def _key_array(self, stream: Any, n: int) -> Any:
-        """Validate the keys of a batch: a numpy integer array, a polars Series, or one key.
-
-        Composite keys (several parts) come back as a polars DataFrame, one column per
-        part. Missing keys (None, NaN, pandas NA / NaT, numpy NaT, polars nulls) are
-        nulls in the Series, or ``null_stream`` for a single key; without a
-        ``null_stream`` they are an error.
-        """
-        parts = key_parts(stream, "stream")
-        if parts is not None:
-            return self._composite_keys(*parts, n)
-        if self._key_names is not None:
-            raise ValueError(
-                f"`stream` must be composite keys of the parts {list(self._key_names)}, as "
-                f"before, got one key column; pass a DataFrame, a list of columns or tuples"
-            )
-        if not is_key_sequence(stream):
-            key = key_scalar(stream, "stream")
-            if key is MISSING:
-                if self.null_stream is None:
-                    raise ValueError(
-                        f"`stream` must be a key or one key per sample, got {stream!r} (a "
-                        "missing key); pass a key, or name a stream for missing keys with "
-                        "null_stream='unknown'"
-                    )
-                return self.null_stream
-            return key
-        keys = stream
-        if isinstance(keys, np.ndarray) and keys.ndim != 1:
-            raise ValueError(
-                f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
-            )
-        if not (isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"):
-            keys = key_series(keys, "stream")
-            wide = keys.dtype in (pl.Int128, pl.UInt128)  # numpy has no 128-bit integers
-            if keys.dtype.is_integer() and not wide and keys.null_count() == 0:
-                keys = keys.to_numpy()
-        if len(keys) != n:
-            raise ValueError(
-                f"`stream` must have one key per sample ({n}), got {len(keys)} key(s); pass "
-                "a key for every row, or a single key for the whole batch"
-            )
-        if isinstance(keys, pl.Series) and keys.null_count() and self.null_stream is None:
-            raise ValueError(
-                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
-                f"{keys.null_count()} missing; drop those rows, or name a stream for them, "
-                "e.g. null_stream='unknown'"
-            )
-        return keys
-
-    def _composite_keys(self, parts: list[pl.Series], names: list[str], n: int) -> pl.DataFrame:
-        """Composite keys of a batch as a DataFrame of parts, checked against earlier ones."""
-        if len(parts[0]) != n:
-            raise ValueError(
-                f"`stream` must have one key per sample ({n}), got {len(parts[0])} key(s) "
-                "in each key column"
-            )
-        if self._key_names is None and self._keys:
-            raise ValueError(
-                f"`stream` must be one key column, as before ({len(self._keys)} streams "
-                f"have simple keys), got composite keys of {len(parts)} parts {names}"
-            )
-        if self._key_names is not None and len(names) != len(self._key_names):
-            raise ValueError(
-                f"`stream` must have {len(self._key_names)} key parts "
-                f"{list(self._key_names)}, as before, got {len(names)}: {names}"
-            )
-        missing = sum(part.null_count() for part in parts)
-        if missing and self.null_stream is None:
-            raise ValueError(
-                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
-                f"{missing} missing key part(s); drop those rows, or name a stream for "
-                "them, e.g. null_stream='unknown'"
-            )
-        return pl.DataFrame(parts)  # the part names are kept once the update is committed
+        """The keys of a batch, checked against this Streams' keys: see :func:`check_keys`."""
+        if not self._keys and self._key_names is None:  # no key seen yet: any shape
+            return check_keys(stream, n, self.null_stream, False)
+        return check_keys(stream, n, self.null_stream, self._key_names)
 
     def take_shape(self, shaped: Metric) -> None:
         """Fix the shape of a metric whose shape was not known (see ``Metric.take_shape``).
@@ -1741,6 +1671,96 @@ class Streams:
         return streams
 
     # --- end of save/load support ---
+
+
+def check_keys(
+    stream: Any,
+    n: int,
+    null_stream: Hashable | None = None,
+    key_names: tuple[str, ...] | None | Literal[False] = False,
+) -> Any:
+    """The stream keys of a batch of ``n`` samples, checked: what a Streams keys samples by.
+
+    Returns one key for the whole batch (a missing one is ``null_stream``), a numpy
+    integer array or a polars Series of per-sample keys (missing keys as nulls), or a
+    polars DataFrame of composite keys (a column per part). ``key_names`` is the key
+    shape seen so far: the parts of composite keys, None for simple keys, False when
+    no key has been seen yet; keys of another shape are a ``ValueError``, as are
+    missing keys without ``null_stream``.
+
+    Examples
+    --------
+    >>> check_keys(["b", "a"], 2).to_list(), check_keys("pump", 3)
+    (['b', 'a'], 'pump')
+    >>> check_keys(pl.DataFrame({"s": ["a"], "t": [1]}), 1, key_names=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: `stream` must be one key column, as before (the streams have simple keys), ...
+    """
+    parts = key_parts(stream, "stream")
+    if parts is not None:
+        columns, names = parts
+        if len(columns[0]) != n:
+            raise ValueError(
+                f"`stream` must have one key per sample ({n}), got {len(columns[0])} key(s) "
+                "in each key column"
+            )
+        if key_names is None:
+            raise ValueError(
+                "`stream` must be one key column, as before (the streams have simple keys), "
+                f"got composite keys of {len(columns)} parts {names}"
+            )
+        if key_names is not False and len(names) != len(key_names):
+            raise ValueError(
+                f"`stream` must have {len(key_names)} key parts {list(key_names)}, as "
+                f"before, got {len(names)}: {names}"
+            )
+        missing = sum(part.null_count() for part in columns)
+        if missing and null_stream is None:
+            raise ValueError(
+                f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
+                f"{missing} missing key part(s); drop those rows, or name a stream for "
+                "them, e.g. null_stream='unknown'"
+            )
+        return pl.DataFrame(columns)  # the part names are kept once an update is committed
+    if key_names:
+        raise ValueError(
+            f"`stream` must be composite keys of the parts {list(key_names)}, as before, "
+            "got one key column; pass a DataFrame, a list of columns or tuples"
+        )
+    if not is_key_sequence(stream):
+        key = key_scalar(stream, "stream")
+        if key is MISSING:
+            if null_stream is None:
+                raise ValueError(
+                    f"`stream` must be a key or one key per sample, got {stream!r} (a missing "
+                    "key); pass a key, or name a stream for missing keys with "
+                    "null_stream='unknown'"
+                )
+            return null_stream
+        return key
+    keys = stream
+    if isinstance(keys, np.ndarray) and keys.ndim != 1:
+        raise ValueError(
+            f"`stream` must be one key per sample (shape ({n},)), got shape {keys.shape}"
+        )
+    if not (isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"):
+        keys = key_series(keys, "stream")
+        wide = keys.dtype in (pl.Int128, pl.UInt128)  # numpy has no 128-bit integers
+        if keys.dtype.is_integer() and not wide and keys.null_count() == 0:
+            keys = keys.to_numpy()
+    if len(keys) != n:
+        raise ValueError(
+            f"`stream` must have one key per sample ({n}), got {len(keys)} key(s); pass a "
+            "key for every row, or a single key for the whole batch"
+        )
+    if isinstance(keys, pl.Series) and keys.null_count() and null_stream is None:
+        raise ValueError(
+            f"`stream` must not contain missing keys (None, NaN, NA, NaT or null), got "
+            f"{keys.null_count()} missing; drop those rows, or name a stream for them, "
+            "e.g. null_stream='unknown'"
+        )
+    return keys
 
 
 def _check_method(method: Any) -> str:
