@@ -157,7 +157,7 @@ class HistoryBuffer:
     def _flush(self) -> None:
         """Copy the rows queued by :meth:`append_numbers` into the numpy buffers, in one block.
 
-        Rows appended with ``complete_later`` get their missing numbers (``complete``) here too.
+        Rows appended in parts (:meth:`append_parts`) get their other numbers here too.
         """
         if self._complete_from < self._length and self.complete is not None:
             self.complete(self._values[self._complete_from : self._length])
@@ -199,44 +199,36 @@ class HistoryBuffer:
         self._events[:n] = self._events[keep]
         self._length = n
 
-    def append(
-        self,
-        step: int,
-        event: int,
-        row: Sequence[float] | np.ndarray,
-        complete_later: bool = False,
-    ) -> None:
-        """Append one row: ``step``, the event code and the numbers in column order.
-
-        With ``complete_later`` (an array row), ``complete`` fills in the rest of the
-        row later, for all such rows at once, when the history is read: updates
-        never pay for it, and rows dropped by ``last`` before a read never do.
-        """
-        if not isinstance(row, np.ndarray):
-            self.append_numbers((step, event, *row))
-            return
-        if self._queue or (not complete_later and self._complete_from < self._length):
-            self._flush()  # earlier rows first, complete: rows are completed in order
+    def _next_row(self) -> int:
+        """Where the next row goes, once ``last`` has trimmed and the buffers have grown."""
         i = self._length
         if self.last is not None and i >= 2 * self.last:
             self._drop_oldest(i - self.last)  # amortised O(1): once every `last` rows
             i = self._length
         if i == len(self._steps):
             self._grow(i + 1)
+        return i
+
+    def append(self, step: int, event: int, row: Sequence[float] | np.ndarray) -> None:
+        """Append one row: ``step``, the event code and the numbers in column order."""
+        if not isinstance(row, np.ndarray):
+            self.append_numbers((step, event, *row))
+            return
+        self._flush()  # earlier rows first, complete: rows are completed in order
+        i = self._next_row()
         self._values[i] = row
         self._steps[i] = step
         self._events[i] = event
-        self._length = i + 1
-        if not complete_later:
-            self._complete_from = self._length
+        self._length = self._complete_from = i + 1
 
     def append_parts(self, step: int, event: int, parts: Sequence[tuple[slice, Any]]) -> None:
         """Append one row given in parts (``(columns slice, values)``); ``complete`` fills the rest.
 
         What a metric with array states records per event: its batch and running
-        states written straight into the buffer, the results left for
-        :meth:`complete <HistoryBuffer>` when the history is read (as ``append``
-        with ``complete_later``), without building the row first.
+        states written straight into the buffer, without building the row first.
+        The other columns (its results) are filled in by ``complete`` for every such
+        row at once, when the history is read: updates never pay for them, and rows
+        dropped by ``last`` before a read never do.
 
         Examples
         --------
@@ -247,12 +239,7 @@ class HistoryBuffer:
         """
         if self._queue:
             self._flush()
-        i = self._length
-        if self.last is not None and i >= 2 * self.last:
-            self._drop_oldest(i - self.last)
-            i = self._length
-        if i == len(self._steps):
-            self._grow(i + 1)
+        i = self._next_row()
         row = self._values[i]
         row[:] = 0
         for columns, value in parts:

@@ -353,7 +353,6 @@ class Metric:
         if not self._fields:
             raise TypeError(f"{type(self).__name__} declares no state `fields`")
         self._check_size(history)
-        self._plan = tuple((f.name, f.reduction) for f in self._fields)
         try:
             self._engine = self.make_engine()
             self._state: State = self._engine.identity()
@@ -992,7 +991,7 @@ class Metric:
     ) -> tuple[State, State]:
         """``state + batch`` under ``summation="kahan"``: sums keep what rounding left out."""
         new, new_low = {}, {}
-        for name, reduction in self._plan:
+        for name, reduction in self._engine.reductions:
             if name in low:
                 high, rest = compensated_add(state[name], low[name], batch[name])
                 if batch_low is not None and name in batch_low:
