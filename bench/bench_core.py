@@ -57,10 +57,11 @@ def big_batch() -> list[dict]:
         )
 
     def validated_floor() -> None:
-        # what numpy needs for a weighted sum that refuses negative and NaN weights:
-        # one pass to check them (argmin points at the smallest or the first NaN), the dot
-        if not w[w.argmin()] >= 0:
-            raise ValueError("negative weight")
+        # what numpy needs for a weighted sum that refuses negative, NaN and infinite
+        # weights: two passes to check them (argmin/argmax point at the smallest/largest
+        # or the first NaN), the dot
+        if not (w[w.argmin()] >= 0 and w[w.argmax()] < np.inf):
+            raise ValueError("negative, NaN or infinite weight")
         np.dot(v, w)
 
     for cls in (im.Sum, im.Mean):

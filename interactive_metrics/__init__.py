@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from interactive_metrics import core, metrics
 from interactive_metrics.core import reduce_sum
+from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.metric import Metric, StateField
 from interactive_metrics.metrics import *  # noqa: F403 (every metric class, listed once: metrics.__all__)
 
@@ -38,6 +39,7 @@ __all__ = [
     "MetricCollection",
     "StateField",
     "Streams",
+    "UnknownKeyError",
     "charts",
     "core",
     "data",

@@ -40,6 +40,7 @@ import polars as pl
 from interactive_metrics.core.coerce import check_name
 from interactive_metrics.core.memo import shared_checks
 from interactive_metrics.engine import CHUNK, Batch, Engine, State
+from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
     batch_codes,
@@ -229,7 +230,7 @@ class MetricCollection:
         try:
             return self._members[name]
         except (KeyError, TypeError):
-            raise KeyError(
+            raise UnknownKeyError(
                 f"no member named {name!r}; the members are {list(self._names)}"
             ) from None
 

@@ -40,6 +40,7 @@ from interactive_metrics.core.segments import (
     sample_weights,
 )
 from interactive_metrics.engine import Batch, Engine, State
+from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.replay import (
     batch_codes,
     batch_labels,
@@ -633,9 +634,9 @@ class CollectionStreams:
             lacking = [name for name, s in self._members.items() if key not in s]
             if len(lacking) == len(self._names):
                 shown = self.streams[:10]
-                raise KeyError(f"no stream {key!r}; known streams are {shown}")
+                raise UnknownKeyError(f"no stream {key!r}; known streams are {shown}")
             if lacking:
-                raise KeyError(
+                raise UnknownKeyError(
                     f"the stream {key!r} is unknown to the member(s) {lacking} (their "
                     "nan_strategy dropped all its samples); read it per member with "
                     "s.members[name][key]"

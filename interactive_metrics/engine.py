@@ -559,6 +559,7 @@ class Engine:
         if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
             raise ValueError(f"`window` must be a whole number of batches >= 1, got {window!r}")
         k = len(next(iter(batches.values()))) if batches else 0
+        window = min(int(window), max(k, 1))  # a longer window is the whole history
         starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
         group = np.zeros(k, dtype=np.intp)
         if k:

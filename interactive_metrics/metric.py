@@ -1147,7 +1147,7 @@ class Metric:
         >>> m.state_at(0), m.state_at(1), m.state_at(2)
         ({'total': 0.0}, {'total': 16.0}, {'total': 20.0})
         """
-        if step == 0 and isinstance(step, int):
+        if isinstance(step, int) and not isinstance(step, bool) and step == 0:
             return {name: _plain(value) for name, value in self._identity().items()}
         with self._lock:
             row = self._row(step)
@@ -1169,7 +1169,7 @@ class Metric:
         >>> m.result_at(1), m.result_at(2)
         (2.0, 4.0)
         """
-        if step == 0 and isinstance(step, int):
+        if isinstance(step, int) and not isinstance(step, bool) and step == 0:
             return _plain(self.compute(self._identity()))
         with self._lock:
             row = self._row(step)

@@ -36,6 +36,7 @@ from interactive_metrics.core.segments import (
     sample_weights,
 )
 from interactive_metrics.engine import Engine, State
+from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.history import HistoryBuffer
 from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric
 
@@ -1315,11 +1316,11 @@ class Streams:
             shown = self._keys[:10]
             key_scalar(key, "key")  # a key of a kind no stream has: a TypeError saying so
             if self.null_stream is None and key_scalar(key, "key") is MISSING:
-                raise KeyError(
+                raise UnknownKeyError(
                     f"no stream for the missing key {key!r}: this Streams has no "
                     "`null_stream`, so missing keys were refused, never counted"
                 )
-            raise KeyError(
+            raise UnknownKeyError(
                 f"no stream {key!r}; known streams are {shown}"
                 + (" ..." if len(self._keys) > 10 else "")
             )

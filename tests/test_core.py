@@ -215,12 +215,12 @@ def test_sample_weight_must_be_non_negative_and_not_nan(bad):
 def test_weight_check_agrees_with_elementwise_comparison(weights, dtype):
     with np.errstate(over="ignore"):
         w = np.asarray(weights, dtype=dtype)
-    valid = bool((w >= 0).all())  # False for NaN and for every negative number
+    valid = bool(((w >= 0) & np.isfinite(w)).all())  # False for NaN, inf and negatives
     if valid:
         check_sample_weight(w)
         check_sample_weight(w.reshape(1, -1, 1))
     else:
-        with pytest.raises(ValueError, match="must be >= 0 and not NaN"):
+        with pytest.raises(ValueError, match="must be >= 0 and not NaN or infinite"):
             check_sample_weight(w)
 
 

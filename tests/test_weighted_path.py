@@ -34,7 +34,7 @@ def test_weighted_sum_and_mean_against_exact_sums(cls, n):
 
 
 @pytest.mark.parametrize("n", [8, 3 * CHUNK + 1])
-@pytest.mark.parametrize("bad", [-1.0, np.nan])
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
 def test_a_bad_weight_in_a_weighted_batch_changes_nothing(n, bad):
     rng = np.random.default_rng(6)
     m = im.Mean()
@@ -42,7 +42,9 @@ def test_a_bad_weight_in_a_weighted_batch_changes_nothing(n, bad):
     state, history = m.state, m.history
     w = rng.random(n)
     w[n - 2] = bad
-    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0 and not NaN, got 1 bad"):
+    with pytest.raises(
+        ValueError, match=r"`sample_weight` must be >= 0 and not NaN or infinite, got 1 bad"
+    ):
         m.update_state(rng.random(n), sample_weight=w)
     assert m.state == state and m.step == 1
     assert m.history.equals(history)

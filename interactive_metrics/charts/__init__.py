@@ -106,7 +106,7 @@ def plot(source: Any, kind: str, kinds: dict[str, Any], **options: Any) -> Any:
     chart = kinds.get(kind) if isinstance(kind, str) else None
     if chart is None:
         hint = ""
-        if kind in CURVE_KINDS:
+        if isinstance(kind, str) and kind in CURVE_KINDS:
             hint = (
                 "; ROC and precision-recall curves need counts per threshold: use im.AUC() "
                 "(or PrecisionAtRecall, RecallAtPrecision, ...)"

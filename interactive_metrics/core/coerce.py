@@ -414,7 +414,7 @@ def as_labels(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = True) -> np.ndarray:
-    """Coerce and check ``sample_weight``: numeric, non-negative and not NaN.
+    """Coerce and check ``sample_weight``: numeric, finite and non-negative.
 
     The weights are read by the same rules as every input (see this module's
     docstring): booleans are 0 and 1, a missing weight is NaN (and so refused).
@@ -441,7 +441,7 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = Tru
     >>> as_sample_weight([1, -2], np.dtype("float64"))
     Traceback (most recent call last):
     ...
-    ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. -2.0; ...
+    ValueError: `sample_weight` must be >= 0 and not NaN or infinite, got 1 bad weight(s), ...
     """
     if type(sample_weight) is np.ndarray and sample_weight.dtype is dtype:
         weight = sample_weight
@@ -455,24 +455,28 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = Tru
     return weight
 
 
+_INF = float("inf")
+
+
 def check_sample_weight(weight: np.ndarray) -> None:
-    """Raise :class:`ValueError` unless every weight is >= 0 and not NaN.
+    """Raise :class:`ValueError` unless every weight is finite and >= 0.
 
     Examples
     --------
     >>> check_sample_weight(np.array([0.0, 2.0]))
-    >>> check_sample_weight(np.array([1.0, np.nan]))
+    >>> check_sample_weight(np.array([1.0, np.inf]))
     Traceback (most recent call last):
     ...
-    ValueError: `sample_weight` must be >= 0 and not NaN, got 1 bad weight(s), e.g. nan; ...
+    ValueError: `sample_weight` must be >= 0 and not NaN or infinite, got 1 bad weight(s), ...
     """
-    # argmin points at the smallest weight or at the first NaN: one fast pass either way
+    # argmin/argmax point at the smallest/largest weight or at the first NaN: two fast
+    # passes (an infinite weight would turn the state into NaN for good: inf * 0)
     flat = weight if weight.ndim == 1 else weight.reshape(-1)
-    if flat.shape[0] and not flat[flat.argmin()] >= 0:  # False for NaN too
-        bad = weight[~(weight >= 0)]
+    if flat.shape[0] and not (flat[flat.argmin()] >= 0 and flat[flat.argmax()] < _INF):
+        bad = weight[~((weight >= 0) & (weight < _INF))]
         raise ValueError(
-            f"`sample_weight` must be >= 0 and not NaN, got {bad.size} bad weight(s), "
-            f"e.g. {float(bad[0])!r}; weights say how much a sample counts, "
+            f"`sample_weight` must be >= 0 and not NaN or infinite, got {bad.size} bad "
+            f"weight(s), e.g. {float(bad[0])!r}; weights say how much a sample counts, "
             "use 0 to mask a sample out"
         )
 
@@ -570,6 +574,10 @@ def check_number(
     return number
 
 
+MAX_INTEGER = 2**62
+"""The largest count, size or index an argument may be (larger ones overflow numpy)."""
+
+
 def check_integer(value: Any, name: str, minimum: int) -> int:
     """Return a constructor argument as an ``int`` >= ``minimum`` (``bool`` refused).
 
@@ -612,6 +620,11 @@ def _integer(value: Any, name: str, minimum: int, expected: str) -> int:
         )
     if value < minimum:
         raise ValueError(f"`{name}` must be {expected}, got {value!r}")
+    if value > MAX_INTEGER:
+        raise ValueError(
+            f"`{name}` must be {expected} and at most 2**62, got {value!r}; no count, size "
+            "or index here is that large"
+        )
     return int(value)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from interactive_metrics.core.coerce import MAX_INTEGER
+
 __all__ = ["check_axis", "check_flag", "check_fraction", "check_integer", "is_number"]
 
 
@@ -66,6 +68,10 @@ def check_integer(value: Any, name: str, minimum: int, remedy: str = "") -> int:
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}{remedy}")
+    if value > MAX_INTEGER:
+        raise ValueError(
+            f"`{name}` must be an integer >= {minimum} and at most 2**62, got {value!r}{remedy}"
+        )
     return int(value)
 
 

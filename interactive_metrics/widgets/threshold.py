@@ -21,6 +21,7 @@ from interactive_metrics.charts.curve_charts import (
     operating_point,
     threshold_table,
 )
+from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.widgets.follow import Follower
 from interactive_metrics.widgets.throttle import Throttle
 
@@ -202,7 +203,7 @@ class ThresholdExplorer(ipywidgets.VBox):
         )  # fmt: skip
         rows = self.table.filter(pl.col("stream") == label)
         if rows.height == 0:
-            raise KeyError(f"no stream {stream!r}; known streams are {self.labels()}")
+            raise UnknownKeyError(f"no stream {stream!r}; known streams are {self.labels()}")
         return rows.row(self.slider.value, named=True)
 
     def labels(self) -> list[str]:

@@ -1,0 +1,91 @@
+"""Hostile arguments to lookups and readers: a clear TypeError/ValueError, nothing else.
+
+Found by feeding arrays, Series, huge ints and unhashable objects to every reader of a
+metric, a Streams and a collection (session 6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import interactive_metrics as im
+
+
+def _streams() -> im.Streams:
+    s = im.Streams(im.Mean())
+    s.update_state([1.0, 2.0, 3.0, 4.0], stream=["a", "b", "a", "b"])
+    return s
+
+
+def test_unknown_keys_are_key_errors_and_value_errors() -> None:
+    s = _streams()
+    collection = im.MetricCollection([im.Mean(), im.Sum()])
+    for lookup in (lambda: s["zz"], lambda: collection["nope"]):
+        with pytest.raises(im.UnknownKeyError) as info:
+            lookup()
+        assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+        assert not str(info.value).startswith("'")  # the message, not KeyError's repr
+    with pytest.raises(ValueError, match="no stream 'zz'; known streams are"):
+        s["zz"]
+    assert "zz" not in s and "a" in s
+
+
+@pytest.mark.parametrize("step", [np.array([1, 2]), np.array([]), pl.Series([1, 2]), [1], "1"])
+def test_state_at_and_result_at_refuse_what_is_not_a_step(step: object) -> None:
+    m = im.Mean()
+    m.update_state([1.0, 2.0])
+    collection = im.MetricCollection([im.Mean(), im.Max()])
+    for read in (m.state_at, m.result_at, collection.state_at, collection.result_at):
+        with pytest.raises(TypeError, match="`step` must be an integer"):
+            read(step)
+
+
+def test_a_window_longer_than_the_history_is_the_whole_history() -> None:
+    m = im.Mean()
+    for batch in ([1.0, 1.0], [0.0, 1.0]):
+        m.update_state(batch)
+    whole = m.rolling(2).rows()
+    assert m.rolling(2**70).rows() == whole == [(1, 1.0), (2, 0.75)]
+    s = _streams()
+    assert s.rolling(2**70).equals(s.rolling(1))  # one batch so far: any window is it
+
+
+@pytest.mark.parametrize("kind", [["history"], np.array(["history"]), pl.Series(["x"]), None, 3])
+def test_plot_refuses_a_kind_that_is_not_a_name(kind: object) -> None:
+    m = im.Mean()
+    m.update_state([1.0])
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        m.plot(kind)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: im.ExpectedCalibrationError(num_bins=n),
+        lambda n: im.ConfusionMatrix(num_classes=n),
+        lambda n: im.Mean(history_every=n),
+    ],
+)
+def test_integer_arguments_beyond_any_real_size_are_refused(make: object) -> None:
+    with pytest.raises(ValueError, match="at most 2\\*\\*62, got 1180591620717411303424"):
+        make(2**70)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("weight", [np.inf, [1.0, np.inf], [-np.inf, 1.0]])
+def test_an_infinite_weight_is_refused_and_changes_nothing(weight: object) -> None:
+    """An infinite weight made every later result NaN (inf * 0), with a RuntimeWarning."""
+    members = {"precision": im.Precision(), "loss": im.Mean(), "accuracy": im.BinaryAccuracy()}
+    collection = im.MetricCollection(members)
+    collection.update_state(y_true=[0, 1], y_pred=[0.2, 0.9], values=[1.0, 2.0])
+    before = {name: m.state for name, m in collection.items()}
+    with pytest.raises(ValueError, match="must be >= 0 and not NaN or infinite, got 1 bad"):
+        collection.update_state(
+            y_true=[0, 1], y_pred=[0.2, 0.9], values=[1.0, 2.0], sample_weight=weight
+        )
+    assert {name: m.state for name, m in collection.items()} == before
+    for metric in members.values():
+        assert metric.step == 1
+    with pytest.raises(ValueError, match="or infinite"):
+        im.Sum().update_state(np.ones(300_000), sample_weight=np.r_[np.ones(299_999), np.inf])
