@@ -555,6 +555,27 @@ class Metric:
         """The current state: field name -> value (floats, or arrays for shaped fields)."""
         return {name: _plain(value) for name, value in self._state.items()}
 
+    def __getattr__(self, name: str) -> Any:
+        """A state field by name, as Keras exposes its variables: ``m.true_positives``.
+
+        Only called when ordinary lookup fails, so methods, properties and attributes
+        come first; the value is the one :attr:`state` holds (a float, or an array for a
+        shaped field).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> m = im.Precision()
+        >>> m.update_state([0, 1, 1], [0.6, 0.7, 0.2])
+        >>> m.true_positives, m.false_positives
+        (1.0, 1.0)
+        """
+        state = self.__dict__.get("_state")
+        if state is not None and not name.startswith("_") and name in state:
+            return _plain(state[name])
+        known = f"; its state fields are {list(state)}" if state else ""
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{known}")
+
     @property
     def step(self) -> int:
         """How many events (updates, merges, resets) this metric has seen."""

@@ -257,3 +257,26 @@ def test_importing_the_package_and_the_module_imports_no_keras() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "fields"),
+    [
+        (im.Precision(), keras.metrics.Precision(), ("true_positives", "false_positives")),
+        (im.Recall(), keras.metrics.Recall(), ("true_positives", "false_negatives")),
+        (im.TruePositives(), keras.metrics.TruePositives(), ("accumulator",)),
+    ],
+)
+def test_state_fields_read_as_keras_variables(ours: Any, theirs: Any, fields: tuple) -> None:
+    """``m.true_positives`` reads the state as Keras' variable of that name does."""
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        y, p = rng.integers(0, 2, 20).astype("float32"), rng.random(20).astype("float32")
+        ours.update_state(y, p)
+        theirs.update_state(y, p)
+    for field in fields:
+        keras_value = getattr(theirs, field).value.detach().cpu().numpy().reshape(-1)
+        our_field = "true_positives" if field == "accumulator" else field
+        np.testing.assert_allclose(np.reshape(getattr(ours, our_field), -1), keras_value)
+    with pytest.raises(AttributeError, match="its state fields are"):
+        ours.true_negatives_typo  # noqa: B018
