@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from helpers import assert_streams_equal, streams_snapshot
 
 import interactive_metrics as im
 from interactive_metrics.streams import Segments
@@ -139,31 +140,6 @@ def started(options: dict[str, Any]) -> im.Streams:
     return s
 
 
-def everything(s: im.Streams) -> tuple[Any, ...]:
-    """Plain copies (rows, copied arrays) of all a Streams shows: frames handed out may alias."""
-    return (
-        s.streams,
-        s.step,
-        s.breakdown().rows(),
-        s.history.rows(),
-        s.merged().history.rows(),
-        s.merged().step,
-        {key: {f: np.array(v, copy=True) for f, v in s[key].state.items()} for key in s.streams},
-        "c" in s,
-    )
-
-
-def assert_same(got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
-    *plain_got, states_got, known_got = got
-    *plain_want, states_want, known_want = want
-    assert plain_got == plain_want
-    assert states_got.keys() == states_want.keys()
-    for key, state in states_want.items():
-        for field, value in state.items():
-            np.testing.assert_array_equal(states_got[key][field], value, err_msg=f"{key}.{field}")
-    assert known_got == known_want
-
-
 @pytest.mark.parametrize("options", list(OPTIONS.values()), ids=list(OPTIONS))
 @pytest.mark.parametrize(
     ("batch_states", "segments", "match"),
@@ -172,17 +148,17 @@ def assert_same(got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
 )
 def test_a_failure_part_way_changes_nothing(options, batch_states, segments, match):
     s = started(options)
-    before = everything(s)
+    before = streams_snapshot(s)
     with pytest.raises(ValueError, match=match):
         s.update_from_segments(batch_states, segments)
-    assert_same(everything(s), before)
+    assert_streams_equal(streams_snapshot(s), before)
     assert s.streams == ["a"]  # the new streams b and c are forgotten again
     # and nothing half-written waits to surface: a good call equals update_state per batch
     s.update_from_segments(BATCH_STATES, good_segments())
     reference = started(options)
     for values, keys in BATCHES:
         reference.update_state(values, stream=keys)
-    assert_same(everything(s), everything(reference))
+    assert_streams_equal(streams_snapshot(s), streams_snapshot(reference))
 
 
 @pytest.mark.parametrize("options", list(OPTIONS.values()), ids=list(OPTIONS))
@@ -191,17 +167,17 @@ def test_good_segments_equal_update_state_per_batch(options):
     s.update_from_segments(BATCH_STATES, good_segments())
     for values, keys in BATCHES:
         reference.update_state(values, stream=keys)
-    assert_same(everything(s), everything(reference))
+    assert_streams_equal(streams_snapshot(s), streams_snapshot(reference))
     # by hand: a = 10, 20, 7, 1, 2; b = 3, 4; c = 5, 6
     assert s.by_stream.rows() == [("a", 8.0), ("b", 3.5), ("c", 5.5)]
 
 
 def test_a_prepared_write_changes_nothing_until_called():
     s = started({})
-    before = everything(s)
+    before = streams_snapshot(s)
     with s.lock:
         write = s.prepare_from_segments(BATCH_STATES, good_segments())
-        assert_same(everything(s), before)  # b and c not registered yet
+        assert_streams_equal(streams_snapshot(s), before)  # b and c not registered yet
         write()
     assert s.streams == ["a", "b", "c"] and s.step == 4
 
@@ -212,16 +188,16 @@ def test_a_prepared_write_never_called_leaves_the_streams_usable():
         s.prepare_from_segments(BATCH_STATES, good_segments())  # dropped
     s.update_state([1.0], stream="z")
     reference.update_state([1.0], stream="z")
-    assert_same(everything(s), everything(reference))
+    assert_streams_equal(streams_snapshot(s), streams_snapshot(reference))
 
 
 def test_bad_labels_change_nothing():
     s = im.Streams(im.Mean())
     s.update_from_segments(BATCH_STATES, good_segments(), labels=pl.Series([1, 2]))
-    before = everything(s)
+    before = streams_snapshot(s)
     with pytest.raises(ValueError, match=r"`batch` ids of dtype String cannot be stored beside"):
         s.update_from_segments(BATCH_STATES, good_segments(), labels=pl.Series(["x", "y"]))
-    assert_same(everything(s), before)
+    assert_streams_equal(streams_snapshot(s), before)
 
 
 def test_a_collection_replay_failing_for_one_member_changes_no_member():
