@@ -280,8 +280,12 @@ class CollectionStreams:
                 _member_segments(engine, batch, keys)
                 for engine, batch in zip(self._engines, batches, strict=True)
             ]
-            for s, (batch_states, segments) in zip(self._order, prepared, strict=True):
-                s.update_from_segments(batch_states, segments)
+            writes = [  # every member checked first: a failure changes no member
+                s.prepare_from_segments(batch_states, segments)
+                for s, (batch_states, segments) in zip(self._order, prepared, strict=True)
+            ]
+            for write in writes:
+                write()
             if self._key_names is False and (keys.keys or keys.key_names is not None):
                 self._key_names = keys.key_names  # composite keys count even with no rows
 
@@ -387,8 +391,12 @@ class CollectionStreams:
             labels = batch_labels(all_batches, schema[batch])
             prepared.append((batch_states, segments))
         with self._locked():
-            for s, (batch_states, segments) in zip(self._order, prepared, strict=True):
-                s.update_from_segments(batch_states, segments, labels=labels)
+            writes = [  # every member checked first: a failure changes no member
+                s.prepare_from_segments(batch_states, segments, labels=labels)
+                for s, (batch_states, segments) in zip(self._order, prepared, strict=True)
+            ]
+            for write in writes:
+                write()
             if self._key_names is False and (all_keys or new_names is not None):
                 self._key_names = new_names
         return self

@@ -15,7 +15,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypeVar
 
@@ -730,8 +730,11 @@ class Streams:
         Raises
         ------
         ValueError
-            When the labels cannot sit beside those of earlier replays. Nothing
-            changes on error: new streams are forgotten again.
+            When ``batch_states`` or ``segments`` do not fit this Streams' metric
+            (fields, shapes, lengths, batch or stream positions out of range), or
+            the labels cannot sit beside those of earlier replays. Everything is
+            checked and computed before anything is written: on error no stream's
+            state or history changes, and new streams are forgotten again.
 
         Examples
         --------
@@ -747,7 +750,46 @@ class Streams:
         >>> s.history.select("step", "stream", "running_total").rows()
         [(1, 'a', 1.0), (1, 'b', 2.0), (2, 'b', 7.0)]
         """
-        engine, dtype = self._engine, self._dtype
+        self.prepare_from_segments(batch_states, segments, labels)()
+
+    @_locked
+    def prepare_from_segments(
+        self, batch_states: State, segments: Segments, labels: pl.Series | np.ndarray | None = None
+    ) -> Callable[[], None]:
+        """Check and compute :meth:`update_from_segments`; return its write, as a call.
+
+        Everything that can fail happens here, and nothing changes: the new streams'
+        codes are worked out and forgotten again, and the write registers them anew.
+        The returned call only stores arrays that are ready. Hold :attr:`lock` from
+        this call until the write, so that no other event comes between: then several
+        Streams (the members of a collection's streams) are prepared first and
+        written after, all or nothing. A prepared write that is never called changes
+        nothing.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`update_from_segments` raises them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> from interactive_metrics.streams import Segments
+        >>> s = im.Streams(im.Sum())
+        >>> segments = Segments(
+        ...     keys=["a"], batch=np.array([0]), stream=np.array([0]),
+        ...     first_row=np.array([0]), weight=np.array([2.0]),
+        ...     states={"total": np.array([3.0])})
+        >>> with s.lock:
+        ...     write = s.prepare_from_segments({"total": np.array([3.0])}, segments)
+        ...     print(s.streams, s.step)
+        ...     write()
+        [] 0
+        >>> s.streams, s.step, s.result()
+        (['a'], 1, 3.0)
+        """
+        engine = self._engine
         names = segments.key_names
         simple_before = self._key_names is None
         if (
@@ -759,10 +801,10 @@ class Streams:
                 f"`stream` must be keys of the shape this Streams has ({list(self.key_names)}), "
                 f"got {'one key column' if names is None else list(names)}"
             )
-        states, weights = dict(segments.states), np.asarray(segments.weight, dtype=dtype)
-        batch_rank = np.asarray(segments.batch, dtype=np.intp)
-        stream_of = np.asarray(segments.stream, dtype=np.intp)
-        first_row = np.asarray(segments.first_row, dtype=np.intp)
+        states, weights, batch_rank, stream_of, first_row = _checked_segments(
+            engine, batch_states, segments
+        )
+        dtype = self._dtype
         # segments (batch, stream) split over chunks merge here, in chunk order
         num_streams = len(segments.keys)
         pair = batch_rank * max(num_streams, 1) + stream_of
@@ -785,23 +827,31 @@ class Streams:
         seen = np.unique(stream_of[meet], return_index=True)[1]
         order_of_streams = stream_of[meet][np.sort(seen)]
         # everything that can fail comes first: the merged metric's write (which checks the
-        # labels), the new streams' codes (forgotten again on error), the scan and the rows
+        # labels), the new streams' codes (forgotten again after), the scan and the rows
+        # (the streams' storage may grow for them: rows that hold nothing yet)
+        keys = [segments.keys[i] for i in order_of_streams.tolist()]
         saved = self._registry()
         try:
-            new_codes = self._register([segments.keys[i] for i in order_of_streams.tolist()])
+            new_codes = self._register(keys)
             code_of = np.empty(max(num_streams, 1), dtype=np.intp)
             code_of[order_of_streams] = new_codes
             codes = code_of[stream_of] if len(stream_of) else stream_of
             if self._pending is not None:  # history_every > 1: rows at the merged steps
-                write = self._one_by_one(codes, batch_rank, states, weights, batch_states, labels)
+                store = self._one_by_one(codes, batch_rank, states, weights, batch_states, labels)
             else:
-                write = self._scanned(codes, batch_rank, states, weights, batch_states, labels)
-        except BaseException:
+                store = self._scanned(codes, batch_rank, states, weights, batch_states, labels)
+        finally:
             self._forget_keys_after(saved)
-            raise
-        if names is not None and self._key_names is None:
-            self._key_names = names
-        write()
+
+        def write() -> None:
+            with self._lock:
+                # the same codes again: the lock kept every other event out since
+                self._register(keys)
+                if names is not None and self._key_names is None:
+                    self._key_names = names
+                store()
+
+        return write
 
     def _scanned(
         self,
@@ -887,9 +937,11 @@ class Streams:
         bounds = np.searchsorted(batch_rank[order], np.arange(k_batches + 1))
         parts = [order[bounds[b] : bounds[b + 1]] for b in range(k_batches)]
 
+        # sliced here, not in the write: the write only stores arrays that are ready
+        batches = [({name: x[part] for name, x in states.items()}, part) for part in parts]
+
         def add_streams(b: int) -> None:
-            part = parts[b]
-            batch = {name: x[part] for name, x in states.items()}
+            batch, part = batches[b]
             recorded = self._overall.updates_held_back == 0
             self._add(codes[part], batch, weights[part], UPDATE, recorded)
             self._step += 1
@@ -1672,6 +1724,81 @@ class Streams:
         return streams
 
     # --- end of save/load support ---
+
+
+def _checked_segments(
+    engine: Engine, batch_states: Any, segments: Segments
+) -> tuple[State, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``segments`` checked against ``engine`` and the ``k`` batches of ``batch_states``.
+
+    Returns the segment states (each of shape ``(m, *field.shape)``, in the engine's
+    dtype), weights, batch positions (in ``[0, k)``), stream positions (in
+    ``[0, len(keys))``) and first rows of the ``m`` segments. ``batch_states`` is
+    only checked for its fields and its number of batches here; the merged metric's
+    ``prepare_updates`` checks the rest, also before anything is written.
+    """
+    names = list(engine.names)
+    if not isinstance(batch_states, Mapping) or set(batch_states) != set(names):
+        got = sorted(batch_states) if isinstance(batch_states, Mapping) else type(batch_states)
+        raise ValueError(
+            f"`batch_states` must map each state field {names} to its values, got {got!r}; "
+            "compute them with `metric.engine`"
+        )
+    leading = np.shape(batch_states[names[0]])
+    if not leading:
+        raise ValueError(
+            f"`batch_states[{names[0]!r}]` must have a leading axis of batches, got shape (); "
+            "stack the k batch states into arrays of shape (k, ...)"
+        )
+    k = leading[0]
+    if not isinstance(segments.states, Mapping) or set(segments.states) != set(names):
+        states = segments.states
+        got = sorted(states) if isinstance(states, Mapping) else type(states)
+        raise ValueError(
+            f"`segments.states` must map each state field {names} to the segments' states, "
+            f"got {got!r}; compute them with `metric.engine.segment_states`"
+        )
+    batch = np.asarray(segments.batch)
+    m = len(batch) if batch.ndim == 1 else 0  # the number of segments
+    positions = []
+    for attribute in ("batch", "stream", "first_row"):
+        value = np.asarray(getattr(segments, attribute))
+        if value.shape != (m,) or (m and value.dtype.kind not in "iu"):
+            raise ValueError(
+                f"`segments.{attribute}` must be a 1-d array of integers, one per segment "
+                f"(as many as `segments.batch` holds), got shape {value.shape} and dtype "
+                f"{value.dtype}"
+            )
+        positions.append(value.astype(np.intp, copy=False))
+    batch_rank, stream_of, first_row = positions
+    for attribute, value, limit in (
+        ("batch", batch_rank, k),
+        ("stream", stream_of, len(segments.keys)),
+    ):
+        if m and (value.min() < 0 or value.max() >= limit):
+            raise ValueError(
+                f"`segments.{attribute}` must hold positions in [0, {limit}), got values "
+                f"from {value.min()} to {value.max()}; number segments by their "
+                + ("batch in `batch_states`" if attribute == "batch" else "key in `segments.keys`")
+            )
+    out: State = {}
+    arrays = {"weight": segments.weight, **{f"states[{n!r}]": segments.states[n] for n in names}}
+    shapes = {"weight": (m,), **{f"states[{f.name!r}]": (m, *f.shape) for f in engine.fields}}
+    for label, raw in arrays.items():
+        try:
+            value = np.asarray(raw, dtype=engine.dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"`segments.{label}` must hold numbers, got {np.asarray(raw).dtype} ({error})"
+            ) from None
+        if value.shape != shapes[label]:
+            raise ValueError(
+                f"`segments.{label}` must have shape {shapes[label]} (one row per segment), "
+                f"got {value.shape}"
+            )
+        out[label] = value
+    states = {n: out[f"states[{n!r}]"] for n in names}
+    return states, out["weight"], batch_rank, stream_of, first_row
 
 
 def check_keys(

@@ -1,10 +1,21 @@
-"""One table of every exported metric class: how to build it, feed it, and what it must compute.
+"""The one registry of metric cases: every test that needs a metric and its batches reads it.
 
 Each :class:`Case` gives a constructor call, a generator of one valid batch (the
-positional inputs, already as float64 arrays) and an *oracle*: plain numpy, written
-here independently of the package, from the list of ``(inputs, weights)`` batches seen
-so far to the expected result. ``test_every_exported_metric_has_a_case`` fails the day a
-metric is exported without a row here, so fuzzing and save/load cover it from then on.
+positional inputs, already as arrays) and, for the main case of each class, an
+*oracle*: plain numpy, written here independently of the package, from the list of
+``(inputs, weights)`` batches seen so far to the expected result.
+
+- :data:`CASES`: one case per exported metric class, keyed by the class name, each
+  with its oracle. Fuzzing, the hostile-input suite, save/load and the engine tests
+  use it; they fail the day a metric is exported without a row here.
+- :data:`VARIANTS`: further configurations of the same classes (other input shapes,
+  thresholds, ``top_k``, averages, ...), for the generic tests only.
+- :data:`GENERIC_CASES`: what ``tests/test_registry.py`` runs its generic tests on
+  (repr, config, reset, merge, masking, bad input, history): ``CASES`` minus
+  :data:`GENERIC_EXEMPT`, plus ``VARIANTS``.
+
+A new metric is added here, in one place: a row in ``CASES`` (and, when its options
+change the code path, rows in ``VARIANTS``).
 """
 
 from __future__ import annotations
@@ -356,15 +367,22 @@ def _calibration_error(num_bins: int) -> Callable[[list[Batch]], Any]:
 
 @dataclass(frozen=True)
 class Case:
-    """How to exercise one metric class."""
+    """How to exercise one metric configuration: build it, make batches, know its result.
+
+    ``oracle`` is None only for :data:`VARIANTS` (the generic tests need none).
+    """
 
     make: Callable[..., im.Metric]
     batch: Callable[[np.random.Generator, int], tuple[np.ndarray, ...]]
-    oracle: Callable[[list[Batch]], Any]
+    oracle: Callable[[list[Batch]], Any] | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def build(self, **options: Any) -> im.Metric:
         return self.make(**self.kwargs, **options)
+
+    @property
+    def cls(self) -> type:
+        return type(self.build())
 
 
 CASES: dict[str, Case] = {
@@ -547,15 +565,166 @@ CASES: dict[str, Case] = {
     ),
 }
 
+# -- further configurations, for the generic tests (tests/test_registry.py) ----------------
+
+
+def _rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return (rng.normal(size=(n, 3)),)
+
+
+def _positive_rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.uniform(0.5, 3, size=(n, 2)), rng.uniform(0, 3, size=(n, 2))
+
+
+def _label_columns(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 3, size=(n, 1)).astype(float), rng.integers(0, 3, size=(n, 1))
+
+
+def _integer_binary(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 2, size=n), rng.random(n)
+
+
+def _binary_rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 2, size=(n, 4)), rng.random((n, 4))
+
+
+def _one_hot4(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return np.eye(4)[rng.integers(0, 4, size=n)], rng.random((n, 4))
+
+
+def _sparse4(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 4, size=n), rng.random((n, 4))
+
+
+def _sorted_ids(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 4, size=n), np.argsort(-rng.random((n, 4)), axis=1)
+
+
+def _steps(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 4, size=(n, 1)), rng.random((n, 2, 4))
+
+
+def _class_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    return rng.integers(0, 3, size=n), rng.integers(0, 3, size=n)
+
+
+VARIANTS: dict[str, Case] = {
+    "Sum-rows": Case(im.Sum, _rows),
+    "Mean-rows": Case(im.Mean, _rows),
+    "Min-rows": Case(im.Min, _rows),
+    "Accuracy-columns": Case(im.Accuracy, _label_columns),
+    "BinaryAccuracy-threshold": Case(im.BinaryAccuracy, _integer_binary, kwargs={"threshold": 0.3}),
+    "BinaryAccuracy-rows": Case(im.BinaryAccuracy, _binary_rows),
+    "SumBinaryAccuracy-rows": Case(im.SumBinaryAccuracy, _binary_rows),
+    "SparseTopKCategoricalAccuracy-sorted_ids": Case(
+        lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True, **kw),
+        _sorted_ids,
+    ),
+    "SparseCategoricalAccuracy-steps": Case(im.SparseCategoricalAccuracy, _steps),
+    "FalsePositives-thresholds": Case(
+        lambda **kw: im.FalsePositives([0.2, 0.7], **kw), _integer_binary
+    ),
+    "TrueNegatives-rows": Case(lambda **kw: im.TrueNegatives([0.4, 0.6], **kw), _binary_rows),
+    "FalseNegatives-threshold": Case(lambda **kw: im.FalseNegatives(0.8, **kw), _integer_binary),
+    "Precision-thresholds": Case(lambda **kw: im.Precision([0.1, 0.5, 0.9], **kw), _integer_binary),
+    "Precision-top_k": Case(lambda **kw: im.Precision(top_k=2, **kw), _binary_rows),
+    "Precision-class_id": Case(lambda **kw: im.Precision(class_id=1, **kw), _binary_rows),
+    "Recall-top_k-class_id": Case(lambda **kw: im.Recall(0.3, 2, 3, **kw), _binary_rows),
+    "FBetaScore-threshold": Case(
+        lambda **kw: im.FBetaScore(4, beta=2.0, threshold=0.4, **kw), _binary_rows
+    ),
+    "FBetaScore-micro": Case(lambda **kw: im.FBetaScore(4, "micro", **kw), _binary_rows),
+    "F1Score-macro": Case(lambda **kw: im.F1Score(4, "macro", 0.5, **kw), _binary_rows),
+    "F1Score-weighted": Case(lambda **kw: im.F1Score(4, "weighted", **kw), _one_hot4),
+    "Precision-labels-macro": Case(
+        lambda **kw: im.Precision(num_classes=4, average="macro", **kw), _sparse4
+    ),
+    "Recall-labels": Case(lambda **kw: im.Recall(num_classes=3, **kw), _class_pairs),
+    "FBetaScore-labels-weighted": Case(
+        lambda **kw: im.FBetaScore(4, "weighted", 0.5, **kw), _sparse4
+    ),
+    "F1Score-labels-micro": Case(lambda **kw: im.F1Score(3, "micro", **kw), _class_pairs),
+    "Specificity-labels": Case(
+        lambda **kw: im.Specificity(num_classes=4, average="weighted", **kw), _sparse4
+    ),
+    "MatthewsCorrelation-binary": Case(im.MatthewsCorrelation, _integer_binary),
+    "MatthewsCorrelation-classes": Case(lambda **kw: im.MatthewsCorrelation(4, **kw), _sparse4),
+    "CohenKappa-quadratic": Case(
+        lambda **kw: im.CohenKappa(3, weights="quadratic", **kw), _class_pairs
+    ),
+    "BalancedAccuracy-adjusted": Case(
+        lambda **kw: im.BalancedAccuracy(4, adjusted=True, **kw), _sparse4
+    ),
+    "AveragePrecision-default_thresholds": Case(im.AveragePrecision, _integer_binary),
+    "AveragePrecision-rows": Case(
+        lambda **kw: im.AveragePrecision(20, class_id=1, **kw), _binary_rows
+    ),
+    "ExpectedCalibrationError-default_bins": Case(im.ExpectedCalibrationError, _integer_binary),
+    "ExpectedCalibrationError-top_label": Case(
+        lambda **kw: im.ExpectedCalibrationError(10, "max", **kw), _sparse4
+    ),
+    "MeanSquaredError-rows": Case(im.MeanSquaredError, _positive_rows),
+    "MeanAbsolutePercentageError-rows": Case(im.MeanAbsolutePercentageError, _positive_rows),
+    "MeanSquaredLogarithmicError-rows": Case(im.MeanSquaredLogarithmicError, _positive_rows),
+    "SumAbsoluteError-rows": Case(im.SumAbsoluteError, _positive_rows),
+    "BinaryCrossentropy-rows": Case(im.BinaryCrossentropy, _binary_rows),
+    "SparseCategoricalCrossentropy-ignore": Case(
+        lambda **kw: im.SparseCategoricalCrossentropy(ignore_class=0, **kw), _sparse4
+    ),
+    "Poisson-rows": Case(im.Poisson, _positive_rows),
+    "Hinge-rows": Case(im.Hinge, _binary_rows),
+    "PearsonCorrelation-rows": Case(im.PearsonCorrelation, _positive_rows),
+    "AUC-default_thresholds": Case(im.AUC, _integer_binary),
+    "AUC-PR-rows": Case(lambda **kw: im.AUC(20, "PR", **kw), _binary_rows),
+    "AUC-multi_label": Case(
+        lambda **kw: im.AUC(10, multi_label=True, num_labels=4, label_weights=[1, 2, 0, 1], **kw),
+        _binary_rows,
+    ),
+    "PrecisionAtRecall-default_thresholds": Case(
+        lambda **kw: im.PrecisionAtRecall(0.5, **kw), _integer_binary
+    ),
+    "RecallAtPrecision-class_id": Case(
+        lambda **kw: im.RecallAtPrecision(0.5, 30, 2, **kw), _binary_rows
+    ),
+    "SensitivityAtSpecificity-default_thresholds": Case(
+        lambda **kw: im.SensitivityAtSpecificity(0.5, **kw), _integer_binary
+    ),
+    "SpecificityAtSensitivity-one_threshold": Case(
+        lambda **kw: im.SpecificityAtSensitivity(0.5, 1, **kw), _integer_binary
+    ),
+    "MeanIoU-ignore_class": Case(lambda **kw: im.MeanIoU(3, ignore_class=2, **kw), _class_pairs),
+    "MeanIoU-rows": Case(lambda **kw: im.MeanIoU(3, **kw), _label_columns),
+    "OneHotIoU-two_targets": Case(lambda **kw: im.OneHotIoU(4, [1, 2], **kw), _one_hot4),
+    "R2Score-outputs": Case(lambda **kw: im.R2Score(None, num_outputs=2, **kw), _positive_rows),
+}
+
+GENERIC_EXEMPT: dict[str, str] = {
+    # Bootstrap's rows each draw fixed replicate weights, so two Bootstraps merge only
+    # over disjoint row ranges (a row's weights must never repeat), and its state is
+    # float64 whatever `dtype`: the generic merge-equals-union and float32 tests do not
+    # apply. tests/test_bootstrap.py checks its merge, replay, save/load and streams;
+    # its CASES row still runs it through fuzzing, hostile inputs and save/load.
+    "Bootstrap": "tests/test_bootstrap.py",
+}
+"""Classes in :data:`CASES` the generic tests skip, each with where it is tested instead."""
+
+GENERIC_CASES: dict[str, Case] = {
+    **{name: case for name, case in CASES.items() if name not in GENERIC_EXEMPT},
+    **VARIANTS,
+}
+"""Every configuration the generic tests of ``tests/test_registry.py`` run on."""
+
 CUSTOM_OBJECTS = {"absolute_difference": _absolute_difference}
 """What ``save``/``load`` need for the wrappers' test function (not a package function)."""
 
 
 def exported_metric_classes() -> dict[str, type[im.Metric]]:
+    """Every Metric subclass that ``interactive_metrics`` (or its ``metrics``) exports, by name."""
     return {
         name: obj
-        for name in im.__all__
-        if isinstance(obj := getattr(im, name), type)
+        for module in (im, im.metrics)
+        for name in module.__all__
+        if isinstance(obj := getattr(module, name), type)
         and issubclass(obj, im.Metric)
         and obj is not im.Metric
     }

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from helpers import StreamsSnapshot, assert_streams_unchanged, streams_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -211,21 +212,13 @@ def test_one_update_keys_the_batch_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert all(len(member) == 7 for member in s.members.values())
 
 
-def snapshot(s: Any) -> list[Any]:
-    return [
-        (m.breakdown(), m.history, m.merged().history, m.step, m.streams)
-        for m in s.members.values()
-    ]
+def snapshot(s: Any) -> list[StreamsSnapshot]:
+    return [streams_snapshot(m) for m in s.members.values()]
 
 
-def assert_unchanged(before: list[Any], s: Any) -> None:
-    for (breakdown, history, merged, step, streams), m in zip(
-        before, s.members.values(), strict=True
-    ):
-        assert_frame_equal(m.breakdown(), breakdown, check_exact=True)
-        assert_frame_equal(m.history, history, check_exact=True)
-        assert_frame_equal(m.merged().history, merged, check_exact=True)
-        assert m.step == step and m.streams == streams
+def assert_unchanged(before: list[StreamsSnapshot], s: Any) -> None:
+    for snap, m in zip(before, s.members.values(), strict=True):
+        assert_streams_unchanged(snap, m)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from helpers import (
+    StreamsSnapshot,
+    assert_streams_equal,
+    assert_streams_unchanged,
+    owned,
+    streams_snapshot,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,18 +42,6 @@ MISSING_MARKERS = [
     np.datetime64("NaT"),
     np.timedelta64("NaT"),
 ]
-
-
-def snapshot(s: im.Streams) -> tuple[Any, ...]:
-    return s.breakdown(), s.history, s.merged().history, s.step, s.streams, s.merged().step
-
-
-def assert_unchanged(before: tuple[Any, ...], s: im.Streams) -> None:
-    after = snapshot(s)
-    assert before[0].equals(after[0])
-    assert before[1].equals(after[1])
-    assert before[2].equals(after[2])
-    assert before[3:] == after[3:]
 
 
 # -- missing keys: one rule -------------------------------------------------------------------
@@ -93,13 +88,13 @@ def test_missing_keys_in_a_batch_are_one_stream_under_null_stream(marker: Any) -
 def test_missing_keys_without_null_stream_are_refused_and_change_nothing(marker: Any) -> None:
     s = im.Streams(im.Mean())
     s.update_state([1.0, 2.0], stream=["a", "b"])
-    before = snapshot(s)
+    before = streams_snapshot(s)
     with pytest.raises(ValueError, match=r"`stream` must be a key .*missing key"):
         s.update_state([3.0], stream=marker)
     for keys in _containers(marker):
         with pytest.raises(ValueError, match=r"`stream` must not contain missing keys"):
             s.update_state([3.0, 4.0, 5.0], stream=keys)
-    assert_unchanged(before, s)
+    assert_streams_unchanged(before, s)
     with pytest.raises(KeyError, match="no `null_stream`"):
         s[marker]
     assert marker not in s
@@ -217,10 +212,10 @@ def test_bad_keys_are_refused_clearly_and_change_nothing(
 ) -> None:
     s = im.Streams(im.Mean(), null_stream="unknown")
     s.update_state([1.0, 2.0], stream=[5, 7])
-    before = snapshot(s)
+    before = streams_snapshot(s)
     with pytest.raises(error, match=match):
         s.update_state([3.0, 4.0], stream=keys)
-    assert_unchanged(before, s)
+    assert_streams_unchanged(before, s)
 
 
 def test_keys_polars_holds_work_and_save(tmp_path: Path) -> None:
@@ -267,12 +262,12 @@ def test_a_failed_update_forgets_the_keys_it_registered() -> None:
     for s in (victim, twin):
         s.update_state([1.0, 2.0], stream=["a", "b"])
         s.update_state([1.0, 2.0], stream=np.array([4, 9]))
-    before = snapshot(victim)
+    before = streams_snapshot(victim)
     with pytest.raises(ValueError, match="sample_weight"):
         victim.update_state([1.0, 2.0], stream=np.array([4, 11]), sample_weight=[1.0, -1.0])
     with pytest.raises(ValueError, match="sample_weight"):
         victim.update_state([1.0, 2.0], stream=["a", "z"], sample_weight=[-1.0, 1.0])
-    assert_unchanged(before, victim)
+    assert_streams_unchanged(before, victim)
     for s in (victim, twin):
         s.update_state([5.0, 6.0, 7.0], stream=np.array([11, 4, 11]))
         s.update_state([5.0, 6.0], stream=["z", "a"])
@@ -302,15 +297,15 @@ def test_failed_updates_leave_everything_as_a_twin_that_never_saw_them(steps: li
     values = np.array([1.0, 2.0, 4.0])
     for hostile_first, good, hostile, bad_weight in steps:
         if hostile_first:  # every BAD_KEYS entry is wrong for a batch of two samples
-            before = snapshot(victim)
+            before = streams_snapshot(victim)
             with pytest.raises((TypeError, ValueError)):
                 victim.update_state(values[:2], stream=hostile)
-            assert_unchanged(before, victim)
+            assert_streams_unchanged(before, victim)
         if bad_weight:  # good keys, bad weights: the keys must not stay registered
-            before = snapshot(victim)
+            before = streams_snapshot(victim)
             with pytest.raises(ValueError, match="sample_weight"):
                 victim.update_state(values, stream=good, sample_weight=[1.0, -1.0, 1.0])
-            assert_unchanged(before, victim)
+            assert_streams_unchanged(before, victim)
         victim.update_state(values, stream=good)
         twin.update_state(values, stream=good)
     assert victim.streams == twin.streams
@@ -328,10 +323,10 @@ def test_failed_updates_leave_everything_as_a_twin_that_never_saw_them(steps: li
 def test_merging_something_that_is_not_a_streams_is_a_value_error(other: Any) -> None:
     s = im.Streams(im.Mean())
     s.update_state([1.0, 2.0], stream=["a", "b"])
-    before = snapshot(s)
+    before = streams_snapshot(s)
     with pytest.raises(ValueError, match=r"`others` must be a Streams .*, got "):
         s.merge_state(other)
-    assert_unchanged(before, s)
+    assert_streams_unchanged(before, s)
 
 
 def test_merging_a_generator_of_streams_works() -> None:
@@ -362,10 +357,18 @@ def _replay(target: Any, ids: Any) -> Any:
     return target.replay(log, values="v", batch="b")
 
 
-def _state(target: Any) -> tuple[Any, ...]:
+def _state(target: Any) -> Any:
     if isinstance(target, im.Streams):
-        return snapshot(target)
-    return target.history, target.step, target.result()
+        return streams_snapshot(target)
+    return owned(target.history), target.step, target.result()
+
+
+def _assert_same(after: Any, before: Any) -> None:
+    if isinstance(before, StreamsSnapshot):
+        assert_streams_equal(after, before)
+        return
+    assert after[0].equals(before[0])
+    assert after[1:] == before[1:]
 
 
 REFUSED_TOGETHER = [
@@ -400,10 +403,7 @@ def test_batch_ids_that_cannot_sit_beside_earlier_ones_change_nothing(
     with pytest.raises(ValueError, match=rf"`batch` ids of dtype {new}.* beside the .*{old}"):
         _replay(target, second)
     after = _state(target)
-    assert all(
-        a.equals(b) if isinstance(a, pl.DataFrame) else a == b
-        for a, b in zip(before, after, strict=True)
-    )
+    _assert_same(after, before)
     loaded = im.load(target.save(tmp_path / "t.zip"))  # the per-stream and merged steps agree
     assert loaded.step == target.step
     assert _replay(target, first).step == 2 * len(pl.Series(first).unique())  # same kind: fine
@@ -427,10 +427,7 @@ def test_unsupported_batch_ids_are_refused_up_front(kind: str, ids: Any, tmp_pat
     with pytest.raises(TypeError, match=r"column 'b' \(for `batch`\) must hold integers, floats"):
         _replay(target, ids)
     after = _state(target)
-    assert all(
-        a.equals(b) if isinstance(a, pl.DataFrame) else a == b
-        for a, b in zip(before, after, strict=True)
-    )
+    _assert_same(after, before)
     assert im.load(target.save(tmp_path / "t.zip")).step == 1
     with pytest.raises(TypeError, match=r"for `batch`"):
         _replay(_target(kind), ids)  # not even as the first replay
@@ -496,10 +493,7 @@ def test_a_second_replay_is_all_or_nothing(
         with pytest.raises(ValueError, match=r"`batch` ids of dtype .* cannot be stored beside"):
             _replay(target, second)
         after = _state(target)
-        assert all(
-            a.equals(b) if isinstance(a, pl.DataFrame) else a == b
-            for a, b in zip(before, after, strict=True)
-        )
+        _assert_same(after, before)
         return
     _replay(target, second)
     metric = target.merged() if streams else target

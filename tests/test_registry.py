@@ -1,235 +1,30 @@
-"""Generic tests for every metric class `interactive_metrics` exports, driven by a registry.
+"""Generic tests for every metric class `interactive_metrics` exports, driven by the registry.
 
-A metric exported without an example here fails `test_every_exported_metric_has_a_case`,
-so a new metric is tested (repr, config, reset, merge, masking, bad input, history)
-the day it is added: add a `Case` below with a batch generator for its inputs.
+The cases live in `tests/metric_cases.py`, the one registry every test reads. A metric
+exported without a case there fails `test_every_exported_metric_has_a_case`, so a new
+metric is tested (repr, config, reset, merge, masking, bad input, history) the day it
+is added. The generic tests run on `GENERIC_CASES`: each class's main case (minus the
+documented `GENERIC_EXEMPT`, Bootstrap) and the further configurations in `VARIANTS`.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from metric_cases import CASES, GENERIC_CASES, GENERIC_EXEMPT, Case, exported_metric_classes
 from polars.testing import assert_frame_equal
 
 import interactive_metrics as im
 
-Batch = tuple[np.ndarray, ...]
+Inputs = tuple[np.ndarray, ...]
 
-
-@dataclass(frozen=True)
-class Case:
-    """How to build one configuration of a metric and random batches for it."""
-
-    id: str
-    make: Callable[..., im.Metric]
-    batch: Callable[[np.random.Generator, int], Batch]
-
-    @property
-    def cls(self) -> type:
-        return type(self.make())
-
-
-def absolute_error(y_true, y_pred):
-    return np.abs(y_true - y_pred)
-
-
-def values(rng: np.random.Generator, n: int) -> Batch:
-    return (rng.normal(size=n),)
-
-
-def rows(rng: np.random.Generator, n: int) -> Batch:
-    return (rng.normal(size=(n, 3)),)
-
-
-def pairs(rng: np.random.Generator, n: int) -> Batch:
-    return rng.normal(size=n), rng.normal(size=n)
-
-
-def positive_pairs(rng: np.random.Generator, n: int) -> Batch:
-    return rng.uniform(0.5, 3, size=(n, 2)), rng.uniform(0, 3, size=(n, 2))
-
-
-def labels(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 3, size=(n, 1)).astype(float), rng.integers(0, 3, size=(n, 1))
-
-
-def binary(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 2, size=n), rng.random(n)
-
-
-def binary_rows(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 2, size=(n, 4)), rng.random((n, 4))
-
-
-def one_hot(rng: np.random.Generator, n: int) -> Batch:
-    return np.eye(4)[rng.integers(0, 4, size=n)], rng.random((n, 4))
-
-
-def sparse(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 4, size=n), rng.random((n, 4))
-
-
-def sorted_ids(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 4, size=n), np.argsort(-rng.random((n, 4)), axis=1)
-
-
-def steps(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 4, size=(n, 1)), rng.random((n, 2, 4))
-
-
-def class_pairs(rng: np.random.Generator, n: int) -> Batch:
-    return rng.integers(0, 3, size=n), rng.integers(0, 3, size=n)
-
-
-CASES = [
-    Case("Sum", im.Sum, values),
-    Case("Sum-rows", im.Sum, rows),
-    Case("Mean", im.Mean, values),
-    Case("Mean-rows", im.Mean, rows),
-    Case("Count", im.Count, values),
-    Case("Min", im.Min, rows),
-    Case("Max", im.Max, values),
-    Case("MeanMetricWrapper", lambda **kw: im.MeanMetricWrapper(absolute_error, **kw), pairs),
-    Case("SumMetricWrapper", lambda **kw: im.SumMetricWrapper(absolute_error, **kw), pairs),
-    Case("Accuracy", im.Accuracy, labels),
-    Case("BinaryAccuracy", lambda **kw: im.BinaryAccuracy(threshold=0.3, **kw), binary),
-    Case("BinaryAccuracy-rows", im.BinaryAccuracy, binary_rows),
-    Case("SumBinaryAccuracy", im.SumBinaryAccuracy, binary_rows),
-    Case("CategoricalAccuracy", im.CategoricalAccuracy, one_hot),
-    Case("SparseCategoricalAccuracy", im.SparseCategoricalAccuracy, sparse),
-    Case("TopKCategoricalAccuracy", lambda **kw: im.TopKCategoricalAccuracy(k=2, **kw), one_hot),
-    Case(
-        "SparseTopKCategoricalAccuracy",
-        lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, **kw),
-        sparse,
-    ),
-    Case(
-        "SparseTopKCategoricalAccuracy-sorted_ids",
-        lambda **kw: im.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True, **kw),
-        sorted_ids,
-    ),
-    Case("SparseCategoricalAccuracy-steps", im.SparseCategoricalAccuracy, steps),
-    Case("TruePositives", im.TruePositives, binary),
-    Case("FalsePositives-thresholds", lambda **kw: im.FalsePositives([0.2, 0.7], **kw), binary),
-    Case("TrueNegatives-rows", lambda **kw: im.TrueNegatives([0.4, 0.6], **kw), binary_rows),
-    Case("FalseNegatives", lambda **kw: im.FalseNegatives(0.8, **kw), binary),
-    Case("Precision", im.Precision, binary),
-    Case("Precision-thresholds", lambda **kw: im.Precision([0.1, 0.5, 0.9], **kw), binary),
-    Case("Precision-top_k", lambda **kw: im.Precision(top_k=2, **kw), binary_rows),
-    Case("Precision-class_id", lambda **kw: im.Precision(class_id=1, **kw), binary_rows),
-    Case("Recall", im.Recall, binary),
-    Case("Recall-top_k-class_id", lambda **kw: im.Recall(0.3, 2, 3, **kw), binary_rows),
-    Case("FBetaScore", lambda **kw: im.FBetaScore(4, beta=2.0, threshold=0.4, **kw), binary_rows),
-    Case("FBetaScore-micro", lambda **kw: im.FBetaScore(4, "micro", **kw), binary_rows),
-    Case("F1Score-macro", lambda **kw: im.F1Score(4, "macro", 0.5, **kw), binary_rows),
-    Case("F1Score-weighted", lambda **kw: im.F1Score(4, "weighted", **kw), one_hot),
-    Case("ConfusionMatrix", lambda **kw: im.ConfusionMatrix(3, **kw), class_pairs),
-    Case(
-        "Precision-labels-macro",
-        lambda **kw: im.Precision(num_classes=4, average="macro", **kw),
-        sparse,
-    ),
-    Case("Recall-labels", lambda **kw: im.Recall(num_classes=3, **kw), class_pairs),
-    Case(
-        "FBetaScore-labels-weighted", lambda **kw: im.FBetaScore(4, "weighted", 0.5, **kw), sparse
-    ),
-    Case("F1Score-labels-micro", lambda **kw: im.F1Score(3, "micro", **kw), class_pairs),
-    Case("Specificity", im.Specificity, binary),
-    Case(
-        "Specificity-labels",
-        lambda **kw: im.Specificity(num_classes=4, average="weighted", **kw),
-        sparse,
-    ),
-    Case("MatthewsCorrelation", im.MatthewsCorrelation, binary),
-    Case("MatthewsCorrelation-classes", lambda **kw: im.MatthewsCorrelation(4, **kw), sparse),
-    Case(
-        "CohenKappa-quadratic",
-        lambda **kw: im.CohenKappa(3, weights="quadratic", **kw),
-        class_pairs,
-    ),
-    Case(
-        "BalancedAccuracy-adjusted",
-        lambda **kw: im.BalancedAccuracy(4, adjusted=True, **kw),
-        sparse,
-    ),
-    Case("AveragePrecision", im.AveragePrecision, binary),
-    Case(
-        "AveragePrecision-rows", lambda **kw: im.AveragePrecision(20, class_id=1, **kw), binary_rows
-    ),
-    Case("ExpectedCalibrationError", im.ExpectedCalibrationError, binary),
-    Case(
-        "ExpectedCalibrationError-top_label",
-        lambda **kw: im.ExpectedCalibrationError(10, "max", **kw),
-        sparse,
-    ),
-    Case("LogLoss", im.LogLoss, binary),
-    Case("MeanAbsoluteError", im.MeanAbsoluteError, pairs),
-    Case("MeanSquaredError", im.MeanSquaredError, positive_pairs),
-    Case("RootMeanSquaredError", im.RootMeanSquaredError, pairs),
-    Case("MeanAbsolutePercentageError", im.MeanAbsolutePercentageError, positive_pairs),
-    Case("MeanSquaredLogarithmicError", im.MeanSquaredLogarithmicError, positive_pairs),
-    Case("LogCoshError", im.LogCoshError, pairs),
-    Case("SumAbsoluteError", im.SumAbsoluteError, positive_pairs),
-    Case("SumSquaredError", im.SumSquaredError, pairs),
-    Case("BinaryCrossentropy", im.BinaryCrossentropy, binary_rows),
-    Case("CategoricalCrossentropy", im.CategoricalCrossentropy, one_hot),
-    Case("SparseCategoricalCrossentropy", im.SparseCategoricalCrossentropy, sparse),
-    Case(
-        "SparseCategoricalCrossentropy-ignore",
-        lambda **kw: im.SparseCategoricalCrossentropy(ignore_class=0, **kw),
-        sparse,
-    ),
-    Case("KLDivergence", im.KLDivergence, one_hot),
-    Case("Poisson", im.Poisson, positive_pairs),
-    Case("Hinge", im.Hinge, binary_rows),
-    Case("SquaredHinge", im.SquaredHinge, pairs),
-    Case("CategoricalHinge", im.CategoricalHinge, one_hot),
-    Case("CosineSimilarity", im.CosineSimilarity, one_hot),
-    Case("PearsonCorrelation", im.PearsonCorrelation, pairs),
-    Case("PearsonCorrelation-rows", im.PearsonCorrelation, positive_pairs),
-    Case("ConcordanceCorrelation", im.ConcordanceCorrelation, pairs),
-    Case("R2Score", im.R2Score, pairs),
-    Case("AUC", im.AUC, binary),
-    Case("AUC-PR-rows", lambda **kw: im.AUC(20, "PR", **kw), binary_rows),
-    Case(
-        "AUC-multi_label",
-        lambda **kw: im.AUC(10, multi_label=True, num_labels=4, label_weights=[1, 2, 0, 1], **kw),
-        binary_rows,
-    ),
-    Case("PrecisionAtRecall", lambda **kw: im.PrecisionAtRecall(0.5, **kw), binary),
-    Case("RecallAtPrecision", lambda **kw: im.RecallAtPrecision(0.5, 30, 2, **kw), binary_rows),
-    Case("SensitivityAtSpecificity", lambda **kw: im.SensitivityAtSpecificity(0.5, **kw), binary),
-    Case(
-        "SpecificityAtSensitivity", lambda **kw: im.SpecificityAtSensitivity(0.5, 1, **kw), binary
-    ),
-    Case("IoU", lambda **kw: im.IoU(3, [0, 2], **kw), class_pairs),
-    Case("MeanIoU", lambda **kw: im.MeanIoU(3, ignore_class=2, **kw), class_pairs),
-    Case("MeanIoU-rows", lambda **kw: im.MeanIoU(3, **kw), labels),
-    Case("BinaryIoU", im.BinaryIoU, binary),
-    Case("OneHotIoU", lambda **kw: im.OneHotIoU(4, [1, 2], **kw), one_hot),
-    Case("OneHotMeanIoU", lambda **kw: im.OneHotMeanIoU(4, **kw), one_hot),
-    Case("R2Score-outputs", lambda **kw: im.R2Score(None, num_outputs=2, **kw), positive_pairs),
-]
-by_case = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-
-
-def exported_metric_classes() -> set[type]:
-    found = set()
-    for module in (im, im.metrics):
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.isclass(obj) and issubclass(obj, im.Metric) and obj is not im.Metric:
-                found.add(obj)
-    return found
+by_case = pytest.mark.parametrize("case", list(GENERIC_CASES.values()), ids=list(GENERIC_CASES))
 
 
 def weights(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -244,7 +39,7 @@ def assert_states_close(got: dict[str, Any], want: dict[str, Any]) -> None:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-9, atol=1e-9, err_msg=name)
 
 
-def run(case: Case, metric: im.Metric, rng: np.random.Generator, sizes: list[int]) -> list[Batch]:
+def run(case: Case, metric: im.Metric, rng: np.random.Generator, sizes: list[int]) -> list[Inputs]:
     """Update `metric` with weighted random batches of these sizes; return them."""
     batches = []
     for n in sizes:
@@ -256,28 +51,31 @@ def run(case: Case, metric: im.Metric, rng: np.random.Generator, sizes: list[int
 
 
 def build(case: Case, **kwargs: Any) -> im.Metric:
-    return case.make(**kwargs)
+    return case.build(**kwargs)
 
 
 # -- discovery ----------------------------------------------------------------------------
 
 
-# Wrappers whose contract differs from a plain metric's, tested on their own:
-EXEMPT = {
-    # merges need disjoint row ranges (the weights of a row must never repeat) and the
-    # state is float64: tests/test_bootstrap.py checks merge, replay, save/load, streams
-    im.Bootstrap: "tests/test_bootstrap.py",
-}
-
-
 def test_every_exported_metric_has_a_case():
-    covered = {case.cls for case in CASES} | set(EXEMPT)
-    missing = sorted(c.__name__ for c in exported_metric_classes() - covered)
-    assert not missing, f"add a Case to tests/test_registry.py for {missing}"
+    exported = exported_metric_classes()
+    missing = sorted(set(exported) - set(CASES))
+    assert not missing, f"add a Case to CASES in tests/metric_cases.py for {missing}"
+    assert all(CASES[name].cls is cls for name, cls in exported.items())
+    generic = {case.cls for case in GENERIC_CASES.values()}
+    exempt = {exported[name] for name in GENERIC_EXEMPT}
+    assert set(exported.values()) - generic == exempt  # only the documented exemptions
+
+
+def test_every_exemption_names_a_case_and_where_it_is_tested():
+    assert set(GENERIC_EXEMPT) <= set(CASES)
+    for name, where in GENERIC_EXEMPT.items():
+        assert where.startswith("tests/") and where.endswith(".py"), name
+        assert not any(case.cls is CASES[name].cls for case in GENERIC_CASES.values())
 
 
 def test_discovery_finds_the_families():
-    names = {c.__name__ for c in exported_metric_classes()}
+    names = set(exported_metric_classes())
     assert {"Mean", "Accuracy", "Precision", "ConfusionMatrix", "LogCoshError"} <= names
 
 
@@ -354,7 +152,7 @@ def test_weight_zero_masks_samples_out(case):
     assert_states_close(with_masked.state, without.state)
 
 
-def bad_updates(case: Case, rng: np.random.Generator) -> list[tuple[type, str, Batch, Any]]:
+def bad_updates(case: Case, rng: np.random.Generator) -> list[tuple[type, str, Inputs, Any]]:
     good = case.batch(rng, 4)
     strings = np.array(["a", "b", "c", "d"])
     return [

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from helpers import assert_streams_unchanged, streams_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score
@@ -448,20 +449,6 @@ def test_confusion_matrix_streams_hold_array_fields():
 # -- bad input -------------------------------------------------------------------------------
 
 
-def _snapshot(s: im.Streams):
-    return s.breakdown(), s.history, s.merged().history, s.step, s.streams
-
-
-def _unchanged(before, s: im.Streams) -> bool:
-    after = _snapshot(s)
-    return (
-        before[0].equals(after[0])
-        and before[1].equals(after[1])
-        and before[2].equals(after[2])
-        and before[3:] == after[3:]
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
@@ -478,11 +465,11 @@ def _unchanged(before, s: im.Streams) -> bool:
 def test_bad_input_changes_nothing(args, error, match):
     s = im.Streams(im.Mean())
     s.update_state([1.0, 2.0], stream=["a", "b"])
-    before = _snapshot(s)
+    before = streams_snapshot(s)
     values, keys, *weights = args
     with pytest.raises(error, match=match):
         s.update_state(values, stream=keys, sample_weight=weights[0] if weights else None)
-    assert _unchanged(before, s)
+    assert_streams_unchanged(before, s)
 
 
 def test_null_keys_with_a_label():
@@ -510,10 +497,11 @@ def test_nan_ignore_drops_samples_with_their_keys():
 def test_nan_error_raises_and_changes_nothing():
     s = im.Streams(im.Mean(nan_strategy="error"))
     s.update_state([1.0, 2.0], stream=pl.Series(["a", "b"]))
-    before = _snapshot(s)
+    before = streams_snapshot(s)
     with pytest.raises(ValueError, match=r"`values` contains 1 sample\(s\) with NaN"):
         s.update_state([1.0, np.nan, 3.0], stream=["a", "c", "a"])
-    assert _unchanged(before, s) and "c" not in s
+    assert_streams_unchanged(before, s)
+    assert "c" not in s
 
 
 def test_not_a_metric():
