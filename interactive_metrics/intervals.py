@@ -419,16 +419,12 @@ def states_interval(
     >>> np.round(low, 4).tolist(), np.round(high, 4).tolist()
     ([0.4902, 0.7112], [0.9433, 0.8666])
     """
-    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.bootstrap import Bootstrap, check_method
 
     level = check_level(level)
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
         engine = metric.engine
-        low, high = engine.intervals(states, level)  # type: ignore[attr-defined]
+        low, high = engine.intervals(states, level, check_method(method))  # type: ignore[attr-defined]
         return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
     if method is not None and method not in METHODS:
         raise ValueError(
@@ -504,11 +500,7 @@ def interval_history(
     level = check_level(level)
     _scalar_only(metric, "interval_history")
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
-        return metric.interval_history(level)
+        return metric.interval_history(level, method)
     frame = metric.history
     m = frame.height
     running = {
@@ -546,11 +538,7 @@ def breakdown_intervals(
     metric = streams.metric
     _scalar_only(metric, "breakdown_intervals")
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
-        return stream_intervals(streams, level)
+        return stream_intervals(streams, level, method)
     frame = streams.breakdown()
     k = frame.height
     engine = metric.engine
