@@ -58,6 +58,7 @@ from interactive_metrics.metric import SUMMATIONS, Metric, StateField
 from interactive_metrics.replay import input_roles
 
 if TYPE_CHECKING:
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.streams import Streams
 
 __all__ = [
@@ -726,6 +727,45 @@ class Bootstrap(Metric):
                 )
             metric = found.from_config(dict(metric.get("config", {})))
         return cls(metric, **config)
+
+    @classmethod
+    def collection(
+        cls, metrics: MetricCollection, replicates: int = 200, seed: int = 0, **options: Any
+    ) -> MetricCollection:
+        """A new :class:`~interactive_metrics.MetricCollection`: a bootstrap of every member.
+
+        Members keep their names; each becomes ``Bootstrap(member, replicates, seed,
+        **options)``, fresh (the members' configurations are used, not their states).
+        All share the seed and see the same rows, so a sample has the same weights in
+        every member: replicate ``j`` of each member is the same resample, and
+        ``metrics.interval()`` gives every member's bootstrap interval.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> plain = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+        >>> metrics = im.Bootstrap.collection(plain, replicates=100)
+        >>> type(metrics["loss"]).__name__, metrics["loss"].replicates
+        ('Bootstrap', 100)
+        >>> metrics.update_state(values=[0.2, 0.9, 0.4], y_true=[1, 0, 1], y_pred=[1, 0, 0])
+        >>> sorted(metrics.interval())
+        ['accuracy', 'loss']
+        """
+        from interactive_metrics.collection import MetricCollection
+
+        if not isinstance(metrics, MetricCollection):
+            raise TypeError(
+                f"`metrics` must be a MetricCollection, got {type(metrics).__name__}; for one "
+                "metric use im.Bootstrap(metric)"
+            )
+        return MetricCollection(
+            {
+                name: member
+                if isinstance(member, Bootstrap)
+                else cls(member, replicates=replicates, seed=seed, **options)
+                for name, member in metrics.items()
+            }
+        )
 
     def merge_key(self) -> dict[str, Any]:
         """The configuration two bootstraps must share to merge: not ``offset`` nor names."""

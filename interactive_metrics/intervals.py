@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.metric import Metric
     from interactive_metrics.streams import Streams
 
@@ -37,6 +38,7 @@ __all__ = [
     "breakdown_intervals",
     "clopper_pearson",
     "closed_form",
+    "collection_interval",
     "interval",
     "interval_history",
     "state_interval",
@@ -358,6 +360,41 @@ def interval(metric: Metric, level: float = 0.95, method: str | None = None) -> 
     [0.1466, 0.9473]
     """
     return state_interval(metric, metric.state, level, method)
+
+
+def collection_interval(
+    collection: MetricCollection, level: float = 0.95, method: str | None = None
+) -> dict[str, Any]:
+    """``collection.interval()``: each member's ``interval(level, method)``, by name.
+
+    A member without an interval (no closed form, and not a
+    :class:`~interactive_metrics.Bootstrap`) raises a ``ValueError`` that names it and
+    says how to bootstrap every member: ``im.Bootstrap.collection(collection)``.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> metrics = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+    >>> collection_interval(metrics)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: member 'loss' of the collection: Mean has no closed-form interval ...
+    >>> metrics = im.Bootstrap.collection(metrics, replicates=100)
+    >>> metrics.update_state(values=[0.2, 0.9], y_true=[1, 0], y_pred=[1, 1])
+    >>> list(collection_interval(metrics))
+    ['loss', 'accuracy']
+    """
+    level = check_level(level)
+    out = {}
+    for name, member in collection.items():
+        try:
+            out[name] = member.interval(level, method)
+        except ValueError as error:
+            raise ValueError(
+                f"member {name!r} of the collection: {error}; or bootstrap every member: "
+                "`im.Bootstrap.collection(metrics)`"
+            ) from None
+    return out
 
 
 # -- blocks of states: a history, a breakdown ------------------------------------------------

@@ -416,3 +416,46 @@ def test_hostile_inputs_change_nothing() -> None:
         b.interval_history(method="BCa")
     _same_state_dict(b.state, before)
     assert b.step == 1
+
+
+def test_interval_history_survives_save_and_load(tmp_path: Path) -> None:
+    """``history`` keeps the declaration's layout (what save checks); the intervals are derived."""
+    b = im.Bootstrap(im.BinaryAccuracy(), replicates=40)
+    b.update_state([1, 1, 0, 1], [1, 0, 0, 1])
+    b.update_state([1, 0], [1, 1])
+    assert "ci_low" not in b.history.columns
+    assert "interval_history" in (type(b).history.__doc__ or "")
+    again = im.load(b.save(tmp_path / "b.zip"))
+    assert isinstance(again, im.Bootstrap)
+    for method in ("percentile", "bca"):
+        assert again.interval_history(0.9, method).equals(b.interval_history(0.9, method))
+
+
+def test_bootstrap_of_a_collection_pairs_the_members() -> None:
+    rng = np.random.default_rng(31)
+    loss, truth = rng.exponential(size=300), rng.integers(0, 2, 300)
+    guess = np.where(rng.random(300) < 0.8, truth, 1 - truth)
+    plain = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+    metrics = im.Bootstrap.collection(plain, replicates=60, seed=4)
+    for part in np.array_split(np.arange(300), 3):
+        metrics.update_state(values=loss[part], y_true=truth[part], y_pred=guess[part])
+    # each member is the bootstrap of that metric alone, same seed, same rows: bit for bit
+    alone_loss = im.Bootstrap(im.Mean(), replicates=60, seed=4)
+    alone_accuracy = im.Bootstrap(im.BinaryAccuracy(), replicates=60, seed=4)
+    for part in np.array_split(np.arange(300), 3):
+        alone_loss.update_state(loss[part])
+        alone_accuracy.update_state(truth[part], guess[part])
+    _same_state(metrics["loss"], alone_loss)
+    _same_state(metrics["accuracy"], alone_accuracy)
+    assert metrics.interval(0.9) == {
+        "loss": alone_loss.interval(0.9),
+        "accuracy": alone_accuracy.interval(0.9),
+    }
+    assert metrics.interval(method="bca")["loss"] == alone_loss.interval(method="bca")
+    # paired: every member's replicate j counts the same samples (sum of weights)
+    np.testing.assert_array_equal(
+        metrics["loss"].state["replicate_count"], metrics["accuracy"].state["replicate_count"]
+    )
+    assert plain.step == 0  # the original collection is untouched
+    with pytest.raises(TypeError, match="`metrics` must be a MetricCollection"):
+        im.Bootstrap.collection(im.Mean())  # type: ignore[arg-type]
