@@ -314,9 +314,8 @@ def state_interval(
             f"`method` must be one of {METHODS} or None (chosen from the metric), got "
             f"{method!r}; for any other metric use im.Bootstrap"
         )
-    ratio = getattr(type(metric), "ratio_of_counts", None)
-    names = set(metric.engine.names)
-    if ratio is not None and {ratio[0], *ratio[1]} <= names and method in (None, *METHODS[:2]):
+    ratio, fields = _declared_fields(type(metric), metric.engine.names)
+    if ratio is not None and method in (None, *METHODS[:2]):
         successes = np.asarray(state[ratio[0]], dtype=np.float64)
         trials = sum(np.asarray(state[name], dtype=np.float64) for name in ratio[1])
         if successes.ndim == 0 and np.ndim(trials) == 0:  # one number: checked with floats
@@ -337,15 +336,44 @@ def state_interval(
         if method == "clopper-pearson":
             return clopper_pearson(successes, trials, level)
         return wilson(successes, trials, level)
-    fields = getattr(type(metric), "mean_fields", None)
-    if fields is not None and set(fields) <= names and method in (None, "t"):
+    if fields is not None and method in (None, "t"):
         total, count, squares = (state[name] for name in fields)
+        if type(total) is float and type(count) is float and type(squares) is float:
+            return _student_t_number(total, count, squares, level)  # one state: no checks left
         return student_t(total, count, squares, level)
-    if fields is not None and not set(fields) <= names:
+    if fields is None and getattr(type(metric), "mean_fields", None) is not None:
         raise _no_closed_form(metric, "create it with variance=True for a Student t interval")
     if method is not None:
         raise _no_closed_form(metric, f"method {method!r} does not apply to it")
     raise _no_closed_form(metric, "its result is not a ratio of counts nor a mean")
+
+
+_Declared = tuple[tuple[str, tuple[str, ...]] | None, tuple[str, ...] | None]
+_DECLARED: dict[tuple[type, tuple[str, ...]], _Declared] = {}
+
+
+def _declared_fields(cls: type, names: tuple[str, ...]) -> _Declared:
+    """The class's ``ratio_of_counts`` and ``mean_fields``, each None unless its fields exist.
+
+    Cached per class and field names: what ``metric.interval()`` looks up on every call.
+    """
+    key = (cls, names)
+    found = _DECLARED.get(key)
+    if found is None:
+        if len(_DECLARED) >= 1024:  # classes made on the fly: keep the cache small
+            _DECLARED.clear()
+        found = _DECLARED[key] = _find_declared(cls, names)
+    return found
+
+
+def _find_declared(cls: type, names: tuple[str, ...]) -> _Declared:
+    ratio = getattr(cls, "ratio_of_counts", None)
+    if ratio is not None and not {ratio[0], *ratio[1]} <= set(names):
+        ratio = None
+    fields = getattr(cls, "mean_fields", None)
+    if fields is not None and not set(fields) <= set(names):
+        fields = None
+    return ratio, (None if fields is None else tuple(fields))
 
 
 def interval(metric: Metric, level: float = 0.95, method: str | None = None) -> tuple[Any, Any]:
