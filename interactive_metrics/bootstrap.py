@@ -44,6 +44,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -57,9 +58,18 @@ from interactive_metrics.metric import SUMMATIONS, Metric, StateField
 from interactive_metrics.replay import input_roles
 
 if TYPE_CHECKING:
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.streams import Streams
 
-__all__ = ["Bootstrap", "poisson_weights", "stream_intervals"]
+__all__ = [
+    "INTERVAL_METHODS",
+    "Bootstrap",
+    "bca_interval",
+    "check_method",
+    "percentile_interval",
+    "poisson_weights",
+    "stream_intervals",
+]
 
 BLOCK = 1 << 19
 """About how many weights are drawn at once (samples per block times replicates)."""
@@ -203,13 +213,20 @@ class BootstrapEngine(Engine):
             owner=type(owner).__name__,
         )
 
-    def intervals(self, running: Mapping[str, np.ndarray], level: float = 0.95) -> np.ndarray:
-        """Percentile intervals of ``m`` states (arrays with a leading axis): ``(2, m, ...)``."""
+    def intervals(
+        self, running: Mapping[str, np.ndarray], level: float = 0.95, method: str = "percentile"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Intervals of ``m`` states (fields with a leading axis ``m``): ``(low, high)``.
+
+        Each of shape ``(m, *result_shape)``. ``method`` is ``"percentile"`` or
+        ``"bca"`` (see :func:`bca_interval`; it also reads the plain fields of
+        ``running``, for the estimate).
+        """
         fields = self.wrapped.fields
         m = len(np.asarray(running["replicate_" + fields[0].name]))
         shape = self.result_shape
         if m == 0:
-            return np.zeros((2, 0, *shape))
+            return np.zeros((0, *shape)), np.zeros((0, *shape))
         states = {
             f.name: np.asarray(running["replicate_" + f.name]).reshape(
                 m * self.replicates, *f.shape
@@ -217,8 +234,14 @@ class BootstrapEngine(Engine):
             for f in fields
         }
         results = self.wrapped.results(states).reshape(m, self.replicates, *shape)
+        results = np.moveaxis(results, 1, 0)  # replicates first: (R, m, *shape)
+        if method == "bca":
+            plain = {f.name: np.asarray(running[f.name]).reshape(m, *f.shape) for f in fields}
+            estimate = np.asarray(self.wrapped.results(plain), dtype=np.float64)
+            return _bca_bounds(results, estimate.reshape(m, *shape), level)
         alpha = 1 - level
-        return np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=1)
+        low, high = np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=0)
+        return low, high
 
     def next_row(self) -> int:
         """Where the rows of the next batch start, when the caller gives none."""
@@ -342,6 +365,114 @@ def percentile_interval(results: np.ndarray, level: float) -> tuple[Any, Any]:
     """
     alpha = 1 - _check_level(level)
     low, high = np.quantile(results, [alpha / 2, 1 - alpha / 2], axis=0)
+    if np.ndim(low):
+        return np.asarray(low), np.asarray(high)
+    return float(low), float(high)
+
+
+INTERVAL_METHODS = ("percentile", "bca")
+"""The bootstrap intervals: ``method=`` of :meth:`Bootstrap.interval`."""
+
+
+def check_method(method: Any) -> str:
+    """A bootstrap interval's ``method`` (None: ``"percentile"``), or a ``ValueError``.
+
+    ``"bootstrap"`` is accepted as another name of ``"percentile"``.
+
+    Examples
+    --------
+    >>> check_method(None), check_method("bca")
+    ('percentile', 'bca')
+    """
+    if method is None or method == "bootstrap":
+        return "percentile"
+    if method not in INTERVAL_METHODS:
+        raise ValueError(
+            f"`method` of a Bootstrap interval must be one of {INTERVAL_METHODS}, got "
+            f"{method!r}; 'percentile' is the default"
+        )
+    return str(method)
+
+
+_normal_cdf = np.vectorize(NormalDist().cdf, otypes=[float])
+_normal_quantile = np.vectorize(NormalDist().inv_cdf, otypes=[float])
+
+
+def _quantile_each(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(ordered, q[e], axis=0)[e]`` for every element ``e`` (``ordered`` sorted).
+
+    numpy's default ("linear") definition: position ``q * (R - 1)``, interpolated.
+    """
+    r = ordered.shape[0]
+    position = np.clip(q, 0.0, 1.0) * (r - 1)
+    lower = np.floor(position).astype(np.intp)
+    upper = np.minimum(lower + 1, r - 1)
+    a = np.take_along_axis(ordered, lower[None], axis=0)[0]
+    b = np.take_along_axis(ordered, upper[None], axis=0)[0]
+    return a + (position - lower) * (b - a)
+
+
+def _bca_bounds(
+    results: np.ndarray, estimate: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa bounds of replicate results ``(R, *shape)`` around ``estimate`` ``shape``."""
+    r = results.shape[0]
+    estimate = np.asarray(estimate, dtype=np.float64)
+    below = (results < estimate).sum(axis=0) + 0.5 * (results == estimate).sum(axis=0)
+    # all replicates on one side: z0 would be infinite; the most extreme fraction R can show
+    fraction = np.clip(below / r, 0.5 / r, 1 - 0.5 / r)
+    bias = _normal_quantile(fraction)
+    centred = results - results.mean(axis=0)
+    second = (centred * centred).mean(axis=0)
+    third = (centred * centred * centred).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acceleration = np.where(second > 0, third / second**1.5 / 6, 0.0)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    ordered = np.sort(results, axis=0)
+    bounds = []
+    for side in (-z, z):
+        shifted = bias + side
+        denominator = 1 - acceleration * shifted
+        with np.errstate(divide="ignore", invalid="ignore"):
+            adjusted = np.where(
+                denominator > 0, bias + shifted / denominator, np.sign(shifted) * np.inf
+            )
+        q = _normal_cdf(adjusted)
+        value = _quantile_each(ordered, np.nan_to_num(q, nan=0.5))
+        broken = np.isnan(results).any(axis=0) | np.isnan(estimate)
+        bounds.append(np.where(broken, np.nan, value))
+    return bounds[0], bounds[1]
+
+
+def bca_interval(results: np.ndarray, estimate: Any, level: float) -> tuple[Any, Any]:
+    """The bias-corrected and accelerated (BCa) interval of replicate results (axis 0).
+
+    The percentile interval, its quantiles moved by two corrections (Efron 1987):
+
+    - the bias ``z0 = Φ⁻¹(fraction of replicates below estimate)``, ties counted half
+      (clipped to ``[1/(2R), 1 - 1/(2R)]`` when every replicate is on one side);
+    - the acceleration ``a = skewness of the replicate results / 6`` (the moment
+      skewness ``m3 / m2**1.5``; 0 when the replicates do not vary). Efron's
+      jackknife estimate needs every sample again, which a stream does not keep; for
+      a mean the two agree (the bootstrap distribution of a mean has the skewness of
+      the data over ``sqrt(n)``, the jackknife's ``a`` is that over 6).
+
+    Then ``low, high`` are the quantiles ``Φ(z0 + (z0 ± z) / (1 - a (z0 ± z)))``
+    (numpy's linear interpolation), ``z = Φ⁻¹(1/2 + level/2)``. With ``z0 = a = 0``
+    it is the percentile interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> results = np.arange(101.0)
+    >>> [round(x, 6) for x in bca_interval(results, 50.0, 0.9)]  # z0 = a = 0: percentile
+    [5.0, 95.0]
+    >>> [round(x, 2) for x in bca_interval(results, 60.0, 0.9)]  # the estimate is high
+    [12.65, 98.41]
+    """
+    level = _check_level(level)
+    values = np.asarray(results, dtype=np.float64)
+    low, high = _bca_bounds(values, np.asarray(estimate, dtype=np.float64), level)
     if np.ndim(low):
         return np.asarray(low), np.asarray(high)
     return float(low), float(high)
@@ -597,6 +728,45 @@ class Bootstrap(Metric):
             metric = found.from_config(dict(metric.get("config", {})))
         return cls(metric, **config)
 
+    @classmethod
+    def collection(
+        cls, metrics: MetricCollection, replicates: int = 200, seed: int = 0, **options: Any
+    ) -> MetricCollection:
+        """A new :class:`~interactive_metrics.MetricCollection`: a bootstrap of every member.
+
+        Members keep their names; each becomes ``Bootstrap(member, replicates, seed,
+        **options)``, fresh (the members' configurations are used, not their states).
+        All share the seed and see the same rows, so a sample has the same weights in
+        every member: replicate ``j`` of each member is the same resample, and
+        ``metrics.interval()`` gives every member's bootstrap interval.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> plain = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+        >>> metrics = im.Bootstrap.collection(plain, replicates=100)
+        >>> type(metrics["loss"]).__name__, metrics["loss"].replicates
+        ('Bootstrap', 100)
+        >>> metrics.update_state(values=[0.2, 0.9, 0.4], y_true=[1, 0, 1], y_pred=[1, 0, 0])
+        >>> sorted(metrics.interval())
+        ['accuracy', 'loss']
+        """
+        from interactive_metrics.collection import MetricCollection
+
+        if not isinstance(metrics, MetricCollection):
+            raise TypeError(
+                f"`metrics` must be a MetricCollection, got {type(metrics).__name__}; for one "
+                "metric use im.Bootstrap(metric)"
+            )
+        return MetricCollection(
+            {
+                name: member
+                if isinstance(member, Bootstrap)
+                else cls(member, replicates=replicates, seed=seed, **options)
+                for name, member in metrics.items()
+            }
+        )
+
     def merge_key(self) -> dict[str, Any]:
         """The configuration two bootstraps must share to merge: not ``offset`` nor names."""
         config = super().merge_key()
@@ -624,14 +794,23 @@ class Bootstrap(Metric):
         )
 
     def interval(self, level: float = 0.95, method: str | None = None) -> tuple[Any, Any]:
-        """The percentile bootstrap interval of the result: ``(low, high)``.
+        """A bootstrap interval of the result: ``(low, high)``.
 
         Parameters
         ----------
         level : float
             The confidence level, in (0, 1).
-        method : {None, "percentile"}
-            Only the percentile interval is implemented.
+        method : {None, "percentile", "bca"}
+            ``"percentile"`` (the default): the ``(1 - level) / 2`` and
+            ``(1 + level) / 2`` quantiles of the replicate results. ``"bca"``: the
+            bias-corrected and accelerated interval, its acceleration estimated from
+            the replicates' skewness (see :func:`bca_interval`).
+
+        Notes
+        -----
+        For a rate (an accuracy, a precision) on a few dozen samples, the closed-form
+        Wilson interval of the wrapped metric (``metric.interval()``) covers better
+        than either bootstrap interval; see ``docs/intervals.md``.
 
         Examples
         --------
@@ -641,19 +820,37 @@ class Bootstrap(Metric):
         >>> low, high = b.interval()
         >>> bool(0.3 < low < 0.5 < high < 0.7)
         True
+        >>> low, high = b.interval(method="bca")
+        >>> bool(0.3 < low < 0.5 < high < 0.7)
+        True
         """
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
+        level = _check_level(level)
+        method = check_method(method)
+        if method == "bca":
+            return bca_interval(self.replicate_results(), self.result(), level)
         return percentile_interval(self.replicate_results(), level)
 
-    def interval_history(self, level: float = 0.95) -> pl.DataFrame:
+    @property
+    def history(self) -> pl.DataFrame:
+        """The history, as for every metric; ``ci_low``/``ci_high`` are in :meth:`interval_history`.
+
+        Columns: ``step``, ``event``, then ``batch_<field>``, ``batch_result``,
+        ``running_<field>`` and ``result`` for every field of the declaration (the
+        wrapped metric's fields, ``replicate_<field>`` and the row range). The
+        interval after every event is :meth:`interval_history` (this table plus
+        ``ci_low`` and ``ci_high``, at the level and method you choose): the
+        history keeps the declaration's layout, which ``save``/``load``, collections
+        and ``Streams`` share with every metric.
+        """
+        return super().history
+
+    def interval_history(self, level: float = 0.95, method: str | None = None) -> pl.DataFrame:
         """:attr:`history` with ``ci_low`` and ``ci_high`` at ``level`` after every recorded event.
 
         Computed from the ``running_replicate_<field>`` columns, which every history
-        row holds. (``history`` itself keeps the layout of the declaration, which
-        ``save``/``load`` check.)
+        row holds: row ``i`` is what :meth:`interval` (same ``level`` and ``method``)
+        gave at that step. (``history`` itself keeps the layout of the declaration,
+        which ``save``/``load`` check.)
 
         Examples
         --------
@@ -664,6 +861,7 @@ class Bootstrap(Metric):
         ['result', 'ci_low', 'ci_high']
         """
         level = _check_level(level)
+        method = check_method(method)
         frame = self.history
         m = frame.height
         running = {
@@ -671,8 +869,10 @@ class Bootstrap(Metric):
         }
         engine = self.engine
         assert isinstance(engine, BootstrapEngine)
-        low, high = engine.intervals(running, level)
-        return frame.with_columns(pl.Series("ci_low", low), pl.Series("ci_high", high))
+        low, high = engine.intervals(running, level, method)
+        return frame.with_columns(
+            pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
+        )
 
     def replay(
         self,
@@ -757,11 +957,14 @@ def _as_frame(data: Any) -> pl.DataFrame:
     )
 
 
-def stream_intervals(streams: Streams, level: float = 0.95) -> pl.DataFrame:
+def stream_intervals(
+    streams: Streams, level: float = 0.95, method: str | None = None
+) -> pl.DataFrame:
     """The breakdown of a ``Streams(Bootstrap(...))`` with each stream's ``ci_low`` and ``ci_high``.
 
-    Reads only public names: the breakdown's ``replicate_<field>`` columns and the
-    bootstrap's wrapped metric. ``Streams.breakdown()`` itself is unchanged.
+    ``method`` as for :meth:`Bootstrap.interval` (``"percentile"`` or ``"bca"``).
+    Reads only public names: the breakdown's state columns and the bootstrap's
+    wrapped metric. ``Streams.breakdown()`` itself is unchanged.
 
     Examples
     --------
@@ -778,16 +981,18 @@ def stream_intervals(streams: Streams, level: float = 0.95) -> pl.DataFrame:
             f"{type(bootstrap).__name__}; create it as im.Streams(im.Bootstrap(metric))"
         )
     level = _check_level(level)
+    method = check_method(method)
     frame = streams.breakdown()
     k = frame.height
     engine = bootstrap.engine
     assert isinstance(engine, BootstrapEngine)
-    running = {
-        f"replicate_{f.name}": frame[f"replicate_{f.name}"].to_numpy().reshape(k, -1)
-        for f in bootstrap.metric.engine.fields
-    }
-    low, high = engine.intervals(running, level)
+    running = {}
+    for f in bootstrap.metric.engine.fields:
+        plain = f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name
+        running[f.name] = frame[plain].to_numpy().reshape(k, *f.shape)
+        running[f"replicate_{f.name}"] = frame[f"replicate_{f.name}"].to_numpy().reshape(k, -1)
+    low, high = engine.intervals(running, level, method)
     replicate_columns = [c for c in frame.columns if c.startswith("replicate_")]
     return frame.drop(replicate_columns).with_columns(
-        pl.Series("ci_low", low), pl.Series("ci_high", high)
+        pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
     )

@@ -444,6 +444,28 @@ class MetricCollection:
         """Each member's result: ``{name: result}``."""
         return {name: m.result() for name, m in zip(self._names, self._metrics, strict=True)}
 
+    def interval(self, level: float = 0.95, method: str | None = None) -> dict[str, Any]:
+        """Each member's confidence interval: ``{name: (low, high)}``, as :meth:`result`.
+
+        Each member's own ``interval(level, method)``: Wilson for a rate, Student t
+        for ``Mean(variance=True)``, the bootstrap's for a
+        :class:`~interactive_metrics.Bootstrap` member. A member with none raises a
+        ``ValueError`` naming it; :meth:`Bootstrap.collection
+        <interactive_metrics.Bootstrap.collection>` bootstraps every member. See
+        :func:`interactive_metrics.intervals.collection_interval`.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> metrics = im.MetricCollection({"accuracy": im.BinaryAccuracy(), "recall": im.Recall()})
+        >>> metrics.update_state([1] * 8 + [0] * 2, [1] * 6 + [0] * 4)
+        >>> {name: [round(x, 4) for x in bounds] for name, bounds in metrics.interval().items()}
+        {'accuracy': [0.4902, 0.9433], 'recall': [0.4093, 0.9285]}
+        """
+        from interactive_metrics.intervals import collection_interval
+
+        return collection_interval(self, level, method)
+
     @property
     def state(self) -> dict[str, dict[str, Any]]:
         """Each member's state: ``{name: {field: value}}``."""

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
+    from interactive_metrics.collection import MetricCollection
     from interactive_metrics.metric import Metric
     from interactive_metrics.streams import Streams
 
@@ -37,6 +38,7 @@ __all__ = [
     "breakdown_intervals",
     "clopper_pearson",
     "closed_form",
+    "collection_interval",
     "interval",
     "interval_history",
     "state_interval",
@@ -312,9 +314,8 @@ def state_interval(
             f"`method` must be one of {METHODS} or None (chosen from the metric), got "
             f"{method!r}; for any other metric use im.Bootstrap"
         )
-    ratio = getattr(type(metric), "ratio_of_counts", None)
-    names = set(metric.engine.names)
-    if ratio is not None and {ratio[0], *ratio[1]} <= names and method in (None, *METHODS[:2]):
+    ratio, fields = _declared_fields(type(metric), metric.engine.names)
+    if ratio is not None and method in (None, *METHODS[:2]):
         successes = np.asarray(state[ratio[0]], dtype=np.float64)
         trials = sum(np.asarray(state[name], dtype=np.float64) for name in ratio[1])
         if successes.ndim == 0 and np.ndim(trials) == 0:  # one number: checked with floats
@@ -335,15 +336,44 @@ def state_interval(
         if method == "clopper-pearson":
             return clopper_pearson(successes, trials, level)
         return wilson(successes, trials, level)
-    fields = getattr(type(metric), "mean_fields", None)
-    if fields is not None and set(fields) <= names and method in (None, "t"):
+    if fields is not None and method in (None, "t"):
         total, count, squares = (state[name] for name in fields)
+        if type(total) is float and type(count) is float and type(squares) is float:
+            return _student_t_number(total, count, squares, level)  # one state: no checks left
         return student_t(total, count, squares, level)
-    if fields is not None and not set(fields) <= names:
+    if fields is None and getattr(type(metric), "mean_fields", None) is not None:
         raise _no_closed_form(metric, "create it with variance=True for a Student t interval")
     if method is not None:
         raise _no_closed_form(metric, f"method {method!r} does not apply to it")
     raise _no_closed_form(metric, "its result is not a ratio of counts nor a mean")
+
+
+_Declared = tuple[tuple[str, tuple[str, ...]] | None, tuple[str, ...] | None]
+_DECLARED: dict[tuple[type, tuple[str, ...]], _Declared] = {}
+
+
+def _declared_fields(cls: type, names: tuple[str, ...]) -> _Declared:
+    """The class's ``ratio_of_counts`` and ``mean_fields``, each None unless its fields exist.
+
+    Cached per class and field names: what ``metric.interval()`` looks up on every call.
+    """
+    key = (cls, names)
+    found = _DECLARED.get(key)
+    if found is None:
+        if len(_DECLARED) >= 1024:  # classes made on the fly: keep the cache small
+            _DECLARED.clear()
+        found = _DECLARED[key] = _find_declared(cls, names)
+    return found
+
+
+def _find_declared(cls: type, names: tuple[str, ...]) -> _Declared:
+    ratio = getattr(cls, "ratio_of_counts", None)
+    if ratio is not None and not {ratio[0], *ratio[1]} <= set(names):
+        ratio = None
+    fields = getattr(cls, "mean_fields", None)
+    if fields is not None and not set(fields) <= set(names):
+        fields = None
+    return ratio, (None if fields is None else tuple(fields))
 
 
 def interval(metric: Metric, level: float = 0.95, method: str | None = None) -> tuple[Any, Any]:
@@ -358,6 +388,41 @@ def interval(metric: Metric, level: float = 0.95, method: str | None = None) -> 
     [0.1466, 0.9473]
     """
     return state_interval(metric, metric.state, level, method)
+
+
+def collection_interval(
+    collection: MetricCollection, level: float = 0.95, method: str | None = None
+) -> dict[str, Any]:
+    """``collection.interval()``: each member's ``interval(level, method)``, by name.
+
+    A member without an interval (no closed form, and not a
+    :class:`~interactive_metrics.Bootstrap`) raises a ``ValueError`` that names it and
+    says how to bootstrap every member: ``im.Bootstrap.collection(collection)``.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> metrics = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+    >>> collection_interval(metrics)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: member 'loss' of the collection: Mean has no closed-form interval ...
+    >>> metrics = im.Bootstrap.collection(metrics, replicates=100)
+    >>> metrics.update_state(values=[0.2, 0.9], y_true=[1, 0], y_pred=[1, 1])
+    >>> list(collection_interval(metrics))
+    ['loss', 'accuracy']
+    """
+    level = check_level(level)
+    out = {}
+    for name, member in collection.items():
+        try:
+            out[name] = member.interval(level, method)
+        except ValueError as error:
+            raise ValueError(
+                f"member {name!r} of the collection: {error}; or bootstrap every member: "
+                "`im.Bootstrap.collection(metrics)`"
+            ) from None
+    return out
 
 
 # -- blocks of states: a history, a breakdown ------------------------------------------------
@@ -419,16 +484,12 @@ def states_interval(
     >>> np.round(low, 4).tolist(), np.round(high, 4).tolist()
     ([0.4902, 0.7112], [0.9433, 0.8666])
     """
-    from interactive_metrics.bootstrap import Bootstrap
+    from interactive_metrics.bootstrap import Bootstrap, check_method
 
     level = check_level(level)
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
         engine = metric.engine
-        low, high = engine.intervals(states, level)  # type: ignore[attr-defined]
+        low, high = engine.intervals(states, level, check_method(method))  # type: ignore[attr-defined]
         return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
     if method is not None and method not in METHODS:
         raise ValueError(
@@ -504,11 +565,7 @@ def interval_history(
     level = check_level(level)
     _scalar_only(metric, "interval_history")
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
-        return metric.interval_history(level)
+        return metric.interval_history(level, method)
     frame = metric.history
     m = frame.height
     running = {
@@ -546,11 +603,7 @@ def breakdown_intervals(
     metric = streams.metric
     _scalar_only(metric, "breakdown_intervals")
     if isinstance(metric, Bootstrap):
-        if method not in (None, "percentile", "bootstrap"):
-            raise ValueError(
-                f"`method` of a Bootstrap interval must be 'percentile', got {method!r}"
-            )
-        return stream_intervals(streams, level)
+        return stream_intervals(streams, level, method)
     frame = streams.breakdown()
     k = frame.height
     engine = metric.engine

@@ -170,3 +170,24 @@ def test_stream_differences_false_positive_rate_under_the_null() -> None:
         s.update_state(np.ones(2000), y, stream=rng.integers(0, 5, 2000))
         flagged += bool(stream_differences(s)["differs"].any())
     assert flagged / runs <= 0.12
+
+
+def test_collection_interval_is_each_members_interval() -> None:
+    metrics = im.MetricCollection(
+        {"accuracy": im.BinaryAccuracy(), "loss": im.Mean(variance=True), "recall": im.Recall()}
+    )
+    x = np.random.default_rng(7).normal(size=40)
+    metrics.update_state(
+        values=x, y_true=[1] * 30 + [0] * 10, y_pred=[1] * 24 + [0] * 6 + [0] * 8 + [1] * 2
+    )
+    got = metrics.interval(0.9)
+    assert list(got) == ["accuracy", "loss", "recall"]
+    assert got["accuracy"] == wilson(32, 40, 0.9)
+    assert got["recall"] == wilson(24, 30, 0.9)
+    want = stats.t.interval(0.9, 39, loc=x.mean(), scale=stats.sem(x))
+    np.testing.assert_allclose(got["loss"], want, rtol=1e-10)
+    with pytest.raises(ValueError, match="`level` must be a number strictly between 0 and 1"):
+        metrics.interval(1.5)
+    mixed = im.MetricCollection({"loss": im.Mean(), "accuracy": im.BinaryAccuracy()})
+    with pytest.raises(ValueError, match=r"member 'loss' of the collection.*Bootstrap\.collection"):
+        mixed.interval()
