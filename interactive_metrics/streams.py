@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import functools
 import os
 import threading
@@ -40,7 +41,7 @@ from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.history import HistoryBuffer
 from interactive_metrics.metric import MERGE, RESET, UPDATE, Metric
 
-__all__ = ["Segments", "Streams", "check_keys"]
+__all__ = ["Segments", "Streams", "check_keys", "key_kind"]
 
 _LUT_LIMIT = 1 << 22  # integer keys below this are looked up in a table, without sorting
 
@@ -281,8 +282,15 @@ class Streams:
         return self._engine.new_history()
 
     def _register(self, keys: list[Any]) -> np.ndarray:
-        """Global codes of ``keys`` (distinct), adding the unknown ones in the given order."""
+        """Global codes of ``keys`` (distinct), adding the unknown ones in the given order.
+
+        New keys must be of the kind the known ones are (:func:`key_kind`): a
+        ``ValueError`` before any is added otherwise.
+        """
         index = self._index
+        new = [key for key in keys if key not in index]
+        if new:
+            self._check_kinds(new)
         codes = np.empty(len(keys), dtype=np.intp)
         for i, key in enumerate(keys):
             code = index.get(key)
@@ -293,6 +301,47 @@ class Streams:
             codes[i] = code
         self._grow(len(self._keys))
         return codes
+
+    def _check_kinds(self, new: list[Any]) -> None:
+        """Refuse keys of another kind than the known ones: one polars column holds them.
+
+        The ``null_stream`` key (or key part) is the one exception: it may be of any kind
+        (a label such as ``"unknown"`` beside integer keys).
+        """
+        label = self.null_stream
+
+        def kind_of(key: Any) -> Any:  # None where the key (part) is the null stream
+            if label is not None and key == label:
+                return None
+            if isinstance(key, tuple):
+                return tuple(kind_of(part) for part in key)
+            return key_kind(key)
+
+        def fill(kind: Any, other: Any) -> Any:  # parts kind leaves open, taken from other
+            if isinstance(kind, tuple) and isinstance(other, tuple) and len(kind) == len(other):
+                return tuple(fill(a, b) for a, b in zip(kind, other, strict=True))
+            return other if kind is None else kind
+
+        def agrees(kind: Any, other: Any) -> bool:
+            if kind is None or other is None:
+                return True
+            if isinstance(kind, tuple) and isinstance(other, tuple) and len(kind) == len(other):
+                return all(agrees(a, b) for a, b in zip(kind, other, strict=True))
+            return bool(kind == other)
+
+        kind, example = None, None
+        for key in [*self._keys[:64], *new]:  # known keys agree with each other already
+            mine = kind_of(key)
+            if not agrees(kind, mine):
+                raise ValueError(
+                    f"`stream` keys must all be of one kind, as one polars column holds "
+                    f"them: the keys are {kind} (e.g. {example!r}), got {key!r} "
+                    f"({key_kind(key)}); convert the keys to one type (e.g. with str()) "
+                    "before updating"
+                )
+            if mine is not None and example is None:
+                example = key
+            kind = fill(kind, mine)
 
     def _note_in_lut(self, key: Any, code: int) -> None:
         lut = self._lut
@@ -1042,6 +1091,18 @@ class Streams:
             raise ValueError(
                 f"cannot merge Streams whose keys differ in shape ({shown}); merge Streams "
                 "keyed by the same columns"
+            )
+        kinds = {
+            key_kind(key)
+            for s in [self, *group]
+            for key in s._keys[:2]  # one of the first two is not the null stream
+            if s.null_stream is None or key != s.null_stream
+        }
+        if len(kinds) > 1:
+            raise ValueError(
+                f"cannot merge Streams whose keys are of different kinds "
+                f"({sorted(map(str, kinds))}); one polars column holds a Streams' keys: "
+                "convert them to one type before updating"
             )
         with _all_locked([self, *group]):  # each state as of one event, the others' included
             self._merge(group)
@@ -1799,6 +1860,41 @@ def _checked_segments(
         out[label] = value
     states = {n: out[f"states[{n!r}]"] for n in names}
     return states, out["weight"], batch_rank, stream_of, first_row
+
+
+def key_kind(key: Any) -> Any:
+    """The kind of a stream key: what one polars column of such keys holds.
+
+    A Streams keeps keys of one kind (per part, for composite keys), so that its
+    breakdown has one typed key column and a save gives every key back as it was:
+    ``"str"``, ``"int"``, ``"float"``, ``"bool"``, ``"datetime"`` (with its time zone),
+    ``"date"``, ``"duration"``, ``"time"``, or the type's name; a tuple of kinds for
+    composite keys.
+
+    Examples
+    --------
+    >>> key_kind("pump_a"), key_kind(np.int64(3)), key_kind(("a", 1))
+    ('str', 'int', ('str', 'int'))
+    """
+    if isinstance(key, tuple):
+        return tuple(key_kind(part) for part in key)
+    if isinstance(key, (bool, np.bool_)):
+        return "bool"
+    if isinstance(key, (int, np.integer)):
+        return "int"
+    if isinstance(key, (float, np.floating)):
+        return "float"
+    if isinstance(key, str):
+        return "str"
+    if isinstance(key, datetime.datetime):
+        return "datetime" if key.tzinfo is None else f"datetime[{key.tzinfo}]"
+    if isinstance(key, datetime.date):
+        return "date"
+    if isinstance(key, datetime.timedelta):
+        return "duration"
+    if isinstance(key, datetime.time):
+        return "time"
+    return type(key).__name__
 
 
 def check_keys(

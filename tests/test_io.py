@@ -631,23 +631,25 @@ class Opaque:
     """A hashable object polars holds only as an Object."""
 
 
-@pytest.mark.parametrize(
-    ("keys", "message"),
-    [
-        (["a", 1], r"cannot save a Streams .*key"),
-        ([1, 2.5], r"cannot store in one column \(keys of type float, int: "),
-        ([2.5, 1], r"the key 1 \(type int\): in a Float64 column it would come back as 1.0"),
-        # numpy float32, dataclass and object keys: refused or made Python values by
-        # Streams.update_state itself (tests/test_keys_hostile.py)
-    ],
-)
-def test_keys_that_would_not_come_back_as_they_are_are_refused(
-    tmp_path: Path, keys: list[Any], message: str
+@pytest.mark.parametrize("keys", [["a", 1], [1, 2.5], [2.5, 1]])
+def test_keys_that_would_not_come_back_as_they_are_are_refused_when_given(
+    tmp_path: Path, keys: list[Any]
 ) -> None:
+    """Keys of two kinds are refused by the update, so a save never meets them."""
     s = im.Streams(im.Sum())
-    for key in keys:
-        s.update_state([1.0], stream=key)
-    with pytest.raises(TypeError, match=message):
+    s.update_state([1.0], stream=keys[0])
+    with pytest.raises(ValueError, match="`stream` keys must all be of one kind"):
+        s.update_state([1.0], stream=keys[1])
+    s.save(tmp_path / "s.zip")
+    assert im.load(tmp_path / "s.zip").streams == keys[:1]
+
+
+def test_integer_keys_beside_a_text_null_stream_cannot_be_saved_yet(tmp_path: Path) -> None:
+    # A known gap: the null stream's label may be of another kind than the keys in
+    # memory, but one Parquet column cannot hold both; the save says so, writes nothing.
+    s = im.Streams(im.Sum(), null_stream="unknown")
+    s.update_state([1.0, 2.0], stream=[1, None])
+    with pytest.raises(TypeError, match=r"cannot save a Streams .*keys of type int, str"):
         s.save(tmp_path / "s.zip")
     assert not (tmp_path / "s.zip").exists()
 

@@ -280,7 +280,7 @@ def test_history_last_bounds_every_streams_rows():
     last, k = 3, 1000
     rng = np.random.default_rng(5)
     s = im.Streams(im.Sum(history_last=last))
-    alone = {key: im.Sum(history_last=last) for key in (0, 7, 999, "rare")}
+    alone = {key: im.Sum(history_last=last) for key in (0, 7, 999, 10**6)}
     held = []
     for i in range(40):
         values = rng.integers(-9, 10, size=k).astype(float)
@@ -288,8 +288,8 @@ def test_history_last_bounds_every_streams_rows():
         for key in (0, 7, 999):
             alone[key].update_state(values[key : key + 1])
         if i in (0, 20):  # a stream seen twice keeps both rows: the window is per stream
-            s.update_state([float(i)], stream="rare")
-            alone["rare"].update_state([float(i)])
+            s.update_state([float(i)], stream=10**6)
+            alone[10**6].update_state([float(i)])
         held.append(len(s._long))  # rows in memory (the buffer behind `history`)
     assert max(held) <= 2 * last * len(s)
     assert s.history.height == last * k + 2
@@ -476,11 +476,13 @@ def test_null_keys_with_a_label():
     s = im.Streams(im.Sum(), null_stream="unknown")
     s.update_state([1, 2, 3], stream=["a", None, None])
     s.update_state([4], stream=None)
-    s.update_state([5, 6], stream=pl.Series([None, 7], dtype=pl.Int64))
+    with pytest.raises(ValueError, match=r"keys are str \(e.g. 'a'\), got 7 \(int\)"):
+        s.update_state([5, 6], stream=pl.Series([None, 7], dtype=pl.Int64))  # one kind of key
+    s.update_state([5, 6], stream=pl.Series([None, "7"]))
     assert s.breakdown().select("stream", "total").rows() == [
         ("a", 1.0),
         ("unknown", 14.0),  # 2 + 3 + 4 + 5
-        ("7", 6.0),  # string and integer keys together: shown as strings
+        ("7", 6.0),
     ]
 
 
