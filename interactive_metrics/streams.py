@@ -1152,9 +1152,12 @@ class Streams:
         return self._overall.result()
 
     def _results(self) -> np.ndarray:
+        """Each stream's result, in memory of its own (a result may be a state field itself,
+        e.g. ``Sum``'s total: a view would change under the frames built from it)."""
         k = len(self._keys)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self._rows({name: x[:k] for name, x in self._state.items()})
+            results = self._rows({name: x[:k] for name, x in self._state.items()})
+        return np.array(results, copy=True)
 
     @_locked
     def rolling(self, window: int) -> pl.DataFrame:

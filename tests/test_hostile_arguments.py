@@ -89,3 +89,41 @@ def test_an_infinite_weight_is_refused_and_changes_nothing(weight: object) -> No
         assert metric.step == 1
     with pytest.raises(ValueError, match="or infinite"):
         im.Sum().update_state(np.ones(300_000), sample_weight=np.r_[np.ones(299_999), np.inf])
+
+
+@pytest.mark.parametrize(
+    ("make", "inputs"),
+    [
+        (lambda: im.Sum(), ([4.0, 1.0],)),
+        (lambda: im.ConfusionMatrix(2), ([0, 1], [0, 1])),
+        (lambda: im.Mean(), ([4.0, 1.0],)),
+    ],
+)
+def test_frames_and_results_handed_out_do_not_change_with_later_updates(
+    make: object, inputs: tuple
+) -> None:
+    """A breakdown's result column was a view of the stream state (Sum: 4.0 became 14.0)."""
+    s = im.Streams(make())  # type: ignore[operator]
+    collection = im.MetricCollection({"m": make()}).streams()  # type: ignore[operator]
+    m = make()  # type: ignore[operator]
+    s.update_state(*inputs, stream=["a", "a"])
+    collection.update_state(*inputs, stream=["a", "a"])
+    m.update_state(*inputs)
+    handed = [s.breakdown(), collection.breakdown(), s.by_stream, s.rolling(1), m.history]
+    copies = [frame.clone() for frame in handed]
+    values = [s.result(), s["a"].result(), m.result(), m.state]
+    kept = [copy_of(v) for v in values]
+    for _ in range(2):
+        s.update_state(*inputs, stream=["a", "a"])
+        collection.update_state(*inputs, stream=["a", "a"])
+        m.update_state(*inputs)
+    for frame, copy in zip(handed, copies, strict=True):
+        assert frame.equals(copy)
+    for value, copy in zip(values, kept, strict=True):
+        np.testing.assert_equal(value, copy)
+
+
+def copy_of(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: np.array(v, copy=True) for k, v in value.items()}
+    return np.array(value, copy=True)
