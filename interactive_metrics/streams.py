@@ -1152,8 +1152,11 @@ class Streams:
         return self._overall.result()
 
     def _results(self) -> np.ndarray:
-        """Each stream's result, in memory of its own (a result may be a state field itself,
-        e.g. ``Sum``'s total: a view would change under the frames built from it)."""
+        """Each stream's result, in memory of its own.
+
+        A result may be a state field itself (``Sum``'s total): a view would change under
+        the frames built from it.
+        """
         k = len(self._keys)
         with np.errstate(divide="ignore", invalid="ignore"):
             results = self._rows({name: x[:k] for name, x in self._state.items()})

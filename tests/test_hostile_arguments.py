@@ -110,7 +110,7 @@ def test_frames_and_results_handed_out_do_not_change_with_later_updates(
     collection.update_state(*inputs, stream=["a", "a"])
     m.update_state(*inputs)
     handed = [s.breakdown(), collection.breakdown(), s.by_stream, s.rolling(1), m.history]
-    copies = [frame.clone() for frame in handed]
+    copies = [frame.rows() for frame in handed]  # Python values: clone() would share memory
     values = [s.result(), s["a"].result(), m.result(), m.state]
     kept = [copy_of(v) for v in values]
     for _ in range(2):
@@ -118,7 +118,7 @@ def test_frames_and_results_handed_out_do_not_change_with_later_updates(
         collection.update_state(*inputs, stream=["a", "a"])
         m.update_state(*inputs)
     for frame, copy in zip(handed, copies, strict=True):
-        assert frame.equals(copy)
+        assert frame.rows() == copy
     for value, copy in zip(values, kept, strict=True):
         np.testing.assert_equal(value, copy)
 
