@@ -305,9 +305,9 @@ def test_composite_keys_through_replay_with_missing_parts(client) -> None:
         im.Streams(im.Sum()).replay(frame, values="loss", batch="step", stream=["sensor", "site"])
     with pytest.raises(TypeError, match=r"`stream` must be a column name or a list"):
         im.Streams(im.Sum()).replay(frame, values="loss", batch="step", stream=[])
-    with pytest.raises(TypeError, match=r"`every` and `reset` are not supported"):
+    with pytest.raises(TypeError, match=r"`reset` must be a column name"):
         im.Streams(im.Sum()).replay(
-            frame, values="loss", batch="step", stream=["sensor", "site"], reset="step"
+            frame, values="loss", batch="step", stream=["sensor", "site"], reset=["step"]
         )
 
 
