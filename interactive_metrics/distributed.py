@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,6 +100,12 @@ class _Plan:
     per_member: bool = False  # streams of a collection: each member's own stream columns
     every: str | None = None  # time buckets of a datetime batch column
     reset: str | None = None  # the column of epochs
+    flag_nan: bool = False  # ship where states are NaN: pandas' group-by sums skip NaN
+
+    @property
+    def state_columns(self) -> list[str]:
+        """The columns of state-field elements, every member's."""
+        return [c for prefix, metric in self.members for c in _state_columns(prefix, metric)]
 
     @property
     def roles(self) -> dict[str, str | None]:
@@ -126,6 +132,10 @@ def _field_columns(name: str, shape: tuple[int, ...]) -> list[str]:
     if shape == ():
         return [name]
     return [f"{name}[{i}]" for i in range(int(np.prod(shape)))]
+
+
+def _state_columns(prefix: str, metric: Metric) -> list[str]:
+    return [c for f in metric.engine.fields for c in _field_columns(prefix + f.name, f.shape)]
 
 
 def _members(target: Any) -> tuple[tuple[str, Metric], ...]:
@@ -175,6 +185,8 @@ def _id_list(ids: Any) -> list[Any]:
     return ids.to_list() if isinstance(ids, pl.Series) else np.asarray(ids).tolist()
 
 
+NAN_FLAG = ":nan"
+"""The suffix of the columns counting a state column's NaN (Dask's group-by skips NaN)."""
 NO_ROW = np.iinfo(np.int64).max
 """The ``first_row`` of a (batch, stream) a member has no sample of (its NaN were dropped)."""
 
@@ -346,7 +358,13 @@ def _partial_states(part: Any, plan: _Plan, number: int) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if plan.flag_nan:
+        flags = {
+            f"{c}{NAN_FLAG}": out[c].isna().to_numpy(dtype=np.int64) for c in plan.state_columns
+        }
+        out = pd.concat([out, pd.DataFrame(flags, index=out.index)], axis=1)
+    return out
 
 
 def _on_partition(
@@ -373,15 +391,32 @@ def _rules(
 
 
 def _plan_rules(plan: _Plan) -> dict[str, str]:
-    return _rules(plan.members, plan.per_member, plan.reset is not None)
+    rules = _rules(plan.members, plan.per_member, plan.reset is not None)
+    if plan.flag_nan:
+        rules.update({f"{c}{NAN_FLAG}": "sum" for c in plan.state_columns})
+    return rules
 
 
 def _merged_partials(data: Any, plan: _Plan) -> pd.DataFrame:
-    """Partial states per partition (map_partitions), merged per key (a Dask group-by)."""
+    """Partial states per partition (map_partitions), merged per key (a Dask group-by).
+
+    pandas' group-by ``sum``, ``min`` and ``max`` skip NaN where the engine's merge
+    keeps it (a NaN state, under ``nan_strategy="propagate"``, stays NaN): the workers
+    ship how many NaN each state column holds, and the merged states are NaN again
+    where any partial was.
+    """
+    plan = replace(plan, flag_nan=True)
     meta = _partial_states(_empty_partition(data), plan, 0)
     partials = data.map_partitions(_on_partition, plan, meta=meta, enforce_metadata=False)
     merged = partials.groupby(KEYS, dropna=False, sort=False).agg(_plan_rules(plan))
-    return merged.reset_index().compute()
+    return _with_nan(merged.reset_index().compute(), plan.state_columns)
+
+
+def _with_nan(merged: pd.DataFrame, states: list[str]) -> pd.DataFrame:
+    """The merged states NaN again where a partial was NaN (its ``:nan`` count), flags dropped."""
+    for column in states:
+        merged[column] = merged[column].where(merged[f"{column}{NAN_FLAG}"].to_numpy() == 0)
+    return merged.drop(columns=[f"{c}{NAN_FLAG}" for c in states])
 
 
 def _key_columns(stream: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
@@ -588,6 +623,7 @@ def apply_partials(
     [(1, 3.0, 3.0), (2, 4.0, 3.5)]
     """
     frame = partials.to_pandas() if isinstance(partials, pl.DataFrame) else partials
+    frame = frame.reset_index(drop=True)  # partitions' partials, concatenated, repeat labels
     rules = merge_rules(target)
     missing = [c for c in [*KEYS, *rules] if c not in frame.columns]
     if missing:
@@ -595,7 +631,15 @@ def apply_partials(
             f"`partials` must have the columns of partial_states(), missing {missing}; "
             "pass the (merged) output of partial_states for this metric"
         )
-    merged = frame.groupby(KEYS, dropna=False, sort=False).agg(rules).reset_index()
+    states = [c for prefix, m in _members(target) for c in _state_columns(prefix, m)]
+    flags = frame[states].isna().astype(np.int64).add_suffix(NAN_FLAG)  # pandas skips NaN
+    merged = (
+        frame.join(flags)
+        .groupby(KEYS, dropna=False, sort=False)
+        .agg({**rules, **dict.fromkeys(flags.columns, "sum")})
+        .reset_index()
+    )
+    merged = _with_nan(merged, states)
     key_names = _key_columns(stream)
     return _apply(target, merged, key_names=key_names if isinstance(key_names, tuple) else None)
 

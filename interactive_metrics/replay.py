@@ -450,6 +450,8 @@ class Epochs:
 
     def add(self, chunk: pl.DataFrame, batch: str) -> None:
         if self.column is not None:
+            if chunk.schema[batch].is_temporal():  # as batch_codes gives the ids
+                chunk = chunk.with_columns(pl.col(batch).to_physical())
             self.parts.append(
                 chunk.group_by(batch).agg(
                     pl.col(self.column).min().alias("low"), pl.col(self.column).max().alias("high")
