@@ -222,6 +222,16 @@ def test_epochs_and_time_buckets_on_a_cluster_equal_one_machine(client, kind, ti
         assert "reset" in there.history["event"].to_list()
     if kind in ("streams", "collection streams"):
         _assert_same(there, here)
+    if kind.startswith("collection"):  # each member equals its own replay, alone
+        members = there.members if kind == "collection streams" else dict(there.items())
+        for name, member in members.items():
+            own = {k: v for k, v in options.items() if k not in COLUMNS or k in _inputs(name)}
+            metric = member.metric if kind == "collection streams" else member
+            fresh = type(metric)()
+            alone = (im.Streams(fresh) if kind == "collection streams" else fresh).replay(
+                log, **own
+            )
+            polars.testing.assert_frame_equal(member.history, alone.history)
 
 
 def test_epochs_equal_a_loop_that_resets(client) -> None:
