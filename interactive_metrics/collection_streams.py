@@ -489,7 +489,7 @@ class CollectionStreams:
             self.check_key_shape("stream" if names is None else list(names))
         with self._locked():  # every member checked and prepared, then every member written
             writes = [
-                prepare_stream_epochs(s, *parts[name], labels, runs)
+                prepare_stream_epochs(s, *parts[name], labels, runs, check=True)
                 for name, s in self._members.items()
             ]
             for write in writes:

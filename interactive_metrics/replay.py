@@ -839,16 +839,20 @@ def prepare_stream_epochs(
     segments: Segments,
     labels: pl.Series | None,
     runs: list[tuple[int, int]] | None,
+    check: bool = False,
 ) -> Callable[[], None]:
     """Check ``k`` updates of ``streams`` (as a replay computes them); return the write.
 
     :func:`prepare_epochs` for a :class:`~interactive_metrics.Streams`: with ``runs``,
     the write resets the streams before each epoch, and the merged metric's labels
     are checked first; without, the write is one
-    :meth:`~interactive_metrics.Streams.update_from_segments` (itself all or nothing).
+    :meth:`~interactive_metrics.Streams.update_from_segments` (itself all or nothing;
+    ``check=True`` checks the labels here too, for writes over several Streams).
     Hold ``streams.lock`` until the write.
     """
     if runs is None:
+        if check and labels is not None and len(labels):
+            streams.merged().prepare_updates(batch_states, labels)
         return lambda: streams.update_from_segments(batch_states, segments, labels=labels)
     if not runs:
         return _nothing

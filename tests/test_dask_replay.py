@@ -406,3 +406,16 @@ def test_replay_with_nulls_equals_the_loop_for_any_log(values, data, strategy) -
         replayed = make().replay(log, values="loss", batch="step")
         loop = _loop(make, log, values="loss")
         assert replayed.history.drop("log_batch").equals(loop.history)
+
+
+def test_streams_of_a_collection_check_every_member_before_writing_any(client) -> None:
+    s = im.MetricCollection({"total": im.Sum(), "loss": im.Mean()}).streams()
+    # only the second member holds Int64 ids (written behind the collection's back)
+    s.members["loss"].replay(_log(n=10), values="loss", batch="step", stream="sensor")
+    before = [(m.history.clone(), m.breakdown().clone()) for m in s.members.values()]
+    later = _log(n=30).with_columns(step=pl.col("step").cast(pl.Int64) * pl.duration(seconds=1))
+    for data in (later, _dask(later)):
+        with pytest.raises(ValueError, match=r"`batch` ids of dtype Duration.* beside the Int64"):
+            s.replay(data, batch="step", stream="sensor", values="loss")
+        for (history, breakdown), member in zip(before, s.members.values(), strict=True):
+            assert member.history.equals(history) and member.breakdown().equals(breakdown)
