@@ -43,11 +43,16 @@ from interactive_metrics.engine import CHUNK, Batch, Engine, State
 from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.metric import Metric
 from interactive_metrics.replay import (
+    Epochs,
     batch_codes,
     batch_labels,
+    bucketed,
     check_columns,
     check_nulls,
+    epoch_roles,
+    input_arrays,
     input_roles,
+    prepare_epochs,
     sorted_codes,
     source_chunks,
     source_frame,
@@ -635,7 +640,14 @@ class MetricCollection:
     # -- replay -----------------------------------------------------------------------------
 
     def replay(
-        self, data: Any, *, batch: str, sample_weight: str | None = None, **columns: str
+        self,
+        data: Any,
+        *,
+        batch: str,
+        sample_weight: str | None = None,
+        every: str | None = None,
+        reset: str | None = None,
+        **columns: str,
     ) -> MetricCollection:
         """Replay a logged run into every member: one update per batch id, one pass over the log.
 
@@ -649,6 +661,11 @@ class MetricCollection:
             The column of batch ids; batches are replayed in sorted id order.
         sample_weight : str, optional
             The column of sample weights, for every member.
+        every : str, optional
+            Bucket a ``batch`` column of datetimes into time buckets (``"1h"``,
+            ``"1d"``...), as :meth:`Metric.replay <interactive_metrics.Metric.replay>`.
+        reset : str, optional
+            The column of epochs: every member is reset before each epoch.
         **columns : str
             One column per input the members read, by the input's name
             (``values="loss", y_true="label", y_pred="score"``).
@@ -684,23 +701,35 @@ class MetricCollection:
         from interactive_metrics.distributed import is_dask_frame, replay_dask
 
         if is_dask_frame(data):  # partial states of every member on the workers, one pass
-            return replay_dask(self, data, batch=batch, sample_weight=sample_weight, **columns)
+            return replay_dask(
+                self,
+                data,
+                batch=batch,
+                sample_weight=sample_weight,
+                every=every,
+                reset=reset,
+                **columns,
+            )
         lazy, frame = source_frame(data)
         roles: dict[str, str | None] = {
             **{n: columns[n] for n in self._input_names},
             "sample_weight": sample_weight,
             "batch": batch,
+            **epoch_roles(reset),
         }
+        check_columns(lazy.collect_schema(), roles, {*self._input_names, "sample_weight"})
+        lazy, frame = bucketed(lazy, frame, batch, every)
         schema = lazy.collect_schema()
-        check_columns(schema, roles, {*self._input_names, "sample_weight"})
+        epochs = Epochs(reset)
         needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
         metrics = self._metrics
         chunk_ids: list[Any] = []
         partial: list[list[State]] = [[] for _ in metrics]
         for chunk in source_chunks(lazy, frame, needed):
             check_nulls(chunk, roles, set())
+            epochs.add(chunk, batch)
             starts, codes, ids = batch_codes(chunk[batch])
-            arrays = {n: chunk[columns[n]].to_numpy() for n in self._input_names}
+            arrays = input_arrays(chunk, {n: columns[n] for n in self._input_names})
             weights = None if sample_weight is None else chunk[sample_weight].to_numpy()
             jobs = []
             for group in self._groups:
@@ -731,12 +760,12 @@ class MetricCollection:
         if len(chunk_ids) == 1:
             distinct, merged = chunk_ids[0], [parts[0] for parts in partial]
         else:
-            every = (
+            all_ids = (
                 pl.concat(chunk_ids)
                 if isinstance(chunk_ids[0], pl.Series)
                 else np.concatenate(chunk_ids)
             )
-            codes, distinct = sorted_codes(every)
+            codes, distinct = sorted_codes(all_ids)
             spans = len(distinct) != len(codes) or not bool((np.diff(codes) > 0).all())
             merged = []
             for m, parts in zip(metrics, partial, strict=True):
@@ -746,10 +775,13 @@ class MetricCollection:
                     m.engine.merge_segments(stacked, codes, len(distinct)) if spans else stacked
                 )
         labels = batch_labels(distinct, schema[batch])
+        runs = epochs.bounds(distinct, batch)
         with ExitStack() as stack:  # every member prepared, then every member written
             for lock in self._locks:
                 stack.enter_context(lock)
-            writes = [m.prepare_updates(s, labels) for m, s in zip(metrics, merged, strict=True)]
+            writes = [
+                prepare_epochs(m, s, labels, runs) for m, s in zip(metrics, merged, strict=True)
+            ]
             for write in writes:
                 write()
         return self

@@ -42,12 +42,17 @@ from interactive_metrics.core.segments import (
 from interactive_metrics.engine import Batch, Engine, State
 from interactive_metrics.errors import UnknownKeyError
 from interactive_metrics.replay import (
+    Epochs,
     batch_codes,
     batch_labels,
+    bucketed,
     check_columns,
     check_nulls,
     chunk_keys,
+    epoch_roles,
+    input_arrays,
     input_roles,
+    prepare_stream_epochs,
     sorted_codes,
     source_chunks,
     source_frame,
@@ -296,20 +301,29 @@ class CollectionStreams:
         batch: str,
         stream: str | Sequence[str],
         sample_weight: str | None = None,
+        every: str | None = None,
+        reset: str | None = None,
         **columns: str,
     ) -> CollectionStreams:
         """Replay a logged run into every member's streams, in one pass over the log.
 
         Parameters
         ----------
-        data : polars DataFrame or LazyFrame, pandas DataFrame, or path
-            One row per sample; a CSV / Parquet path is read lazily, in chunks.
+        data : polars DataFrame or LazyFrame, pandas DataFrame, Dask DataFrame, or path
+            One row per sample; a CSV / Parquet path is read lazily, in chunks; a
+            Dask DataFrame is reduced on its workers
+            (:func:`~interactive_metrics.distributed.replay_dask`).
         batch : str
             The column of batch ids; batches are replayed in sorted id order.
         stream : str or list of str
             The column of stream keys, or several columns for composite keys.
         sample_weight : str, optional
             The column of sample weights, for every member.
+        every : str, optional
+            Bucket a ``batch`` column of datetimes into time buckets (``"1h"``,
+            ``"1d"``...), as :meth:`Streams.replay <interactive_metrics.Streams.replay>`.
+        reset : str, optional
+            The column of epochs: every member's streams are reset before each epoch.
         **columns : str
             One column per input the members read (``values="loss", y_true="label"``).
 
@@ -337,8 +351,21 @@ class CollectionStreams:
         >>> s.breakdown().select("stream", "loss/result", "recall/result").rows()
         [('a', 0.3, 0.5), ('b', 0.3, 0.0)]
         """
+        from interactive_metrics.distributed import is_dask_frame, replay_dask
+
         names = self._binder.input_names
         input_roles(self._binder, columns, "CollectionStreams")
+        if is_dask_frame(data):  # every member's partial states on the workers, one pass
+            return replay_dask(
+                self,
+                data,
+                batch=batch,
+                stream=stream,
+                sample_weight=sample_weight,
+                every=every,
+                reset=reset,
+                **columns,
+            )
         lazy, frame = source_frame(data)
         key_roles = stream_roles(stream)
         roles: dict[str, str | None] = {
@@ -346,26 +373,23 @@ class CollectionStreams:
             "sample_weight": sample_weight,
             "batch": batch,
             **key_roles,
+            **epoch_roles(reset),
         }
+        check_columns(lazy.collect_schema(), roles, {*names, "sample_weight"})
+        lazy, frame = bucketed(lazy, frame, batch, every)
         schema = lazy.collect_schema()
-        check_columns(schema, roles, {*names, "sample_weight"})
         needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
         null_ok = set(key_roles) if self.null_stream is not None else set()
         new_names = None if isinstance(stream, str) else tuple(stream)
-        if self._key_names is not False and self._key_names != new_names:
-            if (self._key_names is None) != (new_names is None) or len(
-                self._key_names or ()
-            ) != len(new_names or ()):
-                raise ValueError(
-                    f"`stream` must be keys of the shape these streams have "
-                    f"({list(self.key_names)}), got {stream!r}"
-                )
+        self.check_key_shape(stream)
         partials = [_ReplayParts(e) for e in self._engines]
+        epochs = Epochs(reset)
         all_keys: list[Any] = []  # replay-wide stream index -> key
         index: dict[Any, int] = {}
         offset = 0
         for chunk in source_chunks(lazy, frame, needed):
             check_nulls(chunk, roles, null_ok)
+            epochs.add(chunk, batch)
             height = chunk.height
             starts, codes, ids = batch_codes(chunk[batch])
             if starts is not None:
@@ -378,28 +402,107 @@ class CollectionStreams:
                     code = index[key] = len(all_keys)
                     all_keys.append(key)
                 global_of[i] = code
-            arrays = {n: chunk[columns[n]].to_numpy() for n in names}
+            arrays = input_arrays(chunk, {n: columns[n] for n in names})
             weights = None if sample_weight is None else chunk[sample_weight].to_numpy()
             bound = self._binder.bind(sample_weight=weights, **arrays)
             for parts, one in zip(partials, bound, strict=True):
                 parts.add(one, codes, ids, local, len(keys), global_of, offset)
             offset += height
         labels = None
-        prepared = []
-        for parts in partials:
+        all_batches = None
+        prepared = {}
+        for name, parts in zip(self._names, partials, strict=True):
             all_batches, batch_states, segments = parts.collect(all_keys, new_names)
             labels = batch_labels(all_batches, schema[batch])
-            prepared.append((batch_states, segments))
-        with self._locked():
-            writes = [  # every member checked first: a failure changes no member
-                s.prepare_from_segments(batch_states, segments, labels=labels)
-                for s, (batch_states, segments) in zip(self._order, prepared, strict=True)
+            prepared[name] = (batch_states, segments)
+        runs = epochs.bounds(all_batches, batch)
+        self.update_from_segments(prepared, labels=labels, runs=runs)
+        return self
+
+    def check_key_shape(self, stream: str | Sequence[str]) -> None:
+        """Raise a ``ValueError`` unless ``stream`` (key columns) suits the keys seen so far.
+
+        One column for simple keys, as many columns as before for composite keys.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.MetricCollection([im.Sum(), im.Max()]).streams()
+        >>> s.update_state([1.0], stream="a")
+        >>> s.check_key_shape(["sensor", "site"])
+        Traceback (most recent call last):
+        ...
+        ValueError: `stream` must be keys of the shape these streams have (['stream']), ...
+        """
+        new_names = None if isinstance(stream, str) else tuple(stream)
+        if self._key_names is not False and self._key_names != new_names:
+            if (self._key_names is None) != (new_names is None) or len(
+                self._key_names or ()
+            ) != len(new_names or ()):
+                raise ValueError(
+                    f"`stream` must be keys of the shape these streams have "
+                    f"({list(self.key_names)}), got {stream!r}"
+                )
+
+    def update_from_segments(
+        self,
+        parts: Mapping[str, tuple[State, Segments]],
+        labels: pl.Series | None = None,
+        runs: list[tuple[int, int]] | None = None,
+    ) -> None:
+        """Add ``k`` batches to every member, given each member's batch and segment states.
+
+        What a replay computes (on one machine or on Dask's workers): for each member
+        name, the arguments of :meth:`Streams.update_from_segments
+        <interactive_metrics.Streams.update_from_segments>`. ``runs`` (positions of
+        the ``k`` batches, one pair per epoch) resets every member before each epoch.
+
+        Raises
+        ------
+        ValueError
+            For other member names, keys of another shape, or labels that cannot sit
+            beside earlier ones; checked before any member changes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> from interactive_metrics.streams import Segments
+        >>> s = im.MetricCollection([im.Sum(), im.Max()]).streams()
+        >>> zero = np.zeros(1, dtype=np.intp)  # one batch, one stream ("a"), its first row 0
+        >>> def part(states):
+        ...     return states, Segments(["a"], zero, zero, zero, np.ones(1), states)
+        >>> total, largest = {"total": np.array([2.0])}, {"max": np.array([2.0])}
+        >>> s.update_from_segments({"sum": part(total), "max": part(largest)})
+        >>> s.breakdown().select("stream", "sum/result", "max/result").rows()
+        [('a', 2.0, 2.0)]
+        """
+        if list(parts) != list(self._names):
+            raise ValueError(
+                f"`parts` must hold every member, {list(self._names)}, got {list(parts)}"
+            )
+        for name, engine in zip(self._names, self._engines, strict=True):
+            batch_states, segments = parts[name]
+            for states in (batch_states, segments.states):
+                if set(states) != set(engine.names):
+                    raise ValueError(
+                        f"member {name!r} needs the states {list(engine.names)}, got "
+                        f"{list(states)}; pass what its engine computes"
+                    )
+        names = next(iter(parts.values()))[1].key_names
+        if self._key_names is not False:
+            self.check_key_shape("stream" if names is None else list(names))
+        with self._locked():  # every member checked and prepared, then every member written
+            writes = [
+                prepare_stream_epochs(s, *parts[name], labels, runs)
+                for name, s in self._members.items()
             ]
             for write in writes:
                 write()
-            if self._key_names is False and (all_keys or new_names is not None):
-                self._key_names = new_names
-        return self
+            if self._key_names is False and (
+                names is not None or any(seg.keys for _, seg in parts.values())
+            ):
+                self._key_names = names  # composite keys count even with no rows
 
     # -- events over every member -----------------------------------------------------------
 

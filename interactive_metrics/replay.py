@@ -14,7 +14,7 @@ partial states merge exactly, which is what mergeable states are for.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,10 +140,33 @@ def check_columns(
             )
 
 
+STRUCTURAL_ROLES = frozenset({"batch", "sample_weight", "reset"})
+"""The roles whose nulls a replay refuses (with the stream keys, unless ``null_stream``).
+
+A value column's nulls are missing values, read as NaN as ``update_state`` reads a
+polars or pandas column (:func:`input_array`); ``nan_strategy`` then decides.
+"""
+
+
 def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: set[str]) -> None:
+    """Refuse nulls in the batch ids, weights, epochs and (unless ``allowed``) stream keys.
+
+    Value columns are not checked: their nulls are NaN, as for ``update_state``.
+
+    Examples
+    --------
+    >>> chunk = pl.DataFrame({"step": [1, None], "loss": [1.0, None]})
+    >>> check_nulls(chunk, {"values": "loss"}, set())  # a missing value: NaN
+    >>> check_nulls(chunk, {"values": "loss", "batch": "step"}, set())
+    Traceback (most recent call last):
+    ...
+    ValueError: column 'step' (for `batch`) has 1 null(s); fill or drop them first, ...
+    """
     for role, column in roles.items():
         if column is None or role in allowed:
             continue
+        if role not in STRUCTURAL_ROLES and not _is_stream_role(role):
+            continue  # a value column: missing values are NaN (see input_array)
         nulls = chunk[column].null_count()
         if _is_stream_role(role) and chunk[column].dtype in (pl.Float32, pl.Float64):
             nulls += int(chunk[column].is_nan().sum())  # NaN keys are missing keys too
@@ -158,6 +181,31 @@ def check_nulls(chunk: pl.DataFrame, roles: Mapping[str, str | None], allowed: s
                 f"column {column!r} (for `{role}`) has {nulls} null(s); fill or drop them "
                 f"first, e.g. with pl.col({column!r}).fill_null(...) or .drop_nulls({column!r})"
             )
+
+
+def input_array(column: pl.Series) -> np.ndarray:
+    """A value column as ``update_state`` reads a polars Series: missing values are NaN.
+
+    Numbers and booleans with nulls become float64 with NaN where a value is
+    missing (a pandas ``NaN`` or ``pd.NA`` is a polars null once read); the
+    metric's ``nan_strategy`` then decides, as for ``update_state``.
+
+    Examples
+    --------
+    >>> input_array(pl.Series([True, None, False]))
+    array([ 1., nan,  0.])
+    >>> input_array(pl.Series([1, 2])).dtype
+    dtype('int64')
+    """
+    dtype = column.dtype
+    if column.null_count() and (dtype.is_numeric() or dtype == pl.Boolean):
+        column = column.cast(pl.Float64)
+    return column.to_numpy()
+
+
+def input_arrays(chunk: pl.DataFrame, columns: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """``{input name: array}`` of the ``columns`` of ``chunk``, each read by :func:`input_array`."""
+    return {name: input_array(chunk[column]) for name, column in columns.items()}
 
 
 def _is_stream_role(role: str) -> bool:
@@ -304,7 +352,7 @@ def chunk_batch(
     >>> batch.n, batch.weight
     (2, array([1., 2.]))
     """
-    arrays = tuple(chunk[column].to_numpy() for column in inputs.values())
+    arrays = tuple(input_arrays(chunk, inputs).values())
     weights = None if weight is None else chunk[weight].to_numpy()
     return engine.bind(*arrays, sample_weight=weights)
 
@@ -402,10 +450,20 @@ class Epochs:
 
     def add(self, chunk: pl.DataFrame, batch: str) -> None:
         if self.column is not None:
+            if chunk.schema[batch].is_temporal():  # as batch_codes gives the ids
+                chunk = chunk.with_columns(pl.col(batch).to_physical())
             self.parts.append(
                 chunk.group_by(batch).agg(
                     pl.col(self.column).min().alias("low"), pl.col(self.column).max().alias("high")
                 )
+            )
+
+    def add_ranges(self, ids: Any, low: Sequence[Any], high: Sequence[Any], batch: str) -> None:
+        """Each batch's lowest and highest epoch, gathered elsewhere (on Dask's workers)."""
+        if self.column is not None:
+            column = ids if isinstance(ids, pl.Series) else pl.Series(ids)
+            self.parts.append(
+                pl.DataFrame([column.alias(batch), pl.Series("low", low), pl.Series("high", high)])
             )
 
     def bounds(self, ids: Any, batch: str) -> list[tuple[int, int]] | None:
@@ -428,6 +486,8 @@ class Epochs:
             )
         order = ids.to_frame(batch) if isinstance(ids, pl.Series) else pl.DataFrame({batch: ids})
         epochs = order.join(per_batch, on=batch, how="left", maintain_order="left")["low"]
+        if not len(epochs):
+            return []
         change = np.flatnonzero(epochs.ne_missing(epochs.shift(1)).fill_null(True).to_numpy())
         ends = [*change[1:].tolist(), len(epochs)]
         return list(zip(change.tolist(), ends, strict=True))
@@ -520,9 +580,15 @@ def replay_metric(
     from interactive_metrics.distributed import is_dask_frame, replay_dask
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
-        if every is not None or reset is not None:
-            raise TypeError("`every` and `reset` are not supported for a Dask replay yet")
-        return replay_dask(metric, data, batch=batch, sample_weight=sample_weight, **columns)
+        return replay_dask(
+            metric,
+            data,
+            batch=batch,
+            sample_weight=sample_weight,
+            every=every,
+            reset=reset,
+            **columns,
+        )
     inputs = input_roles(metric, columns)
     engine = metric.engine
     lazy, frame = source_frame(data)
@@ -559,15 +625,53 @@ def replay_metric(
     runs = epochs.bounds(ids, batch)
     if work is not metric:  # everything is read: the metric takes the shape now
         metric.take_shape(work)
+    with metric.lock:  # checked before the first reset: nothing changes on error
+        prepare_epochs(metric, states, labels, runs)()
+    return metric
+
+
+def prepare_epochs(
+    metric: Metric, states: State, labels: pl.Series, runs: list[tuple[int, int]] | None
+) -> Callable[[], None]:
+    """Check ``k`` updates of ``metric`` given by their states; return the write, as a call.
+
+    ``runs`` (from :meth:`Epochs.bounds`) splits the ``k`` batches into epochs: the
+    write resets the metric before each (the first too, as a training loop resets
+    its metrics at the start of every epoch); None writes them as one run, with no
+    reset.
+    Everything that can fail happens here; hold ``metric.lock`` until the write
+    (as :meth:`Metric.prepare_updates <interactive_metrics.Metric.prepare_updates>`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import interactive_metrics as im
+    >>> m = im.Sum()
+    >>> with m.lock:
+    ...     prepare_epochs(m, {"total": np.array([1.0, 2.0, 4.0])}, pl.Series([1, 2, 3]),
+    ...                    [(0, 2), (2, 3)])()
+    >>> m.history.select("event", "log_batch", "result").rows()[:3]
+    [('reset', None, 0.0), ('update', 1, 1.0), ('update', 2, 3.0)]
+    >>> m.history.select("event", "log_batch", "result").rows()[3:]
+    [('reset', None, 0.0), ('update', 3, 4.0)]
+    """
     if runs is None:
-        metric.update_from_states(states, labels)
-        return metric
-    with metric.lock:  # the labels are checked before the first reset: nothing changes on error
-        metric.prepare_updates(_slice_states(states, *runs[0]), labels[runs[0][0] : runs[0][1]])
+        return metric.prepare_updates(states, labels)
+    if not runs:
+        return _nothing
+    first = runs[0]
+    metric.prepare_updates(_slice_states(states, *first), labels[first[0] : first[1]])  # checks
+
+    def write() -> None:
         for start, stop in runs:
             metric.reset_state()
             metric.update_from_states(_slice_states(states, start, stop), labels[start:stop])
-    return metric
+
+    return write
+
+
+def _nothing() -> None:
+    pass
 
 
 # -- Streams.replay ------------------------------------------------------------------------------
@@ -656,10 +760,15 @@ def replay_streams(
     from interactive_metrics.distributed import is_dask_frame, replay_dask
 
     if is_dask_frame(data):  # partial states on the workers, merged by Dask
-        if every is not None or reset is not None:
-            raise TypeError("`every` and `reset` are not supported for a Dask replay yet")
         return replay_dask(
-            streams, data, batch=batch, stream=stream, sample_weight=sample_weight, **columns
+            streams,
+            data,
+            batch=batch,
+            stream=stream,
+            sample_weight=sample_weight,
+            every=every,
+            reset=reset,
+            **columns,
         )
     engine = streams.engine
     inputs = input_roles(streams.metric, columns)
@@ -719,26 +828,60 @@ def replay_streams(
         segments = segments._replace(key_names=tuple(stream))
     labels = batch_labels(all_batches, schema[batch])
     runs = epochs.bounds(all_batches, batch)
-    if runs is None:
-        streams.update_from_segments(batch_states, segments, labels=labels)
-        return streams
     with streams.lock:  # checked before the first reset: nothing changes on error
-        streams.merged().prepare_updates(_slice_states(batch_states, *runs[0]), labels[:1])
+        prepare_stream_epochs(streams, batch_states, segments, labels, runs)()
+    return streams
+
+
+def prepare_stream_epochs(
+    streams: Streams,
+    batch_states: State,
+    segments: Segments,
+    labels: pl.Series | None,
+    runs: list[tuple[int, int]] | None,
+) -> Callable[[], None]:
+    """Check ``k`` updates of ``streams`` (as a replay computes them); return the write.
+
+    :func:`prepare_epochs` for a :class:`~interactive_metrics.Streams`: with ``runs``,
+    the write resets the streams before each epoch, and the merged metric's labels
+    are checked first; without, the write is one
+    :meth:`~interactive_metrics.Streams.update_from_segments`. Everything is checked
+    here (:meth:`~interactive_metrics.Streams.prepare_from_segments`), so that writes
+    over several Streams are all or nothing. Hold ``streams.lock`` until the write.
+    """
+    if runs is None:
+        return streams.prepare_from_segments(batch_states, segments, labels=labels)
+    if not runs:
+        return _nothing
+    for start, stop in runs:  # every epoch's segments and labels checked; nothing written
+        streams.prepare_from_segments(
+            _slice_states(batch_states, start, stop),
+            epoch_segments(segments, start, stop),
+            labels=None if labels is None else labels[start:stop],
+        )
+
+    def write() -> None:
         for start, stop in runs:
             streams.reset_state()
-            part = (segments.batch >= start) & (segments.batch < stop)
             streams.update_from_segments(
                 _slice_states(batch_states, start, stop),
-                segments._replace(
-                    batch=segments.batch[part] - start,
-                    stream=segments.stream[part],
-                    first_row=segments.first_row[part],
-                    weight=segments.weight[part],
-                    states=_slice_states_mask(segments.states, part),
-                ),
-                labels=labels[start:stop],
+                epoch_segments(segments, start, stop),
+                labels=None if labels is None else labels[start:stop],
             )
-    return streams
+
+    return write
+
+
+def epoch_segments(segments: Segments, start: int, stop: int) -> Segments:
+    """The segments of batches ``start`` to ``stop`` (excluded), their batches counted from 0."""
+    part = (segments.batch >= start) & (segments.batch < stop)
+    return segments._replace(
+        batch=segments.batch[part] - start,
+        stream=segments.stream[part],
+        first_row=segments.first_row[part],
+        weight=segments.weight[part],
+        states=_slice_states_mask(segments.states, part),
+    )
 
 
 def _slice_states_mask(states: State, mask: np.ndarray) -> State:

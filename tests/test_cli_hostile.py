@@ -124,7 +124,8 @@ CASES: list[tuple[str, Callable[[Path], str] | None, list[str], str]] = [
         "nulls",
         _parquet(_log(score=[0.1, None, 0.4, 0.6])),
         PREDICTIONS,
-        r"column 'score' \(for `y_pred`\) has 1 null",
+        # a missing score is NaN, as update_state reads it: not a probability
+        r"`y_pred` must hold probabilities in \[0, 1\], got values from nan",
     ),
     (
         "null batch ids",

@@ -455,7 +455,8 @@ class Reduction:
         if self.name == "sum" and term.ndim == 1:
             return np.bincount(segment_ids, weights=term, minlength=num_segments).astype(dtype)
         out = _fill((num_segments, *term.shape[1:]), self.identity, dtype)
-        self.ufunc.at(out, segment_ids, term)
+        with np.errstate(invalid="ignore"):  # a NaN term (nan_strategy="propagate") stays NaN
+            self.ufunc.at(out, segment_ids, term)
         return out
 
     def scan(self, x: np.ndarray) -> np.ndarray:
