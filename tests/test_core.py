@@ -443,8 +443,10 @@ def test_as_array_refuses_samples_without_values_but_not_an_empty_batch():
 def test_casts_beyond_a_narrow_dtype_are_infinite_without_a_warning():
     out = as_array([1e10, -1e10], "values", np.dtype("float16"))  # filterwarnings=error
     np.testing.assert_array_equal(out, [np.inf, -np.inf])
-    weight = as_sample_weight([1e300], np.dtype("float32"))
+    weight = as_sample_weight([1e300], np.dtype("float32"), check=False)
     assert weight[0] == np.inf
+    with pytest.raises(ValueError, match="not NaN or infinite, got 1 bad weight"):
+        as_sample_weight([1e300], np.dtype("float32"))  # an infinite weight is refused
 
 
 @settings(max_examples=60, deadline=None)
