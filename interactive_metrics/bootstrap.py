@@ -830,19 +830,31 @@ class Bootstrap(Metric):
             return bca_interval(self.replicate_results(), self.result(), level)
         return percentile_interval(self.replicate_results(), level)
 
+    derived_history_columns = ("ci_low", "ci_high")
+
     @property
     def history(self) -> pl.DataFrame:
-        """The history, as for every metric; ``ci_low``/``ci_high`` are in :meth:`interval_history`.
+        """The history, as for every metric, with ``ci_low`` and ``ci_high`` after every event.
 
         Columns: ``step``, ``event``, then ``batch_<field>``, ``batch_result``,
         ``running_<field>`` and ``result`` for every field of the declaration (the
-        wrapped metric's fields, ``replicate_<field>`` and the row range). The
-        interval after every event is :meth:`interval_history` (this table plus
-        ``ci_low`` and ``ci_high``, at the level and method you choose): the
-        history keeps the declaration's layout, which ``save``/``load``, collections
-        and ``Streams`` share with every metric.
+        wrapped metric's fields, ``replicate_<field>`` and the row range), then the
+        95% percentile interval of the result after each event, computed on read from
+        the ``running_replicate_<field>`` columns (saves leave the two columns out).
+        :meth:`interval_history` gives other levels and BCa.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> b = im.Bootstrap(im.Mean(), replicates=50, seed=1)
+        >>> b.update_state([1.0, 2.0, 3.0, 4.0])
+        >>> row = b.history.select("step", "result", "ci_low", "ci_high").row(0)
+        >>> row[:2], row[2] < row[1] < row[3]
+        ((1, 2.5), True)
+        >>> (row[2], row[3]) == b.interval()
+        True
         """
-        return super().history
+        return self._with_intervals(super().history, 0.95, "percentile")
 
     def interval_history(self, level: float = 0.95, method: str | None = None) -> pl.DataFrame:
         """:attr:`history` with ``ci_low`` and ``ci_high`` at ``level`` after every recorded event.
@@ -860,9 +872,9 @@ class Bootstrap(Metric):
         >>> b.interval_history().columns[-3:]
         ['result', 'ci_low', 'ci_high']
         """
-        level = _check_level(level)
-        method = check_method(method)
-        frame = self.history
+        return self._with_intervals(super().history, _check_level(level), check_method(method))
+
+    def _with_intervals(self, frame: pl.DataFrame, level: float, method: str) -> pl.DataFrame:
         m = frame.height
         running = {
             f.name: frame[f"running_{f.name}"].to_numpy().reshape(m, *f.shape) for f in self.fields
@@ -870,6 +882,12 @@ class Bootstrap(Metric):
         engine = self.engine
         assert isinstance(engine, BootstrapEngine)
         low, high = engine.intervals(running, level, method)
+        if np.ndim(low) > 1:  # one interval per class: Array columns, as `result`
+            dtype = frame.schema["result"]
+            return frame.with_columns(
+                pl.Series("ci_low", np.asarray(low, np.float64), dtype=dtype),
+                pl.Series("ci_high", np.asarray(high, np.float64), dtype=dtype),
+            )
         return frame.with_columns(
             pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
         )

@@ -201,7 +201,8 @@ class MetricCollection:
         groups: dict[tuple[Any, ...], _Group] = {}
         for i, m in enumerate(self._metrics):
             engine = m.engine
-            key = (m.input_names, type(m).as_input, engine.dtype)
+            # one bind for members that bind alike (a Bootstrap's engine adds row numbers)
+            key = (m.input_names, type(m).as_input, engine.dtype, type(engine).bind_arguments)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _Group(m.input_names, engine)

@@ -340,7 +340,7 @@ def _metric_to_files(metric: Metric, names: Mapping[int, str]) -> tuple[dict[str
     files: Files = {}
     history = None
     if metric.records_history:
-        frame = metric.history
+        frame = metric.history.drop(metric.derived_history_columns)
         files[HISTORY_FILE] = _parquet_bytes(frame)
         history = {"file": HISTORY_FILE, **_describe(frame, files[HISTORY_FILE])}
     payload = {
@@ -598,7 +598,12 @@ def _collection_to_files(
             {"name": name, "metric": _metric_to_dict(metric, names)}
             for name, metric in collection.items()
         ]
-        frame = collection.history
+        derived = [
+            f"{name}{SEPARATOR}{column}"
+            for name, metric in collection.items()
+            for column in metric.derived_history_columns
+        ]
+        frame = collection.history.drop(derived, strict=False)
     files: Files = {}
     history = None
     if any(metric.records_history for metric in collection.values()):
@@ -694,7 +699,7 @@ def _streams_to_files(streams: Streams, names: Mapping[int, str]) -> tuple[dict[
     if parts["history"] is not None:
         frames[HISTORY_FILE] = _one_key_column(parts["history"], key_names)
     if metric.records_history:
-        frames[MERGED_HISTORY_FILE] = metric.history
+        frames[MERGED_HISTORY_FILE] = metric.history.drop(metric.derived_history_columns)
     body = {
         "metric": _metric_to_dict(metric, names),
         "null_stream": _encode_null_stream(parts["null_stream"]),

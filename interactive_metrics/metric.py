@@ -300,6 +300,12 @@ class Metric:
     pass (numba), removed because its first call cost about a second in every new
     process. Every batch now takes the one path of :meth:`update_state`.
     """
+    derived_history_columns: ClassVar[tuple[str, ...]] = ()
+    """Columns :attr:`history` adds on read, computed from the stored ones.
+
+    None for most metrics; a :class:`~interactive_metrics.Bootstrap` adds ``ci_low`` and
+    ``ci_high``. Saves leave them out (a load computes them again on read).
+    """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
