@@ -384,9 +384,9 @@ def check_method(method: Any) -> str:
     >>> check_method(None), check_method("bca")
     ('percentile', 'bca')
     """
-    if method is None or method == "bootstrap":
+    if method is None or (isinstance(method, str) and method == "bootstrap"):
         return "percentile"
-    if method not in INTERVAL_METHODS:
+    if not isinstance(method, str) or method not in INTERVAL_METHODS:
         raise ValueError(
             f"`method` of a Bootstrap interval must be one of {INTERVAL_METHODS}, got "
             f"{method!r}; 'percentile' is the default"
@@ -547,6 +547,16 @@ class Bootstrap(Metric):
                 raise ValueError(
                     f"`{label}` must be an integer >= {lowest}, got {value!r}"
                     + ("; 200 or more give stable 95% intervals" if label == "replicates" else "")
+                )
+        for value, label, highest in ((replicates, "replicates", 10**6), (offset, "offset", 2**62)):
+            if value > highest:
+                raise ValueError(
+                    f"`{label}` must be at most {highest:,}, got {value!r}"
+                    + (
+                        "; 200 to 10,000 replicates give stable intervals"
+                        if label == "replicates"
+                        else ""
+                    )
                 )
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"`seed` must be an integer >= 0, got {seed!r}")

@@ -309,7 +309,7 @@ def state_interval(
     [0.4902, 0.9433]
     """
     level = check_level(level)
-    if method is not None and method not in METHODS:
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
         raise ValueError(
             f"`method` must be one of {METHODS} or None (chosen from the metric), got "
             f"{method!r}; for any other metric use im.Bootstrap"
@@ -446,7 +446,7 @@ def closed_form(metric: Metric, method: str | None = None) -> str | None:
     >>> closed_form(im.Precision(), "clopper-pearson"), closed_form(im.Precision(), "t")
     ('clopper-pearson', None)
     """
-    if method is not None and method not in METHODS:
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
         return None
     names = set(getattr(getattr(metric, "engine", None), "names", ()))
     ratio = getattr(type(metric), "ratio_of_counts", None)
@@ -491,7 +491,7 @@ def states_interval(
         engine = metric.engine
         low, high = engine.intervals(states, level, check_method(method))  # type: ignore[attr-defined]
         return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-    if method is not None and method not in METHODS:
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
         raise ValueError(
             f"`method` must be one of {METHODS} or None (chosen from the metric), got "
             f"{method!r}; for any other metric use im.Bootstrap"

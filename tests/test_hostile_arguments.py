@@ -127,3 +127,24 @@ def copy_of(value: object) -> object:
     if isinstance(value, dict):
         return {k: np.array(v, copy=True) for k, v in value.items()}
     return np.array(value, copy=True)
+
+
+@pytest.mark.parametrize("method", [np.array(["t", "t"]), np.array([]), pl.Series(["t"]), ["t"], 3])
+def test_interval_methods_that_are_not_names_are_refused(method: object) -> None:
+    m = im.Mean(variance=True)
+    m.update_state([1.0, 2.0, 3.0])
+    b = im.Bootstrap(im.Mean(), replicates=10)
+    b.update_state([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        m.interval(method=method)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`method` of a Bootstrap interval must be one of"):
+        b.interval(method=method)  # type: ignore[arg-type]
+
+
+def test_bootstrap_sizes_beyond_any_use_are_refused() -> None:
+    with pytest.raises(
+        ValueError, match="`replicates` must be at most 1,000,000, got 1180591620717411303424"
+    ):
+        im.Bootstrap(im.Mean(), replicates=2**70)
+    with pytest.raises(ValueError, match="`offset` must be at most"):
+        im.Bootstrap(im.Mean(), offset=2**63)
