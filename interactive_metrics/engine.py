@@ -192,13 +192,18 @@ class Engine:
         with np.errstate(all="ignore"):
             self.result_shape: tuple[int, ...] = np.shape(compute(self.identity()))
         self.scalar_only = self.result_shape == () and all(f.shape == () for f in self.fields)
+        """True when every field and the result are numbers (the history stores them as is)."""
         self._slices: dict[str, slice] = {}
         start = 0
         for column, shape in self.history_columns():
             width = int(np.prod(shape, dtype=np.int64))
             self._slices[column] = slice(start, start + width)
             start += width
-        """True when every field and the result are numbers (the history stores them as is)."""
+        self.state_columns: tuple[tuple[str, slice, slice], ...] = tuple(
+            (f.name, self._slices["batch_" + f.name], self._slices["running_" + f.name])
+            for f in self.fields
+        )
+        """Per field: its name and its ``batch_`` and ``running_`` columns in a history row."""
         self._rows: RowCompute | None = None
 
     # -- states ------------------------------------------------------------------------------
@@ -283,6 +288,15 @@ class Engine:
         if len(args) == 1:
             coerced: tuple[np.ndarray, ...] = (as_input(args[0], names[0], dtype),)
             n = coerced[0].shape[0]
+        elif len(args) == 2:  # y_true, y_pred: written out, small updates pay for every step
+            first, second = as_input(args[0], names[0], dtype), as_input(args[1], names[1], dtype)
+            n = first.shape[0]
+            if second.shape[0] != n:
+                raise ValueError(
+                    f"`{names[1]}` must have as many samples as `{names[0]}` ({n}), got shape "
+                    f"{second.shape} against {first.shape}; pass one row per sample in each"
+                )
+            coerced = (first, second)
         else:
             coerced = tuple(as_input(x, name, dtype) for x, name in zip(args, names, strict=True))
             n = coerced[0].shape[0]

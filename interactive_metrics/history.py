@@ -228,7 +228,9 @@ class HistoryBuffer:
         states written straight into the buffer, without building the row first.
         The other columns (its results) are filled in by ``complete`` for every such
         row at once, when the history is read: updates never pay for them, and rows
-        dropped by ``last`` before a read never do.
+        dropped by ``last`` before a read never do. Without ``complete`` the columns
+        no part covers are 0; with it, the parts and ``complete`` together fill the
+        row (it is not cleared first: a wide row of array states is written once).
 
         Examples
         --------
@@ -241,7 +243,8 @@ class HistoryBuffer:
             self._flush()
         i = self._next_row()
         row = self._values[i]
-        row[:] = 0
+        if self.complete is None:
+            row[:] = 0
         for columns, value in parts:
             row[columns] = value.ravel() if isinstance(value, np.ndarray) else value
         self._steps[i] = step

@@ -1007,9 +1007,13 @@ class Metric:
         The states go straight into the buffer; the result columns are left for
         :meth:`Engine.complete_results`, which the history calls when it is read.
         """
-        slices = history.slices
-        parts = [(slices["batch_" + name], value) for name, value in batch.items()]
-        parts += [(slices["running_" + name], value) for name, value in new.items()]
+        columns = self._engine.state_columns
+        if len(columns) == 1:  # one array field (a confusion matrix): no lists to build
+            ((name, batch_columns, running_columns),) = columns
+            parts: Any = ((batch_columns, batch[name]), (running_columns, new[name]))
+        else:
+            parts = [(b, batch[name]) for name, b, _ in columns]
+            parts += [(r, new[name]) for name, _, r in columns]
         history.append_parts(self._step + 1, event, parts)
 
     # -- derived: reset and merge -----------------------------------------------------------

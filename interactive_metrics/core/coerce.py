@@ -359,8 +359,11 @@ def as_array(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if array.ndim == 0:
         array = array.reshape(1)
     _check_samples(array, name)
-    if array.dtype == dtype:
+    source = array.dtype
+    if source == dtype:
         return array
+    if dtype.itemsize >= 4 and (source.kind in "biu" or source.itemsize <= dtype.itemsize):
+        return array.astype(dtype)  # nothing to overflow: no errstate (about 1 µs) needed
     with np.errstate(over="ignore"):  # beyond the dtype's range is ±inf, as numpy casts
         return array.astype(dtype)
 

@@ -176,6 +176,18 @@ class Product:
         return f"Product(values={self.values!r}, weight={self.weight!r})"
 
 
+_INTP = np.dtype(np.intp)
+
+
+def _plain_shape(shape: Any) -> bool:
+    """Whether ``shape`` is a tuple of one or two Python ints (no conversion needed)."""
+    if type(shape) is not tuple:
+        return False
+    if len(shape) == 1:
+        return type(shape[0]) is int
+    return len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int
+
+
 class OneHot:
     """Per-sample terms that are zero but for one entry, kept as that entry's position and weight.
 
@@ -230,13 +242,19 @@ class OneHot:
         weight: np.ndarray | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        self.index = np.asarray(index, dtype=np.intp)
-        self.field_shape = tuple(int(d) for d in field_shape)
-        self.size = math.prod(self.field_shape)
+        # the common case (an intp array, a shape of ints, a dtype) without conversions:
+        # small updates make one or three of these per batch
+        if type(index) is not np.ndarray or index.dtype is not _INTP:
+            index = np.asarray(index, dtype=np.intp)
+        self.index = index
+        if not _plain_shape(field_shape):
+            field_shape = tuple(int(d) for d in field_shape)
+        self.field_shape = field_shape
+        self.size = math.prod(field_shape)
         self.weight = weight
-        self.dtype = np.dtype(dtype)
-        weight_shape = None if weight is None else weight.shape
-        if self.index.ndim != 1 or weight_shape not in (None, self.index.shape):
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        if index.ndim != 1 or (weight is not None and weight.shape != index.shape):
+            weight_shape = None if weight is None else weight.shape
             raise ValueError(
                 f"`index` must be 1-D with one position per sample and `weight` None or of the "
                 f"same shape, got shapes {self.index.shape} and {weight_shape}"
@@ -274,8 +292,16 @@ class OneHot:
 
     def sum(self) -> np.ndarray:
         """The sum over samples: an array of shape ``field_shape`` (one bincount)."""
-        counts = self._counts(self.index, self.size)
-        return counts.reshape(self.field_shape).astype(self.dtype, copy=False)
+        size = self.size
+        try:
+            counts = np.bincount(self.index, self.weight, minlength=size)
+        except ValueError:  # a negative position
+            raise self._out_of_field() from None
+        if counts.shape[0] != size:
+            raise self._out_of_field()
+        if len(self.field_shape) != 1:
+            counts = counts.reshape(self.field_shape)
+        return counts if counts.dtype is self.dtype else counts.astype(self.dtype, copy=False)
 
     def segment_sums(self, segment_ids: np.ndarray, num_segments: int) -> np.ndarray:
         """Sums by segment: shape ``(num_segments, *field_shape)`` (one bincount).
@@ -418,8 +444,11 @@ class Reduction:
         float64 = _ONES.dtype
 
         def sum_float64(term: Any, n: int) -> Any:
-            if type(term) is np.ndarray and term.dtype is float64 and term.ndim:
+            kind = type(term)
+            if kind is np.ndarray and term.dtype is float64 and term.ndim:
                 return _sum_rows(term)
+            if kind is OneHot and term.dtype is float64:
+                return term.sum()
             return over_batch(term, n, dtype)
 
         return sum_float64

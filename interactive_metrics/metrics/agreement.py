@@ -18,7 +18,7 @@ from interactive_metrics.core.reduce import OneHot, divide_no_nan
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._checks import check_flag, check_integer
 from interactive_metrics.metrics._paired import element_weights, probabilities
-from interactive_metrics.metrics.confusion import class_labels_of
+from interactive_metrics.metrics.confusion import class_labels_of, label_codes
 
 __all__ = ["BalancedAccuracy", "CohenKappa", "MatthewsCorrelation"]
 
@@ -55,6 +55,12 @@ class _LabelConfusion(Metric):
     ) -> State:
         """Each sample's weighted one-hot ``(true, predicted)`` matrix, kept sparse."""
         k = self.num_classes
+        # labels in range, checked in the same pass (with two classes a 1-d y_pred is a
+        # probability: labels 0 and 1 read as themselves unless threshold is 1)
+        codes = label_codes(y_true, y_pred, k) if k > 2 or self.threshold < 1 else None
+        if codes is not None:
+            weight = element_weights(sample_weight, codes.shape)
+            return {"confusion_matrix": OneHot(codes, (k, k), weight, self.engine.dtype)}
         actual = class_labels_of(y_true, "y_true", k)
         if y_pred.ndim == 2 and y_pred.shape[1] == k:
             predicted = np.argmax(y_pred, axis=1)

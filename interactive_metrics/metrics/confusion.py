@@ -79,6 +79,11 @@ def _class_labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray
     Any bad label is reported by :func:`class_labels`, with its message (NaN and
     huge labels without the cast's RuntimeWarning).
     """
+    if labels.dtype.kind in "iu" and labels.ndim == 1:
+        try:  # one pass: in range (or ValueError), as intp
+            return np.ravel_multi_index((labels,), (num_classes,))
+        except ValueError:
+            pass  # reported below
     if not labels.size:
         return labels.astype(np.intp)
     low, high = labels.min(), labels.max()
@@ -154,6 +159,35 @@ def class_labels_of(labels: np.ndarray, name: str, num_classes: int) -> np.ndarr
     return _class_labels(labels, num_classes, name)
 
 
+def label_codes(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray | None:
+    """``y_true * num_classes + y_pred`` for two 1-D integer arrays of labels in range, else None.
+
+    One pass checks both arrays and makes the codes (the flat positions in a
+    ``(num_classes, num_classes)`` confusion matrix). None means "not that simple
+    case" (floats, other shapes, a label out of range): the caller then takes its
+    general path, which reports a bad label with its message.
+
+    Examples
+    --------
+    >>> label_codes(np.array([0, 2]), np.array([1, 2]), 3)
+    array([1, 8])
+    >>> label_codes(np.array([0, 3]), np.array([1, 2]), 3) is None
+    True
+    """
+    if (
+        y_true.ndim == 1
+        and y_pred.ndim == 1
+        and y_true.dtype.kind in "iu"
+        and y_pred.dtype.kind in "iu"
+        and y_true.shape[0] == y_pred.shape[0]
+    ):
+        try:
+            return np.ravel_multi_index((y_true, y_pred), (num_classes, num_classes))
+        except ValueError:
+            return None
+    return None
+
+
 def is_label_batch(y_true: np.ndarray, num_classes: int) -> bool:
     """Whether ``y_true`` holds one class label per sample (not one column per class).
 
@@ -186,6 +220,10 @@ def class_count_terms(
     >>> terms["true_positives"].sum(), terms["false_positives"].sum()
     (array([1., 1.]), array([1., 0.]))
     """
+    if label_codes(y_true, y_pred, num_classes) is not None:  # both checked in one pass
+        actual = y_true.astype(np.intp, copy=False)
+        predicted = y_pred.astype(np.intp, copy=False)
+        return _class_count_onehots(actual, predicted, num_classes, sample_weight, dtype)
     actual = class_labels_of(y_true, "y_true", num_classes)
     if y_pred.ndim == 2 and y_pred.shape[1] == num_classes:
         predicted = np.argmax(y_pred, axis=1)
@@ -196,6 +234,16 @@ def class_count_terms(
             f"`y_true` of shape {y_true.shape} and `y_pred` of shape {y_pred.shape} must hold "
             "one label (or one row of scores) per sample each; pass as many of each"
         )
+    return _class_count_onehots(actual, predicted, num_classes, sample_weight, dtype)
+
+
+def _class_count_onehots(
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    num_classes: int,
+    sample_weight: np.ndarray | None,
+    dtype: np.dtype[Any],
+) -> State:
     weight = element_weights(sample_weight, actual.shape)
     right = actual == predicted
     hit = right.astype(np.float64) if weight is None else right * weight
@@ -916,6 +964,10 @@ class ConfusionMatrix(Metric):
         bincount; the dense ``(n, k, k)`` array is never built.
         """
         k = self.num_classes
+        position = label_codes(y_true, y_pred, k)  # labels in range: checked in the same pass
+        if position is not None:
+            weight = element_weights(sample_weight, position.shape)
+            return {"confusion_matrix": OneHot(position, (k, k), weight, self.engine.dtype)}
         actual = self._labels(y_true, "y_true")
         # the flat position true · k + predicted, in place where the labels are our own copy:
         # fewer arrays of n alive at once, so large batches reuse memory instead of new pages
