@@ -204,6 +204,10 @@ class Engine:
             for f in self.fields
         )
         """Per field: its name and its ``batch_`` and ``running_`` columns in a history row."""
+        self.state_layout: tuple[slice, ...] = tuple(
+            [b for _, b, _ in self.state_columns] + [r for _, _, r in self.state_columns]
+        )
+        """The ``batch_`` columns of every field, then the ``running_`` ones (one tuple, reused)."""
         self._rows: RowCompute | None = None
 
     # -- states ------------------------------------------------------------------------------

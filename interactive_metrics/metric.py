@@ -729,7 +729,9 @@ class Metric:
             )
         out: State = {}
         for f in self._fields:
-            value = np.asarray(states[f.name], dtype=self._dtype)
+            # a copy: the history reads the arrays later (HistoryBuffer.append_states), and
+            # the caller may change theirs
+            value = np.array(states[f.name], dtype=self._dtype)
             want = f.shape if leading is None else (leading, *f.shape)
             if value.shape != want:
                 raise ValueError(
@@ -1004,17 +1006,19 @@ class Metric:
     def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
         """Append the row of an event of a metric with array fields or an array result.
 
-        The states go straight into the buffer; the result columns are left for
-        :meth:`Engine.complete_results`, which the history calls when it is read.
+        The states are queued (:meth:`HistoryBuffer.append_states`: states are
+        replaced, never changed in place, so the arrays themselves are kept) and
+        copied into the buffer a block at a time; the result columns are left for
+        :meth:`Engine.complete_results`, which the history calls on each block.
         """
-        columns = self._engine.state_columns
-        if len(columns) == 1:  # one array field (a confusion matrix): no lists to build
-            ((name, batch_columns, running_columns),) = columns
-            parts: Any = ((batch_columns, batch[name]), (running_columns, new[name]))
+        engine = self._engine
+        names = engine.names
+        if len(names) == 1:  # one array field (a confusion matrix): no sequences to build
+            (name,) = names
+            values: tuple[Any, ...] = (batch[name], new[name])
         else:
-            parts = [(b, batch[name]) for name, b, _ in columns]
-            parts += [(r, new[name]) for name, _, r in columns]
-        history.append_parts(self._step + 1, event, parts)
+            values = (*(batch[name] for name in names), *(new[name] for name in names))
+        history.append_states(self._step + 1, event, engine.state_layout, values)
 
     # -- derived: reset and merge -----------------------------------------------------------
 
