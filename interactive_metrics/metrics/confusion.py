@@ -19,7 +19,7 @@ from interactive_metrics.core.coerce import (
     check_optional_integer,
 )
 from interactive_metrics.core.reduce import OneHot, divide_no_nan
-from interactive_metrics.engine import Batch
+from interactive_metrics.engine import Batch, Engine
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._paired import (
     binary_labels,
@@ -346,14 +346,10 @@ class _ThresholdedCounts(Metric):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Apply ``top_k`` and ``class_id`` (in Keras' order) to labels, scores and weights."""
         if y_pred.ndim < 2:
-            if self.top_k is not None:
-                raise ValueError(
-                    f"`top_k` picks classes along the last axis, so `y_pred` must have shape "
-                    f"(n, classes), got shape {y_pred.shape}; Keras ranks a 1-d `y_pred` "
-                    "across the batch, which makes a sample's count depend on its batch "
-                    "(streams and replay could not match it): pass `y_true[None]` and "
-                    "`y_pred[None]` to rank the batch as one row, as Keras does"
-                )
+            if self.top_k is not None and self.class_id is None:
+                # Keras 3 ranks along the last axis, here the samples: the k highest
+                # predictions of the batch (ties: the earlier sample) can be positive
+                return y_true, _keep_top_k(y_pred[None], self.top_k)[0], weight
             raise ValueError(
                 f"`class_id` picks a class along the last axis, so `y_pred` must have shape "
                 f"(n, classes), got shape {y_pred.shape}; pass a 2-d array"
@@ -407,6 +403,79 @@ class _ThresholdedCounts(Metric):
             )
             counts[name] = per_sample[:, 0] if self._scalar else per_sample
         return counts
+
+
+    def make_engine(self) -> Engine:
+        """With ``top_k``, a :class:`BatchRankedEngine`: a 1-d ``y_pred`` ranks its whole batch."""
+        if self.top_k is None:
+            return super().make_engine()
+        return BatchRankedEngine(
+            self.fields,
+            self.terms,
+            self.compute,
+            dtype=np.dtype(self.dtype),
+            input_names=self.input_names,
+            as_input=self.as_input,
+            nan_strategy=self.nan_strategy,
+            owner=type(self).__name__,
+        )
+
+
+def ranks_batch(batch: Batch) -> bool:
+    """Whether ``top_k`` ranks this batch's samples against each other: 1-d ``y_true`` and ``y_pred``.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> engine = im.Precision(top_k=2).engine
+    >>> ranks_batch(engine.bind([0, 1, 1], [0.2, 0.9, 0.4]))
+    True
+    >>> ranks_batch(engine.bind([[0, 1, 1]], [[0.2, 0.9, 0.4]]))
+    False
+    """
+    y_true, y_pred = batch.inputs
+    return y_true.ndim == 1 and y_pred.ndim == 1
+
+
+class BatchRankedEngine(Engine):
+    """The engine of ``Precision``, ``Recall`` and ``Specificity`` with ``top_k``.
+
+    Keras 3 keeps the ``top_k`` highest scores along the last axis of ``y_pred``.
+    For scores of shape ``(n, classes)`` that is each sample's classes, and the
+    terms are per sample as for every metric. For a 1-d ``y_pred`` it is the
+    samples themselves: the ``top_k`` highest predictions of the batch can be
+    positive, so a sample's count depends on the rest of its batch. Such a batch
+    is reduced whole (never in chunks), and its per-sample :meth:`terms` are
+    refused: streams, replay and Dask split or join batches, and would rank other
+    groups of samples than the batches given to ``update_state``.
+
+    Examples
+    --------
+    >>> import interactive_metrics as im
+    >>> m = im.Precision(top_k=3)
+    >>> m.update_state([0, 1, 1, 0, 0], [0.2, 0.1, 0.5, 0.0, 0.2])  # Keras' test batch
+    >>> round(m.result(), 4)
+    0.3333
+    """
+
+    def batch_state(self, batch: Batch) -> State:
+        """One batch reduced to its state; a batch ranked by ``top_k`` is reduced whole."""
+        if not ranks_batch(batch):
+            return super().batch_state(batch)
+        kept, _ = self.drop_nan(batch)
+        return self.reduce_terms(Engine.terms(self, kept, factored=True), kept.n)
+
+    def terms(self, batch: Batch, factored: bool = False) -> State:
+        """Per-sample terms; refused for a 1-d ``y_pred``, whose ranking spans the batch."""
+        if ranks_batch(batch):
+            raise ValueError(
+                f"`y_pred` of shape {batch.inputs[1].shape} with `top_k` ranks the samples "
+                "of its batch against each other (as Keras 3 does), so it has no per-sample "
+                "terms for streams, replay or Dask, which split or join batches; update "
+                "batch by batch with update_state, or pass scores of shape (n, classes) to "
+                "rank each sample's classes"
+            )
+        return super().terms(batch, factored)
 
 
 class TruePositives(_ThresholdedCounts):
