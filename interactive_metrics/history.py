@@ -297,7 +297,7 @@ class HistoryBuffer:
     def append_states(
         self, step: int, event: int, columns: tuple[slice, ...], values: tuple[Any, ...]
     ) -> None:
-        """Append one row given by the values of some of its columns: ``values[j]`` in ``columns[j]``.
+        """Append one row given by the values of some columns: ``values[j]`` in ``columns[j]``.
 
         What a metric with array states records per event (its batch and running
         states; ``complete`` fills in the results). Rows are queued, as

@@ -404,7 +404,6 @@ class _ThresholdedCounts(Metric):
             counts[name] = per_sample[:, 0] if self._scalar else per_sample
         return counts
 
-
     def make_engine(self) -> Engine:
         """With ``top_k``, a :class:`BatchRankedEngine`: a 1-d ``y_pred`` ranks its whole batch."""
         if self.top_k is None:
@@ -422,7 +421,7 @@ class _ThresholdedCounts(Metric):
 
 
 def ranks_batch(batch: Batch) -> bool:
-    """Whether ``top_k`` ranks this batch's samples against each other: 1-d ``y_true`` and ``y_pred``.
+    """Whether ``top_k`` ranks the samples of this batch: 1-d ``y_true`` and ``y_pred``.
 
     Examples
     --------
