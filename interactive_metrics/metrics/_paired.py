@@ -27,7 +27,43 @@ __all__ = [
     "matched",
     "in_unit_interval",
     "probabilities",
+    "within",
 ]
+
+# the unsigned integer of each float's width: non-negative floats order as their bits do,
+# and NaN and anything with the sign bit set (negatives, -0.0) come after every number
+_BITS = {np.dtype(t): np.dtype(u) for t, u in (("f8", "u8"), ("f4", "u4"), ("f2", "u2"))}
+_LIMITS: dict[tuple[np.dtype[Any], float], Any] = {}
+
+
+def within(values: np.ndarray, high: float) -> bool:
+    """Whether every value is a number in ``[0, high]`` (NaN is not): one pass for floats.
+
+    A float array is read as unsigned integers of its width: its largest one is at
+    most the bits of ``high`` exactly when every value is in ``[+0, high]``. That
+    is one reduction instead of a minimum and a maximum; anything else (integers,
+    ``-0.0``, a value out of range) takes the minimum and the maximum.
+
+    Examples
+    --------
+    >>> within(np.array([0.0, 0.5, 1.0]), 1.0), within(np.array([-0.0, 1.0]), 1.0)
+    (True, True)
+    >>> within(np.array([0.5, np.nan]), 1.0), within(np.array([2, 0]), 1.0)
+    (False, False)
+    """
+    if not values.size:
+        return True
+    unsigned = _BITS.get(values.dtype)
+    if unsigned is not None and values.dtype.isnative:
+        key = (values.dtype, high)
+        limit = _LIMITS.get(key)
+        if limit is None:
+            exact = values.dtype.type(high)
+            limit = exact.view(unsigned) if exact == high else None  # high must be exact
+            _LIMITS[key] = limit
+        if limit is not None and values.view(unsigned).max() <= limit:
+            return True
+    return bool(values.min() >= 0 and values.max() <= high)  # False for NaN too
 
 
 def matched(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,14 +130,13 @@ def in_unit_interval(values: np.ndarray, name: str, holding: str, remedy: str) -
     ...
     ValueError: `y_pred` must hold probabilities in [0, 1], got values from 0.2 to 1.4; ...
     """
-    if values.size:
+    if not within(values, 1.0):
         low, high = np.min(values), np.max(values)
-        if not (low >= 0 and high <= 1):
-            raise ValueError(
-                f"`{name}` must hold {holding} in [0, 1], got values from {float(low)!r} "
-                f"to {float(high)!r}; {remedy} (NaN samples can be dropped with "
-                "nan_strategy='ignore')"
-            )
+        raise ValueError(
+            f"`{name}` must hold {holding} in [0, 1], got values from {float(low)!r} "
+            f"to {float(high)!r}; {remedy} (NaN samples can be dropped with "
+            "nan_strategy='ignore')"
+        )
     return values
 
 

@@ -105,7 +105,7 @@ class ExpectedCalibrationError(Metric):
             confidence = np.max(y_pred, axis=1, initial=0.0).astype(np.float64)
             hit = (np.argmax(y_pred, axis=1) == labels).astype(np.float64)
         elif y_pred.ndim == 1 or (y_pred.ndim == 2 and y_pred.shape[1] == 1):  # binary
-            confidence = probabilities(y_pred.reshape(-1)).astype(np.float64)
+            confidence = probabilities(y_pred.reshape(-1)).astype(np.float64, copy=False)
             one_column = y_true.ndim == 2 and y_true.shape[1] == 1
             labels = y_true.reshape(-1) if one_column else y_true
             if labels.shape != confidence.shape:
@@ -124,7 +124,7 @@ class ExpectedCalibrationError(Metric):
                 f"`y_true` of shape {y_true.shape} must hold one label per sample of `y_pred` "
                 f"(shape {y_pred.shape}); pass as many of each"
             )
-        bins = np.searchsorted(self._edges, confidence, side="left")
+        bins = self._edges.searchsorted(confidence, side="left")
         weight = element_weights(sample_weight, confidence.shape)
         if weight is not None:
             confidence, hit = confidence * weight, hit * weight

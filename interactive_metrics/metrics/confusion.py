@@ -27,6 +27,7 @@ from interactive_metrics.metrics._paired import (
     element_weights,
     matched,
     probabilities,
+    within,
 )
 
 __all__ = [
@@ -84,6 +85,10 @@ def _class_labels(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray
             return np.ravel_multi_index((labels,), (num_classes,))
         except ValueError:
             pass  # reported below
+    if labels.dtype.kind == "f" and within(labels, num_classes - 1):  # one pass, no NaN
+        as_int = labels.astype(np.intp)
+        if (as_int == labels).all():  # whole numbers
+            return as_int
     if not labels.size:
         return labels.astype(np.intp)
     low, high = labels.min(), labels.max()
