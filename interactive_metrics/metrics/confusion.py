@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from interactive_metrics.core.coerce import (
+    as_array,
+    as_integers_or_floats,
     as_labels,
     check_choice,
     check_integer,
@@ -193,6 +195,23 @@ def label_codes(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.
     return None
 
 
+def as_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, dtype: np.dtype[Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer inputs (kept as given for labels) cast to ``dtype``, as scores are read.
+
+    Examples
+    --------
+    >>> as_scores(np.array([1, 0]), np.array([0.5, 0.2]), np.dtype("float64"))[0]
+    array([1., 0.])
+    """
+    if y_true.dtype.kind in "iu":
+        y_true = as_array(y_true, "y_true", dtype)
+    if y_pred.dtype.kind in "iu":
+        y_pred = as_array(y_pred, "y_pred", dtype)
+    return y_true, y_pred
+
+
 def is_label_batch(y_true: np.ndarray, num_classes: int) -> bool:
     """Whether ``y_true`` holds one class label per sample (not one column per class).
 
@@ -294,6 +313,7 @@ class _ThresholdedCounts(Metric):
     """
 
     counts: ClassVar[tuple[str, ...]] = ()
+    as_input = staticmethod(as_integers_or_floats)  # labels stay integers: checked, not cast
 
     def __init__(
         self,
@@ -383,6 +403,7 @@ class _ThresholdedCounts(Metric):
             return class_count_terms(
                 y_true, y_pred, self.num_classes, sample_weight, self.engine.dtype
             )
+        y_true, y_pred = as_scores(y_true, y_pred, self.engine.dtype)
         y_true, y_pred = matched(y_true, y_pred)
         actual = binary_labels(y_true)
         probabilities(y_pred)
@@ -818,6 +839,8 @@ class FBetaScore(Metric):
     0.5
     """
 
+    as_input = staticmethod(as_integers_or_floats)  # labels stay integers: checked, not cast
+
     def __init__(
         self,
         num_classes: int | None = None,
@@ -896,6 +919,7 @@ class FBetaScore(Metric):
             return class_count_terms(
                 y_true, y_pred, self.num_classes, sample_weight, self.engine.dtype
             )
+        y_true, y_pred = as_scores(y_true, y_pred, self.engine.dtype)
         y_true, y_pred = matched(y_true, y_pred)
         if y_pred.ndim != 2 or y_pred.shape[1] != self.num_classes:
             raise ValueError(
