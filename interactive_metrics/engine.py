@@ -96,6 +96,9 @@ class Batch(NamedTuple):
         return Batch(inputs, weight, len(inputs[0]), self.nan_checked)
 
 
+_new_batch = tuple.__new__
+
+
 def _fieldwise(
     functions: Sequence[tuple[str, Callable[[Any, Any], Any]]], both_mappings: bool = False
 ) -> Callable[[Mapping[str, Any], Any], State]:
@@ -311,7 +314,7 @@ class Engine:
                         f"{x.shape} against {coerced[0].shape}; pass one row per sample in each"
                     )
         weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype, False)
-        return Batch(coerced, weight, n)
+        return _new_batch(Batch, (coerced, weight, n, False))  # Batch(...) without its __new__
 
     def drop_nan(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
         """Apply ``nan_strategy`` to a batch: the kept batch, and the mask of kept samples.

@@ -674,8 +674,11 @@ class Metric:
                         history.append_numbers(
                             (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
                         )
-                    else:
-                        self._record(history, recorded, new, event)
+                    else:  # array states: queued as they are (replaced, never changed in place)
+                        values = (*recorded.values(), *new.values())
+                        history.append_states(
+                            self._step + 1, event, self._engine.state_layout, values
+                        )
             self._state = new
             if low is not None:
                 self._compensation = low
@@ -1002,23 +1005,6 @@ class Metric:
             else:
                 new[name] = reduction.combine(state[name], batch[name])
         return new, new_low
-
-    def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
-        """Append the row of an event of a metric with array fields or an array result.
-
-        The states are queued (:meth:`HistoryBuffer.append_states`: states are
-        replaced, never changed in place, so the arrays themselves are kept) and
-        copied into the buffer a block at a time; the result columns are left for
-        :meth:`Engine.complete_results`, which the history calls on each block.
-        """
-        engine = self._engine
-        names = engine.names
-        if len(names) == 1:  # one array field (a confusion matrix): no sequences to build
-            (name,) = names
-            values: tuple[Any, ...] = (batch[name], new[name])
-        else:
-            values = (*(batch[name] for name in names), *(new[name] for name in names))
-        history.append_states(self._step + 1, event, engine.state_layout, values)
 
     # -- derived: reset and merge -----------------------------------------------------------
 

@@ -293,8 +293,11 @@ class OneHot:
     def sum(self) -> np.ndarray:
         """The sum over samples: an array of shape ``field_shape`` (one bincount)."""
         size = self.size
+        weight = self.weight
+        if weight is None and self.dtype is _ONES.dtype and self.index.shape[0] <= _SMALL:
+            weight = _ONES_OF_LENGTH[self.index.shape[0]]  # float64 counts, no cast (exact)
         try:
-            counts = np.bincount(self.index, self.weight, minlength=size)
+            counts = np.bincount(self.index, weight, minlength=size)
         except ValueError:  # a negative position
             raise self._out_of_field() from None
         if counts.shape[0] != size:
