@@ -130,8 +130,8 @@ class HistoryBuffer:
             start += width
         self.width = start
         # rows of array states queued before they are copied in: FLUSH_ROWS, or fewer wide
-        # ones, so that one column's block stays small (cache-resident, no fresh pages)
-        self._state_rows_limit = max(1, min(FLUSH_ROWS, 8192 // max(start, 1)))
+        # ones, so that the arrays the queue holds stay below 2**20 numbers
+        self._state_rows_limit = max(1, min(FLUSH_ROWS, (1 << 20) // max(start, 1)))
         self._length = 0  # rows in the numpy buffers; more may wait in the queue
         self._complete_from = 0  # rows from here on wait for `complete` (array rows)
         self._queue: list[tuple[float, ...]] = []  # rows to copy in: (step, event, *numbers)
@@ -302,9 +302,10 @@ class HistoryBuffer:
         What a metric with array states records per event (its batch and running
         states; ``complete`` fills in the results). Rows are queued, as
         :meth:`append_numbers` rows are, and copied into the buffers in blocks of
-        :data:`FLUSH_ROWS` or as soon as anything reads the history: one copy per
-        column for the whole block. The values are read then, so they must never be
-        changed in place (a metric's states are replaced, not changed). Rows that
+        :data:`FLUSH_ROWS` (fewer for rows wider than 4096 numbers) or as soon as
+        anything reads the history: one copy per column for the whole block. The
+        values are read then, so they must never be changed in place (a metric's
+        states are replaced, not changed). Rows that
         share the very same ``columns`` tuple are copied together. Columns no value
         covers, and ``complete`` does not fill, are 0.
 

@@ -33,7 +33,15 @@ __all__ = [
 # the unsigned integer of each float's width: non-negative floats order as their bits do,
 # and NaN and anything with the sign bit set (negatives, -0.0) come after every number
 _BITS = {np.dtype(t): np.dtype(u) for t, u in (("f8", "u8"), ("f4", "u4"), ("f2", "u2"))}
+_FLOAT64, _UINT64 = np.dtype("f8"), np.dtype("u8")
 _LIMITS: dict[tuple[np.dtype[Any], float], Any] = {}
+_LIMITS_FLOAT64: dict[float, Any] = {}
+
+
+def _bits_limit(dtype: np.dtype[Any], high: float) -> Any:
+    """The bits of ``high`` in ``dtype`` (as its unsigned integer), or False if it is not exact."""
+    exact = dtype.type(high)
+    return exact.view(_BITS[dtype]) if exact == high else False
 
 
 def within(values: np.ndarray, high: float) -> bool:
@@ -53,15 +61,19 @@ def within(values: np.ndarray, high: float) -> bool:
     """
     if not values.size:
         return True
-    unsigned = _BITS.get(values.dtype)
-    if unsigned is not None and values.dtype.isnative:
-        key = (values.dtype, high)
+    dtype = values.dtype
+    if dtype is _FLOAT64:  # the common case, with its own cache
+        limit = _LIMITS_FLOAT64.get(high)
+        if limit is None:
+            limit = _LIMITS_FLOAT64[high] = _bits_limit(dtype, high)
+        if limit is not False and np.maximum.reduce(values.view(_UINT64), None) <= limit:
+            return True
+    elif dtype in _BITS and dtype.isnative:
+        key = (dtype, high)
         limit = _LIMITS.get(key)
         if limit is None:
-            exact = values.dtype.type(high)
-            limit = exact.view(unsigned) if exact == high else None  # high must be exact
-            _LIMITS[key] = limit
-        if limit is not None and values.view(unsigned).max() <= limit:
+            limit = _LIMITS[key] = _bits_limit(dtype, high)
+        if limit is not False and np.maximum.reduce(values.view(_BITS[dtype]), None) <= limit:
             return True
     return bool(values.min() >= 0 and values.max() <= high)  # False for NaN too
 
