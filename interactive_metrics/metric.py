@@ -369,6 +369,8 @@ class Metric:
         self._step = 0
         self._pending: State | None = None
         self._pending_allowed = history_every > 1
+        # updates that merge plainly and record every batch: _apply's short path
+        self._plain_updates = summation == "plain" and history_every == 1
         self._updates_unrecorded = 0
         self._history = self._new_history() if history else None
         self.summation = summation
@@ -656,7 +658,26 @@ class Metric:
         ``batch_low`` is what rounding left out of ``batch`` (merges under
         ``summation="kahan"``); the new compensation is committed with the state.
         """
-        with self._lock:  # one event at a time: threads may share a metric
+        if event == UPDATE and self._plain_updates:  # the common case, written out
+            with self._lock:  # one event at a time: threads may share a metric
+                new = self._combine(self._state, batch)
+                history = self._history
+                if history is not None:
+                    if self._scalar_only:  # results are filled in later (complete_results)
+                        history.append_numbers(
+                            (self._step + 1, UPDATE, *batch.values(), 0.0, *new.values(), 0.0)
+                        )
+                    else:  # array states: queued as they are (replaced, never changed in place)
+                        values = (*batch.values(), *new.values())
+                        history.append_states(
+                            self._step + 1, UPDATE, self._engine.state_layout, values
+                        )
+                self._state = new
+                self._step += 1
+            if self._listeners:
+                self._notify(event)
+            return
+        with self._lock:
             low: State | None = None
             if event == RESET:
                 new = batch

@@ -177,12 +177,11 @@ class Product:
 
 
 _INTP = np.dtype(np.intp)
+_FLOAT64_TYPE = type(np.dtype(np.float64))
 
 
-def _plain_shape(shape: Any) -> bool:
-    """Whether ``shape`` is a tuple of one or two Python ints (no conversion needed)."""
-    if type(shape) is not tuple:
-        return False
+def _plain_shape(shape: tuple[Any, ...]) -> bool:
+    """Whether the tuple ``shape`` holds one or two Python ints (no conversion needed)."""
     if len(shape) == 1:
         return type(shape[0]) is int
     return len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int
@@ -247,12 +246,12 @@ class OneHot:
         if type(index) is not np.ndarray or index.dtype is not _INTP:
             index = np.asarray(index, dtype=np.intp)
         self.index = index
-        if not _plain_shape(field_shape):
+        if type(field_shape) is not tuple or not _plain_shape(field_shape):
             field_shape = tuple(int(d) for d in field_shape)
         self.field_shape = field_shape
-        self.size = math.prod(field_shape)
+        self.size = field_shape[0] if len(field_shape) == 1 else math.prod(field_shape)
         self.weight = weight
-        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        self.dtype = dtype if type(dtype) is _FLOAT64_TYPE else np.dtype(dtype)
         if index.ndim != 1 or (weight is not None and weight.shape != index.shape):
             weight_shape = None if weight is None else weight.shape
             raise ValueError(
