@@ -22,7 +22,7 @@ import interactive_metrics as im
 from interactive_metrics.core.coerce import as_array, as_integers_or_floats
 from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.history import FLUSH_ROWS, HistoryBuffer
-from interactive_metrics.metrics._paired import within
+from interactive_metrics.metrics._paired import both_within, within
 from interactive_metrics.metrics.confusion import class_labels_of, label_codes
 
 LABEL_METRICS = [
@@ -133,6 +133,36 @@ def test_within_is_a_minimum_and_a_maximum(values: np.ndarray, high: float) -> N
     assert within(values.astype(values.dtype.newbyteorder()), high) is want  # non-native
     strided = values[::2]  # not contiguous
     assert within(strided, high) is within(strided.copy(), high)
+
+
+@given(
+    hnp.arrays(np.float64, 6, elements=st.floats(-1, 2) | st.sampled_from([-0.0, np.nan])),
+    hnp.arrays(np.float64, 6, elements=st.floats(-1, 2) | st.sampled_from([-0.0, np.inf])),
+)
+def test_both_within_is_within_of_each(first: np.ndarray, second: np.ndarray) -> None:
+    assert both_within(first, second, 1.0) is (within(first, 1.0) and within(second, 1.0))
+    assert both_within(first[:3], second, 1.0) is (within(first[:3], 1.0) and within(second, 1.0))
+
+
+def test_out_of_range_labels_and_scores_name_the_one_that_is() -> None:
+    for m in (im.AUC(), im.AveragePrecision()):
+        with pytest.raises(
+            ValueError, match=r"`y_true` must hold labels in \[0, 1\].*0\.0 to 2\.0"
+        ):
+            m.update_state([0.0, 2.0], [0.5, 0.2])
+        with pytest.raises(ValueError, match=r"`y_pred` must hold probabilities.*0\.5 to 1\.5"):
+            m.update_state([0.0, 2.0], [0.5, 1.5])  # both bad: y_pred is named first, as before
+        assert m.step == 0
+
+
+def test_calibration_counts_float_labels_as_their_hits() -> None:
+    ece, reference = im.ExpectedCalibrationError(), im.ExpectedCalibrationError()
+    y_true, y_pred = np.array([1.0, -0.0, 0.0, 1.0]), np.array([0.9, 0.1, 0.5, 0.55])
+    ece.update_state(y_true, y_pred)
+    reference.update_state(y_true.astype(bool), y_pred)  # booleans: cast to float hits
+    for name, value in ece.state.items():
+        np.testing.assert_array_equal(value, reference.state[name])
+        assert not np.signbit(value).any()
 
 
 def test_out_of_range_scores_are_refused_with_their_range() -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "MeanOfSamples",
     "SumOfSamples",
     "binary_labels",
+    "both_within",
     "class_labels",
     "element_weights",
     "matched",
@@ -76,6 +77,29 @@ def within(values: np.ndarray, high: float) -> bool:
         if limit is not False and np.maximum.reduce(values.view(_BITS[dtype]), None) <= limit:
             return True
     return bool(values.min() >= 0 and values.max() <= high)  # False for NaN too
+
+
+def both_within(first: np.ndarray, second: np.ndarray, high: float) -> bool:
+    """:func:`within` of two arrays of one float64 shape in one reduction (their bits' maximum).
+
+    Examples
+    --------
+    >>> both_within(np.array([0.0, 1.0]), np.array([0.5, 0.25]), 1.0)
+    True
+    >>> both_within(np.array([0.0, 1.0]), np.array([0.5, 1.5]), 1.0)
+    False
+    """
+    if first.dtype is _FLOAT64 and second.dtype is _FLOAT64 and first.shape == second.shape:
+        if not first.size:
+            return True
+        limit = _LIMITS_FLOAT64.get(high)
+        if limit is None:
+            limit = _LIMITS_FLOAT64[high] = _bits_limit(first.dtype, high)
+        if limit is not False:
+            bits = np.maximum(first.view(_UINT64), second.view(_UINT64))
+            if np.maximum.reduce(bits, None) <= limit:
+                return True
+    return within(first, high) and within(second, high)
 
 
 def matched(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

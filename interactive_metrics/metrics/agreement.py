@@ -59,7 +59,7 @@ class _LabelConfusion(Metric):
         # probability: labels 0 and 1 read as themselves unless threshold is 1)
         codes = label_codes(y_true, y_pred, k) if k > 2 or self.threshold < 1 else None
         if codes is not None:
-            weight = element_weights(sample_weight, codes.shape)
+            weight = None if sample_weight is None else element_weights(sample_weight, codes.shape)
             return {"confusion_matrix": OneHot(codes, (k, k), weight, self.engine.dtype)}
         actual = class_labels_of(y_true, "y_true", k)
         if y_pred.ndim == 2 and y_pred.shape[1] == k:

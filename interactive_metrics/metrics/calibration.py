@@ -113,7 +113,8 @@ class ExpectedCalibrationError(Metric):
                     f"`y_true` of shape {y_true.shape} must hold one label per sample of "
                     f"`y_pred` (shape {y_pred.shape}); pass as many of each"
                 )
-            hit = binary_labels(labels).astype(np.float64)
+            hit = binary_labels(labels)  # checked: 0 and 1 only (a float64 -0.0 adds as 0)
+            hit = labels if labels.dtype == np.float64 else hit.astype(np.float64)
         else:
             raise ValueError(
                 f"`y_pred` must hold the probability of class 1, shape (n,), or class "

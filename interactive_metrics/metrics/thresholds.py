@@ -32,6 +32,7 @@ from interactive_metrics.metrics._checks import (
     is_number,
 )
 from interactive_metrics.metrics._paired import (
+    both_within,
     element_weights,
     in_unit_interval,
     matched,
@@ -110,9 +111,9 @@ class _Bucketed(Metric):
         if self._from_logits:
             with np.errstate(over="ignore"):
                 y_pred = 1.0 / (1.0 + np.exp(-y_pred))
-        if not within(y_pred, 1.0):
-            probabilities(y_pred)  # raises, with the range it got
-        if not within(y_true, 1.0):
+        if not both_within(y_pred, y_true, 1.0):  # one pass over both; then which one
+            if not within(y_pred, 1.0):
+                probabilities(y_pred)  # raises, with the range it got
             soft_labels(y_true)
         n = y_pred.shape[0]
         weight = element_weights(sample_weight, y_pred.shape)
