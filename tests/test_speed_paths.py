@@ -23,7 +23,7 @@ from interactive_metrics.core.coerce import as_array, as_integers_or_floats
 from interactive_metrics.core.reduce import OneHot
 from interactive_metrics.history import FLUSH_ROWS, HistoryBuffer
 from interactive_metrics.metrics._paired import both_within, within
-from interactive_metrics.metrics.confusion import class_labels_of, label_codes
+from interactive_metrics.metrics.confusion import ONE_PASS, class_labels_of, label_codes
 
 LABEL_METRICS = [
     lambda: im.MatthewsCorrelation(4),
@@ -59,6 +59,9 @@ def test_label_codes_leave_floats_and_other_shapes_to_the_general_path() -> None
     assert label_codes(np.array([[0], [1]]), np.array([0, 1]), 2) is None
     assert label_codes(np.array([-1, 0]), np.array([0, 1]), 2) is None
     assert label_codes(np.array([0, 10**18]), np.array([0, 1]), 2) is None
+    assert label_codes(np.array([0]), np.array([0, 1]), 2) is None  # would broadcast
+    many = np.zeros(ONE_PASS + 1, dtype=np.int64)
+    assert label_codes(many, many, 2) is None  # the vectorised checks are faster there
 
 
 @pytest.mark.parametrize("make", LABEL_METRICS)
@@ -66,7 +69,7 @@ def test_label_codes_leave_floats_and_other_shapes_to_the_general_path() -> None
 def test_integer_labels_give_the_states_of_float_labels_bit_for_bit(make, weighted) -> None:
     rng = np.random.default_rng(11)
     fast, general = make(), make()
-    for n in (32, 1, 0, 200):
+    for n in (32, 1, 0, 200, ONE_PASS, ONE_PASS + 1):  # one pass, then the vectorised checks
         y_true, y_pred = rng.integers(0, 4, n), rng.integers(0, 4, n)
         weight = rng.random(n) if weighted else None
         fast.update_state(y_true, y_pred, sample_weight=weight)
@@ -85,11 +88,13 @@ def test_an_integer_label_out_of_range_is_refused_and_nothing_changes(make, bad,
     m = make()
     m.update_state([0, 1, 2], [0, 1, 3])
     before, rows = m.state, m.history.height
-    y_true = np.array([0, 1, bad, 2])
-    with pytest.raises(ValueError, match=rf"`y_true` must hold (class )?labels.*got {shown}"):
-        m.update_state(y_true, np.array([0, 1, 2, 3]))
-    with pytest.raises(ValueError, match=rf"`y_pred` must hold (class )?labels.*got {shown}"):
-        m.update_state(np.array([0, 1, 2, 3]), y_true)
+    for n in (4, ONE_PASS + 4):
+        y_true, fine = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        y_true[n // 2] = bad
+        with pytest.raises(ValueError, match=rf"`y_true` must hold (class )?labels.*got {shown}"):
+            m.update_state(y_true, fine)
+        with pytest.raises(ValueError, match=rf"`y_pred` must hold (class )?labels.*got {shown}"):
+            m.update_state(fine, y_true)
     assert m.history.height == rows and m.step == 1
     for name, value in before.items():
         np.testing.assert_array_equal(m.state[name], value)
