@@ -177,7 +177,8 @@ class Product:
 
 
 _INTP = np.dtype(np.intp)
-_FLOAT64_TYPE = type(np.dtype(np.float64))
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT64_TYPE = type(_FLOAT64)
 
 
 def _plain_shape(shape: tuple[Any, ...]) -> bool:
@@ -291,19 +292,19 @@ class OneHot:
 
     def sum(self) -> np.ndarray:
         """The sum over samples: an array of shape ``field_shape`` (one bincount)."""
-        size = self.size
-        weight = self.weight
-        if weight is None and self.dtype is _ONES.dtype and self.index.shape[0] <= _SMALL:
-            weight = _ONES_OF_LENGTH[self.index.shape[0]]  # float64 counts, no cast (exact)
+        index, size, weight, dtype = self.index, self.size, self.weight, self.dtype
+        if weight is None and dtype is _FLOAT64 and index.shape[0] <= _SMALL:
+            weight = _ONES_OF_LENGTH[index.shape[0]]  # float64 counts, no cast (exact)
         try:
-            counts = np.bincount(self.index, weight, minlength=size)
+            counts = np.bincount(index, weight, size)
         except ValueError:  # a negative position
             raise self._out_of_field() from None
         if counts.shape[0] != size:
             raise self._out_of_field()
-        if len(self.field_shape) != 1:
-            counts = counts.reshape(self.field_shape)
-        return counts if counts.dtype is self.dtype else counts.astype(self.dtype, copy=False)
+        field_shape = self.field_shape
+        if len(field_shape) != 1:
+            counts = counts.reshape(field_shape)
+        return counts if counts.dtype is dtype else counts.astype(dtype, copy=False)
 
     def segment_sums(self, segment_ids: np.ndarray, num_segments: int) -> np.ndarray:
         """Sums by segment: shape ``(num_segments, *field_shape)`` (one bincount).
