@@ -5,7 +5,9 @@ full), with the step in an ``int64`` buffer and the event in an ``int8`` one: no
 Python object per stored row. Appending one row at a time into numpy costs three
 item assignments (about 0.3 µs), so :meth:`HistoryBuffer.append_numbers` first
 queues rows in a short Python list and copies them into the buffers in one block
-of up to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history.
+of up to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history. Rows of
+array states (:meth:`HistoryBuffer.append_states`) are queued the same way, as the
+state arrays themselves, and copied in a column at a time.
 :meth:`HistoryBuffer.frame` turns the kept rows into a polars DataFrame on demand
 (and caches it until the next event).
 """
