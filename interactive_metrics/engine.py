@@ -424,6 +424,11 @@ class Engine:
                     inputs, weight, n, _ = self.drop_nan(batch)[0]
             if len(inputs) == 1:
                 return self._reduce_terms(self._terms_function(inputs[0], sample_weight=weight), n)
+            if len(inputs) == 2:
+                first, second = inputs
+                return self._reduce_terms(
+                    self._terms_function(first, second, sample_weight=weight), n
+                )
             return self._reduce_terms(self._terms_function(*inputs, sample_weight=weight), n)
         state = self.identity()
         for start in range(0, n, CHUNK):

@@ -365,6 +365,7 @@ class Metric:
                 "configure a smaller metric (e.g. fewer classes)"
             ) from None
         self._combine = self._engine.combine
+        self._layout = self._engine.state_layout  # where array states go in a history row
         self._scalar_only = self._engine.scalar_only
         self._step = 0
         self._pending: State | None = None
@@ -669,9 +670,7 @@ class Metric:
                         )
                     else:  # array states: queued as they are (replaced, never changed in place)
                         values = (*batch.values(), *new.values())
-                        history.append_states(
-                            self._step + 1, UPDATE, self._engine.state_layout, values
-                        )
+                        history.append_states(self._step + 1, UPDATE, self._layout, values)
                 self._state = new
                 self._step += 1
             if self._listeners:

@@ -250,7 +250,7 @@ class OneHot:
         if type(field_shape) is not tuple or not _plain_shape(field_shape):
             field_shape = tuple(int(d) for d in field_shape)
         self.field_shape = field_shape
-        self.size = field_shape[0] if len(field_shape) == 1 else math.prod(field_shape)
+        self.size = math.prod(field_shape)
         self.weight = weight
         self.dtype = dtype if type(dtype) is _FLOAT64_TYPE else np.dtype(dtype)
         if index.ndim != 1 or (weight is not None and weight.shape != index.shape):

@@ -44,6 +44,7 @@ class _LabelConfusion(Metric):
         self.num_classes: int = check_integer(num_classes, "num_classes", 2)
         self.threshold = check_number(threshold, "threshold", low=0, high=1)
         super().__init__(name=name, dtype=dtype, **options)
+        self._matrix = ((self.num_classes, self.num_classes), self.engine.dtype)  # for terms
 
     @property
     def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
@@ -60,7 +61,8 @@ class _LabelConfusion(Metric):
         codes = label_codes(y_true, y_pred, k) if k > 2 or self.threshold < 1 else None
         if codes is not None:
             weight = None if sample_weight is None else element_weights(sample_weight, codes.shape)
-            return {"confusion_matrix": OneHot(codes, (k, k), weight, self.engine.dtype)}
+            shape, dtype = self._matrix
+            return {"confusion_matrix": OneHot(codes, shape, weight, dtype)}
         actual = class_labels_of(y_true, "y_true", k)
         if y_pred.ndim == 2 and y_pred.shape[1] == k:
             predicted = np.argmax(y_pred, axis=1)
