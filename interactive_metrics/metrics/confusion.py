@@ -178,11 +178,11 @@ def class_labels_of(labels: np.ndarray, name: str, num_classes: int) -> np.ndarr
 def label_codes(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray | None:
     """``y_true * num_classes + y_pred`` for two 1-D integer arrays of labels in range, else None.
 
-    One pass checks both arrays and makes the codes (the flat positions in a
-    ``(num_classes, num_classes)`` confusion matrix). None means "not that simple
-    case" (floats, other shapes, more than :data:`ONE_PASS` samples, a label out of
-    range): the caller then takes its general path, which reports a bad label with
-    its message.
+    One pass checks both arrays (integers; booleans count as 0 and 1) and makes the
+    codes (the flat positions in a ``(num_classes, num_classes)`` confusion matrix).
+    None means "not that simple case" (floats, other shapes, more than
+    :data:`ONE_PASS` samples, a label out of range): the caller then takes its
+    general path, which reports a bad label with its message.
 
     Examples
     --------
@@ -191,16 +191,11 @@ def label_codes(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.
     >>> label_codes(np.array([0, 3]), np.array([1, 2]), 3) is None
     True
     """
-    if (
-        y_true.ndim == 1
-        and y_pred.ndim == 1
-        and y_true.dtype.kind in "iu"
-        and y_pred.dtype.kind in "iu"
-        and y_true.shape[0] == y_pred.shape[0] <= ONE_PASS
-    ):
-        try:
+    shape = y_true.shape
+    if len(shape) == 1 and shape == y_pred.shape and shape[0] <= ONE_PASS:
+        try:  # floats: TypeError; a label out of range: ValueError
             return np.ravel_multi_index((y_true, y_pred), (num_classes, num_classes))
-        except ValueError:
+        except (TypeError, ValueError):
             return None
     return None
 
