@@ -313,3 +313,18 @@ def test_a_copied_metric_keeps_its_queued_rows() -> None:
     assert m.history["running_confusion_matrix"].to_list()[-1] == [[1.0, 0.0], [1.0, 1.0]]
     assert clone.history["running_confusion_matrix"].to_list()[-1] == [[1.0, 1.0], [1.0, 0.0]]
     assert pl.Series(clone.history["step"]).to_list() == [1, 2]
+
+
+def test_one_hot_from_checked_is_the_one_hot_of_the_same_arguments() -> None:
+    rng = np.random.default_rng(3)
+    index, weight = rng.integers(0, 6, 50), rng.random(50)
+    for w in (None, weight):
+        fast = OneHot.from_checked(index, (2, 3), w, np.dtype("float32"))
+        slow = OneHot(index, (2, 3), w, "float32")
+        assert fast.shape == slow.shape and fast.size == slow.size == 6
+        np.testing.assert_array_equal(fast.sum(), slow.sum())
+        np.testing.assert_array_equal(np.asarray(fast), np.asarray(slow))
+        codes = rng.integers(0, 4, 50)
+        np.testing.assert_array_equal(fast.segment_sums(codes, 4), slow.segment_sums(codes, 4))
+    with pytest.raises(ValueError, match=r"positions in \[0, 6\)"):  # still refused when summed
+        OneHot.from_checked(np.array([0, 6]), (2, 3), None, np.dtype("float64")).sum()

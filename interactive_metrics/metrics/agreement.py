@@ -62,7 +62,7 @@ class _LabelConfusion(Metric):
         if codes is not None:
             weight = None if sample_weight is None else element_weights(sample_weight, codes.shape)
             shape, dtype = self._matrix
-            return {"confusion_matrix": OneHot(codes, shape, weight, dtype)}
+            return {"confusion_matrix": OneHot.from_checked(codes, shape, weight, dtype)}
         actual = class_labels_of(y_true, "y_true", k)
         if y_pred.ndim == 2 and y_pred.shape[1] == k:
             predicted = np.argmax(y_pred, axis=1)

@@ -131,9 +131,9 @@ class ExpectedCalibrationError(Metric):
             confidence, hit = confidence * weight, hit * weight
         shape, dtype = (self.num_bins,), self.engine.dtype
         return {
-            "bin_weight": OneHot(bins, shape, weight, dtype),
-            "bin_confidence": OneHot(bins, shape, confidence, dtype),
-            "bin_hits": OneHot(bins, shape, hit, dtype),
+            "bin_weight": OneHot.from_checked(bins, shape, weight, dtype),
+            "bin_confidence": OneHot.from_checked(bins, shape, confidence, dtype),
+            "bin_hits": OneHot.from_checked(bins, shape, hit, dtype),
         }
 
     def compute(self, state: Mapping[str, Any]) -> Any:

@@ -279,9 +279,9 @@ def _class_count_onehots(
     miss = (~right).astype(np.float64) if weight is None else ~right * weight
     shape = (num_classes,)
     return {
-        "true_positives": OneHot(actual, shape, hit, dtype),
-        "false_positives": OneHot(predicted, shape, miss, dtype),
-        "false_negatives": OneHot(actual, shape, miss, dtype),
+        "true_positives": OneHot.from_checked(actual, shape, hit, dtype),
+        "false_positives": OneHot.from_checked(predicted, shape, miss, dtype),
+        "false_negatives": OneHot.from_checked(actual, shape, miss, dtype),
     }
 
 

@@ -136,8 +136,8 @@ class _Bucketed(Metric):
             size = (len(self._thresholds) + 1,)
             dtype = self.engine.dtype
             return {
-                self.bucket_fields[0]: OneHot(bucket, size, positive, dtype),
-                self.bucket_fields[1]: OneHot(bucket, size, negative, dtype),
+                self.bucket_fields[0]: OneHot.from_checked(bucket, size, positive, dtype),
+                self.bucket_fields[1]: OneHot.from_checked(bucket, size, negative, dtype),
             }
         return self._dense_terms(y_true, y_pred, bucket, weight, n)
 
