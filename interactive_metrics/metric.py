@@ -742,8 +742,13 @@ class Metric:
         """
         return self._updates_unrecorded
 
-    def _check_states(self, states: Mapping[str, Any], leading: int | None) -> State:
-        """``states`` checked: the field shapes, with a leading axis unless ``leading`` is None."""
+    def _check_states(
+        self, states: Mapping[str, Any], leading: int | None, copy: bool = False
+    ) -> State:
+        """``states`` checked: the field shapes, with a leading axis unless ``leading`` is None.
+
+        ``copy``: arrays of the caller's are copied (a state the history keeps as it is).
+        """
         if not isinstance(states, Mapping) or set(states) != set(self._engine.names):
             got = sorted(states) if isinstance(states, Mapping) else type(states).__name__
             raise ValueError(
@@ -752,9 +757,8 @@ class Metric:
             )
         out: State = {}
         for f in self._fields:
-            # a copy: the history reads the arrays later (HistoryBuffer.append_states), and
-            # the caller may change theirs
-            value = np.array(states[f.name], dtype=self._dtype)
+            given = states[f.name]
+            value = np.array(given, dtype=self._dtype) if copy else np.asarray(given, self._dtype)
             want = f.shape if leading is None else (leading, *f.shape)
             if value.shape != want:
                 raise ValueError(
@@ -780,7 +784,9 @@ class Metric:
         >>> m.result(), m.step
         (3.0, 1)
         """
-        state = self._check_states(batch_state, None) if validate else batch_state
+        # a copy: the history reads the arrays later (HistoryBuffer.append_states), and the
+        # caller may change theirs
+        state = self._check_states(batch_state, None, copy=True) if validate else batch_state
         self._apply(cast(State, state), UPDATE)
 
     def prepare_updates(
