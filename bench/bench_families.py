@@ -111,7 +111,7 @@ def confusion_matrix() -> list[dict]:
     return rows
 
 
-def catalogue_updates() -> list[dict]:
+def catalogue_updates(number: int = 5_000) -> list[dict]:
     """32-sample updates of the Keras-catalogue families vs the bare numpy batch terms."""
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 32).astype(np.float64)
@@ -141,7 +141,6 @@ def catalogue_updates() -> list[dict]:
         state["c"] += np.bincount(bucket, y, minlength=201)
         state["d"] += np.bincount(bucket, 1 - y, minlength=201)
 
-    number = 5_000
     cases = [
         ("BinaryCrossentropy, weighted", im.BinaryCrossentropy(), w, bare_crossentropy, p),
         ("Hinge", im.Hinge(), None, bare_hinge, x),

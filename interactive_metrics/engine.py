@@ -96,6 +96,9 @@ class Batch(NamedTuple):
         return Batch(inputs, weight, len(inputs[0]), self.nan_checked)
 
 
+_new_batch = tuple.__new__
+
+
 def _fieldwise(
     functions: Sequence[tuple[str, Callable[[Any, Any], Any]]], both_mappings: bool = False
 ) -> Callable[[Mapping[str, Any], Any], State]:
@@ -192,13 +195,22 @@ class Engine:
         with np.errstate(all="ignore"):
             self.result_shape: tuple[int, ...] = np.shape(compute(self.identity()))
         self.scalar_only = self.result_shape == () and all(f.shape == () for f in self.fields)
+        """True when every field and the result are numbers (the history stores them as is)."""
         self._slices: dict[str, slice] = {}
         start = 0
         for column, shape in self.history_columns():
             width = int(np.prod(shape, dtype=np.int64))
             self._slices[column] = slice(start, start + width)
             start += width
-        """True when every field and the result are numbers (the history stores them as is)."""
+        self.state_columns: tuple[tuple[str, slice, slice], ...] = tuple(
+            (f.name, self._slices["batch_" + f.name], self._slices["running_" + f.name])
+            for f in self.fields
+        )
+        """Per field: its name and its ``batch_`` and ``running_`` columns in a history row."""
+        self.state_layout: tuple[slice, ...] = tuple(
+            [b for _, b, _ in self.state_columns] + [r for _, _, r in self.state_columns]
+        )
+        """The ``batch_`` columns of every field, then the ``running_`` ones (one tuple, reused)."""
         self._rows: RowCompute | None = None
 
     # -- states ------------------------------------------------------------------------------
@@ -283,6 +295,15 @@ class Engine:
         if len(args) == 1:
             coerced: tuple[np.ndarray, ...] = (as_input(args[0], names[0], dtype),)
             n = coerced[0].shape[0]
+        elif len(args) == 2:  # y_true, y_pred: written out, small updates pay for every step
+            first, second = as_input(args[0], names[0], dtype), as_input(args[1], names[1], dtype)
+            n = first.shape[0]
+            if second.shape[0] != n:
+                raise ValueError(
+                    f"`{names[1]}` must have as many samples as `{names[0]}` ({n}), got shape "
+                    f"{second.shape} against {first.shape}; pass one row per sample in each"
+                )
+            coerced = (first, second)
         else:
             coerced = tuple(as_input(x, name, dtype) for x, name in zip(args, names, strict=True))
             n = coerced[0].shape[0]
@@ -293,7 +314,7 @@ class Engine:
                         f"{x.shape} against {coerced[0].shape}; pass one row per sample in each"
                     )
         weight = None if sample_weight is None else as_sample_weight(sample_weight, dtype, False)
-        return Batch(coerced, weight, n)
+        return _new_batch(Batch, (coerced, weight, n, False))  # Batch(...) without its __new__
 
     def drop_nan(self, batch: Batch) -> tuple[Batch, np.ndarray | None]:
         """Apply ``nan_strategy`` to a batch: the kept batch, and the mask of kept samples.
@@ -403,6 +424,11 @@ class Engine:
                     inputs, weight, n, _ = self.drop_nan(batch)[0]
             if len(inputs) == 1:
                 return self._reduce_terms(self._terms_function(inputs[0], sample_weight=weight), n)
+            if len(inputs) == 2:
+                first, second = inputs
+                return self._reduce_terms(
+                    self._terms_function(first, second, sample_weight=weight), n
+                )
             return self._reduce_terms(self._terms_function(*inputs, sample_weight=weight), n)
         state = self.identity()
         for start in range(0, n, CHUNK):

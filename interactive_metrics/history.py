@@ -5,7 +5,9 @@ full), with the step in an ``int64`` buffer and the event in an ``int8`` one: no
 Python object per stored row. Appending one row at a time into numpy costs three
 item assignments (about 0.3 µs), so :meth:`HistoryBuffer.append_numbers` first
 queues rows in a short Python list and copies them into the buffers in one block
-of up to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history.
+of up to :data:`FLUSH_ROWS` rows, or as soon as anything reads the history. Rows of
+array states (:meth:`HistoryBuffer.append_states`) are queued the same way, as the
+state arrays themselves, and copied in a column at a time.
 :meth:`HistoryBuffer.frame` turns the kept rows into a polars DataFrame on demand
 (and caches it until the next event).
 """
@@ -129,9 +131,15 @@ class HistoryBuffer:
             self.slices[name] = slice(start, start + width)
             start += width
         self.width = start
+        # rows of array states queued before they are copied in: FLUSH_ROWS, or fewer wide
+        # ones, so that the arrays the queue holds stay below 2**20 numbers
+        self._state_rows_limit = max(1, min(FLUSH_ROWS, (1 << 20) // max(start, 1)))
         self._length = 0  # rows in the numpy buffers; more may wait in the queue
         self._complete_from = 0  # rows from here on wait for `complete` (array rows)
         self._queue: list[tuple[float, ...]] = []  # rows to copy in: (step, event, *numbers)
+        # rows to copy in given as (step, event, columns, values): see append_states. At most
+        # one of the two queues holds rows, so the rows are stored in the order they came
+        self._state_rows: list[tuple[int, int, tuple[slice, ...], tuple[Any, ...]]] = []
         self._values = np.empty((_INITIAL_CAPACITY, self.width), dtype=dtype)
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._events = np.empty(_INITIAL_CAPACITY, dtype=np.int8)
@@ -159,6 +167,8 @@ class HistoryBuffer:
 
         Rows appended in parts (:meth:`append_parts`) get their other numbers here too.
         """
+        if self._state_rows:
+            self._flush_state_rows()
         if self._complete_from < self._length and self.complete is not None:
             self.complete(self._values[self._complete_from : self._length])
         self._complete_from = self._length
@@ -174,6 +184,41 @@ class HistoryBuffer:
             self.complete(block)  # if this raises, the queue is kept as it was
         self._queue = []
         self._store(flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int8), block)
+
+    def _flush_state_rows(self) -> None:
+        """Copy the rows queued by :meth:`append_states` into the buffers, a column at a time.
+
+        Written straight into the buffers (no block of rows in between); ``complete``
+        is left for when the rows are read (:meth:`_flush`), as for
+        :meth:`append_parts`: updates never pay for it.
+        """
+        rows = self._state_rows
+        k = len(rows)
+        if self.last is not None and self._length + k > 2 * self.last:
+            # amortised O(1) per row: the kept rows move once every `last` rows
+            self._drop_oldest(min(self._length, self._length + k - self.last))
+            if k > self.last:
+                rows, k = rows[-self.last :], self.last
+        self._grow(self._length + k)
+        i = self._length
+        target = self._values[i : i + k]
+        if self.complete is None:
+            target[:] = 0  # the columns no value covers
+        start = 0
+        while start < k:  # runs of rows with the same columns (a metric's rows: one run)
+            columns = rows[start][2]
+            stop = start + 1
+            while stop < k and rows[stop][2] is columns:
+                stop += 1
+            run = rows[start:stop]
+            for j, where in enumerate(columns):
+                values = np.array([row[3][j] for row in run])
+                target[start:stop, where] = values.reshape(stop - start, -1)
+            start = stop
+        self._steps[i : i + k] = [row[0] for row in rows]
+        self._events[i : i + k] = [row[1] for row in rows]
+        self._length = i + k
+        self._state_rows = []
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._steps)
@@ -228,7 +273,9 @@ class HistoryBuffer:
         states written straight into the buffer, without building the row first.
         The other columns (its results) are filled in by ``complete`` for every such
         row at once, when the history is read: updates never pay for them, and rows
-        dropped by ``last`` before a read never do.
+        dropped by ``last`` before a read never do. Without ``complete`` the columns
+        no part covers are 0; with it, the parts and ``complete`` together fill the
+        row (it is not cleared first: a wide row of array states is written once).
 
         Examples
         --------
@@ -237,16 +284,49 @@ class HistoryBuffer:
         >>> h.frame()["a"].to_list()
         [[1.0, 2.0]]
         """
-        if self._queue:
+        if self._queue or self._state_rows:
             self._flush()
         i = self._next_row()
         row = self._values[i]
-        row[:] = 0
+        if self.complete is None:
+            row[:] = 0
         for columns, value in parts:
             row[columns] = value.ravel() if isinstance(value, np.ndarray) else value
         self._steps[i] = step
         self._events[i] = event
         self._length = i + 1
+
+    def append_states(
+        self, step: int, event: int, columns: tuple[slice, ...], values: tuple[Any, ...]
+    ) -> None:
+        """Append one row given by the values of some columns: ``values[j]`` in ``columns[j]``.
+
+        What a metric with array states records per event (its batch and running
+        states; ``complete`` fills in the results). Rows are queued, as
+        :meth:`append_numbers` rows are, and copied into the buffers in blocks of
+        :data:`FLUSH_ROWS` (fewer for rows wider than 4096 numbers) or as soon as
+        anything reads the history: one copy per column for the whole block. The
+        values are read then, so they must never be changed in place (a metric's
+        states are replaced, not changed). Rows that
+        share the very same ``columns`` tuple are copied together. Columns no value
+        covers, and ``complete`` does not fill, are 0.
+
+        Examples
+        --------
+        >>> h = HistoryBuffer([("a", (2,)), ("b", ())], np.dtype("float64"))
+        >>> where = (h.slices["a"], h.slices["b"])
+        >>> h.append_states(1, 0, where, (np.array([1.0, 2.0]), 3.0))
+        >>> h.append_states(2, 0, where, (np.array([4.0, 5.0]), 6.0))
+        >>> h.frame()["a"].to_list(), h.frame()["b"].to_list()
+        ([[1.0, 2.0], [4.0, 5.0]], [3.0, 6.0])
+        """
+        if self._queue:
+            self._flush()  # before queueing: if it raises, this row is not kept either
+        rows = self._state_rows
+        if len(rows) >= self._state_rows_limit:
+            self._flush_state_rows()
+            rows = self._state_rows
+        rows.append((step, event, columns, values))
 
     def append_numbers(self, numbers: tuple[float, ...]) -> None:
         """Append one row given as one tuple: the step, the event code, then the numbers.
@@ -254,7 +334,7 @@ class HistoryBuffer:
         The fast path of :meth:`append` (no tuple to build twice): rows are queued
         and copied into the buffers in blocks of :data:`FLUSH_ROWS`.
         """
-        if len(self._queue) >= FLUSH_ROWS:
+        if self._state_rows or len(self._queue) >= FLUSH_ROWS:
             self._flush()  # before queueing: if it raises, this row is not kept either
         self._queue.append(numbers)
 
@@ -282,6 +362,7 @@ class HistoryBuffer:
     def clear(self) -> None:
         """Forget every row."""
         self._queue = []
+        self._state_rows = []
         self._length = 0
         self._complete_from = 0
         self._frame = None

@@ -371,10 +371,13 @@ class Metric:
                 "configure a smaller metric (e.g. fewer classes)"
             ) from None
         self._combine = self._engine.combine
+        self._layout = self._engine.state_layout  # where array states go in a history row
         self._scalar_only = self._engine.scalar_only
         self._step = 0
         self._pending: State | None = None
         self._pending_allowed = history_every > 1
+        # updates that merge plainly and record every batch: _apply's short path
+        self._plain_updates = summation == "plain" and history_every == 1
         self._updates_unrecorded = 0
         self._history = self._new_history() if history else None
         self.summation = summation
@@ -683,7 +686,24 @@ class Metric:
         ``batch_low`` is what rounding left out of ``batch`` (merges under
         ``summation="kahan"``); the new compensation is committed with the state.
         """
-        with self._lock:  # one event at a time: threads may share a metric
+        if event == UPDATE and self._plain_updates:  # the common case, written out
+            with self._lock:  # one event at a time: threads may share a metric
+                new = self._combine(self._state, batch)
+                history = self._history
+                if history is not None:
+                    if self._scalar_only:  # results are filled in later (complete_results)
+                        history.append_numbers(
+                            (self._step + 1, UPDATE, *batch.values(), 0.0, *new.values(), 0.0)
+                        )
+                    else:  # array states: queued as they are (replaced, never changed in place)
+                        values = (*batch.values(), *new.values())
+                        history.append_states(self._step + 1, UPDATE, self._layout, values)
+                self._state = new
+                self._step += 1
+            if self._listeners:
+                self._notify(event)
+            return
+        with self._lock:
             low: State | None = None
             if event == RESET:
                 new = batch
@@ -701,8 +721,11 @@ class Metric:
                         history.append_numbers(
                             (self._step + 1, event, *recorded.values(), 0.0, *new.values(), 0.0)
                         )
-                    else:
-                        self._record(history, recorded, new, event)
+                    else:  # array states: queued as they are (replaced, never changed in place)
+                        values = (*recorded.values(), *new.values())
+                        history.append_states(
+                            self._step + 1, event, self._engine.state_layout, values
+                        )
             self._state = new
             if low is not None:
                 self._compensation = low
@@ -746,8 +769,13 @@ class Metric:
         """
         return self._updates_unrecorded
 
-    def _check_states(self, states: Mapping[str, Any], leading: int | None) -> State:
-        """``states`` checked: the field shapes, with a leading axis unless ``leading`` is None."""
+    def _check_states(
+        self, states: Mapping[str, Any], leading: int | None, copy: bool = False
+    ) -> State:
+        """``states`` checked: the field shapes, with a leading axis unless ``leading`` is None.
+
+        ``copy``: arrays of the caller's are copied (a state the history keeps as it is).
+        """
         if not isinstance(states, Mapping) or set(states) != set(self._engine.names):
             got = sorted(states) if isinstance(states, Mapping) else type(states).__name__
             raise ValueError(
@@ -756,7 +784,8 @@ class Metric:
             )
         out: State = {}
         for f in self._fields:
-            value = np.asarray(states[f.name], dtype=self._dtype)
+            given = states[f.name]
+            value = np.array(given, dtype=self._dtype) if copy else np.asarray(given, self._dtype)
             want = f.shape if leading is None else (leading, *f.shape)
             if value.shape != want:
                 raise ValueError(
@@ -782,7 +811,9 @@ class Metric:
         >>> m.result(), m.step
         (3.0, 1)
         """
-        state = self._check_states(batch_state, None) if validate else batch_state
+        # a copy: the history reads the arrays later (HistoryBuffer.append_states), and the
+        # caller may change theirs
+        state = self._check_states(batch_state, None, copy=True) if validate else batch_state
         self._apply(cast(State, state), UPDATE)
 
     def prepare_updates(
@@ -1027,17 +1058,6 @@ class Metric:
             else:
                 new[name] = reduction.combine(state[name], batch[name])
         return new, new_low
-
-    def _record(self, history: HistoryBuffer, batch: State, new: State, event: int) -> None:
-        """Append the row of an event of a metric with array fields or an array result.
-
-        The states go straight into the buffer; the result columns are left for
-        :meth:`Engine.complete_results`, which the history calls when it is read.
-        """
-        slices = history.slices
-        parts = [(slices["batch_" + name], value) for name, value in batch.items()]
-        parts += [(slices["running_" + name], value) for name, value in new.items()]
-        history.append_parts(self._step + 1, event, parts)
 
     # -- derived: reset and merge -----------------------------------------------------------
 

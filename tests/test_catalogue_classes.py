@@ -12,11 +12,13 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy import special
 from sklearn import metrics as skm
 
 import interactive_metrics as im
+from interactive_metrics.engine import CHUNK
 
 K = 4
 
@@ -355,15 +357,68 @@ def test_one_hot_and_integer_labels_give_the_same_f1() -> None:
     assert from_labels == pytest.approx(from_one_hot, rel=1e-12)
 
 
-def test_top_k_with_a_1d_y_pred_names_the_keras_reading() -> None:
+def test_top_k_with_a_1d_y_pred_ranks_the_batch_as_keras() -> None:
+    # Keras' test numbers (precision_test.py / recall_test.py, test_unweighted_top_k):
+    # the 3 highest predictions of the batch (0.5, 0.2, 0.2) are the positive ones
     y_true, y_pred = np.array([0, 1, 1, 0, 0]), np.array([0.2, 0.1, 0.5, 0, 0.2])
-    m = im.Precision(top_k=3)
-    with pytest.raises(ValueError, match=r"pass `y_true\[None\]` and `y_pred\[None\]`"):
-        m.update_state(y_true, y_pred)
-    assert m.step == 0
-    # Keras' test numbers (precision_test.py, test_unweighted_top_k): the batch as one row
-    assert m(y_true[None], y_pred[None]) == pytest.approx(1 / 3)
-    assert im.Recall(top_k=3)(y_true[None], y_pred[None]) == pytest.approx(1 / 2)
+    assert im.Precision(top_k=3)(y_true, y_pred) == pytest.approx(1 / 3)
+    assert im.Recall(top_k=3)(y_true, y_pred) == pytest.approx(1 / 2)
+    # the batch as one row of scores gives the same state
+    m, row = im.Precision(top_k=3), im.Precision(top_k=3)
+    m.update_state(y_true, y_pred)
+    row.update_state(y_true[None], y_pred[None])
+    assert m.state == row.state == {"true_positives": 1.0, "false_positives": 2.0}
+
+
+def test_top_k_with_a_1d_y_pred_hand_checked_weights_thresholds_and_ties() -> None:
+    y_true = np.array([1, 0, 1, 1, 0, 1])
+    y_pred = np.array([0.9, 0.8, 0.3, 0.8, 0.7, 0.1])
+    w = np.array([1.0, 2.0, 3.0, 0.5, 1.0, 4.0])
+    # top 3: 0.9 (sample 0), then the tie of 0.8: samples 1 and 3, the earlier first
+    p = im.Precision(top_k=3)
+    p.update_state(y_true, y_pred, sample_weight=w)
+    assert p.state == {"true_positives": 1.0 + 0.5, "false_positives": 2.0}
+    # top 2 (samples 0, 1), then above 0.85: sample 0 only
+    r = im.Recall(thresholds=[0.5, 0.85], top_k=2)
+    r.update_state(y_true, y_pred, sample_weight=w)
+    np.testing.assert_array_equal(r.state["true_positives"], [1.0, 1.0])
+    np.testing.assert_array_equal(r.state["false_negatives"], [7.5, 7.5])
+    # a second batch is ranked on its own: its best sample is kept, whatever came before
+    p.update_state([1, 0], [0.05, 0.01])
+    assert p.state == {"true_positives": 2.5, "false_positives": 3.0}
+
+
+def test_top_k_with_a_1d_y_pred_is_never_split_into_chunks() -> None:
+    rng = np.random.default_rng(7)
+    n = CHUNK + 1000
+    y_true, y_pred = rng.integers(0, 2, n), rng.random(n)
+    m = im.Recall(top_k=50)
+    m.update_state(y_true, y_pred)
+    top = np.argsort(-y_pred, kind="stable")[:50]
+    assert m.state["true_positives"] == y_true[top].sum()
+    assert m.state["false_negatives"] == y_true.sum() - y_true[top].sum()
+
+
+def test_top_k_with_a_1d_y_pred_refuses_the_per_sample_paths() -> None:
+    y_true, y_pred = np.array([0, 1, 1, 0]), np.array([0.2, 0.1, 0.5, 0.3])
+    streams = im.Streams(im.Precision(top_k=2))
+    with pytest.raises(ValueError, match=r"with `top_k` ranks the samples of its batch"):
+        streams.update_state(y_true, y_pred, stream=["a", "b", "a", "b"])
+    assert streams.step == 0
+    m = im.Precision(top_k=2)
+    frame = {"step": [1, 1, 2, 2], "y_true": y_true, "y_pred": y_pred}
+    with pytest.raises(ValueError, match=r"update batch by batch with update_state"):
+        m.replay(pl.DataFrame(frame), batch="step", y_true="y_true", y_pred="y_pred")
+    assert m.step == 0 and m.history.height == 0
+    engine = m.engine
+    with pytest.raises(ValueError, match=r"no per-sample terms"):
+        engine.terms(engine.bind(y_true, y_pred))
+    # scores of shape (n, classes) keep their per-sample terms, streams and replay
+    two_d = engine.terms(engine.bind(y_true[:, None], y_pred[:, None]))
+    assert set(two_d) == {"true_positives", "false_positives"}
+    # class_id still needs a class axis, as in Keras
+    with pytest.raises(ValueError, match=r"`class_id` picks a class along the last axis"):
+        im.Precision(top_k=2, class_id=0).update_state(y_true, y_pred)
 
 
 def test_macro_average_keeps_classes_never_seen_as_sklearn_does() -> None:

@@ -419,9 +419,9 @@ def test_shape_mismatches_are_rejected():
         np.ones((2, 4)),
         np.ones((2, 4)),
     )
-    p = warmed(im.Precision(top_k=1), [[1, 0]], [[0.9, 0.1]])
+    p = warmed(im.Precision(top_k=1, class_id=0), [[1, 0]], [[0.9, 0.1]])
     assert_fails_cleanly(
-        p, ValueError, r"`top_k` picks classes along the last axis", [1, 0], [0.9, 0.1]
+        p, ValueError, r"`class_id` picks a class along the last axis", [1, 0], [0.9, 0.1]
     )
     c = warmed(im.Recall(class_id=3), [[1, 0, 0, 0]], [[0.9, 0.1, 0, 0]])
     assert_fails_cleanly(

@@ -34,6 +34,7 @@ import polars as pl
 
 __all__ = [
     "as_array",
+    "as_integers_or_floats",
     "as_labels",
     "as_sample_weight",
     "check_choice",
@@ -359,8 +360,11 @@ def as_array(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if array.ndim == 0:
         array = array.reshape(1)
     _check_samples(array, name)
-    if array.dtype == dtype:
+    source = array.dtype
+    if source == dtype:
         return array
+    if dtype.itemsize >= 4 and (source.kind in "biu" or source.itemsize <= dtype.itemsize):
+        return array.astype(dtype)  # nothing to overflow: no errstate (about 1 µs) needed
     with np.errstate(over="ignore"):  # beyond the dtype's range is ±inf, as numpy casts
         return array.astype(dtype)
 
@@ -410,6 +414,28 @@ def as_labels(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
         array = array.reshape(1) if array.ndim == 0 else array
         _check_samples(array, name)
         return array
+    return as_array(array, name, dtype)
+
+
+def as_integers_or_floats(x: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """Coerce labels or scores: integers as they are, the rest as :func:`as_array` does.
+
+    For inputs that may be class labels (``Precision(num_classes=k)``) or
+    scores: integer labels keep their dtype (no float copy to check and cast back),
+    floats and booleans are cast to ``dtype`` exactly as :func:`as_array` casts them.
+
+    Examples
+    --------
+    >>> as_integers_or_floats([2, 0], "y_true", np.dtype("float64"))
+    array([2, 0])
+    >>> as_integers_or_floats([0.5, 1], "y_pred", np.dtype("float32"))
+    array([0.5, 1. ], dtype=float32)
+    """
+    if type(x) is np.ndarray and x.dtype.kind in "iu" and (x.ndim == 1 or (x.ndim and x.size)):
+        return x
+    array = to_numeric(x, name)
+    if array.dtype.kind in "iu":
+        return as_labels(array, name, dtype)
     return as_array(array, name, dtype)
 
 

@@ -176,6 +176,18 @@ class Product:
         return f"Product(values={self.values!r}, weight={self.weight!r})"
 
 
+_INTP = np.dtype(np.intp)
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT64_TYPE = type(_FLOAT64)
+
+
+def _plain_shape(shape: tuple[Any, ...]) -> bool:
+    """Whether the tuple ``shape`` holds one or two Python ints (no conversion needed)."""
+    if len(shape) == 1:
+        return type(shape[0]) is int
+    return len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int
+
+
 class OneHot:
     """Per-sample terms that are zero but for one entry, kept as that entry's position and weight.
 
@@ -230,17 +242,52 @@ class OneHot:
         weight: np.ndarray | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        self.index = np.asarray(index, dtype=np.intp)
-        self.field_shape = tuple(int(d) for d in field_shape)
-        self.size = math.prod(self.field_shape)
+        # the common case (an intp array, a shape of ints, a dtype) without conversions:
+        # small updates make one or three of these per batch
+        if type(index) is not np.ndarray or index.dtype is not _INTP:
+            index = np.asarray(index, dtype=np.intp)
+        self.index = index
+        if type(field_shape) is not tuple or not _plain_shape(field_shape):
+            field_shape = tuple(int(d) for d in field_shape)
+        self.field_shape = field_shape
+        self.size = math.prod(field_shape)
         self.weight = weight
-        self.dtype = np.dtype(dtype)
-        weight_shape = None if weight is None else weight.shape
-        if self.index.ndim != 1 or weight_shape not in (None, self.index.shape):
+        self.dtype = dtype if type(dtype) is _FLOAT64_TYPE else np.dtype(dtype)
+        if index.ndim != 1 or (weight is not None and weight.shape != index.shape):
+            weight_shape = None if weight is None else weight.shape
             raise ValueError(
                 f"`index` must be 1-D with one position per sample and `weight` None or of the "
                 f"same shape, got shapes {self.index.shape} and {weight_shape}"
             )
+
+    @classmethod
+    def from_checked(
+        cls,
+        index: np.ndarray,
+        field_shape: tuple[int, ...],
+        weight: np.ndarray | None,
+        dtype: np.dtype[Any],
+    ) -> OneHot:
+        """A :class:`OneHot` of arguments already in form: nothing converted or checked.
+
+        For a metric's ``terms`` on the path of every small update, where the
+        arguments are made in form: ``index`` a 1-D ``intp`` array (as
+        ``np.ravel_multi_index`` and ``searchsorted`` give), ``field_shape`` a tuple
+        of Python ints, ``weight`` None or 1-D of the same length, ``dtype`` a
+        :class:`numpy.dtype`. A position out of the field is still refused when the
+        terms are summed. Building one this way takes about a third of the time.
+
+        Examples
+        --------
+        >>> terms = OneHot.from_checked(np.array([3, 0]), (2, 2), None, np.dtype("float64"))
+        >>> terms.sum()
+        array([[1., 0.],
+               [0., 1.]])
+        """
+        self = object.__new__(cls)
+        self.index, self.field_shape, self.weight, self.dtype = index, field_shape, weight, dtype
+        self.size = math.prod(field_shape)
+        return self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -274,8 +321,19 @@ class OneHot:
 
     def sum(self) -> np.ndarray:
         """The sum over samples: an array of shape ``field_shape`` (one bincount)."""
-        counts = self._counts(self.index, self.size)
-        return counts.reshape(self.field_shape).astype(self.dtype, copy=False)
+        index, size, weight, dtype = self.index, self.size, self.weight, self.dtype
+        if weight is None and dtype is _FLOAT64 and index.shape[0] <= _SMALL:
+            weight = _ONES_OF_LENGTH[index.shape[0]]  # float64 counts, no cast (exact)
+        try:
+            counts = np.bincount(index, weight, size)
+        except ValueError:  # a negative position
+            raise self._out_of_field() from None
+        if counts.shape[0] != size:
+            raise self._out_of_field()
+        field_shape = self.field_shape
+        if len(field_shape) != 1:
+            counts = counts.reshape(field_shape)
+        return counts if counts.dtype is dtype else counts.astype(dtype, copy=False)
 
     def segment_sums(self, segment_ids: np.ndarray, num_segments: int) -> np.ndarray:
         """Sums by segment: shape ``(num_segments, *field_shape)`` (one bincount).
@@ -418,8 +476,11 @@ class Reduction:
         float64 = _ONES.dtype
 
         def sum_float64(term: Any, n: int) -> Any:
-            if type(term) is np.ndarray and term.dtype is float64 and term.ndim:
+            kind = type(term)
+            if kind is np.ndarray and term.dtype is float64 and term.ndim:
                 return _sum_rows(term)
+            if kind is OneHot and term.dtype is float64:
+                return term.sum()
             return over_batch(term, n, dtype)
 
         return sum_float64

@@ -22,12 +22,84 @@ __all__ = [
     "MeanOfSamples",
     "SumOfSamples",
     "binary_labels",
+    "both_within",
     "class_labels",
     "element_weights",
     "matched",
     "in_unit_interval",
     "probabilities",
+    "within",
 ]
+
+# the unsigned integer of each float's width: non-negative floats order as their bits do,
+# and NaN and anything with the sign bit set (negatives, -0.0) come after every number
+_BITS = {np.dtype(t): np.dtype(u) for t, u in (("f8", "u8"), ("f4", "u4"), ("f2", "u2"))}
+_FLOAT64, _UINT64 = np.dtype("f8"), np.dtype("u8")
+_LIMITS: dict[tuple[np.dtype[Any], float], Any] = {}
+_LIMITS_FLOAT64: dict[float, Any] = {}
+
+
+def _bits_limit(dtype: np.dtype[Any], high: float) -> Any:
+    """The bits of ``high`` in ``dtype`` (as its unsigned integer), or False if it is not exact."""
+    exact = dtype.type(high)
+    return exact.view(_BITS[dtype]) if exact == high else False
+
+
+def within(values: np.ndarray, high: float) -> bool:
+    """Whether every value is a number in ``[0, high]`` (NaN is not): one pass for floats.
+
+    A float array is read as unsigned integers of its width: its largest one is at
+    most the bits of ``high`` exactly when every value is in ``[+0, high]``. That
+    is one reduction instead of a minimum and a maximum; anything else (integers,
+    ``-0.0``, a value out of range) takes the minimum and the maximum.
+
+    Examples
+    --------
+    >>> within(np.array([0.0, 0.5, 1.0]), 1.0), within(np.array([-0.0, 1.0]), 1.0)
+    (True, True)
+    >>> within(np.array([0.5, np.nan]), 1.0), within(np.array([2, 0]), 1.0)
+    (False, False)
+    """
+    if not values.size:
+        return True
+    dtype = values.dtype
+    if dtype is _FLOAT64:  # the common case, with its own cache
+        limit = _LIMITS_FLOAT64.get(high)
+        if limit is None:
+            limit = _LIMITS_FLOAT64[high] = _bits_limit(dtype, high)
+        if limit is not False and np.maximum.reduce(values.view(_UINT64), None) <= limit:
+            return True
+    elif dtype in _BITS and dtype.isnative:
+        key = (dtype, high)
+        limit = _LIMITS.get(key)
+        if limit is None:
+            limit = _LIMITS[key] = _bits_limit(dtype, high)
+        if limit is not False and np.maximum.reduce(values.view(_BITS[dtype]), None) <= limit:
+            return True
+    return bool(values.min() >= 0 and values.max() <= high)  # False for NaN too
+
+
+def both_within(first: np.ndarray, second: np.ndarray, high: float) -> bool:
+    """:func:`within` of two arrays of one float64 shape in one reduction (their bits' maximum).
+
+    Examples
+    --------
+    >>> both_within(np.array([0.0, 1.0]), np.array([0.5, 0.25]), 1.0)
+    True
+    >>> both_within(np.array([0.0, 1.0]), np.array([0.5, 1.5]), 1.0)
+    False
+    """
+    if first.dtype is _FLOAT64 and second.dtype is _FLOAT64 and first.shape == second.shape:
+        if not first.size:
+            return True
+        limit = _LIMITS_FLOAT64.get(high)
+        if limit is None:
+            limit = _LIMITS_FLOAT64[high] = _bits_limit(first.dtype, high)
+        if limit is not False:
+            bits = np.maximum(first.view(_UINT64), second.view(_UINT64))
+            if np.maximum.reduce(bits, None) <= limit:
+                return True
+    return within(first, high) and within(second, high)
 
 
 def matched(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,14 +166,13 @@ def in_unit_interval(values: np.ndarray, name: str, holding: str, remedy: str) -
     ...
     ValueError: `y_pred` must hold probabilities in [0, 1], got values from 0.2 to 1.4; ...
     """
-    if values.size:
+    if not within(values, 1.0):
         low, high = np.min(values), np.max(values)
-        if not (low >= 0 and high <= 1):
-            raise ValueError(
-                f"`{name}` must hold {holding} in [0, 1], got values from {float(low)!r} "
-                f"to {float(high)!r}; {remedy} (NaN samples can be dropped with "
-                "nan_strategy='ignore')"
-            )
+        raise ValueError(
+            f"`{name}` must hold {holding} in [0, 1], got values from {float(low)!r} "
+            f"to {float(high)!r}; {remedy} (NaN samples can be dropped with "
+            "nan_strategy='ignore')"
+        )
     return values
 
 

@@ -18,7 +18,7 @@ from interactive_metrics.core.reduce import OneHot, divide_no_nan
 from interactive_metrics.metric import Metric, State, StateField
 from interactive_metrics.metrics._checks import check_flag, check_integer
 from interactive_metrics.metrics._paired import element_weights, probabilities
-from interactive_metrics.metrics.confusion import class_labels_of
+from interactive_metrics.metrics.confusion import class_labels_of, label_codes
 
 __all__ = ["BalancedAccuracy", "CohenKappa", "MatthewsCorrelation"]
 
@@ -44,6 +44,7 @@ class _LabelConfusion(Metric):
         self.num_classes: int = check_integer(num_classes, "num_classes", 2)
         self.threshold = check_number(threshold, "threshold", low=0, high=1)
         super().__init__(name=name, dtype=dtype, **options)
+        self._matrix = ((self.num_classes, self.num_classes), self.engine.dtype)  # for terms
 
     @property
     def fields(self) -> tuple[StateField, ...]:  # type: ignore[override]
@@ -55,6 +56,13 @@ class _LabelConfusion(Metric):
     ) -> State:
         """Each sample's weighted one-hot ``(true, predicted)`` matrix, kept sparse."""
         k = self.num_classes
+        # labels in range, checked in the same pass (with two classes a 1-d y_pred is a
+        # probability: labels 0 and 1 read as themselves unless threshold is 1)
+        codes = label_codes(y_true, y_pred, k) if k > 2 or self.threshold < 1 else None
+        if codes is not None:
+            weight = None if sample_weight is None else element_weights(sample_weight, codes.shape)
+            shape, dtype = self._matrix
+            return {"confusion_matrix": OneHot.from_checked(codes, shape, weight, dtype)}
         actual = class_labels_of(y_true, "y_true", k)
         if y_pred.ndim == 2 and y_pred.shape[1] == k:
             predicted = np.argmax(y_pred, axis=1)

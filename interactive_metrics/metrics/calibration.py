@@ -105,7 +105,7 @@ class ExpectedCalibrationError(Metric):
             confidence = np.max(y_pred, axis=1, initial=0.0).astype(np.float64)
             hit = (np.argmax(y_pred, axis=1) == labels).astype(np.float64)
         elif y_pred.ndim == 1 or (y_pred.ndim == 2 and y_pred.shape[1] == 1):  # binary
-            confidence = probabilities(y_pred.reshape(-1)).astype(np.float64)
+            confidence = probabilities(y_pred.reshape(-1)).astype(np.float64, copy=False)
             one_column = y_true.ndim == 2 and y_true.shape[1] == 1
             labels = y_true.reshape(-1) if one_column else y_true
             if labels.shape != confidence.shape:
@@ -113,7 +113,8 @@ class ExpectedCalibrationError(Metric):
                     f"`y_true` of shape {y_true.shape} must hold one label per sample of "
                     f"`y_pred` (shape {y_pred.shape}); pass as many of each"
                 )
-            hit = binary_labels(labels).astype(np.float64)
+            hit = binary_labels(labels)  # checked: 0 and 1 only (a float64 -0.0 adds as 0)
+            hit = labels if labels.dtype == np.float64 else hit.astype(np.float64)
         else:
             raise ValueError(
                 f"`y_pred` must hold the probability of class 1, shape (n,), or class "
@@ -124,15 +125,15 @@ class ExpectedCalibrationError(Metric):
                 f"`y_true` of shape {y_true.shape} must hold one label per sample of `y_pred` "
                 f"(shape {y_pred.shape}); pass as many of each"
             )
-        bins = np.searchsorted(self._edges, confidence, side="left")
+        bins = self._edges.searchsorted(confidence, side="left")
         weight = element_weights(sample_weight, confidence.shape)
         if weight is not None:
             confidence, hit = confidence * weight, hit * weight
         shape, dtype = (self.num_bins,), self.engine.dtype
         return {
-            "bin_weight": OneHot(bins, shape, weight, dtype),
-            "bin_confidence": OneHot(bins, shape, confidence, dtype),
-            "bin_hits": OneHot(bins, shape, hit, dtype),
+            "bin_weight": OneHot.from_checked(bins, shape, weight, dtype),
+            "bin_confidence": OneHot.from_checked(bins, shape, confidence, dtype),
+            "bin_hits": OneHot.from_checked(bins, shape, hit, dtype),
         }
 
     def compute(self, state: Mapping[str, Any]) -> Any:

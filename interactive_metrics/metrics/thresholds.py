@@ -32,10 +32,12 @@ from interactive_metrics.metrics._checks import (
     is_number,
 )
 from interactive_metrics.metrics._paired import (
+    both_within,
     element_weights,
     in_unit_interval,
     matched,
     probabilities,
+    within,
 )
 from interactive_metrics.metrics.probabilistic import EPSILON
 
@@ -109,9 +111,9 @@ class _Bucketed(Metric):
         if self._from_logits:
             with np.errstate(over="ignore"):
                 y_pred = 1.0 / (1.0 + np.exp(-y_pred))
-        if y_pred.size and not (y_pred.min() >= 0.0 and y_pred.max() <= 1.0):
-            probabilities(y_pred)  # raises, with the range it got
-        if y_true.size and not (y_true.min() >= 0.0 and y_true.max() <= 1.0):
+        if not both_within(y_pred, y_true, 1.0):  # one pass over both; then which one
+            if not within(y_pred, 1.0):
+                probabilities(y_pred)  # raises, with the range it got
             soft_labels(y_true)
         n = y_pred.shape[0]
         weight = element_weights(sample_weight, y_pred.shape)
@@ -127,15 +129,15 @@ class _Bucketed(Metric):
         if y_pred.ndim == 2 and y_pred.shape[1] == 1 and self._num_labels is None:
             y_true, y_pred = y_true[:, 0], y_pred[:, 0]
             weight = None if weight is None else weight[:, 0]
-        bucket = np.searchsorted(self._thresholds, y_pred, side="left")
+        bucket = self._thresholds.searchsorted(y_pred, side="left")
         if y_pred.ndim == 1:  # one score per sample: sparse terms, one bincount per field
             positive = y_true if weight is None else y_true * weight
             negative = 1.0 - y_true if weight is None else (1.0 - y_true) * weight
             size = (len(self._thresholds) + 1,)
             dtype = self.engine.dtype
             return {
-                self.bucket_fields[0]: OneHot(bucket, size, positive, dtype),
-                self.bucket_fields[1]: OneHot(bucket, size, negative, dtype),
+                self.bucket_fields[0]: OneHot.from_checked(bucket, size, positive, dtype),
+                self.bucket_fields[1]: OneHot.from_checked(bucket, size, negative, dtype),
             }
         return self._dense_terms(y_true, y_pred, bucket, weight, n)
 
