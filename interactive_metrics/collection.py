@@ -202,7 +202,7 @@ class MetricCollection:
         for i, m in enumerate(self._metrics):
             engine = m.engine
             # one bind for members that bind alike (a Bootstrap's engine adds row numbers)
-            key = (m.input_names, type(m).as_input, engine.dtype, type(engine).bind_arguments)
+            key = (m.input_names, m.as_input, engine.dtype, type(engine).bind_arguments)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _Group(m.input_names, engine)
@@ -390,13 +390,19 @@ class MetricCollection:
         if n <= CHUNK:
             with shared_checks():  # members reading the same arrays check them once
                 return [engine.batch_state(batch) for engine, batch in jobs]
-        states = [engine.identity() for engine, _ in jobs]
+        whole = [engine.whole_batch(batch) for engine, batch in jobs]  # e.g. top_k ranks
+        states = [
+            engine.batch_state(batch) if one else engine.identity()
+            for (engine, batch), one in zip(jobs, whole, strict=True)
+        ]
         chunks: dict[int, Batch] = {}
         for start in range(0, n, CHUNK):  # chunk once for all members: they share each chunk
             part = slice(start, start + CHUNK)
             chunks.clear()
             with shared_checks():
                 for i, (engine, batch) in enumerate(jobs):
+                    if whole[i]:
+                        continue
                     chunk = chunks.setdefault(id(batch), batch.chunk(part))
                     states[i] = engine.combine(states[i], engine.batch_state(chunk))
         return states

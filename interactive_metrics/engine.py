@@ -399,6 +399,22 @@ class Engine:
         """The state of ``n`` samples' terms: each field reduced over the samples."""
         return self._reduce_terms(terms, n)
 
+    def whole_batch(self, batch: Batch) -> bool:
+        """Whether ``batch`` must be reduced whole, never in chunks (False: chunks merge).
+
+        True for an engine whose batch state is not a reduction of per-sample terms,
+        e.g. ``Precision(top_k=k)`` on a 1-d ``y_pred``, which ranks the whole batch; a
+        caller that chunks large batches (a collection) hands those over whole.
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> engine = im.Mean().engine
+        >>> engine.whole_batch(engine.bind([1.0, 2.0]))
+        False
+        """
+        return False
+
     def batch_state(self, batch: Batch) -> State:
         """One batch reduced to its state.
 

@@ -148,3 +148,19 @@ def test_bootstrap_sizes_beyond_any_use_are_refused() -> None:
         im.Bootstrap(im.Mean(), replicates=2**70)
     with pytest.raises(ValueError, match="`offset` must be at most"):
         im.Bootstrap(im.Mean(), offset=2**63)
+
+
+def test_a_collection_hands_a_batch_ranked_by_top_k_over_whole() -> None:
+    """``Precision(top_k=k)`` on 1-d scores ranks the batch: a collection must not chunk it."""
+    from interactive_metrics.engine import CHUNK
+
+    rng = np.random.default_rng(8)
+    n = 2 * CHUNK + 5
+    y, p = rng.integers(0, 2, n), rng.random(n)
+    alone = im.Precision(top_k=1000)
+    alone.update_state(y, p)
+    together = im.MetricCollection({"p": im.Precision(top_k=1000), "acc": im.BinaryAccuracy()})
+    together.update_state(y, p)
+    top = np.argsort(-p, kind="stable")[:1000]  # numpy oracle: the batch's 1000 best scores
+    assert alone.result() == together["p"].result() == y[top].mean()
+    assert together["acc"].result() == ((p > 0.5) == y).mean()

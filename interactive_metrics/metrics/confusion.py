@@ -488,6 +488,10 @@ class BatchRankedEngine(Engine):
     0.3333
     """
 
+    def whole_batch(self, batch: Batch) -> bool:
+        """True for a 1-d ``y_pred``: ``top_k`` ranks the whole batch."""
+        return ranks_batch(batch)
+
     def batch_state(self, batch: Batch) -> State:
         """One batch reduced to its state; a batch ranked by ``top_k`` is reduced whole."""
         if not ranks_batch(batch):
