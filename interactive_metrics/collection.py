@@ -345,8 +345,8 @@ class MetricCollection:
         >>> import interactive_metrics as im
         >>> metrics = im.MetricCollection({"loss": im.Mean(), "recall": im.Recall()})
         >>> batches = metrics.bind(values=[0.5, 0.1], y_true=[1, 0], y_pred=[0.8, 0.3])
-        >>> [b.n for b in batches], batches[1].inputs[0].tolist()
-        ([2, 2], [1.0, 0.0])
+        >>> [b.n for b in batches], batches[1].inputs[0].tolist()  # integer labels stay integers
+        ([2, 2], [1, 0])
         """
         arguments = self._arguments(inputs, named)
         batches: list[Batch] = [None] * len(self._metrics)  # type: ignore[list-item]

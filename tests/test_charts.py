@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import interactive_metrics as im
@@ -661,6 +661,8 @@ def test_style_format_share_and_titles() -> None:
     st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=30),
     st.booleans(),
 )
+@example([5e-324], False)  # a subnormal value: its 5% window underflowed to nothing
+@example([5e-324, 1e-323], False)
 def test_style_value_domain_holds_the_data_off_the_frame(values: list[float], zero: bool) -> None:
     domain = style.value_domain(values, include_zero=zero)
     assert domain is not None

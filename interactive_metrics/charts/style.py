@@ -414,6 +414,9 @@ PADDING = 0.06
 """Room above and below the data, as a fraction of its span."""
 
 
+_TINY = 1e-290  # spans and values below this are drawn as zero: their 5% would underflow
+
+
 def value_domain(
     values: Iterable[Any], *, include_zero: bool = False, padding: float = PADDING
 ) -> tuple[float, float] | None:
@@ -453,8 +456,8 @@ def value_domain(
     if include_zero:
         low, high = min(low, 0.0), max(high, 0.0)
     span = high - low
-    if span == 0:
-        half = abs(low) * 0.05 if low != 0 else 1.0
+    if span < _TINY:  # one value (or values no axis could tell apart: subnormal spans)
+        half = abs(low) * 0.05 if abs(low) >= _TINY else 1.0
         window_low, window_high = low - half, high + half
         if 0 <= low <= 1:  # a share or a rate: the window stays inside [0, 1]
             window_low, window_high = max(window_low, 0.0), min(window_high, 1.0)
