@@ -205,6 +205,34 @@ def _plain(value: Any) -> Any:
     return float(value)
 
 
+class _FieldValue:
+    """A state field read as an attribute, as Keras exposes its variables: ``m.true_positives``.
+
+    A non-data descriptor: attributes of the instance, methods and properties come
+    first; the value is the one :attr:`Metric.state` holds (a float, or an array copy).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, metric: Any, owner: Any = None) -> Any:
+        if metric is None:
+            return self
+        state = metric.__dict__.get("_state")
+        if state is None or self.name not in state:
+            raise AttributeError(f"{type(metric).__name__!r} object has no attribute {self.name!r}")
+        return _plain(state[self.name])
+
+
+def _read_fields_as_attributes(cls: type, names: Sequence[str]) -> None:
+    """Give ``cls`` an attribute per state field it does not name otherwise."""
+    for name in names:
+        if not name.startswith("_") and not hasattr(cls, name):
+            setattr(cls, name, _FieldValue(name))
+
+
 class Metric:
     """Base class of every metric: declare ``fields``, ``terms`` and ``compute``.
 
@@ -370,6 +398,7 @@ class Metric:
                 f"{ {f.name: f.shape for f in self._fields} }), does not fit in memory; "
                 "configure a smaller metric (e.g. fewer classes)"
             ) from None
+        _read_fields_as_attributes(type(self), self._engine.names)
         self._combine = self._engine.combine
         self._layout = self._engine.state_layout  # where array states go in a history row
         self._scalar_only = self._engine.scalar_only
@@ -561,29 +590,20 @@ class Metric:
 
     @property
     def state(self) -> dict[str, Any]:
-        """The current state: field name -> value (floats, or arrays for shaped fields)."""
-        return {name: _plain(value) for name, value in self._state.items()}
+        """The current state: field name -> value (floats, or arrays for shaped fields).
 
-    def __getattr__(self, name: str) -> Any:
-        """A state field by name, as Keras exposes its variables: ``m.true_positives``.
-
-        Only called when ordinary lookup fails, so methods, properties and attributes
-        come first; the value is the one :attr:`state` holds (a float, or an array for a
-        shaped field).
+        Each field also reads as an attribute of its own, as Keras' variables do (unless
+        the class has an attribute of that name).
 
         Examples
         --------
         >>> import interactive_metrics as im
         >>> m = im.Precision()
         >>> m.update_state([0, 1, 1], [0.6, 0.7, 0.2])
-        >>> m.true_positives, m.false_positives
-        (1.0, 1.0)
+        >>> m.state, m.true_positives
+        ({'true_positives': 1.0, 'false_positives': 1.0}, 1.0)
         """
-        state = self.__dict__.get("_state")
-        if state is not None and not name.startswith("_") and name in state:
-            return _plain(state[name])
-        known = f"; its state fields are {list(state)}" if state else ""
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{known}")
+        return {name: _plain(value) for name, value in self._state.items()}
 
     @property
     def step(self) -> int:
