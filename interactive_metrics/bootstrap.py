@@ -842,6 +842,26 @@ class Bootstrap(Metric):
 
     derived_history_columns = ("ci_low", "ci_high")
 
+    def derived_columns(self, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The 95% percentile interval of each of ``k`` states: ``ci_low``, ``ci_high``.
+
+        What :attr:`history` ends with, and a ``Streams(Bootstrap(...))`` breakdown per
+        stream (other levels and BCa: :meth:`interval_history`, :func:`stream_intervals`).
+
+        Examples
+        --------
+        >>> import interactive_metrics as im
+        >>> s = im.Streams(im.Bootstrap(im.Mean(), replicates=50, seed=2))
+        >>> s.update_state([0.0, 1.0] * 30, stream=["a", "b", "c"] * 20)
+        >>> row = s.breakdown().select("stream", "result", "ci_low", "ci_high").row(0)
+        >>> row[0], row[2] < row[1] < row[3], (row[2], row[3]) == s["a"].interval()
+        ('a', True, True)
+        """
+        engine = self.engine
+        assert isinstance(engine, BootstrapEngine)
+        low, high = engine.intervals(states, 0.95, "percentile")
+        return {"ci_low": low, "ci_high": high}
+
     @property
     def history(self) -> pl.DataFrame:
         """The history, as for every metric, with ``ci_low`` and ``ci_high`` after every event.
@@ -992,15 +1012,16 @@ def stream_intervals(
 
     ``method`` as for :meth:`Bootstrap.interval` (``"percentile"`` or ``"bca"``).
     Reads only public names: the breakdown's state columns and the bootstrap's
-    wrapped metric. ``Streams.breakdown()`` itself is unchanged.
+    wrapped metric. ``Streams.breakdown()`` itself has the 95% percentile intervals;
+    this table has those of ``level`` and ``method``, without the replicate columns.
 
     Examples
     --------
     >>> import interactive_metrics as im
     >>> s = im.Streams(im.Bootstrap(im.Mean(), replicates=50))
     >>> s.update_state([0.0, 1.0] * 30, stream=["a", "b", "c"] * 20)
-    >>> stream_intervals(s).columns[-2:]
-    ['ci_low', 'ci_high']
+    >>> stream_intervals(s, 0.9).columns[-3:]
+    ['ci_low', 'ci_high', 'contribution']
     """
     bootstrap = streams.metric
     if not isinstance(bootstrap, Bootstrap):

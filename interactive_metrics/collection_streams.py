@@ -679,6 +679,9 @@ class CollectionStreams:
         picked = []
         for name, frame in frames.items():
             own = ["result"] if shared else ["weight", "share", "result"]
+            own += [
+                c for c in self._members[name].metric.derived_history_columns if c in frame.columns
+            ]
             picked.append(
                 frame.select(*keys, *(pl.col(c).alias(f"{name}{SEPARATOR}{c}") for c in own))
             )

@@ -329,10 +329,11 @@ class Metric:
     process. Every batch now takes the one path of :meth:`update_state`.
     """
     derived_history_columns: ClassVar[tuple[str, ...]] = ()
-    """Columns :attr:`history` adds on read, computed from the stored ones.
+    """Columns :attr:`history` and a Streams' breakdown add on read, from the states.
 
     None for most metrics; a :class:`~interactive_metrics.Bootstrap` adds ``ci_low`` and
-    ``ci_high``. Saves leave them out (a load computes them again on read).
+    ``ci_high`` (see :meth:`derived_columns`). Saves leave them out (a load computes
+    them again on read).
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -604,6 +605,21 @@ class Metric:
         ({'true_positives': 1.0, 'false_positives': 1.0}, 1.0)
         """
         return {name: _plain(value) for name, value in self._state.items()}
+
+    def derived_columns(self, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The :attr:`derived_history_columns` of ``k`` states (fields with a leading axis ``k``).
+
+        What a Streams' breakdown adds per stream: nothing for most metrics, a
+        Bootstrap's 95% interval (``ci_low``, ``ci_high``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import interactive_metrics as im
+        >>> im.Mean().derived_columns({"total": np.zeros(2), "count": np.ones(2)})
+        {}
+        """
+        return {}
 
     @property
     def step(self) -> int:

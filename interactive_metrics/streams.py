@@ -1572,6 +1572,9 @@ class Streams:
             name = f"state_{f.name}" if taken else f.name
             columns[name] = pl.Series(name, self._state[f.name][:k].copy())
         columns["result"] = pl.Series("result", results)
+        states = {f.name: self._state[f.name][:k] for f in self._fields}
+        for name, values in self.metric.derived_columns(states).items():  # a bootstrap's interval
+            columns[name] = pl.Series(name, np.asarray(values, dtype=np.float64))
         columns["contribution"] = self._contributions(results)
         return pl.DataFrame(columns)
 

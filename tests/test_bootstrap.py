@@ -465,3 +465,26 @@ def test_bootstrap_of_a_collection_pairs_the_members() -> None:
     assert plain.step == 0  # the original collection is untouched
     with pytest.raises(TypeError, match="`metrics` must be a MetricCollection"):
         im.Bootstrap.collection(im.Mean())  # type: ignore[arg-type]
+
+
+def test_the_breakdown_gains_each_streams_interval() -> None:
+    rng = np.random.default_rng(41)
+    keys = rng.choice(["a", "b", "c"], 300)
+    y = (rng.random(300) < 0.7).astype(float)
+    s = im.Streams(im.Bootstrap(im.BinaryAccuracy(), replicates=80, seed=5))
+    for part in np.array_split(np.arange(300), 4):
+        s.update_state(np.ones(part.size), y[part], stream=keys[part])
+    frame = s.breakdown()
+    assert frame.columns[-3:] == ["ci_low", "ci_high", "contribution"]
+    for key in ("a", "b", "c"):
+        row = frame.filter(pl.col("stream") == key)
+        assert (row["ci_low"].item(), row["ci_high"].item()) == s[key].interval()
+    table = stream_intervals(s)  # the same interval at the default level and method
+    assert table["ci_low"].equals(frame["ci_low"]) and table["ci_high"].equals(frame["ci_high"])
+    both = im.MetricCollection(
+        {"acc": im.Bootstrap(im.BinaryAccuracy(), replicates=80, seed=5), "n": im.Count()}
+    )
+    assert "ci_low" not in im.Streams(im.BinaryAccuracy()).breakdown().columns
+    wide = both.streams()
+    wide.update_state(y_true=np.ones(300), y_pred=y, values=y, stream=keys)
+    assert {"acc/ci_low", "acc/ci_high"} <= set(wide.breakdown().columns)
