@@ -8,8 +8,8 @@ Run alone with ``python bench/bench_intervals.py``; ``./dev bench`` runs every b
   traced memory of the update at most 64 MB;
 - ``update_state`` followed by ``interval()`` against ``update_state`` alone, for
   updates of 100,000 samples (Wilson for ``BinaryAccuracy``, Student t for
-  ``Mean(variance=True)``): at most 1.10x. (On small updates the interval's fixed cost,
-  tens of microseconds, is more than 10% of the update.)
+  ``Mean(variance=True)``): at most 1.10x, timed alternately. (On small updates the
+  interval's fixed cost, a few microseconds, is more than 10% of the update.)
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import paired, row  # noqa: E402
+
 import interactive_metrics as im  # noqa: E402
 
 N, R = 1_000_000, 200
@@ -74,9 +77,19 @@ def run() -> list[dict]:
             "ok": peak <= 64,
         }
     )
+    return rows + closed_form_overhead()
+
+
+def closed_form_overhead(number: int = 20, rounds: int = 15) -> list[dict]:
+    """``update_state`` + ``interval()`` against ``update_state`` alone, 100,000 samples.
+
+    Timed alternately (:func:`_common.paired`, best of ``rounds``), since one update
+    takes tens of microseconds and the interval a few.
+    """
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 100_000).astype(float)
     p = rng.random(100_000)
+    rows = []
     for label, make, args in (
         ("BinaryAccuracy: update + Wilson interval", im.BinaryAccuracy, (y, p)),
         ("Mean(variance=True): update + t interval", lambda: im.Mean(variance=True), (p,)),
@@ -84,28 +97,17 @@ def run() -> list[dict]:
         metric = make()
 
         def update(metric=metric, args=args) -> None:
-            for _ in range(20):
-                metric.update_state(*args)
+            metric.update_state(*args)
 
         def both(metric=metric, args=args) -> None:
-            for _ in range(20):
-                metric.update_state(*args)
-                metric.interval()
+            metric.update_state(*args)
+            metric.interval()
 
-        plain, with_interval = best(update), best(both)
-        rows.append(
-            {
-                "name": label + " (100,000 samples)",
-                "seconds": with_interval,
-                "baseline_seconds": plain,
-                "ratio": with_interval / plain,
-                "target": "<= 1.10",
-                "ok": with_interval / plain <= 1.10,
-            }
-        )
+        with_interval, plain = paired(both, update, number, rounds)
+        rows.append(row(label + " (100,000 samples)", with_interval, plain, 1.10))
     return rows
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    for result in run():
+        print(result)

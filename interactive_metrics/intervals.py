@@ -55,6 +55,8 @@ CORRECTIONS = ("holm", "bonferroni")
 
 def check_level(level: Any) -> float:
     """``level`` as a float in (0, 1), or a ``ValueError`` saying what was expected."""
+    if type(level) is float and 0.0 < level < 1.0:  # the common case: e.g. 0.95
+        return level
     if (
         isinstance(level, bool)
         or not isinstance(level, (int, float, np.floating, np.integer))
@@ -159,15 +161,15 @@ def t_quantile(q: Any, df: Any) -> np.ndarray:
     return _t_quantile_exact(q, df)
 
 
-@functools.lru_cache(maxsize=4096)
 def _t_quantile_scalar(q: float, df: float) -> float:
-    """One t quantile, cached; the Cornish-Fisher expansion from 200 degrees of freedom on.
+    """One t quantile: cached below 200 degrees of freedom, the Cornish-Fisher expansion above.
 
     Four terms of the expansion in ``1/df`` (Abramowitz & Stegun 26.7.5): the error
-    at 200 degrees of freedom is about 1e-11 relative, and falls as ``df**-5``.
+    at 200 degrees of freedom is about 1e-11 relative, and falls as ``df**-5``. (A
+    cache would miss there on every update, as the count grows: it is not used.)
     """
     if df < 200:
-        return float(_t_quantile_exact(np.asarray(q), np.asarray(df)))
+        return _t_quantile_small(q, df)
     x = _normal_quantile(q)
     x2 = x * x
     g1 = (x2 + 1) * x / 4
@@ -175,6 +177,11 @@ def _t_quantile_scalar(q: float, df: float) -> float:
     g3 = (((3 * x2 + 19) * x2 + 17) * x2 - 15) * x / 384
     g4 = ((((79 * x2 + 776) * x2 + 1482) * x2 - 1920) * x2 - 945) * x / 92160
     return x + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_quantile_small(q: float, df: float) -> float:
+    return float(_t_quantile_exact(np.asarray(q), np.asarray(df)))
 
 
 def _t_quantile_exact(q: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -337,9 +344,10 @@ def state_interval(
             return clopper_pearson(successes, trials, level)
         return wilson(successes, trials, level)
     if fields is not None and method in (None, "t"):
-        total, count, squares = (state[name] for name in fields)
-        if type(total) is float and type(count) is float and type(squares) is float:
-            return _student_t_number(total, count, squares, level)  # one state: no checks left
+        total, count, squares = state[fields[0]], state[fields[1]], state[fields[2]]
+        if isinstance(total, float) and isinstance(count, float) and isinstance(squares, float):
+            # one state (Python or numpy floats): no checks left
+            return _student_t_number(float(total), float(count), float(squares), level)
         return student_t(total, count, squares, level)
     if fields is None and getattr(type(metric), "mean_fields", None) is not None:
         raise _no_closed_form(metric, "create it with variance=True for a Student t interval")

@@ -1481,6 +1481,8 @@ class Metric:
         >>> [round(x, 4) for x in m.interval(0.95)]
         [0.4902, 0.9433]
         """
-        from interactive_metrics.intervals import interval
+        from interactive_metrics.intervals import state_interval
 
-        return interval(self, level, method)
+        with self._lock:  # one event's state; the values are never changed in place
+            state = dict(self._state)
+        return state_interval(self, state, level, method)

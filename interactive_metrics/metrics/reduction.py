@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from interactive_metrics.core.reduce import divide_no_nan
+from interactive_metrics.core.reduce import Product, divide_no_nan
 from interactive_metrics.core.weights import masked_samples, squeeze_or_expand, weighted_samples
 from interactive_metrics.metric import Metric, State, StateField
 
@@ -117,8 +117,11 @@ class Mean(Metric):
         weighted, weight = weighted_samples(values, sample_weight, reduce="mean", factored=True)
         out = {"total": weighted, "count": 1.0 if weight is None else weight}
         if self.variance:
-            squares, _ = weighted_samples(values * values, sample_weight, reduce="mean")
-            out["total_squares"] = squares
+            if sample_weight is None and values.ndim == 1 and values.dtype.kind == "f":
+                out["total_squares"] = Product(values, values)  # a sum of squares: one dot
+            else:
+                squares, _ = weighted_samples(values * values, sample_weight, reduce="mean")
+                out["total_squares"] = squares
         return out
 
     def compute(self, state: Mapping[str, Any]) -> Any:
