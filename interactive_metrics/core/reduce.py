@@ -373,6 +373,9 @@ _ONES.flags.writeable = False
 _ONES_OF_LENGTH = [_ONES[:n] for n in range(_SMALL + 1)]
 
 
+_BOOL = np.dtype(bool)
+
+
 def _sum_rows(term: np.ndarray) -> Any:
     """``term.sum(axis=0)``; a short 1-D float64 array is summed as a dot product with ones.
 
@@ -384,6 +387,8 @@ def _sum_rows(term: np.ndarray) -> Any:
     n = term.shape[0]
     if n <= _SMALL and term.dtype is _ONES.dtype and term.ndim == 1:
         return term.dot(_ONES_OF_LENGTH[n])
+    if term.dtype is _BOOL:  # counts (terms with no float copy): exact, and the fastest sum
+        return np.count_nonzero(term) if term.ndim == 1 else np.count_nonzero(term, axis=0)
     return np.add.reduce(term, 0)
 
 

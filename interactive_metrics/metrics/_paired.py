@@ -270,6 +270,8 @@ class _PerSample(Metric):
     ) -> tuple[Any, np.ndarray | None]:
         """``per_sample`` in the metric's dtype, weighted per sample (Keras 3 rules)."""
         values = self.per_sample(y_true, y_pred)
+        if sample_weight is None and values.ndim == 1 and values.dtype == np.bool_:
+            return values, None  # hits: counted exactly, with no float copy
         if values.dtype != self.engine.dtype:
             values = values.astype(self.engine.dtype)
         return weighted_samples(values, sample_weight, reduce=reduce, factored=True)

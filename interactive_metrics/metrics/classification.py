@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from interactive_metrics.core.coerce import as_array, as_labels, check_integer, check_number
+from interactive_metrics.core.coerce import (
+    as_array,
+    as_integers_or_floats,
+    as_labels,
+    check_integer,
+    check_number,
+)
 from interactive_metrics.metric import StateField
 from interactive_metrics.metrics._checks import check_flag
 from interactive_metrics.metrics._paired import (
@@ -196,6 +202,9 @@ class BinaryAccuracy(MeanOfSamples):
 
     fields = _ACCURACY_FIELDS
     ratio_of_counts = _ACCURACY_RATIO
+    # integer labels stay integers (no float copy), as Precision and Recall read them: a
+    # collection of these binds its inputs once
+    as_input = staticmethod(as_integers_or_floats)
 
     def __init__(
         self, threshold: float = 0.5, name: str | None = None, dtype: Any = None, **options: Any

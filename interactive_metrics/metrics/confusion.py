@@ -203,15 +203,16 @@ def label_codes(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.
 def as_scores(
     y_true: np.ndarray, y_pred: np.ndarray, dtype: np.dtype[Any]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Integer inputs (kept as given for labels) cast to ``dtype``, as scores are read.
+    """Integer scores cast to ``dtype``, as scores are read; integer labels stay as they are.
+
+    Binary labels are only compared with 1 (:func:`binary_labels`): a float copy of
+    them would cost a pass and an allocation per chunk for nothing.
 
     Examples
     --------
-    >>> as_scores(np.array([1, 0]), np.array([0.5, 0.2]), np.dtype("float64"))[0]
-    array([1., 0.])
+    >>> as_scores(np.array([1, 0]), np.array([1, 0]), np.dtype("float64"))
+    (array([1, 0]), array([1., 0.]))
     """
-    if y_true.dtype.kind in "iu":
-        y_true = as_array(y_true, "y_true", dtype)
     if y_pred.dtype.kind in "iu":
         y_pred = as_array(y_pred, "y_pred", dtype)
     return y_true, y_pred
@@ -419,8 +420,8 @@ class _ThresholdedCounts(Metric):
         if y_pred.ndim == 1 and self._scalar:  # the common case: one value per sample
             predicted = y_pred > self._thresholds[0]
             hits = {name: condition(actual, predicted) for name, condition in self._conditions}
-            if weight is None:
-                return {name: h.astype(dtype) for name, h in hits.items()}
+            if weight is None:  # booleans: summed exactly, with no float copy per chunk
+                return hits
             return {name: h * weight for name, h in hits.items()}
         per_sample_shape = (y_pred.shape[0], int(np.prod(y_pred.shape[1:])), 1)
         predicted = y_pred.reshape(per_sample_shape) > self._thresholds  # (n, values, thresholds)
