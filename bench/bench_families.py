@@ -246,6 +246,33 @@ def auc_large() -> list[dict]:
     return [{**row(name, seconds, baseline, 3), "peak_bytes": peak}]
 
 
+def large_label_updates() -> list[dict]:
+    """1,000,000 integer labels: ``Precision`` and ``BinaryAccuracy`` vs numpy's counts.
+
+    The labels stay integers and the hits booleans (no float copy per chunk of the
+    batch); the baseline counts the same hits with ``np.count_nonzero``.
+    """
+    rng = np.random.default_rng(5)
+    n = 1_000_000
+    y, p = rng.integers(0, 2, n), rng.random(n)
+
+    def bare_precision() -> None:
+        actual, predicted = y == 1, p > 0.5
+        np.count_nonzero(actual & predicted), np.count_nonzero(predicted & ~actual)
+
+    def bare_accuracy() -> None:
+        np.count_nonzero((y == 1) == (p > 0.5))
+
+    rows = []
+    for label, metric, bare in (
+        ("Precision", im.Precision(), bare_precision),
+        ("BinaryAccuracy", im.BinaryAccuracy(), bare_accuracy),
+    ):
+        ours, baseline = paired(lambda m=metric: m.update_state(y, p), bare, 3)
+        rows.append(row(f"{label}, {n:,} integer labels vs numpy counts", ours, baseline, 2))
+    return rows
+
+
 def run() -> list[dict]:
     return (
         small_updates()
@@ -253,6 +280,7 @@ def run() -> list[dict]:
         + catalogue_updates()
         + class_label_updates()
         + auc_large()
+        + large_label_updates()
     )
 
 
