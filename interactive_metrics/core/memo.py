@@ -9,8 +9,7 @@ the block) and the others reuse its answer.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -24,9 +23,11 @@ _MEMO: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar(
 )
 
 
-@contextlib.contextmanager
-def shared_checks() -> Iterator[None]:
+class shared_checks:  # noqa: N801 (used as a function: `with shared_checks():`)
     """Within the block, :func:`checked_once` checks each input array once.
+
+    A class rather than a generator-based context manager: entering and leaving it
+    is on the path of every small update of a collection.
 
     Examples
     --------
@@ -40,11 +41,14 @@ def shared_checks() -> Iterator[None]:
     >>> len(calls), a is b
     (1, True)
     """
-    token = _MEMO.set({})
-    try:
-        yield
-    finally:
-        _MEMO.reset(token)
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _MEMO.set({})
+
+    def __exit__(self, *exc: object) -> None:
+        _MEMO.reset(self._token)
 
 
 def checked_once(kind: str, array: np.ndarray, check: Callable[[np.ndarray], _T]) -> _T:
