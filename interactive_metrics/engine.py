@@ -276,8 +276,8 @@ class Engine:
         --------
         >>> import interactive_metrics as im
         >>> batch = im.BinaryAccuracy().engine.bind(y_true=[1, 0], y_pred=[0.9, 0.2])
-        >>> batch.n, [x.tolist() for x in batch.inputs]
-        (2, [[1.0, 0.0], [0.9, 0.2]])
+        >>> batch.n, [x.tolist() for x in batch.inputs]  # integer labels stay integers
+        (2, [[1, 0], [0.9, 0.2]])
         """
         return self.bind_arguments(inputs, named, sample_weight)
 
