@@ -323,6 +323,15 @@ def state_interval(
         )
     ratio, fields = _declared_fields(type(metric), metric.engine.names)
     if ratio is not None and method in (None, *METHODS[:2]):
+        counts = [state[ratio[0]], *(state[name] for name in ratio[1])]
+        if all(isinstance(count, float) for count in counts):  # one state: Python floats
+            k, n = float(counts[0]), float(sum(counts[1:]))
+            value = float(metric.engine.result(state))
+            if not abs((k / n if n > 0 else 0.0) - value) <= 1e-12 * abs(value):
+                raise _no_closed_form(metric, "its result is not one ratio of its counts here")
+            return (
+                clopper_pearson(k, n, level) if method == "clopper-pearson" else wilson(k, n, level)
+            )
         successes = np.asarray(state[ratio[0]], dtype=np.float64)
         trials = sum(np.asarray(state[name], dtype=np.float64) for name in ratio[1])
         if successes.ndim == 0 and np.ndim(trials) == 0:  # one number: checked with floats

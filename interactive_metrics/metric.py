@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import inspect
 import math
 import os
@@ -203,6 +204,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.ndim:
         return value.copy()
     return float(value)
+
+
+@functools.cache
+def _state_interval() -> Callable[..., tuple[Any, Any]]:
+    """``intervals.state_interval``, imported on first use (it imports this module)."""
+    from interactive_metrics.intervals import state_interval
+
+    return state_interval
 
 
 class _FieldValue:
@@ -1481,8 +1490,6 @@ class Metric:
         >>> [round(x, 4) for x in m.interval(0.95)]
         [0.4902, 0.9433]
         """
-        from interactive_metrics.intervals import state_interval
-
         with self._lock:  # one event's state; the values are never changed in place
             state = dict(self._state)
-        return state_interval(self, state, level, method)
+        return _state_interval()(self, state, level, method)
