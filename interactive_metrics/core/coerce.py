@@ -482,6 +482,11 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = Tru
 
 
 _INF = float("inf")
+_INFINITY_BITS = {  # float dtype -> (unsigned view, the bits of +inf)
+    np.dtype(np.float64): (np.dtype(np.uint64), np.uint64(0x7FF0000000000000)),
+    np.dtype(np.float32): (np.dtype(np.uint32), np.uint32(0x7F800000)),
+    np.dtype(np.float16): (np.dtype(np.uint16), np.uint16(0x7C00)),
+}
 
 
 def check_sample_weight(weight: np.ndarray) -> None:
@@ -495,10 +500,20 @@ def check_sample_weight(weight: np.ndarray) -> None:
     ...
     ValueError: `sample_weight` must be >= 0 and not NaN or infinite, got 1 bad weight(s), ...
     """
-    # argmin/argmax point at the smallest/largest weight or at the first NaN: two fast
-    # passes (an infinite weight would turn the state into NaN for good: inf * 0)
+    # Negative, NaN and infinite weights are refused (an infinite one would turn the
+    # state into NaN for good: inf * 0). Small batches: argmin/argmax point at the
+    # smallest/largest weight or the first NaN. Large ones: one pass, as unsigned
+    # integers the bits of every finite float >= +0 are below those of +inf, and those
+    # of negative numbers, NaN and inf are not; only then the exact check (-0.0 is fine).
     flat = weight if weight.ndim == 1 else weight.reshape(-1)
-    if flat.shape[0] and not (flat[flat.argmin()] >= 0 and flat[flat.argmax()] < _INF):
+    n = flat.shape[0]
+    if not n:
+        return
+    if n > 2048:
+        bits = _INFINITY_BITS.get(flat.dtype)
+        if bits is not None and flat.view(bits[0]).max() < bits[1]:
+            return
+    if not (flat[flat.argmin()] >= 0 and flat[flat.argmax()] < _INF):
         bad = weight[~((weight >= 0) & (weight < _INF))]
         raise ValueError(
             f"`sample_weight` must be >= 0 and not NaN or infinite, got {bad.size} bad "
