@@ -164,3 +164,22 @@ def test_a_collection_hands_a_batch_ranked_by_top_k_over_whole() -> None:
     top = np.argsort(-p, kind="stable")[:1000]  # numpy oracle: the batch's 1000 best scores
     assert alone.result() == together["p"].result() == y[top].mean()
     assert together["acc"].result() == ((p > 0.5) == y).mean()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bad", [-1.0, -np.inf, np.inf, np.nan, -np.nan, None])
+def test_the_one_pass_weight_check_of_large_batches(dtype: str, bad: float | None) -> None:
+    """Above 2048 weights the check reads the floats' bits; -0.0 and 0 stay fine."""
+    from interactive_metrics.core.coerce import check_sample_weight
+
+    w = np.random.default_rng(1).random(5000).astype(dtype)
+    w[[7, 4000]] = -0.0, 0.0
+    if bad is None:
+        check_sample_weight(w)  # nothing to refuse
+        check_sample_weight(w.reshape(50, 100)[:, ::2])  # strided too
+        return
+    w[4999] = bad
+    expected = bool(((w >= 0) & (w < np.inf)).all())  # the elementwise oracle
+    assert not expected
+    with pytest.raises(ValueError, match="not NaN or infinite, got 1 bad weight"):
+        check_sample_weight(w)
