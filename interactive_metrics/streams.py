@@ -1092,18 +1092,12 @@ class Streams:
                 f"cannot merge Streams whose keys differ in shape ({shown}); merge Streams "
                 "keyed by the same columns"
             )
-        kinds = {
-            key_kind(key)
-            for s in [self, *group]
-            for key in s._keys[:2]  # one of the first two is not the null stream
-            if s.null_stream is None or key != s.null_stream
-        }
-        if len(kinds) > 1:
+        try:  # keys of one kind in the merged Streams, checked before any change
+            self._check_kinds([key for other in group for key in other._keys[:64]])
+        except ValueError as error:
             raise ValueError(
-                f"cannot merge Streams whose keys are of different kinds "
-                f"({sorted(map(str, kinds))}); one polars column holds a Streams' keys: "
-                "convert them to one type before updating"
-            )
+                f"cannot merge Streams whose keys are of different kinds: {error}"
+            ) from None
         with _all_locked([self, *group]):  # each state as of one event, the others' included
             self._merge(group)
 

@@ -153,3 +153,21 @@ def test_composite_codes_are_the_order_of_first_appearance(parts: int) -> None:
     order = list(dict.fromkeys(rows))
     assert uniques == order
     assert [uniques[c] for c in codes] == rows + rows[:5]
+
+
+def test_merging_composite_keys_with_missing_parts_keeps_one_kind() -> None:
+    """A part under the null stream's label says nothing of that part's kind."""
+    a = im.Streams(im.Sum(), null_stream="unknown")
+    b = im.Streams(im.Sum(), null_stream="unknown")
+    a.update_state(
+        [1.0],
+        stream=pl.DataFrame({"s": ["x"], "n": [None]}, schema={"s": pl.String, "n": pl.Int64}),
+    )
+    b.update_state([2.0], stream=pl.DataFrame({"s": ["y"], "n": [3]}))
+    a.merge_state(b)
+    assert a.streams == [("x", "unknown"), ("y", 3)]
+    c = im.Streams(im.Sum(), null_stream="unknown")
+    c.update_state([1.0], stream=pl.DataFrame({"s": [1], "n": [3]}))
+    with pytest.raises(ValueError, match="cannot merge Streams whose keys are of different kinds"):
+        a.merge_state(c)
+    assert a.streams == [("x", "unknown"), ("y", 3)]
