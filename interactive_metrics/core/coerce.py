@@ -482,7 +482,7 @@ def as_sample_weight(sample_weight: Any, dtype: np.dtype[Any], check: bool = Tru
 
 
 _INF = float("inf")
-_INFINITY_BITS = {  # float dtype -> (unsigned view, the bits of +inf)
+_INFINITY_BITS: dict[np.dtype[Any], tuple[np.dtype[Any], Any]] = {  # dtype -> (view, +inf bits)
     np.dtype(np.float64): (np.dtype(np.uint64), np.uint64(0x7FF0000000000000)),
     np.dtype(np.float32): (np.dtype(np.uint32), np.uint32(0x7F800000)),
     np.dtype(np.float16): (np.dtype(np.uint16), np.uint16(0x7C00)),
