@@ -103,6 +103,24 @@ class _Bucketed(Metric):
             shape = (*shape, self._num_labels)
         return tuple(StateField(name, shape=shape) for name in self.bucket_fields)
 
+    def _set_thresholds(self, thresholds: Sequence[float] | None, num_thresholds: Any) -> None:
+        """Set Keras' thresholds: the given ones, or ``num_thresholds`` evenly spaced.
+
+        Both are framed by ``-EPSILON`` and ``1 + EPSILON``; the ``thresholds`` and
+        ``num_thresholds`` attributes (the configuration) are set too.
+        """
+        if thresholds is not None:
+            inner = _inner_thresholds(thresholds)
+            self.thresholds: list[float] | None = inner
+            self.num_thresholds = len(inner) + 2
+        else:
+            self.thresholds = None
+            self.num_thresholds = check_integer(
+                num_thresholds, "num_thresholds", 2, "; e.g. the default 200"
+            )
+            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
+        self._thresholds = np.array([0.0 - EPSILON, *inner, 1.0 + EPSILON])
+
     def terms(
         self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> State:
@@ -306,17 +324,7 @@ class AUC(_Bucketed):
             )
         self.curve = curve.upper()
         self.summation_method = summation_method.lower()
-        if thresholds is not None:
-            inner = _inner_thresholds(thresholds)
-            self.thresholds: list[float] | None = inner
-            self.num_thresholds = len(inner) + 2
-        else:
-            self.thresholds = None
-            self.num_thresholds = check_integer(
-                num_thresholds, "num_thresholds", 2, "; e.g. the default 200"
-            )
-            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
-        self._thresholds = np.array([0.0 - EPSILON, *inner, 1.0 + EPSILON])
+        self._set_thresholds(thresholds, num_thresholds)
         self.multi_label = check_flag(multi_label, "multi_label")
         if num_labels is not None:
             if not self.multi_label:
@@ -477,17 +485,7 @@ class AveragePrecision(_Bucketed):
         from_logits: bool = False,
         **options: Any,
     ) -> None:
-        if thresholds is not None:
-            inner = _inner_thresholds(thresholds)
-            self.thresholds: list[float] | None = inner
-            self.num_thresholds = len(inner) + 2
-        else:
-            self.thresholds = None
-            self.num_thresholds = check_integer(
-                num_thresholds, "num_thresholds", 2, "; e.g. the default 200"
-            )
-            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
-        self._thresholds = np.array([0.0 - EPSILON, *inner, 1.0 + EPSILON])
+        self._set_thresholds(thresholds, num_thresholds)
         self.class_id = None if class_id is None else check_integer(class_id, "class_id", 0)
         self._column = self.class_id
         self.from_logits = check_flag(from_logits, "from_logits")
