@@ -29,6 +29,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from interactive_metrics.collection import MetricCollection
+    from interactive_metrics.engine import Engine
     from interactive_metrics.metric import Metric
     from interactive_metrics.streams import Streams
 
@@ -595,6 +596,19 @@ def interval_history(
     )
 
 
+def _breakdown_states(frame: pl.DataFrame, engine: Engine) -> dict[str, np.ndarray]:
+    """Each stream's state, read from its breakdown's state columns.
+
+    A field whose name a breakdown column takes is read from ``state_<field>``.
+    """
+    k = frame.height
+    states = {}
+    for f in engine.fields:
+        column = f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name
+        states[f.name] = frame[column].to_numpy().reshape(k, *f.shape)
+    return states
+
+
 def breakdown_intervals(
     streams: Streams, level: float = 0.95, method: str | None = None
 ) -> pl.DataFrame:
@@ -622,15 +636,9 @@ def breakdown_intervals(
     if isinstance(metric, Bootstrap):
         return stream_intervals(streams, level, method)
     frame = streams.breakdown()
-    k = frame.height
-    engine = metric.engine
-    columns = {
-        f.name: (f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name)
-        for f in engine.fields
-    }
-    states = {f.name: frame[columns[f.name]].to_numpy().reshape(k, *f.shape) for f in engine.fields}
+    states = _breakdown_states(frame, metric.engine)
     low, high = states_interval(metric, states, level, method)
-    if k == 0:
+    if frame.height == 0:
         low = high = np.zeros(0)
     return frame.with_columns(
         pl.Series("ci_low", low, dtype=pl.Float64), pl.Series("ci_high", high, dtype=pl.Float64)
@@ -713,11 +721,7 @@ def stream_differences(
     keys = [c for c in streams.key_names if c in frame.columns] or ["stream"]
     k = frame.height
     names = engine.names
-    columns = {
-        f.name: (f"state_{f.name}" if f"state_{f.name}" in frame.columns else f.name)
-        for f in engine.fields
-    }
-    states = {f.name: frame[columns[f.name]].to_numpy().reshape(k, *f.shape) for f in engine.fields}
+    states = _breakdown_states(frame, engine)
     rest_results, p_values, lows, highs = [], [], [], []
     for i in range(k):
         others = np.flatnonzero(np.arange(k) != i)
