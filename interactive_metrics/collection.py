@@ -46,16 +46,13 @@ from interactive_metrics.replay import (
     Epochs,
     batch_codes,
     batch_labels,
-    bucketed,
-    check_columns,
     check_nulls,
-    epoch_roles,
     input_arrays,
     input_roles,
+    open_log,
     prepare_epochs,
     sorted_codes,
     source_chunks,
-    source_frame,
 )
 
 if TYPE_CHECKING:
@@ -717,18 +714,11 @@ class MetricCollection:
                 reset=reset,
                 **columns,
             )
-        lazy, frame = source_frame(data)
-        roles: dict[str, str | None] = {
-            **{n: columns[n] for n in self._input_names},
-            "sample_weight": sample_weight,
-            "batch": batch,
-            **epoch_roles(reset),
-        }
-        check_columns(lazy.collect_schema(), roles, {*self._input_names, "sample_weight"})
-        lazy, frame = bucketed(lazy, frame, batch, every)
-        schema = lazy.collect_schema()
+        inputs = {n: columns[n] for n in self._input_names}
+        lazy, frame, schema, roles, needed = open_log(
+            data, inputs, batch=batch, sample_weight=sample_weight, every=every, reset=reset
+        )
         epochs = Epochs(reset)
-        needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
         metrics = self._metrics
         chunk_ids: list[Any] = []
         partial: list[list[State]] = [[] for _ in metrics]

@@ -45,17 +45,14 @@ from interactive_metrics.replay import (
     Epochs,
     batch_codes,
     batch_labels,
-    bucketed,
-    check_columns,
     check_nulls,
     chunk_keys,
-    epoch_roles,
     input_arrays,
     input_roles,
+    open_log,
     prepare_stream_epochs,
     sorted_codes,
     source_chunks,
-    source_frame,
     stream_roles,
 )
 from interactive_metrics.streams import Segments, Streams, check_keys
@@ -366,19 +363,16 @@ class CollectionStreams:
                 reset=reset,
                 **columns,
             )
-        lazy, frame = source_frame(data)
+        lazy, frame, schema, roles, needed = open_log(
+            data,
+            {n: columns[n] for n in names},
+            batch=batch,
+            sample_weight=sample_weight,
+            every=every,
+            reset=reset,
+            stream=stream,
+        )
         key_roles = stream_roles(stream)
-        roles: dict[str, str | None] = {
-            **{n: columns[n] for n in names},
-            "sample_weight": sample_weight,
-            "batch": batch,
-            **key_roles,
-            **epoch_roles(reset),
-        }
-        check_columns(lazy.collect_schema(), roles, {*names, "sample_weight"})
-        lazy, frame = bucketed(lazy, frame, batch, every)
-        schema = lazy.collect_schema()
-        needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
         null_ok = set(key_roles) if self.null_stream is not None else set()
         new_names = None if isinstance(stream, str) else tuple(stream)
         self.check_key_shape(stream)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -35,7 +35,15 @@ from interactive_metrics.metric import Metric
 if TYPE_CHECKING:
     from interactive_metrics.streams import Segments, Streams
 
-__all__ = ["BATCH_ID_KINDS", "Source", "check_batch_dtype", "replay_metric", "replay_streams"]
+__all__ = [
+    "BATCH_ID_KINDS",
+    "Log",
+    "Source",
+    "check_batch_dtype",
+    "open_log",
+    "replay_metric",
+    "replay_streams",
+]
 
 Source = Any  # pl.DataFrame | pl.LazyFrame | pandas.DataFrame | str | os.PathLike[str]
 """What can be replayed: a polars DataFrame or LazyFrame, a pandas DataFrame, or a
@@ -46,6 +54,54 @@ CHUNK_ROWS = 1 << 21
 
 
 # -- reading -------------------------------------------------------------------------------------
+
+
+class Log(NamedTuple):
+    """The log of a replay, opened and checked: what :func:`open_log` returns."""
+
+    lazy: pl.LazyFrame
+    frame: pl.DataFrame | None
+    schema: Mapping[str, pl.DataType]
+    roles: dict[str, str | None]
+    needed: list[str]
+
+
+def open_log(
+    data: Source,
+    inputs: Mapping[str, str],
+    *,
+    batch: str,
+    sample_weight: str | None,
+    every: str | None,
+    reset: str | None,
+    stream: str | Sequence[str] | None = None,
+) -> Log:
+    """A replay's log, checked before anything is read: the prelude every replay shares.
+
+    The roles of its columns (``inputs``, weights, batch ids, stream keys, epochs),
+    checked to exist and to hold numbers where they must; the batch ids bucketed by
+    ``every``; ``needed`` lists each used column once.
+
+    Examples
+    --------
+    >>> log = pl.DataFrame({"step": [1, 1, 2], "loss": [1.0, 2.0, 4.0]})
+    >>> opened = open_log(log, {"values": "loss"}, batch="step", sample_weight=None,
+    ...                   every=None, reset=None)
+    >>> opened.needed, opened.roles
+    (['loss', 'step'], {'values': 'loss', 'sample_weight': None, 'batch': 'step'})
+    """
+    lazy, frame = source_frame(data)
+    roles: dict[str, str | None] = {
+        **inputs,
+        "sample_weight": sample_weight,
+        "batch": batch,
+        **(stream_roles(stream) if stream is not None else {}),
+        **epoch_roles(reset),
+    }
+    check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
+    lazy, frame = bucketed(lazy, frame, batch, every)
+    needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
+    return Log(lazy, frame, lazy.collect_schema(), roles, needed)
 
 
 def source_frame(data: Source) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
@@ -591,17 +647,9 @@ def replay_metric(
         )
     inputs = input_roles(metric, columns)
     engine = metric.engine
-    lazy, frame = source_frame(data)
-    roles: dict[str, str | None] = {
-        **inputs,
-        "sample_weight": sample_weight,
-        "batch": batch,
-        **epoch_roles(reset),
-    }
-    check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
-    lazy, frame = bucketed(lazy, frame, batch, every)
-    schema = lazy.collect_schema()
-    needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
+    lazy, frame, schema, roles, needed = open_log(
+        data, inputs, batch=batch, sample_weight=sample_weight, every=every, reset=reset
+    )
     partials, epochs = _Partials(), Epochs(reset)
     work = metric  # a metric whose shape the first batch tells computes with a shaped copy
     for chunk in source_chunks(lazy, frame, needed):
@@ -772,18 +820,15 @@ def replay_streams(
         )
     engine = streams.engine
     inputs = input_roles(streams.metric, columns)
-    lazy, frame = source_frame(data)
-    roles: dict[str, str | None] = {
-        **inputs,
-        "sample_weight": sample_weight,
-        "batch": batch,
-        **stream_roles(stream),
-        **epoch_roles(reset),
-    }
-    check_columns(lazy.collect_schema(), roles, {*inputs, "sample_weight"})
-    lazy, frame = bucketed(lazy, frame, batch, every)
-    schema = lazy.collect_schema()
-    needed = list(dict.fromkeys(c for c in roles.values() if c is not None))
+    lazy, frame, schema, roles, needed = open_log(
+        data,
+        inputs,
+        batch=batch,
+        sample_weight=sample_weight,
+        every=every,
+        reset=reset,
+        stream=stream,
+    )
     null_ok = set(stream_roles(stream)) if streams.null_stream is not None else set()
     dtype = engine.dtype
     batches, parts, epochs = _Partials(), StreamPartials(), Epochs(reset)
